@@ -1,0 +1,426 @@
+"""The case file `rplcare.case/1` as pydantic v2 models.
+
+Values are kept as written (so a case exports back unchanged); normalised values (gestational
+ages in days, results in canonical units) are computed alongside and excluded from the dump.
+Cross-field checks (unit against test, dates against `assessed_on`) raise `Problems`, which
+carry sub-paths so every message names the exact field; `rplcare.case.errors` formats them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from rplcare.case.vocabulary import QUALITATIVE, convert, vocabulary
+from rplcare.pregnancy.gestation import format_ga, parse_ga
+
+FORMAT = "rplcare.case/1"
+MAX_GA_DAYS = 44 * 7
+
+
+class Problems(ValueError):
+    """Several problems found in one object, each with a sub-path (e.g. "unit")."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in problems))
+
+
+def _ga(value: Any) -> int:
+    days = parse_ga(value)
+    if days > MAX_GA_DAYS:
+        raise ValueError(f"{value!r} is over 44 weeks, not a plausible gestational age")
+    return days
+
+
+GA = Annotated[int, BeforeValidator(_ga), PlainSerializer(format_ga, return_type=str)]
+Day = date
+DayOrTime = date | datetime
+
+
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _check_not_future(problems: list[tuple[str, str]], path: str, value: Any, info: Any) -> None:
+    ref = (info.context or {}).get("assessed_on") if info is not None else None
+    if ref is not None and value is not None and _day(value) > ref:
+        problems.append((path, f"{value} is after assessed_on ({ref})"))
+
+
+def _warn(info: ValidationInfo, message: str) -> None:
+    if info.context is not None:
+        info.context.setdefault("warnings", []).append(message)
+
+
+def _medications(values: list[str], info: ValidationInfo) -> list[str]:
+    voc = vocabulary()
+    out: list[str] = []
+    problems: list[tuple[str, str]] = []
+    for i, raw in enumerate(values):
+        name = raw.strip().lower().replace(" ", "_").replace("-", "_")
+        if name in voc.medication_rejected:
+            problems.append((f"[{i}]", f"{raw!r} rejected: {voc.medication_rejected[name]}"))
+        elif name in voc.medication_aliases:
+            target = voc.medication_aliases[name]
+            if name != "dydrogesterone":
+                _warn(info, f"{raw!r} read as {target} (a mistranslation of dydrogesterone)")
+            out.append(target)
+        elif name in voc.medications:
+            out.append(name)
+        else:
+            allowed = ", ".join(sorted(voc.medications))
+            problems.append((f"[{i}]", f"{raw!r} is not a known medication (allowed: {allowed})"))
+    if problems:
+        raise Problems(problems)
+    return out
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Patient(Model):
+    birth_date: Day | None = None
+    age_years: int | None = Field(None, ge=10, le=70)
+    bmi: float | None = Field(None, ge=10, le=80)
+    smoking: bool | None = None
+    alcohol_units_per_week: float | None = Field(None, ge=0, le=300)
+    caffeine_mg_per_day: float | None = Field(None, ge=0, le=5000)
+    menstrual_cycle: Literal["regular", "irregular", "oligomenorrhoea", "amenorrhoea"] | None = None
+    conditions: list[str] = Field(default_factory=list)
+    medications: list[str] = Field(default_factory=list)
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, values: list[str]) -> list[str]:
+        voc = vocabulary()
+        bad = [(f"[{i}]", f"{v!r} is not a known condition (allowed: {', '.join(sorted(voc.conditions))})")
+               for i, v in enumerate(values) if v not in voc.conditions]
+        if bad:
+            raise Problems(bad)
+        return values
+
+    @field_validator("medications")
+    @classmethod
+    def _meds(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        return _medications(values, info)
+
+    @model_validator(mode="after")
+    def _dates(self, info: ValidationInfo) -> Patient:
+        problems: list[tuple[str, str]] = []
+        _check_not_future(problems, "birth_date", self.birth_date, info)
+        ref = (info.context or {}).get("assessed_on")
+        if self.birth_date and ref and not problems:
+            age = _age(self.birth_date, ref)
+            if not 10 <= age <= 70:
+                problems.append(("birth_date", f"{self.birth_date} gives age {age}, outside 10-70"))
+            elif self.age_years is not None and abs(age - self.age_years) > 1:
+                problems.append(("age_years", f"{self.age_years} disagrees with birth_date (age {age})"))
+        if problems:
+            raise Problems(problems)
+        return self
+
+    def age_on(self, day: date) -> int | None:
+        return _age(self.birth_date, day) if self.birth_date else self.age_years
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+Conception = Literal["natural", "iui", "ivf", "icsi", "frozen_transfer", "donor_egg"]
+Outcome = Literal[
+    "miscarriage", "biochemical", "ectopic", "molar", "termination", "stillbirth", "live_birth"
+]
+
+
+class Partner(Model):
+    karyotype: str | None = None
+
+
+class PastPregnancy(Model):
+    outcome: Outcome
+    ga: GA | None = None
+    date: Day | None = None
+    year: int | None = Field(None, ge=1950, le=2100)
+    conception: Conception | None = None
+    heartbeat_seen: bool | None = None
+    fetal_anomaly: bool | None = None
+    poc_karyotype: str | None = None
+    preterm_cause: Literal["preeclampsia", "placental_insufficiency", "spontaneous", "other"] | None = None
+    painless_cervical_dilation: bool | None = None
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> PastPregnancy:
+        problems: list[tuple[str, str]] = []
+        if self.ga is None and self.outcome in ("miscarriage", "stillbirth", "live_birth"):
+            problems.append(("ga", f"required for outcome {self.outcome!r} (e.g. '8+3')"))
+        if self.date and self.year and self.date.year != self.year:
+            problems.append(("year", f"{self.year} disagrees with date {self.date}"))
+        _check_not_future(problems, "date", self.date, info)
+        ref = (info.context or {}).get("assessed_on")
+        if ref and self.year and self.year > ref.year:
+            problems.append(("year", f"{self.year} is after assessed_on ({ref})"))
+        if self.outcome == "stillbirth" and self.ga is not None and self.ga < 24 * 7:
+            problems.append(("ga", f"{format_ga(self.ga)}: a stillbirth is a loss at 24+0 or later; "
+                                   "record an earlier loss as 'miscarriage'"))
+        if self.outcome == "miscarriage" and self.ga is not None and self.ga >= 24 * 7:
+            problems.append(("ga", f"{format_ga(self.ga)}: a loss at 24+0 or later is a stillbirth"))
+        if problems:
+            raise Problems(problems)
+        return self
+
+    @property
+    def when(self) -> date | None:
+        return self.date or (date(self.year, 7, 1) if self.year else None)
+
+
+ImagingMethod = Literal["3d_ultrasound", "2d_ultrasound", "sonohysterography", "hysteroscopy", "mri", "hsg"]
+ImagingFinding = Literal[
+    "normal", "septate_uterus", "arcuate_uterus", "bicornuate_uterus", "unicornuate_uterus",
+    "didelphys_uterus", "submucosal_fibroid", "intramural_fibroid_distorting_cavity",
+    "endometrial_polyp", "intrauterine_adhesions",
+]
+_ISCN = re.compile(r"^\s*\d{2}\s*,\s*[XY]")
+
+
+class Result(Model):
+    test: str | None = None
+    loinc: str | None = None
+    value: float | str | None = None
+    unit: str | None = None
+    date: DayOrTime
+    reference_low: float | None = None
+    reference_high: float | None = None
+    method: ImagingMethod | None = None
+    finding: ImagingFinding | None = None
+    note: str | None = None
+
+    # normalised, computed in _normalise; not part of the case file
+    _code: str = PrivateAttr("")
+    _si: float | None = PrivateAttr(None)
+    _ref_high_si: float | None = PrivateAttr(None)
+    _ref_low_si: float | None = PrivateAttr(None)
+    _qual: str | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _normalise(self, info: ValidationInfo) -> Result:  # noqa: C901 - one table of rules
+        voc = vocabulary()
+        problems: list[tuple[str, str]] = []
+        code = self.test
+        if code is None and self.loinc is None:
+            raise Problems([("test", "missing: give a vocabulary code (test) or a LOINC code (loinc)")])
+        if code is None:
+            code = voc.by_loinc.get(self.loinc or "")
+            if code is None:
+                known = ", ".join(sorted(voc.by_loinc))
+                raise Problems([("loinc", f"{self.loinc!r} is not a LOINC code rplcare reads (known: {known})")])
+        elif code not in voc.tests:
+            raise Problems([("test", f"{code!r} is not a known test code (allowed: {', '.join(voc.tests)})")])
+        elif self.loinc is not None and voc.by_loinc.get(self.loinc) != code:
+            problems.append(("loinc", f"{self.loinc!r} is not a LOINC code of {code}"))
+        t = voc.tests[code]
+        self._code = code
+        _check_not_future(problems, "date", self.date, info)
+        v = self.value
+        if t.kind == "imaging":
+            if self.finding is None:
+                problems.append(("finding", "required for uterine_imaging"))
+            if self.method is None:
+                problems.append(("method", "required for uterine_imaging"))
+        elif self.method is not None or self.finding is not None:
+            problems.append(("method" if self.method else "finding", f"only for uterine_imaging, not {code}"))
+        if t.kind == "karyotype":
+            if not isinstance(v, str) or not _ISCN.match(v):
+                problems.append(("value", f"{v!r} is not an ISCN karyotype (e.g. '46,XX' or '46,XY,t(11;22)(q23;q11.2)')"))
+        elif t.kind == "recorded":
+            pass  # kept for the record and commented on; any value or unit
+        elif t.kind != "imaging":
+            qual_ok = t.kind in ("qualitative", "qualitative_or_quantity") or t.qualitative_allowed
+            qty_ok = t.kind in ("quantity", "qualitative_or_quantity")
+            if v is None:
+                problems.append(("value", "missing"))
+            elif isinstance(v, str):
+                if not qual_ok or v.lower() not in QUALITATIVE:
+                    allowed = ", ".join(QUALITATIVE) if qual_ok else f"a number in {', '.join(t.units)}"
+                    problems.append(("value", f"{v!r} is not a result of {code} (allowed: {allowed})"))
+                else:
+                    self._qual = v.lower()
+                    if self.unit is not None:
+                        problems.append(("unit", f"{self.unit!r} given with a qualitative result"))
+            elif not qty_ok:
+                problems.append(("value", f"{v!r}: {code} is qualitative ({', '.join(QUALITATIVE)})"))
+            else:
+                self._quantity(t, float(v), problems)
+        if problems:
+            raise Problems(problems)
+        return self
+
+    def _quantity(self, t: Any, v: float, problems: list[tuple[str, str]]) -> None:
+        accepted = ", ".join(t.units)
+        if self.unit is None:
+            problems.append(("unit", f"missing: {t.code} needs a unit ({accepted})"))
+            return
+        if self.unit in t.rejected_units:
+            problems.append(("unit", f"{self.unit!r} not accepted for {t.code}: {t.rejected_units[self.unit]}"))
+            return
+        if self.unit not in t.units:
+            problems.append(("unit", f"{self.unit!r} is not a unit of {t.code} ({accepted})"))
+            return
+        si = convert(t, v, self.unit)
+        lo, hi = t.bounds
+        if not lo <= si <= hi:
+            problems.append(("value", f"{v:g} {self.unit} is not a plausible {t.code} "
+                                      f"(expected {lo:g}-{hi:g} {t.canonical})"))
+        self._si = si
+        for name in ("reference_low", "reference_high"):
+            ref = getattr(self, name)
+            if ref is not None:
+                if ref < 0:
+                    problems.append((name, f"{ref:g} is negative"))
+                attr = "_ref_high_si" if name == "reference_high" else "_ref_low_si"
+                setattr(self, attr, convert(t, ref, self.unit))
+        if t.needs_reference_high and self.reference_high is None:
+            problems.append(("reference_high", f"needed to read a numeric {t.code} (the lab's upper limit)"))
+
+    # --- read-only views used by reasoning -------------------------------------------------
+    @property
+    def code(self) -> str:
+        return self._code
+
+    @property
+    def day(self) -> date:
+        return _day(self.date)
+
+    @property
+    def at(self) -> datetime:
+        return self.date if isinstance(self.date, datetime) else datetime(self.date.year, self.date.month, self.date.day)
+
+    @property
+    def si(self) -> float | None:
+        """Value in the canonical unit of the test (None when qualitative or missing)."""
+        return self._si
+
+    @property
+    def ref_high_si(self) -> float | None:
+        return self._ref_high_si
+
+    @property
+    def ref_low_si(self) -> float | None:
+        return self._ref_low_si
+
+    @property
+    def qualitative(self) -> str | None:
+        return self._qual
+
+
+class Scan(Model):
+    date: Day
+    location: Literal["intrauterine", "ectopic", "unknown"] | None = None
+    msd_mm: float | None = Field(None, ge=0, le=120)
+    yolk_sac: bool | None = None
+    yolk_sac_diameter_mm: float | None = Field(None, ge=0, le=30)
+    amnion_empty: bool | None = None
+    embryo: bool | None = None
+    crl_mm: float | None = Field(None, ge=0, le=120)
+    heartbeat: bool | None = None
+    cervical_length_mm: float | None = Field(None, ge=0, le=90)
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> Scan:
+        problems: list[tuple[str, str]] = []
+        _check_not_future(problems, "date", self.date, info)
+        if self.crl_mm is not None and self.embryo is False:
+            problems.append(("crl_mm", "given although embryo is false"))
+        if self.heartbeat and self.embryo is False:
+            problems.append(("heartbeat", "true although embryo is false"))
+        if problems:
+            raise Problems(problems)
+        return self
+
+
+class CurrentPregnancy(Model):
+    lmp: Day | None = None
+    cycle_length_days: int | None = Field(None, ge=20, le=60)
+    conception: Conception | None = None
+    fetuses: int | None = Field(None, ge=1, le=8)
+    transfer_date: Day | None = None
+    embryo_age_days: int | None = None
+    endometrial_preparation: Literal["artificial", "natural", "stimulated"] | None = None
+    symptoms: list[Literal["bleeding", "pain"]] = Field(default_factory=list)
+    treatments: list[str] = Field(default_factory=list)
+    scans: list[Scan] = Field(default_factory=list)
+
+    @field_validator("embryo_age_days")
+    @classmethod
+    def _embryo(cls, v: int | None) -> int | None:
+        if v is not None and v not in (3, 5, 6):
+            raise ValueError(f"{v} is not an embryo age at transfer (allowed: 3, 5 or 6)")
+        return v
+
+    @field_validator("treatments")
+    @classmethod
+    def _meds(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        return _medications(values, info)
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> CurrentPregnancy:
+        problems: list[tuple[str, str]] = []
+        _check_not_future(problems, "lmp", self.lmp, info)
+        _check_not_future(problems, "transfer_date", self.transfer_date, info)
+        ref = (info.context or {}).get("assessed_on")
+        if ref and self.lmp and not problems and (ref - self.lmp).days > MAX_GA_DAYS:
+            problems.append(("lmp", f"{self.lmp} gives a gestation over 44 weeks on {ref}"))
+        if (self.transfer_date is None) != (self.embryo_age_days is None):
+            missing = "embryo_age_days" if self.embryo_age_days is None else "transfer_date"
+            problems.append((missing, "needed with the other of transfer_date/embryo_age_days to date an ART pregnancy"))
+        if problems:
+            raise Problems(problems)
+        return self
+
+
+class Case(Model):
+    format: Literal["rplcare.case/1"] | None = None
+    id: str | None = Field(None, max_length=200)
+    assessed_on: Day | None = None
+    patient: Patient = Field(default_factory=Patient)
+    gestational_carrier: bool = False
+    partner: Partner = Field(default_factory=Partner)
+    pregnancies: list[PastPregnancy] = Field(default_factory=list)
+    results: list[Result] = Field(default_factory=list)
+    current_pregnancy: CurrentPregnancy | None = None
+
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Non-fatal notes from reading the case (e.g. an alias read as dydrogesterone)."""
+        return self._warnings
+
+    @field_validator("assessed_on")
+    @classmethod
+    def _not_future(cls, v: date | None, info: ValidationInfo) -> date | None:
+        today = (info.context or {}).get("today")
+        if v is not None and today is not None and v > today:
+            raise ValueError(f"{v} is in the future (today is {today})")
+        return v
+
+    @property
+    def day(self) -> date:
+        """The date the assessment is as of (always set after load_case)."""
+        assert self.assessed_on is not None
+        return self.assessed_on

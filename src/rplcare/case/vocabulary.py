@@ -1,0 +1,87 @@
+"""The case vocabulary (tests, units, conditions, medications), read from vocabulary.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_PATH = Path(__file__).with_name("vocabulary.yaml")
+QUALITATIVE = ("positive", "negative", "equivocal")
+
+
+@dataclass(frozen=True)
+class UnitFactor:
+    factor: float | str  # a number, or the name of an affine conversion (see convert())
+    source: str
+
+
+@dataclass(frozen=True)
+class TestDef:
+    code: str
+    meaning: str
+    loinc: tuple[str, ...]
+    kind: str  # quantity | qualitative | qualitative_or_quantity | karyotype | imaging | recorded
+    canonical: str | None
+    units: dict[str, UnitFactor]
+    rejected_units: dict[str, str]
+    bounds: tuple[float, float] | None
+    needs_reference_high: bool
+    qualitative_allowed: bool
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    version: str
+    tests: dict[str, TestDef]
+    by_loinc: dict[str, str]
+    conditions: frozenset[str]
+    medications: frozenset[str]
+    medication_aliases: dict[str, str]
+    medication_rejected: dict[str, str]
+    progestogens: frozenset[str]
+
+
+def _affine(name: str, value: float) -> float:
+    if name == "ngsp_to_ifcc":  # IFCC mmol/mol = (NGSP % - 2.15) x 10.929
+        return (value - 2.15) * 10.929
+    raise KeyError(name)
+
+
+def convert(test: TestDef, value: float, unit: str) -> float:
+    """Value in the test's canonical unit (caller has checked that `unit` is accepted)."""
+    f = test.units[unit].factor
+    return _affine(f, value) if isinstance(f, str) else value * f
+
+
+@cache
+def vocabulary() -> Vocabulary:
+    raw: dict[str, Any] = yaml.safe_load(_PATH.read_text(encoding="utf-8"))
+    tests: dict[str, TestDef] = {}
+    for code, t in raw["tests"].items():
+        tests[code] = TestDef(
+            code=code,
+            meaning=t["meaning"],
+            loinc=tuple(t.get("loinc", ())),
+            kind=t["kind"],
+            canonical=t.get("canonical"),
+            units={u: UnitFactor(f, s) for u, (f, s) in t.get("units", {}).items()},
+            rejected_units=dict(t.get("rejected_units", {})),
+            bounds=tuple(t["bounds"]) if "bounds" in t else None,
+            needs_reference_high=bool(t.get("needs_reference_high", False)),
+            qualitative_allowed=bool(t.get("qualitative_allowed", False)),
+        )
+    by_loinc = {code: t.code for t in tests.values() for code in t.loinc}
+    return Vocabulary(
+        version=str(raw["version"]),
+        tests=tests,
+        by_loinc=by_loinc,
+        conditions=frozenset(raw["conditions"]),
+        medications=frozenset(raw["medications"]),
+        medication_aliases=dict(raw["medication_aliases"]),
+        medication_rejected=dict(raw["medication_rejected"]),
+        progestogens=frozenset(raw["progestogens"]),
+    )

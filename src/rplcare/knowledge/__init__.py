@@ -1,0 +1,15 @@
+"""The knowledge base: versioned YAML in `data/`, validated once at first use.
+
+Layout of `data/` (every `*.yaml` is read; files of one kind are merged and duplicate ids fail):
+- `meta.yaml`: `version`.
+- `sources*.yaml`: `sources: [Source]`.
+- `parameters*.yaml`: `parameters: {name: Parameter}`.
+- `findings*.yaml`: `findings: [FindingDef]`.
+- `recommendations*.yaml`: `recommendations: [Recommendation]`.
+"""
+
+from __future__ import annotations
+
+from rplcare.knowledge.loader import KnowledgeBase, KnowledgeError, get_kb, load_kb
+
+__all__ = ["KnowledgeBase", "KnowledgeError", "get_kb", "load_kb"]

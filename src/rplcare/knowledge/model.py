@@ -1,0 +1,93 @@
+"""Schema of the knowledge base files (pydantic), so a bad file fails at load, not at use."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["recommended", "conditional", "not_recommended"]
+Kind = Literal["test", "treatment", "advice"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    """One citable document. `verified: false` when the evidence file marks it unverified."""
+
+    id: str
+    citation: str
+    year: int
+    url: str | None = None
+    verified: bool
+    note: str | None = None
+
+
+class SourceRef(Strict):
+    """A pointer into a source: where (section, recommendation number) and how strong."""
+
+    id: str
+    locator: str | None = None
+    strength: str | None = None
+    verified: bool | None = None  # overrides the source's flag for this particular statement
+
+
+class Parameter(Strict):
+    """A clinical threshold or constant with its source; code reads it by name."""
+
+    value: float | int | str
+    unit: str | None = None
+    source: str
+    locator: str | None = None
+    verified: bool = True
+    note: str | None = None
+
+
+class Condition(Strict):
+    """Finding logic: all of `all`, at least one of `any` (when given), none of `none`."""
+
+    all: tuple[str, ...] = ()
+    any: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        return self.all + self.any + self.none
+
+    def holds(self, present: frozenset[str] | set[str]) -> bool:
+        return (
+            all(f in present for f in self.all)
+            and (not self.any or any(f in present for f in self.any))
+            and not any(f in present for f in self.none)
+        )
+
+
+class Rule(Strict):
+    """One way a recommendation applies; the first rule that holds decides the status."""
+
+    status: Status
+    when: Condition
+    sources: tuple[SourceRef, ...] = Field(min_length=1)
+    text: str | None = None  # clinician text for this rule; defaults to the recommendation's
+    patient_text: str | None = None
+    prominent: bool = False  # shown as critical (e.g. the case records a not-recommended item)
+
+
+class Recommendation(Strict):
+    id: str
+    kind: Kind
+    title: str
+    text: str
+    patient_text: str
+    rules: tuple[Rule, ...] = Field(min_length=1)
+    note: str | None = None
+
+
+class FindingDef(Strict):
+    """A named fact code may compute; `reported` findings are shown to clinicians."""
+
+    id: str
+    text: str
+    reported: bool = True
+    sources: tuple[SourceRef, ...] = ()
