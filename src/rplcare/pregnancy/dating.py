@@ -1,0 +1,225 @@
+"""Gestational dating: ART dates, LMP (Naegele + cycle length) and CRL redating (ACOG CO 700).
+
+All gestational ages are whole days counted from the (equivalent) LMP, so every later rule
+(16+0 stop dates, scan windows, SRU "6 weeks after LMP") works from one anchor date.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from rplcare.knowledge import get_kb
+from rplcare.pregnancy.gestation import format_ga
+from rplcare.pregnancy.inputs import ScanInput
+
+Basis = Literal["art", "crl", "lmp"]
+
+
+class Dating(BaseModel):
+    """`rplcare.assessment/1` pregnancy.dating (basis, ga, ga_days, edd) plus provenance."""
+
+    basis: Basis
+    ga: str
+    ga_days: int
+    edd: date
+    why: str
+    lmp_equivalent: date
+    crl_ga_days: float | None = None  # unrounded CRL estimate of the scan used
+    crl_scan_date: date | None = None
+    discrepancy_days: int | None = None  # CRL GA minus dates GA at that scan (whole days)
+    sources: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+def _p(name: str) -> float:
+    return get_kb().param(name)
+
+
+def crl_to_ga_days(crl_mm: float) -> float:
+    """GA in days for a CRL: BMUS-Robinson below 15 mm, INTERGROWTH-21st from 15 to 95 mm.
+
+    INTERGROWTH is the international standard but is only valid from 15 mm, so the smaller
+    embryos of early RPL scans use the BMUS form of Robinson & Fleming.
+    """
+    lo, hi = _p("dating.intergrowth_min_crl_mm"), _p("dating.intergrowth_max_crl_mm")
+    if not math.isfinite(crl_mm) or crl_mm <= 0:
+        raise ValueError(f"CRL {crl_mm!r} mm is not a crown-rump length (must be > 0)")
+    if crl_mm > hi:
+        raise ValueError(f"CRL {crl_mm} mm is above {hi:g} mm: date by biometry, not CRL")
+    if crl_mm < lo:
+        return _p("dating.robinson_bmus_coef") * math.sqrt(
+            _p("dating.robinson_bmus_scale") * crl_mm
+        ) + _p("dating.robinson_bmus_const")
+    return (
+        _p("dating.intergrowth_const")
+        + _p("dating.intergrowth_sqrt_coef") * math.sqrt(crl_mm)
+        + _p("dating.intergrowth_lin_coef") * crl_mm
+    )
+
+
+def crl_formula_name(crl_mm: float) -> str:
+    if crl_mm < _p("dating.intergrowth_min_crl_mm"):
+        return "Robinson & Fleming (BMUS form)"
+    return "INTERGROWTH-21st"
+
+
+def ga_on(dating: Dating, day: date) -> int:
+    """Gestational age in whole days on `day` under this dating."""
+    return (day - dating.lmp_equivalent).days
+
+
+def _build(
+    today: date,
+    basis: Basis,
+    lmp_eq: date,
+    why: str,
+    sources: list[str],
+    warnings: list[str],
+    **extra: object,
+) -> Dating:
+    ga_days = (today - lmp_eq).days
+    if ga_days < 0:
+        warnings.append(f"today ({today}) is before the start of the pregnancy by these dates")
+    edd = lmp_eq + timedelta(days=int(_p("dating.naegele_days")))
+    return Dating(
+        basis=basis,
+        ga=format_ga(ga_days) if ga_days >= 0 else f"-{format_ga(-ga_days)}",
+        ga_days=ga_days,
+        edd=edd,
+        why=why,
+        lmp_equivalent=lmp_eq,
+        sources=sources,
+        warnings=warnings,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def date_pregnancy(
+    today: date,
+    lmp: date | None,
+    cycle_length_days: int | None,
+    transfer_date: date | None,
+    embryo_age_days: int | None,
+    scans: list[ScanInput],
+) -> Dating | None:
+    """Date the pregnancy: ART dates win; else LMP, redated to the first CRL when it differs
+    beyond the ACOG CO 700 limits; else the first CRL. None when nothing dates it."""
+    crl_scans = sorted(
+        (s for s in scans if s.crl_mm is not None and s.crl_mm > 0), key=lambda s: s.date
+    )
+    first = crl_scans[0] if crl_scans else None
+    first_ga = crl_to_ga_days(first.crl_mm) if first and first.crl_mm else None
+    naegele = int(_p("dating.naegele_days"))
+
+    if transfer_date is not None and embryo_age_days is not None:
+        if not 0 <= embryo_age_days <= 7:
+            raise ValueError(f"embryo age {embryo_age_days} days is not 0-7")
+        base = int(_p("dating.art_ga_at_transfer_base_days"))
+        lmp_eq = transfer_date - timedelta(days=base + embryo_age_days)
+        edd_offset = int(_p("dating.art_edd_base_days")) - embryo_age_days
+        warnings: list[str] = []
+        extra: dict[str, object] = {}
+        if first is not None and first_ga is not None:
+            diff = round(first_ga) - (first.date - lmp_eq).days
+            extra = {
+                "crl_ga_days": round(first_ga, 2),
+                "crl_scan_date": first.date,
+                "discrepancy_days": diff,
+            }
+            if abs(diff) > _p("dating.redate_before_9w_days"):
+                warnings.append(
+                    f"the CRL on {first.date} differs from the ART dates by {diff:+d} days; "
+                    "ART dates are kept (ACOG CO 700) — check the transfer details and growth"
+                )
+        why = (
+            f"ART dates (ACOG CO 700): day-{embryo_age_days} embryo transferred on "
+            f"{transfer_date}, EDD = transfer + {edd_offset} days (266 − embryo age); "
+            f"GA at transfer {format_ga(base + embryo_age_days)}"
+        )
+        return _build(today, "art", lmp_eq, why, ["acog-co700"], warnings, **extra)
+
+    if lmp is not None:
+        ref = int(_p("dating.reference_cycle_days"))
+        shift = (cycle_length_days - ref) if cycle_length_days is not None else 0
+        lmp_eq = lmp + timedelta(days=shift)
+        cyc = (
+            f"cycle {cycle_length_days} days, so dates shifted {shift:+d} days"
+            if cycle_length_days is not None and shift
+            else "28-day cycle assumed"
+            if cycle_length_days is None
+            else "28-day cycle"
+        )
+        lmp_why = f"LMP {lmp} (Naegele: EDD = LMP + {naegele} days; {cyc})"
+        if first is None or first_ga is None:
+            return _build(
+                today, "lmp", lmp_eq, lmp_why + "; no CRL scan to check it", ["naegele"], []
+            )
+        lmp_ga_at_scan = (first.date - lmp_eq).days
+        crl_ga = round(first_ga)
+        diff = crl_ga - lmp_ga_at_scan
+        extra = {
+            "crl_ga_days": round(first_ga, 2),
+            "crl_scan_date": first.date,
+            "discrepancy_days": diff,
+        }
+        scan_txt = (
+            f"first CRL {first.crl_mm:g} mm on {first.date} = {format_ga(crl_ga)} "
+            f"({crl_formula_name(first.crl_mm or 0)}) vs {format_ga(lmp_ga_at_scan)} by LMP, "
+            f"difference {diff:+d} days"
+        )
+        if lmp_ga_at_scan >= _p("dating.crl_redating_max_ga_days"):
+            return _build(
+                today,
+                "lmp",
+                lmp_eq,
+                f"{lmp_why}; {scan_txt}: at 14+0 or later redating uses biometry, not CRL",
+                ["naegele", "acog-co700"],
+                ["CRL measured at 14+0 or later by LMP: not used for redating"],
+                **extra,
+            )
+        before_9w = lmp_ga_at_scan < _p("dating.redate_band_9w_ga_days")
+        limit = _p("dating.redate_before_9w_days" if before_9w else "dating.redate_9_to_14w_days")
+        band = "before 9+0" if before_9w else "at 9+0–13+6"
+        if abs(diff) > limit:
+            lmp_eq = first.date - timedelta(days=crl_ga)
+            why = (
+                f"redated to CRL (ACOG CO 700: {band} by LMP, redate when the difference is "
+                f"> {limit:g} days): {scan_txt}"
+            )
+            return _build(
+                today, "crl", lmp_eq, why, ["acog-co700", _crl_source(first.crl_mm)], [], **extra
+            )
+        why = (
+            f"{lmp_why}; kept after the {scan_txt} (ACOG CO 700: {band} redate only when "
+            f"> {limit:g} days)"
+        )
+        return _build(today, "lmp", lmp_eq, why, ["naegele", "acog-co700"], [], **extra)
+
+    if first is not None and first_ga is not None:
+        crl_ga = round(first_ga)
+        lmp_eq = first.date - timedelta(days=crl_ga)
+        why = (
+            f"no LMP: dated by the first CRL {first.crl_mm:g} mm on {first.date} = "
+            f"{format_ga(crl_ga)} ({crl_formula_name(first.crl_mm or 0)})"
+        )
+        return _build(
+            today,
+            "crl",
+            lmp_eq,
+            why,
+            [_crl_source(first.crl_mm)],
+            [],
+            crl_ga_days=round(first_ga, 2),
+            crl_scan_date=first.date,
+        )
+    return None
+
+
+def _crl_source(crl_mm: float | None) -> str:
+    if crl_mm is not None and crl_mm < _p("dating.intergrowth_min_crl_mm"):
+        return "bmus2009"
+    return "intergrowth2014"

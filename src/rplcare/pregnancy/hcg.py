@@ -1,0 +1,334 @@
+"""Serial hCG: consecutive pairs, 48-h normalised change, NICE NG126 class, minimal-rise checks.
+
+The change is normalised to 48 h on a log-linear model (Barnhart 2004 found log hCG rises
+linearly), so pairs taken at other intervals can be compared with the 48-h cut-offs; that
+normalisation is our convention, which is why off-48-h pairs carry an `interval_warning`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rplcare.knowledge import get_kb
+from rplcare.pregnancy.inputs import HcgSample, ScanInput, iso_moment
+
+NiceClass = Literal["likely_intrauterine", "unlikely_to_continue", "review_within_24h"]
+
+# Floating-point slack in percentage points: 1530/1000 must "meet" a 53 % limit exactly.
+_EPS = 1e-6
+
+
+class FallCheck(BaseModel):
+    """A falling pair against the verified end-points of Barnhart 2004 (no interpolation)."""
+
+    expected_min_fall_2d_pct: tuple[float, float]
+    observed_fall_48h_pct: float
+    assessment: Literal["slower_than_expected", "depends_on_initial_hcg", "as_expected"]
+    text: str
+    source: str = "barnhart2004-decline"
+
+
+class HcgPair(BaseModel):
+    """One consecutive pair (`rplcare.assessment/1` pregnancy.hcg.pairs[])."""
+
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    hours: float
+    from_iu_l: float
+    to_iu_l: float
+    change_48h_pct: float | None
+    doubling_hours: float | None = None
+    half_life_hours: float | None = None
+    nice: NiceClass | None
+    barnhart_min_rise_met: bool | None
+    barnhart_min_rise_pct: float | None = None  # the Barnhart 2016 stratum limit applied
+    barnhart2004_min_rise_met: bool | None = None
+    morse2012_min_rise_met: bool | None = None
+    expected_fall: FallCheck | None = None
+    cameron2016_fall_met: bool | None = None
+    interval_warning: str | None
+    why: str
+    sources: list[str] = Field(default_factory=list)
+    evidence: list[int] = Field(default_factory=list)  # HcgSample.index values
+
+
+class HcgBlock(BaseModel):
+    pairs: list[HcgPair]
+
+
+class Alert(BaseModel):
+    id: str
+    level: Literal["urgent", "same_day", "info"]
+    text: str
+    sources: list[str]
+
+
+def _p(name: str) -> float:
+    return get_kb().param(name)
+
+
+def barnhart2016_limit_pct(first_iu_l: float) -> float:
+    """Minimal 2-day rise for a viable IUP by the pair's FIRST value (1,500 and 3,000 inclusive
+    in the middle stratum)."""
+    if first_iu_l < _p("hcg.barnhart2016_stratum_low_iu_l"):
+        return _p("hcg.barnhart2016_min_rise_lt1500_pct")
+    if first_iu_l <= _p("hcg.barnhart2016_stratum_high_iu_l"):
+        return _p("hcg.barnhart2016_min_rise_1500_3000_pct")
+    return _p("hcg.barnhart2016_min_rise_gt3000_pct")
+
+
+def _interval_warning(hours: float) -> str | None:
+    nice_h = _p("hcg.nice_interval_h")
+    far = _p("hcg.interval_far_max_h")
+    if hours < nice_h - _EPS:
+        return (
+            f"samples {hours:g} h apart: NICE asks for 48 h apart and no earlier; the 48-h "
+            "change is extrapolated (our convention) — repeat at 48 h before acting on it"
+        )
+    if hours > far + _EPS:
+        return (
+            f"samples {hours:g} h apart, far from 48 h: the change is normalised to 48 h "
+            "(our convention, not NICE's), so read the class with caution"
+        )
+    return None
+
+
+def _pair(a: HcgSample, b: HcgSample) -> HcgPair:
+    hours = (b.at - a.at).total_seconds() / 3600
+    base: dict[str, object] = {
+        "from": iso_moment(a.at),
+        "to": iso_moment(b.at),
+        "hours": round(hours, 2),
+        "from_iu_l": a.value_iu_l,
+        "to_iu_l": b.value_iu_l,
+        "evidence": [i for i in (a.index, b.index) if i is not None],
+    }
+    if hours <= 0:
+        return HcgPair(
+            **base,
+            change_48h_pct=None,
+            nice=None,
+            barnhart_min_rise_met=None,
+            interval_warning="two samples at the same time: no rate can be computed",
+            why="same sampling time",
+        )
+    r = b.value_iu_l / a.value_iu_l
+    pct = (r ** (48 / hours) - 1) * 100
+    doubling = half_life = None
+    if r > 1:
+        doubling = round(hours * math.log(2) / math.log(r), 1)
+    elif r < 1:
+        half_life = round(hours * math.log(2) / math.log(1 / r), 1)
+    rise_lim, fall_lim = _p("hcg.nice_rise_pct"), _p("hcg.nice_fall_pct")
+    nice: NiceClass
+    if pct > rise_lim + _EPS:
+        nice = "likely_intrauterine"
+        nice_txt = (
+            f"rise > {rise_lim:g} % in 48 h: likely developing intrauterine pregnancy, though an "
+            "ectopic is not excluded; transvaginal scan in 7–14 days, earlier if hCG ≥ 1,500 IU/L"
+        )
+    elif -pct > fall_lim + _EPS:
+        nice = "unlikely_to_continue"
+        nice_txt = (
+            f"fall > {fall_lim:g} % in 48 h: pregnancy unlikely to continue (not confirmed); urine "
+            "pregnancy test 14 days after the second sample"
+        )
+    else:
+        nice = "review_within_24h"
+        nice_txt = (
+            f"neither a rise > {rise_lim:g} % nor a fall > {fall_lim:g} % in 48 h: clinical "
+            "review in the early pregnancy unit within 24 h"
+        )
+    sources = ["nice-ng126"]
+    fields: dict[str, object] = {}
+    if r >= 1:
+        lim16 = barnhart2016_limit_pct(a.value_iu_l)
+        fields["barnhart_min_rise_met"] = pct >= lim16 - _EPS
+        fields["barnhart_min_rise_pct"] = lim16
+        fields["barnhart2004_min_rise_met"] = pct >= _p("hcg.barnhart2004_min_rise_2d_pct") - _EPS
+        fields["morse2012_min_rise_met"] = pct >= _p("hcg.morse2012_min_rise_pct") - _EPS
+        sources += ["barnhart2016", "barnhart2004-rise", "morse2012"]
+    else:
+        fields["barnhart_min_rise_met"] = None
+        fields["expected_fall"] = _fall_check(-pct)
+        fields["cameron2016_fall_met"] = _cameron(hours, (1 - r) * 100)
+        sources += ["barnhart2004-decline", "cameron2016"]
+    warning = _interval_warning(hours)
+    why = f"{a.value_iu_l:g} → {b.value_iu_l:g} IU/L in {hours:g} h = {pct:+.1f} % per 48 h; "
+    why += f"NICE NG126: {nice_txt}"
+    return HcgPair(
+        **base,
+        change_48h_pct=round(pct, 1),
+        doubling_hours=doubling,
+        half_life_hours=half_life,
+        nice=nice,
+        interval_warning=warning,
+        why=why,
+        sources=sources,
+        **fields,
+    )
+
+
+def _fall_check(fall_pct: float) -> FallCheck:
+    lo, hi = _p("hcg.barnhart2004_min_fall_2d_low_pct"), _p("hcg.barnhart2004_min_fall_2d_high_pct")
+    if fall_pct < lo - _EPS:
+        assessment = "slower_than_expected"
+        text = (
+            f"fall {fall_pct:.1f} % per 48 h is slower than the slowest expected for a "
+            f"spontaneous miscarriage ({lo:g} % at 2 days, Barnhart 2004): consider retained "
+            "trophoblast or an ectopic pregnancy"
+        )
+    elif fall_pct < hi - _EPS:
+        assessment = "depends_on_initial_hcg"
+        text = (
+            f"fall {fall_pct:.1f} % per 48 h lies between the published minimal falls "
+            f"({lo:g}–{hi:g} % at 2 days, faster at higher initial hCG); the table by initial "
+            "level is not available, so no finer judgement is made"
+        )
+    else:
+        assessment = "as_expected"
+        text = (
+            f"fall {fall_pct:.1f} % per 48 h is at least the fastest minimal fall expected for a "
+            f"spontaneous miscarriage ({hi:g} % at 2 days); an ectopic is still not excluded"
+        )
+    return FallCheck(
+        expected_min_fall_2d_pct=(lo, hi),
+        observed_fall_48h_pct=round(fall_pct, 1),
+        assessment=assessment,
+        text=text,
+    )
+
+
+def _cameron(hours: float, actual_fall_pct: float) -> bool | None:
+    """Cameron 2016 rule-out pattern on the actual (not normalised) fall; None when the
+    pair's interval is longer than the rule's window."""
+    if hours <= 4 * 24 + _EPS:
+        limit = _p("hcg.cameron2016_fall_4d_pct")
+    elif hours <= 7 * 24 + _EPS:
+        limit = _p("hcg.cameron2016_fall_7d_pct")
+    else:
+        return None
+    return actual_fall_pct > limit + _EPS
+
+
+def analyse_series(samples: list[HcgSample]) -> list[HcgPair]:
+    """Every consecutive pair of the series sorted by time."""
+    for s in samples:
+        if not (math.isfinite(s.value_iu_l) and s.value_iu_l > 0):
+            raise ValueError(f"hCG {s.value_iu_l!r} IU/L on {iso_moment(s.at)} must be > 0")
+    ordered = sorted(samples, key=lambda s: s.at)
+    return [_pair(a, b) for a, b in itertools.pairwise(ordered)]
+
+
+def hcg_block(samples: list[HcgSample]) -> HcgBlock:
+    """The `pregnancy.hcg` block: {"pairs": [...]}."""
+    return HcgBlock(pairs=analyse_series(samples))
+
+
+def _iu_sac_seen(scans: list[ScanInput]) -> bool:
+    return any(s.location == "intrauterine" for s in scans)
+
+
+def alerts(samples: list[HcgSample], scans: list[ScanInput], pain: bool) -> list[Alert]:
+    """Safety alerts that need action today, whatever the hCG trend says."""
+    out: list[Alert] = []
+    ordered = sorted(samples, key=lambda s: s.at)
+    latest = ordered[-1] if ordered else None
+    ectopic = any(s.location == "ectopic" for s in scans)
+    sac_seen = _iu_sac_seen(scans)
+    pul = not sac_seen and not ectopic
+    scan_now = _p("hcg.scan_now_iu_l")
+    disc = _p("hcg.discriminatory_connolly_iu_l")
+    if ectopic:
+        out.append(
+            Alert(
+                id="alert.ectopic_on_scan",
+                level="urgent",
+                text="a scan reports an ectopic pregnancy: urgent gynaecology care (NICE NG126)",
+                sources=["nice-ng126"],
+            )
+        )
+    if latest is not None and latest.value_iu_l >= scan_now and not sac_seen and not ectopic:
+        out.append(
+            Alert(
+                id="alert.hcg_scan_now",
+                level="same_day",
+                text=(
+                    f"hCG {latest.value_iu_l:g} IU/L (≥ {scan_now:g}) and no intrauterine sac "
+                    "seen: transvaginal scan now (NICE NG126)"
+                ),
+                sources=["nice-ng126"],
+            )
+        )
+    if ordered and pul:
+        gap = _p("hcg.connolly_max_gap_days")
+        for scan in sorted(scans, key=lambda s: s.date, reverse=True):
+            # the sample nearest the scan day (the later one on a tie)
+            near = min(
+                ordered, key=lambda s, d=scan.date: (abs((s.at.date() - d).days), -s.at.toordinal())
+            )
+            if abs((near.at.date() - scan.date).days) > gap or near.value_iu_l < disc:
+                continue
+            out.append(
+                Alert(
+                    id="alert.hcg_above_discriminatory_no_sac",
+                    level="urgent",
+                    text=(
+                        f"no intrauterine sac recorded on the scan of {scan.date} with hCG "
+                        f"{near.value_iu_l:g} IU/L (≥ {disc:g}, the level at which a sac is "
+                        "seen in 99 % of viable intrauterine pregnancies): an ectopic pregnancy "
+                        "must be excluded (Connolly 2013)"
+                    ),
+                    sources=["connolly2013"],
+                )
+            )
+            break
+    if pain and pul:
+        out.append(
+            Alert(
+                id="alert.pain_pul",
+                level="same_day",
+                text=(
+                    "pain with a pregnancy of unknown location: same-day clinical review "
+                    "(an ectopic pregnancy is not excluded)"
+                ),
+                sources=["nice-ng126"],
+            )
+        )
+    return out
+
+
+def parse_hcg_arg(text: str) -> HcgSample:
+    """Parse "2026-11-12T09:30=1700" or "2026-11-12=1700" (IU/L) for the quick calculator."""
+    if "=" not in text:
+        raise ValueError(
+            f"{text!r}: expected DATE=VALUE, e.g. 2026-11-12=1700 or "
+            "2026-11-12T09:30=1700 (hCG in IU/L)"
+        )
+    when, _, value = text.partition("=")
+    when, value = when.strip(), value.strip()
+    try:
+        at = datetime.fromisoformat(when) if "T" in when or " " in when else None
+        if at is None:
+            d = date.fromisoformat(when)
+            at = datetime(d.year, d.month, d.day)
+    except ValueError:
+        raise ValueError(
+            f"{text!r}: {when!r} is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+        ) from None
+    if at.tzinfo is not None:
+        raise ValueError(f"{text!r}: give local time without a time zone")
+    try:
+        iu = float(value)
+    except ValueError:
+        raise ValueError(f"{text!r}: {value!r} is not a number of IU/L") from None
+    if not math.isfinite(iu) or iu <= 0:
+        raise ValueError(f"{text!r}: hCG must be a positive number of IU/L")
+    return HcgSample(at=at, value_iu_l=iu)

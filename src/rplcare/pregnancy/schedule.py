@@ -1,0 +1,148 @@
+"""Dated follow-up events of the current pregnancy, for the report and the iCalendar export.
+
+Each event comes from a block already computed (luteal support, hCG pairs, viability, cervix
+windows), so the calendar can never disagree with the assessment.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel
+
+from rplcare.knowledge import get_kb
+from rplcare.pregnancy.hcg import HcgPair
+from rplcare.pregnancy.luteal import LutealSupport, Window
+from rplcare.pregnancy.viability import Viability
+
+
+class Event(BaseModel):
+    # luteal_stop | next_hcg | urine_pregnancy_test | next_scan | cervical_length | cerclage
+    kind: str
+    title: str
+    start: date
+    end: date | None  # inclusive last day of a window; None for a single day
+    description: str
+    source: str
+
+
+def _day(iso: str) -> date:
+    return datetime.fromisoformat(iso).date() if "T" in iso else date.fromisoformat(iso)
+
+
+def events(
+    today: date,
+    luteal: LutealSupport | None = None,
+    hcg_pairs: list[HcgPair] | None = None,
+    viability: Viability | None = None,
+    cervical: Window | None = None,
+    cerclage: Window | None = None,
+) -> list[Event]:
+    """Follow-up events in date order; only those that follow from the blocks given."""
+    out: list[Event] = []
+    if luteal is not None and luteal.indicated and luteal.stop_date is not None:
+        out.append(
+            Event(
+                kind="luteal_stop",
+                title=f"Stop luteal support ({luteal.stop_ga})",
+                start=luteal.stop_date,
+                end=None,
+                description=(
+                    f"{luteal.regimen}: stop at {luteal.stop_ga} ({luteal.label}). {luteal.why}"
+                ),
+                source=luteal.sources[0] if luteal.sources else "nice-ng126",
+            )
+        )
+    last = hcg_pairs[-1] if hcg_pairs else None
+    scan_event = False
+    if viability is not None and viability.rescan_from is not None:
+        scan_event = True
+        out.append(
+            Event(
+                kind="next_scan",
+                title="Repeat transvaginal scan",
+                start=max(viability.rescan_from, today),
+                end=max(viability.rescan_by, today) if viability.rescan_by else None,
+                description=f"{viability.next_step} ({viability.rule})",
+                source=viability.sources[0] if viability.sources else "sru2013",
+            )
+        )
+    second = _day(last.to) if last is not None else None
+    # a scan on or after the last hCG supersedes what the hCG trend asks for
+    scanned_since = (
+        viability is not None
+        and viability.scan_date is not None
+        and second is not None
+        and viability.scan_date >= second
+        and viability.status not in ("location_unknown", "not_assessable")
+    )
+    if last is not None and second is not None and not scanned_since:
+        needs_review = last.nice == "review_within_24h" or last.interval_warning is not None
+        if needs_review:
+            nxt = second + timedelta(hours=int(get_kb().param("hcg.nice_interval_h")))
+            out.append(
+                Event(
+                    kind="next_hcg",
+                    title="Next serum hCG (48 h after the last)",
+                    start=max(nxt, today),
+                    end=None,
+                    description=(
+                        f"last pair {last.from_} → {last.to}: {last.why}"
+                        + (f"; {last.interval_warning}" if last.interval_warning else "")
+                    ),
+                    source="nice-ng126",
+                )
+            )
+        elif last.nice == "unlikely_to_continue":
+            out.append(
+                Event(
+                    kind="urine_pregnancy_test",
+                    title="Urine pregnancy test",
+                    start=max(
+                        second + timedelta(days=int(get_kb().param("hcg.nice_upt_days"))), today
+                    ),
+                    end=None,
+                    description=(
+                        "NICE NG126: urine pregnancy test 14 days after the second hCG; if "
+                        "positive, return to the early pregnancy unit within 24 h"
+                    ),
+                    source="nice-ng126",
+                )
+            )
+        elif last.nice == "likely_intrauterine" and not scan_event:
+            kb = get_kb()
+            out.append(
+                Event(
+                    kind="next_scan",
+                    title="Transvaginal scan",
+                    start=max(
+                        second + timedelta(days=int(kb.param("hcg.nice_tvus_min_days"))), today
+                    ),
+                    end=max(
+                        second + timedelta(days=int(kb.param("hcg.nice_tvus_max_days"))), today
+                    ),
+                    description=(
+                        "NICE NG126: hCG rise > 63 % in 48 h — scan 7–14 days later, earlier if "
+                        "hCG ≥ 1,500 IU/L"
+                    ),
+                    source="nice-ng126",
+                )
+            )
+    for w in (cervical, cerclage):
+        if w is None or w.start is None:
+            continue
+        out.append(
+            Event(
+                kind=w.kind,
+                title=(
+                    "Cervical length surveillance window"
+                    if w.kind == "cervical_length"
+                    else "History-indicated cerclage window"
+                ),
+                start=w.start,
+                end=w.end,
+                description=w.text + (f" ({w.note})" if w.note else ""),
+                source=w.sources[-1],
+            )
+        )
+    return sorted(out, key=lambda e: (e.start, e.kind))

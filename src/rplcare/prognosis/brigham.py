@@ -1,0 +1,99 @@
+"""Brigham, Conlon & Farquharson 1999: success of the next pregnancy after idiopathic RM.
+
+A counselling aid only: external validation (Youssef 2022) found it over-optimistic with poor
+discrimination. Table rows are exact cells (each flagged verified or not); ages between rows
+use our logistic fit to the table, labelled `interpolated` because the fit is not published.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from rplcare.knowledge import get_kb
+
+CAVEAT = (
+    "Approximate counselling aid: external validation in 739 Leiden couples (Youssef 2022) "
+    "found the Brigham model over-optimistic, too extreme and poorly discriminating."
+)
+
+
+class Prognosis(BaseModel):
+    """`rplcare.assessment/1` prognosis."""
+
+    model: Literal["brigham1999"] = "brigham1999"
+    next_pregnancy_success_pct: float
+    exact_table_cell: bool
+    verified_cell: bool
+    interpolated: bool
+    caveat: str = CAVEAT
+    age_years: int
+    previous_miscarriages: int
+    note: str
+    sources: list[str] = Field(default_factory=lambda: ["brigham1999", "youssef2022"])
+
+
+def _fit_pct(age: int, n: int) -> float:
+    kb = get_kb()
+    logit = (
+        kb.param("brigham.fit_intercept")
+        + kb.param("brigham.fit_age_coef") * age
+        + kb.param("brigham.fit_miscarriage_coef") * n
+    )
+    return 100 / (1 + math.exp(-logit))
+
+
+def brigham1999(
+    age_years: int | None, previous_miscarriages: int
+) -> tuple[Prognosis | None, list[str]]:
+    """Predicted % success of the next pregnancy; (None, [why]) outside 20–45 y or 2–5 losses."""
+    kb = get_kb()
+    a_lo, a_hi = int(kb.param("brigham.min_age_years")), int(kb.param("brigham.max_age_years"))
+    n_lo = int(kb.param("brigham.min_miscarriages"))
+    n_hi = int(kb.param("brigham.max_miscarriages"))
+    if age_years is None:
+        return None, ["prognosis (Brigham 1999) not given: maternal age not recorded"]
+    if not a_lo <= age_years <= a_hi:
+        return None, [
+            f"prognosis (Brigham 1999) not given: age {age_years} is outside the model's "
+            f"{a_lo}–{a_hi} years"
+        ]
+    if not n_lo <= previous_miscarriages <= n_hi:
+        return None, [
+            f"prognosis (Brigham 1999) not given: {previous_miscarriages} previous miscarriages "
+            f"is outside the model's {n_lo}–{n_hi}"
+        ]
+    name = f"brigham.cell_{age_years}_{previous_miscarriages}"
+    cell = kb.parameters.get(name)
+    if cell is not None:
+        verified = cell.verified
+        note = (
+            "exact table cell, verified through secondary quotes of the paper"
+            if verified
+            else "exact table cell, unverified (the primary table was not seen)"
+        )
+        return Prognosis(
+            next_pregnancy_success_pct=float(cell.value),
+            exact_table_cell=True,
+            verified_cell=verified,
+            interpolated=False,
+            age_years=age_years,
+            previous_miscarriages=previous_miscarriages,
+            note=note,
+        ), []
+    return Prognosis(
+        next_pregnancy_success_pct=round(_fit_pct(age_years, previous_miscarriages), 1),
+        exact_table_cell=False,
+        verified_cell=False,
+        interpolated=True,
+        age_years=age_years,
+        previous_miscarriages=previous_miscarriages,
+        note=(
+            "interpolated between table rows with rplcare's logistic fit to the table "
+            f"(logit p = {kb.param('brigham.fit_intercept')} "
+            f"{kb.param('brigham.fit_age_coef'):+} · age "
+            f"{kb.param('brigham.fit_miscarriage_coef'):+} · n); the fit is ours, not published"
+        ),
+    ), []
