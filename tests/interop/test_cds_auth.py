@@ -525,6 +525,8 @@ def test_clients_load_from_the_env_file(tmp_path, client_config, keys):
         [{"iss": ISS, "jwks": {"keys": []}}, {"iss": ISS, "jwks": {"keys": []}}],
         [{"iss": ISS, "jwks_url": "file:///etc/passwd"}],
         [{"iss": ISS, "jwks": {"keys": []}, "tenants": "hospital-a"}],
+        [{"iss": ISS, "jwks": [{"kty": "EC"}]}],
+        [{"iss": 42, "jwks": {"keys": []}}],
     ],
 )
 def test_invalid_client_config_is_refused_at_load(bad):

@@ -154,7 +154,9 @@ class CdsClient:
             raise ValueError("client 'iss' must be a non-empty string")
         if self.jwks is None and self.jwks_url is None:
             raise ValueError(f"client {self.iss!r} needs 'jwks' or 'jwks_url'")
-        if self.jwks is not None and not isinstance(self.jwks.get("keys"), list):
+        if self.jwks is not None and (
+            not isinstance(self.jwks, Mapping) or not isinstance(self.jwks.get("keys"), list)
+        ):
             raise ValueError(f"client {self.iss!r}: 'jwks' must be a JWK Set with 'keys'")
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
             raise ValueError(f"client {self.iss!r}: 'jwks_url' must be an http(s) URL")
