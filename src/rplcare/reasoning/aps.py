@@ -1,0 +1,264 @@
+"""Antiphospholipid syndrome: Sydney 2006 (revised Sapporo) and the 2023 ACR/EULAR score.
+
+Pure functions over the case's results and history. A laboratory criterion needs the same
+test positive on two occasions at least 12 weeks apart; a single positive is "unconfirmed".
+"""
+
+from __future__ import annotations
+
+import re
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rplcare.case.model import Case, Result
+from rplcare.knowledge import KnowledgeBase
+
+APL_TESTS = ("lupus_anticoagulant", "anticardiolipin_igg", "anticardiolipin_igm",
+             "anti_b2gpi_igg", "anti_b2gpi_igm")
+
+
+@dataclass
+class LabCriterion:
+    family: str  # la | acl | b2gpi
+    positives: list[tuple[int, Result]] = field(default_factory=list)
+    titre_unknown: list[int] = field(default_factory=list)
+
+    def persistent(self, days: int) -> tuple[int, int] | None:
+        """Indices of the first pair of positives at least `days` apart, if any."""
+        pos = sorted(self.positives, key=lambda ir: ir[1].day)
+        for a in range(len(pos)):
+            for b in range(len(pos) - 1, a, -1):
+                if (pos[b][1].day - pos[a][1].day).days >= days:
+                    return pos[a][0], pos[b][0]
+        return None
+
+
+@dataclass
+class ApsAssessment:
+    lab: dict[str, LabCriterion]
+    persistent: dict[str, tuple[int, int]]
+    any_positive: list[int]
+    clinical: list[dict[str, Any]]
+    thrombotic: bool
+    obstetric: bool
+    sydney: bool
+    provisional_reasons: list[str]
+    recorded_condition: bool
+    window_problem: str | None
+    acr_eular: dict[str, Any]
+
+
+def _is_positive(r: Result, kb: KnowledgeBase) -> tuple[bool, bool]:
+    """(meets the laboratory criterion, titre unknown) for one aPL result."""
+    if r.code == "lupus_anticoagulant":
+        return r.qualitative == "positive", False
+    if r.qualitative is not None:
+        return r.qualitative == "positive", r.qualitative == "positive"
+    if r.si is None:
+        return False, False
+    if r.code.startswith("anticardiolipin"):
+        limit = kb.param("aps.acl_medium_titre")
+        above_99th = r.ref_high_si is not None and r.si > r.ref_high_si
+        return r.si > limit or above_99th, False
+    # anti-b2GPI: above the 99th centile, taken as the lab's reference_high
+    if r.ref_high_si is None:
+        return False, True
+    return r.si > r.ref_high_si, False
+
+
+def _family(code: str) -> str:
+    return "la" if code == "lupus_anticoagulant" else "acl" if "cardiolipin" in code else "b2gpi"
+
+
+def _clinical_criteria(case: Case, kb: KnowledgeBase) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    conds = set(case.patient.conditions)
+    for c in ("venous_thromboembolism", "arterial_thrombosis"):
+        if c in conds:
+            out.append({"criterion": "vascular_thrombosis", "evidence": ["patient.conditions"],
+                        "text": f"{c.replace('_', ' ')} recorded", "when": None})
+    early = kb.param("aps.early_loss_limit_days")
+    run: list[int] = []
+    runs: list[list[int]] = []
+    for i, p in enumerate(case.pregnancies):
+        aneuploid = p.poc_karyotype is not None and _aneuploid(p.poc_karyotype)
+        if (p.outcome == "biochemical" or (p.outcome == "miscarriage" and p.ga is not None
+                                           and p.ga < early)) and not aneuploid:
+            run.append(i)
+        else:
+            runs.append(run)
+            run = []
+        if p.outcome == "miscarriage" and p.ga is not None and p.ga >= early or (
+            p.outcome == "stillbirth"
+        ):
+            if p.fetal_anomaly is not True and not aneuploid:
+                note = "" if p.fetal_anomaly is False else " (fetal morphology not recorded)"
+                out.append({"criterion": "fetal_death_10w", "evidence": [f"pregnancies[{i}]"],
+                            "text": f"fetal death at or after 10 weeks{note}", "when": p.when})
+        if (p.outcome == "live_birth" and p.ga is not None and p.ga < kb.param("aps.preterm_limit_days")
+                and p.preterm_cause in ("preeclampsia", "placental_insufficiency")):
+            out.append({"criterion": "preterm_birth_34w", "evidence": [f"pregnancies[{i}]"],
+                        "text": f"birth before 34 weeks for {p.preterm_cause.replace('_', ' ')}",
+                        "when": p.when})
+    runs.append(run)
+    best = max(runs, key=len)
+    if len(best) >= kb.param("aps.consecutive_early_losses"):
+        whens = [case.pregnancies[i].when for i in best if case.pregnancies[i].when]
+        out.append({"criterion": "three_early_losses", "evidence": [f"pregnancies[{i}]" for i in best],
+                    "text": f"{len(best)} consecutive losses before 10 weeks",
+                    "when": max(whens) if whens else None})
+    return out
+
+
+def _aneuploid(karyotype: str) -> bool:
+    """A numerical abnormality in an ISCN string ("47,XX,+16", "45,X", "69,XXY")."""
+    parts = karyotype.replace(" ", "").split(",")
+    try:
+        n = int(parts[0])
+    except ValueError:
+        return False
+    return n != 46 or any(re.fullmatch(r"[+-](\d+|X|Y)", p) for p in parts[2:])
+
+
+def unbalanced_structural(karyotype: str) -> bool:
+    """An unbalanced structural rearrangement (derivative, duplication, deletion, recombinant)."""
+    k = karyotype.replace(" ", "").lower()
+    return any(tag in k for tag in ("der(", "dup(", "del(", "rec("))
+
+
+aneuploid = _aneuploid
+
+
+def assess_aps(case: Case, kb: KnowledgeBase) -> ApsAssessment:
+    lab: dict[str, LabCriterion] = {f: LabCriterion(f) for f in ("la", "acl", "b2gpi")}
+    any_pos: list[int] = []
+    for i, r in enumerate(case.results):
+        if r.code not in APL_TESTS:
+            continue
+        pos, unknown = _is_positive(r, kb)
+        fam = lab[_family(r.code)]
+        if unknown:
+            fam.titre_unknown.append(i)
+        if pos and not unknown:
+            fam.positives.append((i, r))
+        if pos or (unknown and r.qualitative == "positive"):
+            any_pos.append(i)
+    days = kb.param("aps.persistence_days")
+    persistent = {f: p for f, c in lab.items() if (p := c.persistent(days))}
+    clinical = _clinical_criteria(case, kb)
+    thrombotic = any(c["criterion"] == "vascular_thrombosis" for c in clinical)
+    obstetric_criteria = [c for c in clinical if c["criterion"] != "vascular_thrombosis"]
+    recorded = "antiphospholipid_syndrome" in case.patient.conditions
+
+    provisional: list[str] = []
+    if any(c["criterion"] == "three_early_losses" for c in clinical):
+        codes = {r.code for r in case.results}
+        if "uterine_imaging" not in codes:
+            provisional.append("uterine anatomy not assessed")
+        if "tsh" not in codes:
+            provisional.append("thyroid function not tested")
+        if not {"karyotype_female", "karyotype_male"} <= codes and not case.partner.karyotype:
+            provisional.append("parental karyotypes not available")
+
+    window_problem = None
+    if persistent and clinical:
+        lab_days = [case.results[i].day for pair in persistent.values() for i in pair]
+        events = [c["when"] for c in clinical if c["when"] is not None]
+        if events:
+            years = kb.param("aps.max_years_lab_to_clinical")
+            gap = min(abs((ld - ev).days) for ld in lab_days for ev in events)
+            if gap > years * 365.25:
+                window_problem = (f"more than {years} years between the positive tests and the "
+                                  "clinical event: Sydney 2006 does not classify")
+    sydney = bool(persistent and clinical and window_problem is None)
+    return ApsAssessment(
+        lab=lab,
+        persistent=persistent,
+        any_positive=any_pos,
+        clinical=clinical,
+        thrombotic=thrombotic and (sydney or recorded),
+        obstetric=bool(obstetric_criteria) and sydney or (recorded and not thrombotic),
+        sydney=sydney,
+        provisional_reasons=provisional,
+        recorded_condition=recorded,
+        window_problem=window_problem,
+        acr_eular=_acr_eular(case, kb, lab, persistent, clinical),
+    )
+
+
+def _acr_eular(case: Case, kb: KnowledgeBase, lab: dict[str, LabCriterion],
+               persistent: dict[str, tuple[int, int]], clinical: list[dict[str, Any]]) -> dict[str, Any]:
+    """2023 ACR/EULAR points where the case holds the data; otherwise says what is missing."""
+    notes: list[str] = []
+    computable = True
+    # clinical domains this case can express: D1/D2 (profile unknown), D4 obstetric
+    d12 = [c for c in clinical if c["criterion"] == "vascular_thrombosis"]
+    if d12:
+        computable = False
+        notes.append("thrombosis recorded but the VTE/CVD risk profile (domains 1-2) is not in the case")
+    d4 = 0
+    t1 = kb.param("aps.early_loss_limit_days")
+    fetal_start = kb.param("aps.acr_fetal_death_start_days")
+    preterm = kb.param("aps.preterm_limit_days")
+    early_run = [c for c in clinical if c["criterion"] == "three_early_losses"]
+    if early_run:
+        d4 = max(d4, 1)
+    for p in case.pregnancies:
+        if p.outcome in ("miscarriage", "stillbirth") and p.ga is not None and fetal_start <= p.ga < preterm:
+            d4 = max(d4, 1)
+        if p.outcome in ("miscarriage",) and p.ga is not None and t1 <= p.ga < fetal_start:
+            # early fetal deaths (10w0d-15w6d) count within the >= 3 consecutive item only
+            pass
+        if p.outcome == "live_birth" and p.ga is not None and p.ga < preterm and p.preterm_cause in (
+                "preeclampsia", "placental_insufficiency"):
+            d4 = max(d4, 3)
+            notes.append("pre-eclampsia/placental insufficiency taken as 'with severe features' "
+                         "(the case does not record severity)")
+    clinical_points = d4
+    # laboratory domains
+    d7 = 5 if "la" in persistent else 1 if lab["la"].positives else 0
+    d8 = 0
+    moderate, high = kb.param("aps.acr_moderate_titre"), kb.param("aps.acr_high_titre")
+
+    def level(code_prefix: str, iso: str) -> str | None:
+        vals = [r.si for r in case.results if r.code == f"{code_prefix}_{iso}" and r.si is not None]
+        if not vals:
+            return None
+        top = max(vals)
+        return "high" if top >= high else "moderate" if top >= moderate else None
+
+    fams_persistent = {f for f in persistent if f in ("acl", "b2gpi")}
+    if fams_persistent:
+        acl_g, b2_g = level("anticardiolipin", "igg"), level("anti_b2gpi", "igg")
+        acl_m, b2_m = level("anticardiolipin", "igm"), level("anti_b2gpi", "igm")
+        if acl_g == "high" and b2_g == "high":
+            d8 = 7
+        elif "high" in (acl_g, b2_g):
+            d8 = 5
+        elif "moderate" in (acl_g, b2_g):
+            d8 = 4
+        elif acl_m or b2_m:
+            d8 = 1
+        notes.append("domain 8 requires persistence (>= 12 weeks); that requirement is from memory")
+    lab_points = d7 + d8
+    entry_positive = bool(lab["la"].positives or lab["acl"].positives or lab["b2gpi"].positives)
+    entry = bool(clinical) and entry_positive
+    if entry and clinical:
+        years = kb.param("aps.acr_entry_years")
+        events = [c["when"] for c in clinical if c["when"] is not None]
+        tests = [r.day for f in lab.values() for _, r in f.positives]
+        if events and tests and min(abs((t - e).days) for t in tests for e in events) > years * 365.25:
+            entry = False
+            notes.append(f"no positive aPL test within {years} years of a clinical criterion")
+    threshold = kb.param("aps.acr_threshold_points")
+    classified = entry and clinical_points >= threshold and lab_points >= threshold
+    return {
+        "entry_criterion_met": entry,
+        "clinical_points": clinical_points if computable else None,
+        "laboratory_points": lab_points,
+        "classified": classified if computable else None,
+        "computable": computable,
+        "notes": notes,
+    }
+

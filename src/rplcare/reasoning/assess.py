@@ -1,0 +1,153 @@
+"""`assess()`: the one entry point every face (CLI, web, CDS Hooks, batch) calls.
+
+Pure: the same case, knowledge-base version, options and date give the same assessment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from rplcare.case.loader import load_case
+from rplcare.case.model import Case
+from rplcare.knowledge import KnowledgeBase, get_kb
+from rplcare.prognosis.brigham import brigham1999
+from rplcare.reasoning import pregnancy as preg_mod
+from rplcare.reasoning.classification import DEFINITIONS, Classification, classify
+from rplcare.reasoning.engine import Rec, recommend
+from rplcare.reasoning.findings import FindingSet
+from rplcare.reasoning.rules import compute_findings
+
+FORMAT = "rplcare.assessment/1"
+DISCLAIMER = ("Decision support, not diagnosis: every recommendation is for a clinician to review "
+              "against the full clinical picture.")
+LUTEAL_POLICIES = ("guideline", "article")
+
+
+@dataclass
+class Assessment:
+    case_id: str | None
+    assessed_on: date
+    kb_version: str
+    definition: str
+    luteal_policy: str
+    classification: Classification
+    findings: FindingSet
+    recommendations: list[Rec]
+    pregnancy: dict[str, Any] | None
+    prognosis: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+    workup_done: list[str] = field(default_factory=list)
+    input_hash: str | None = None
+
+    def rec(self, rid: str) -> Rec | None:
+        return next((r for r in self.recommendations if r.id == rid), None)
+
+    def status(self, rid: str) -> str | None:
+        r = self.rec(rid)
+        return r.status if r else None
+
+    def to_dict(self) -> dict[str, Any]:
+        kb = get_kb()
+        reported = [f.to_json() for f in self.findings
+                    if kb.findings.get(f.id) is None or kb.findings[f.id].reported]
+        return {
+            "format": FORMAT,
+            "case_id": self.case_id,
+            "assessed_on": self.assessed_on.isoformat(),
+            "knowledge_base": {"version": self.kb_version, "definition": self.definition,
+                               "luteal_policy": self.luteal_policy},
+            "disclaimer": DISCLAIMER,
+            "classification": self.classification.to_json(),
+            "findings": reported,
+            "recommendations": [r.to_json() for r in self.recommendations],
+            "workup": {"done": self.workup_done},
+            "pregnancy": self.pregnancy,
+            "prognosis": self.prognosis,
+            "warnings": self.warnings,
+            "input_hash": self.input_hash,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+
+def case_hash(case: Case) -> str:
+    """SHA-256 of the case as validated (stable key order), stored with every assessment."""
+    text = json.dumps(case.model_dump(mode="json", exclude_none=True), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def assess(
+    case: Case | Mapping[str, Any] | str | Path,
+    today: date | None = None,
+    definition: str = "eshre2022",
+    luteal_policy: Literal["guideline", "article"] | str = "guideline",
+    kb: KnowledgeBase | None = None,
+) -> Assessment:
+    """Assess a case as of `today` (default: the case's `assessed_on`, else the caller's date).
+
+    Raises CaseError for invalid input and ValueError for an unknown option.
+    """
+    if definition not in DEFINITIONS:
+        raise ValueError(f"unknown definition {definition!r} (allowed: {', '.join(DEFINITIONS)})")
+    if luteal_policy not in LUTEAL_POLICIES:
+        raise ValueError(f"unknown luteal policy {luteal_policy!r} (allowed: guideline, article)")
+    if not isinstance(case, Case):
+        case = load_case(case, today=today)
+    kb = kb or get_kb()
+    as_of = today or case.assessed_on or date.today()
+    if case.assessed_on is not None and as_of < case.assessed_on:
+        raise ValueError(f"today ({as_of}) is before the case's assessed_on ({case.assessed_on})")
+    cls = classify(case, definition, kb)
+    parts = preg_mod.analyse(case, cls, kb, as_of)
+    fs = compute_findings(case, cls, kb, parts.context if parts else None, as_of)
+    recs = recommend(fs, kb)
+    warnings = list(case.warnings)
+    pregnancy = None
+    if parts is not None:
+        statuses = {r.id: r.status for r in recs}
+        preg_mod.plan_luteal(parts, case, cls, statuses, luteal_policy, as_of, kb, fs.ids)
+        pregnancy = preg_mod.block(parts)
+        for block in (parts.dating, parts.viability, parts.progesterone, parts.luteal):
+            warnings.extend(getattr(block, "warnings", None) or [])
+        _attach_schedule(recs, parts)
+    prognosis = None
+    if cls.miscarriages:
+        age = case.patient.age_on(as_of)
+        prog, why = brigham1999(age, cls.miscarriages)
+        prognosis = prog.model_dump(mode="json") if prog else None
+        warnings.extend(why)
+    done = [f.id for f in fs if f.id.startswith("done.")]
+    return Assessment(
+        case_id=case.id,
+        assessed_on=as_of,
+        kb_version=kb.version,
+        definition=definition,
+        luteal_policy=luteal_policy,
+        classification=cls,
+        findings=fs,
+        recommendations=recs,
+        pregnancy=pregnancy,
+        prognosis=prognosis,
+        warnings=list(dict.fromkeys(warnings)),
+        workup_done=done,
+        input_hash=case_hash(case),
+    )
+
+
+def _attach_schedule(recs: list[Rec], parts: preg_mod.PregnancyParts) -> None:
+    """Give the luteal-support recommendation its stop date, so every face shows the same."""
+    lut = parts.luteal
+    if lut is None or not lut.indicated:
+        return
+    for r in recs:
+        if r.id == lut.indication:
+            r.extra["schedule"] = {"regimen": lut.regimen, "stop_ga": lut.stop_ga,
+                                   "stop_date": lut.stop_date.isoformat() if lut.stop_date else None,
+                                   "policy": lut.policy}

@@ -1,0 +1,102 @@
+"""RPL classification: which past pregnancies count as losses under each definition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rplcare.case.model import Case, PastPregnancy
+from rplcare.knowledge import KnowledgeBase
+
+Definition = Literal["eshre2022", "asrm2012", "rcog2023"]
+DEFINITIONS: tuple[str, ...] = ("eshre2022", "asrm2012", "rcog2023")
+
+
+@dataclass(frozen=True)
+class Classification:
+    definition: str
+    rpl: bool
+    losses_counted: int
+    first_trimester_losses: int
+    second_trimester_losses: int
+    type: Literal["primary", "secondary"] | None
+    care_tier: int | None
+    counted: tuple[int, ...]  # indices into case.pregnancies
+    miscarriages: int  # clinical losses < 24+0 (for prognosis)
+    any_second_trimester_loss: bool
+    rcog_second_trimester_scope: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "definition": self.definition,
+            "rpl": self.rpl,
+            "losses_counted": self.losses_counted,
+            "first_trimester_losses": self.first_trimester_losses,
+            "second_trimester_losses": self.second_trimester_losses,
+            "type": self.type,
+            "care_tier": self.care_tier,
+            "counted_pregnancies": [f"pregnancies[{i}]" for i in self.counted],
+        }
+
+
+def is_early_loss(p: PastPregnancy, kb: KnowledgeBase) -> bool:
+    """A miscarriage or biochemical loss before 24+0 (what every definition starts from)."""
+    if p.outcome == "biochemical":
+        return True
+    return p.outcome == "miscarriage" and p.ga is not None and p.ga < kb.param("class.loss_limit_days")
+
+
+def is_second_trimester_loss(p: PastPregnancy, kb: KnowledgeBase) -> bool:
+    return (
+        p.outcome == "miscarriage"
+        and p.ga is not None
+        and kb.param("class.first_trimester_end_days") <= p.ga < kb.param("class.loss_limit_days")
+    )
+
+
+def classify(case: Case, definition: str, kb: KnowledgeBase) -> Classification:
+    if definition not in DEFINITIONS:
+        raise ValueError(f"unknown definition {definition!r} (allowed: {', '.join(DEFINITIONS)})")
+    t1_end = kb.param("class.first_trimester_end_days")
+    preg = case.pregnancies
+    counted: list[int] = []
+    for i, p in enumerate(preg):
+        if not is_early_loss(p, kb):
+            continue
+        if definition == "asrm2012":
+            if p.outcome == "biochemical" or p.ga is None or p.ga >= kb.param("class.asrm_limit_days"):
+                continue
+        if definition == "rcog2023" and (p.outcome == "biochemical" or p.ga is None):
+            continue
+        counted.append(i)
+    first = [i for i in counted if preg[i].ga is None or preg[i].ga < t1_end]
+    second = [i for i in counted if preg[i].ga is not None and preg[i].ga >= t1_end]
+    any_second = any(is_second_trimester_loss(p, kb) for p in preg)
+    if definition == "eshre2022":
+        rpl = len(counted) >= kb.param("class.min_losses_eshre")
+    elif definition == "asrm2012":
+        rpl = len(counted) >= kb.param("class.min_losses_asrm")
+    else:
+        rpl = len(first) >= kb.param("class.min_losses_rcog")
+    reached = kb.param("class.secondary_reached_days")
+    secondary = any(
+        p.outcome == "live_birth" or (p.ga is not None and p.ga >= reached) for p in preg
+    )
+    all_losses = sum(1 for p in preg if is_early_loss(p, kb))
+    if all_losses == 0:
+        tier = None
+    else:
+        tier = 3 if any_second else min(3, all_losses)
+    return Classification(
+        definition=definition,
+        rpl=rpl,
+        losses_counted=len(counted),
+        first_trimester_losses=len(first),
+        second_trimester_losses=len(second),
+        type=("secondary" if secondary else "primary") if all_losses else None,
+        care_tier=tier,
+        counted=tuple(counted),
+        miscarriages=sum(1 for p in preg if p.outcome == "miscarriage" and is_early_loss(p, kb)),
+        any_second_trimester_loss=any_second,
+        rcog_second_trimester_scope=definition == "rcog2023" and any_second and not rpl,
+    )
