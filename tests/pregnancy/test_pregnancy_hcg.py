@@ -5,6 +5,8 @@ import time
 from datetime import date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rplcare.pregnancy.hcg import alerts, analyse_series, hcg_block, parse_hcg_arg
 from rplcare.pregnancy.inputs import HcgSample, ScanInput
@@ -153,3 +155,25 @@ def test_parse_hcg_arg_datetime_and_date():
 def test_parse_hcg_arg_errors_are_clear(arg, msg):
     with pytest.raises(ValueError, match=msg):
         parse_hcg_arg(arg)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    h1=st.floats(10, 200_000),
+    h2=st.floats(10, 200_000),
+    hours=st.floats(1, 400),
+)
+def test_nice_class_follows_the_normalised_change(h1, h2, hours):
+    t0 = datetime(2026, 11, 10)
+    fwd = analyse_series([HcgSample(t0, h1), HcgSample(t0 + timedelta(hours=hours), h2)])
+    rev = analyse_series([HcgSample(t0 + timedelta(hours=hours), h2), HcgSample(t0, h1)])
+    [p] = fwd
+    assert fwd == rev
+    exact = ((h2 / h1) ** (48 / hours) - 1) * 100
+    if exact > 63 + 1e-3:
+        assert p.nice == "likely_intrauterine"
+    elif exact < -50 - 1e-3:
+        assert p.nice == "unlikely_to_continue"
+    elif -50 + 1e-3 < exact < 63 - 1e-3:
+        assert p.nice == "review_within_24h"
+    assert (p.barnhart_min_rise_met is None) == (h2 < h1)

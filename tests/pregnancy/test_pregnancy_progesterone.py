@@ -66,3 +66,8 @@ def test_assessment_format_progesterone_json_shape(value):
     out = interpret(value, True, ["vaginal_progesterone"], True, False).model_dump(mode="json")
     assert {"latest_nmol_l", "on_progestogen", "interpretation"} <= out.keys()
     assert out["latest_nmol_l"] == value and out["on_progestogen"] is True
+
+
+def test_supplement_without_named_preparation_says_both_possibilities():
+    b = interpret(20.0, True, [], False, False)
+    assert "not recorded" in b.interpretation and not b.usable_for_pul_triage

@@ -64,7 +64,8 @@ def interpret(
     names = {n.strip().lower() for n in progestogens}
     on = on_progestogen or bool(names)
     dydro = bool(names & DYDROGESTERONE)
-    prog = bool(names & PROGESTERONE) or (on and not dydro)
+    prog = bool(names & PROGESTERONE)
+    unnamed = on and not names
     parts: list[str] = []
     sources: list[str] = []
     warnings: list[str] = []
@@ -103,6 +104,11 @@ def interpret(
                 "Dydrogesterone is not measured by progesterone assays: the value reflects her "
                 "own progesterone only, so a low value does not mean the supplement is missing "
                 "or not absorbed; do not use it to adjust the dose."
+            )
+        if unnamed:
+            parts.append(
+                "The preparation is not recorded: vaginal or intramuscular progesterone would "
+                "raise the measured level, dydrogesterone would not be measured at all."
             )
         if prog:
             parts.append(
