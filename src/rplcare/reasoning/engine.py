@@ -71,7 +71,8 @@ def evaluate(rec: Recommendation, fs: FindingSet, kb: KnowledgeBase) -> Rec | No
         verified = all(v for _, v in refs)
         text = rule.text or rec.text
         if not verified:
-            text = f"{text} {UNVERIFIED_NOTE}"
+            unverified = ", ".join(dict.fromkeys(r["id"] for r, v in refs if not v))
+            text = f"{text} {UNVERIFIED_NOTE[:-1]}: {unverified})"
         return Rec(
             id=rec.id,
             kind=rec.kind,

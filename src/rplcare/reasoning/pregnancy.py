@@ -100,8 +100,8 @@ def analyse(case: Case, cls: Classification, kb: KnowledgeBase, today: date) -> 
             initial_hcg_iu_l=samples[0].value_iu_l if samples else None,
         )
     short: list[int] = []
-    short_mm = kb.param("cervix.short_mm")
-    lo, hi = kb.param("cervix.scan_start_days"), kb.param("cervix.scan_end_days")
+    short_mm = kb.param("cervix.surveillance_short_mm")
+    lo, hi = kb.param("cervix.surveillance_start_ga_days"), kb.param("cervix.surveillance_end_ga_days")
     for s in scans:
         if s.cervical_length_mm is not None and s.cervical_length_mm < short_mm and dating is not None:
             if lo <= ga_on(dating, s.date) <= hi:

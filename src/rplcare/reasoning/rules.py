@@ -481,7 +481,7 @@ def _current(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet,
     elif cp.fetuses and cp.fetuses > 1:
         fs.add("current.multiple", f"{cp.fetuses} fetuses.", ["current_pregnancy.fetuses"])
     if preg.cervical_length_short:
-        fs.add("current.short_cervix", f"Cervical length under {kb.param('cervix.short_mm')} mm "
+        fs.add("current.short_cervix", f"Cervical length under {kb.param('cervix.surveillance_short_mm')} mm "
                "between 16+0 and 24+0.",
                [f"current_pregnancy.scans[{i}]" for i in preg.cervical_length_short])
     progs = [m for m in cp.treatments if m in vocabulary().progestogens]

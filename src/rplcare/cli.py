@@ -1,0 +1,328 @@
+"""The `rplcare` command line. Imports stay inside commands so `rplcare --help` is fast.
+
+Exit codes: 0 ok; 2 invalid input (every problem on stderr as `PATH: message`, nothing on
+stdout); 1 an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="rplcare: decision support for recurrent pregnancy loss (not a diagnosis).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+kb_app = typer.Typer(help="Inspect the knowledge base.", no_args_is_help=True)
+schema_app = typer.Typer(help="Print JSON Schemas.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users of the web app.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(schema_app, name="schema")
+app.add_typer(user_app, name="user")
+
+
+class Fmt(str, Enum):
+    text = "text"
+    json = "json"
+    fhir = "fhir"
+
+
+class Definition(str, Enum):
+    eshre2022 = "eshre2022"
+    asrm2012 = "asrm2012"
+    rcog2023 = "rcog2023"
+
+
+class Policy(str, Enum):
+    guideline = "guideline"
+    article = "article"
+
+
+TodayOpt = Annotated[
+    str | None,
+    typer.Option("--today", help="Assess as of this date (YYYY-MM-DD); default: the case's "
+                 "assessed_on, else today."),
+]
+
+
+def _fail(lines: list[str], code: int = 2) -> None:
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(code)
+
+
+def _parse_day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail([f"{name}: {value!r} is not a date (YYYY-MM-DD)"])
+    return None
+
+
+def _load(path: Path, today: date | None):
+    from rplcare.case.errors import CaseError
+    from rplcare.case.loader import load_case
+
+    try:
+        return load_case(path, today=today)
+    except CaseError as exc:
+        _fail(exc.lines())
+
+
+@app.command()
+def assess(
+    case: Annotated[Path, typer.Argument(help="Case file (YAML or JSON, rplcare.case/1).")],
+    format: Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")] = Fmt.text,
+    definition: Annotated[Definition, typer.Option(help="RPL definition.")] = Definition.eshre2022,
+    luteal_policy: Annotated[Policy, typer.Option(help="Luteal-support stop policy.")] = Policy.guideline,
+    today: TodayOpt = None,
+) -> None:
+    """Assess a case and print the plan."""
+    from rplcare.reasoning.assess import assess as run
+
+    day = _parse_day(today, "--today")
+    c = _load(case, day)
+    try:
+        result = run(c, today=day, definition=definition.value, luteal_policy=luteal_policy.value)
+    except ValueError as exc:
+        _fail([str(exc)])
+    if format is Fmt.json:
+        typer.echo(result.to_json())
+    elif format is Fmt.fhir:
+        from rplcare.interop.commands import assessment_fhir_json
+
+        typer.echo(assessment_fhir_json(result, c))
+    else:
+        from rplcare.render.text import print_assessment
+
+        print_assessment(result)
+
+
+@app.command()
+def schedule(
+    case: Annotated[Path, typer.Argument(help="Case file.")],
+    ics: Annotated[Path | None, typer.Option("--ics", help="Write an iCalendar file here.")] = None,
+    luteal_policy: Annotated[Policy, typer.Option(help="Luteal-support stop policy.")] = Policy.guideline,
+    today: TodayOpt = None,
+) -> None:
+    """Print the dated schedule of the current pregnancy; optionally write it as iCalendar."""
+    from rplcare.pregnancy.schedule import Event
+    from rplcare.reasoning.assess import assess as run
+    from rplcare.render.ics import events_to_ics
+
+    day = _parse_day(today, "--today")
+    c = _load(case, day)
+    result = run(c, today=day, luteal_policy=luteal_policy.value)
+    if result.pregnancy is None:
+        _fail(["current_pregnancy: missing; a schedule needs a current pregnancy"])
+    events = [Event.model_validate(e) for e in result.pregnancy["events"]]
+    for e in events:
+        end = f" to {e.end}" if e.end else ""
+        typer.echo(f"{e.start}{end}  {e.title}")
+    if ics is not None:
+        ics.write_bytes(events_to_ics(events, result.case_id or "case"))
+        typer.echo(f"wrote {ics}", err=True)
+
+
+@app.command()
+def hcg(
+    samples: Annotated[list[str], typer.Argument(help="Samples as DATE[THH:MM]=VALUE (IU/L).")],
+    format: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.text,
+) -> None:
+    """Interpret serial hCG without a case file: `rplcare hcg 2026-11-10=1000 2026-11-12T09:30=1700`."""
+    import json
+
+    from rplcare.pregnancy.hcg import hcg_block, parse_hcg_arg
+
+    parsed, problems = [], []
+    for i, s in enumerate(samples):
+        try:
+            parsed.append(parse_hcg_arg(s))
+        except ValueError as exc:
+            problems.append(f"samples[{i}]: {exc}")
+    if len(parsed) < 2 and not problems:
+        problems.append("samples: give at least two samples")
+    if problems:
+        _fail(problems)
+    block = hcg_block(parsed).model_dump(mode="json", by_alias=True)
+    if format is Fmt.json:
+        typer.echo(json.dumps({"hcg": block}, indent=2, ensure_ascii=False))
+        return
+    for p in block["pairs"]:
+        change = p["change_48h_pct"]
+        t = (f"doubling {p['doubling_hours']} h" if p.get("doubling_hours")
+             else f"half-life {p.get('half_life_hours')} h")
+        typer.echo(f"{p['from']} -> {p['to']}: {p['hours']} h, {change:+.1f} %/48 h, {t}, "
+                   f"NICE {p['nice']}")
+        if p.get("interval_warning"):
+            typer.echo(f"  warning: {p['interval_warning']}")
+        typer.echo(f"  {p['why']}")
+
+
+@app.command("date")
+def date_cmd(
+    lmp: Annotated[str | None, typer.Option("--lmp", help="Last menstrual period (YYYY-MM-DD).")] = None,
+    cycle: Annotated[int | None, typer.Option("--cycle", help="Cycle length in days.")] = None,
+    transfer: Annotated[str | None, typer.Option("--transfer", help="Embryo transfer date.")] = None,
+    embryo_day: Annotated[int | None, typer.Option("--embryo-day", help="Embryo age: 3, 5 or 6.")] = None,
+    crl: Annotated[float | None, typer.Option("--crl", help="Crown-rump length in mm.")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="Date of the CRL scan.")] = None,
+    today: TodayOpt = None,
+    format: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.text,
+) -> None:
+    """Date a pregnancy without a case file (LMP, ART transfer, or CRL)."""
+    import json
+
+    from rplcare.pregnancy.dating import date_pregnancy
+    from rplcare.pregnancy.inputs import ScanInput
+
+    problems = []
+    lmp_d, transfer_d, on_d = (_parse_day(lmp, "--lmp"), _parse_day(transfer, "--transfer"),
+                               _parse_day(on, "--on"))
+    day = _parse_day(today, "--today") or on_d or date.today()
+    if (transfer_d is None) != (embryo_day is None):
+        problems.append("--transfer and --embryo-day go together")
+    if embryo_day is not None and embryo_day not in (3, 5, 6):
+        problems.append(f"--embryo-day: {embryo_day} is not 3, 5 or 6")
+    if crl is not None and on_d is None:
+        problems.append("--crl needs --on (the scan date)")
+    if crl is not None and not 0 < crl <= 95:
+        problems.append(f"--crl: {crl:g} mm is outside 0-95 mm (the CRL dating range)")
+    if cycle is not None and not 20 <= cycle <= 60:
+        problems.append(f"--cycle: {cycle} is outside 20-60 days")
+    if lmp_d is None and transfer_d is None and crl is None:
+        problems.append("give --lmp, --transfer with --embryo-day, or --crl with --on")
+    if problems:
+        _fail(problems)
+    scans = [ScanInput(date=on_d, location="intrauterine", msd_mm=None, yolk_sac=None, embryo=True,
+                       crl_mm=crl, heartbeat=None, cervical_length_mm=None, index=0)] if crl else []
+    try:
+        dating = date_pregnancy(day, lmp_d, cycle, transfer_d, embryo_day, scans)
+    except ValueError as exc:
+        _fail([str(exc)])
+    if dating is None:
+        _fail(["not enough data to date the pregnancy"])
+    out = dating.model_dump(mode="json")
+    if format is Fmt.json:
+        typer.echo(json.dumps({"dating": out}, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(f"GA {out['ga']} on {day} (basis {out['basis']}), EDD {out['edd']}")
+        typer.echo(f"  {out['why']}")
+
+
+@kb_app.command("list")
+def kb_list() -> None:
+    """List every recommendation id with its kind and title."""
+    from rplcare.knowledge import get_kb
+
+    kb = get_kb()
+    typer.echo(f"knowledge base {kb.version}: {len(kb.recommendations)} recommendations, "
+               f"{len(kb.findings)} findings, {len(kb.parameters)} parameters, "
+               f"{len(kb.sources)} sources")
+    for rec in kb.recommendations.values():
+        statuses = sorted({r.status for r in rec.rules})
+        typer.echo(f"{rec.id:48} {rec.kind:9} {'/'.join(statuses)}  {rec.title}")
+
+
+@kb_app.command("show")
+def kb_show(rid: Annotated[str, typer.Argument(help="Recommendation, finding, parameter or source id.")]) -> None:
+    """Show one knowledge-base item as YAML, with its sources resolved."""
+    import yaml
+
+    from rplcare.knowledge import get_kb
+
+    kb = get_kb()
+    for table in (kb.recommendations, kb.findings, kb.parameters, kb.sources):
+        item = table.get(rid)
+        if item is not None:
+            data = item.model_dump(mode="json", exclude_none=True)
+            typer.echo(yaml.safe_dump({rid: data}, sort_keys=False, allow_unicode=True))
+            refs = {s["id"] for r in data.get("rules", []) for s in r["sources"]}
+            refs |= {data["source"]} if "source" in data else set()
+            for sid in sorted(refs):
+                s = kb.sources[sid]
+                mark = "" if s.verified else "  [unverified]"
+                typer.echo(f"  {sid}: {s.citation} ({s.year}){mark}")
+            return
+    _fail([f"{rid}: not a recommendation, finding, parameter or source id (see `rplcare kb list`)"])
+
+
+@schema_app.command("case")
+def schema_case() -> None:
+    """Print the JSON Schema of the case file (rplcare.case/1)."""
+    import json
+
+    from rplcare.case.model import Case
+
+    typer.echo(json.dumps(Case.model_json_schema(), indent=2))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    examples: Annotated[bool, typer.Option(help="Load the example cases into an empty store.")] = True,
+) -> None:
+    """Start the web app (database from RPLCARE_DATABASE_URL, default SQLite under var/)."""
+    from rplcare.web import commands
+
+    if examples:
+        commands.load_examples()
+    commands.serve(host, port)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option(help="clinician, viewer or admin.")] = "clinician",
+    print_token: Annotated[bool, typer.Option("--print-token", help="Print a new API token.")] = False,
+    password: Annotated[str | None, typer.Option(help="Password (prompted when omitted).")] = None,
+) -> None:
+    """Add a user (database from RPLCARE_DATABASE_URL)."""
+    from rplcare.web import commands
+
+    raise typer.Exit(commands.user_add(name, role, print_token, password))
+
+
+@app.command("import-fhir")
+def import_fhir(
+    bundle: Annotated[Path, typer.Argument(help="FHIR R4 Bundle (JSON).")],
+    patient: Annotated[str | None, typer.Option(help="Patient id when the Bundle holds several.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the case here.")] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Turn a FHIR R4 Bundle into a case file; unmapped resources are reported on stderr."""
+    from rplcare.interop import commands
+
+    raise typer.Exit(commands.import_fhir(bundle, patient, output, _parse_day(today, "--today")))
+
+
+@app.command("case-to-fhir")
+def case_to_fhir(
+    case: Annotated[Path, typer.Argument(help="Case file.")],
+    today: TodayOpt = None,
+) -> None:
+    """Print a case as a FHIR R4 Bundle."""
+    from rplcare.interop import commands
+
+    raise typer.Exit(commands.case_to_fhir(case, _parse_day(today, "--today")))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Clinician summary for the terminal (Rich), readable in 80 columns.
+
+Sections follow how a clinic reads a plan: what the case is, what was found, what to do now,
+what to consider, what not to do (with the evidence), then the sources behind every line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rplcare.reasoning.assess import Assessment
+
+SECTIONS = (
+    ("recommended", "Do now"),
+    ("conditional", "Consider"),
+    ("not_recommended", "Not recommended"),
+)
+
+
+def _source_ref(s: dict[str, Any], numbers: dict[str, int]) -> str:
+    key = f"{s['id']}|{s.get('locator', '')}"
+    n = numbers.setdefault(key, len(numbers) + 1)
+    return f"[{n}]"
+
+
+def print_assessment(a: Assessment, console: Console | None = None, width: int = 80) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.rule import Rule
+
+    con = console or Console(width=width, highlight=False, soft_wrap=False)
+    d = a.to_dict()
+    c = d["classification"]
+    kb = d["knowledge_base"]
+    con.print(f"[bold]rplcare assessment[/] {escape(str(d['case_id'] or '(no id)'))} "
+              f"as of {d['assessed_on']}")
+    con.print(f"knowledge base {kb['version']} · definition {kb['definition']} · "
+              f"luteal policy {kb['luteal_policy']}", style="dim")
+    con.print(escape(d["disclaimer"]), style="italic")
+    con.print(Rule("Classification"))
+    rpl = "RPL" if c["rpl"] else "not RPL"
+    tier = c["care_tier"] if c["care_tier"] is not None else "-"
+    con.print(f"{rpl} ({c['definition']}): {c['losses_counted']} losses counted "
+              f"({c['first_trimester_losses']} first-, {c['second_trimester_losses']} "
+              f"second-trimester); type {c['type'] or '-'}; care tier {tier}")
+    con.print(Rule("Findings"))
+    shown = [f for f in d["findings"] if f["id"].split(".")[0] in ("cause", "state")]
+    for f in shown:
+        ev = f" ({', '.join(f['evidence'])})" if f["evidence"] else ""
+        con.print(f"• [bold]{f['id']}[/]: {escape(f['text'])}[dim]{escape(ev)}[/]")
+    if not shown:
+        con.print("none")
+    numbers: dict[str, int] = {}
+    sources: dict[int, dict[str, Any]] = {}
+    for status, title in SECTIONS:
+        recs = [r for r in d["recommendations"] if r["status"] == status]
+        if not recs:
+            continue
+        con.print(Rule(title))
+        for r in recs:
+            refs = []
+            for s in r["sources"]:
+                ref = _source_ref(s, numbers)
+                sources[int(ref[1:-1])] = s
+                refs.append(ref)
+            flag = "[bold red]! [/]" if r["prominent"] else ""
+            con.print(f"{flag}[bold]{r['id']}[/] {escape(r['title'])}")
+            con.print(f"  {escape(r['text'])}")
+            if r.get("schedule"):
+                s = r["schedule"]
+                con.print(f"  schedule: {escape(str(s['regimen']))} until {s['stop_ga']} "
+                          f"({s['stop_date']}, policy {s['policy']})")
+            because = ", ".join(r["because"]) or "-"
+            con.print(f"  [dim]because {because}; sources {escape(' '.join(refs))}[/]")
+    p = d.get("pregnancy")
+    if p:
+        con.print(Rule("Current pregnancy"))
+        if p.get("dating"):
+            dt = p["dating"]
+            con.print(f"GA {dt['ga']} (basis {dt['basis']}), EDD {dt['edd']}")
+            con.print(f"  [dim]{escape(dt['why'])}[/]")
+        for pair in p["hcg"]["pairs"]:
+            con.print(f"hCG {pair['from']} -> {pair['to']}: {pair['change_48h_pct']:+.1f} %/48 h, "
+                      f"NICE {pair['nice']}")
+            if pair.get("interval_warning"):
+                con.print(f"  [yellow]{escape(pair['interval_warning'])}[/]")
+        for alert in p["hcg"].get("alerts", []):
+            con.print(f"[bold red]alert[/] {escape(alert['text'])}")
+        if p.get("progesterone"):
+            con.print(f"progesterone: {escape(p['progesterone']['interpretation'])}")
+        v = p["viability"]
+        con.print(f"viability {v['status']}: {escape(v['rule'])}; next: {escape(v['next_step'])}")
+        lut = p.get("luteal_support")
+        if lut:
+            if lut["indicated"]:
+                con.print(f"luteal support: {escape(lut['regimen'])} to {lut['stop_ga']} "
+                          f"({lut['stop_date']}; {lut['label']})")
+            else:
+                con.print(f"luteal support not indicated: {escape(lut['why'])}")
+        for e in p.get("events", []):
+            con.print(f"  {e['start']}{' to ' + e['end'] if e.get('end') else ''}: "
+                      f"{escape(e['title'])}")
+    if d.get("prognosis"):
+        pr = d["prognosis"]
+        label = "table cell" if pr["exact_table_cell"] else "interpolated"
+        verified = "verified" if pr.get("verified_cell") else "unverified"
+        con.print(Rule("Prognosis"))
+        con.print(f"Brigham 1999: {pr['next_pregnancy_success_pct']:g} % next-pregnancy success "
+                  f"({label}, {verified}). {escape(pr['caveat'])}")
+    if d["warnings"]:
+        con.print(Rule("Warnings"))
+        for w in d["warnings"]:
+            con.print(f"• {escape(w)}", style="yellow")
+    con.print(Rule("Sources"))
+    for n in sorted(sources):
+        s = sources[n]
+        bits = [s["citation"]]
+        if s.get("locator"):
+            bits.append(s["locator"])
+        if s.get("strength"):
+            bits.append(s["strength"])
+        mark = "" if s.get("verified", True) else " [unverified]"
+        con.print(f"[{n}] {escape('; '.join(bits))}{escape(mark)}")
