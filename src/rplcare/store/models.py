@@ -1,0 +1,129 @@
+"""The care record as SQLAlchemy 2 typed ORM classes (the schema of migration 0001).
+
+Nothing is overwritten: an edit is a new `CaseVersion`, an override a new `Override` row, and
+every access leaves an `AuditEntry`, so the record can answer "who decided what, and when".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("clinician", "viewer", "admin")
+DECISIONS = ("accepted", "overridden")
+REASONS = ("patient_declined", "done_elsewhere", "contraindicated", "clinical_judgement", "other")
+ACTIONS = ("created", "changed", "viewed", "overrode", "exported", "login")
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JsonType, datetime: DateTime(timezone=True)}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class CaseRecord(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+    versions: Mapped[list[CaseVersion]] = relationship(
+        back_populates="case", order_by="CaseVersion.n", lazy="raise")
+
+
+class CaseVersion(Base):
+    __tablename__ = "case_versions"
+    __table_args__ = (UniqueConstraint("case_id", "n", name="uq_case_versions_case_n"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    n: Mapped[int]
+    data: Mapped[dict[str, Any]]
+    # why this version exists: created | edited | imported | loss_recorded
+    event: Mapped[str] = mapped_column(String(20), default="edited")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[CaseRecord] = relationship(back_populates="versions")
+    author: Mapped[User | None] = relationship(lazy="joined")
+
+
+class AssessmentRecord(Base):
+    __tablename__ = "assessments"
+    __table_args__ = (
+        UniqueConstraint("case_version_id", "kb_version", "definition", "luteal_policy",
+                         "assessed_on", name="uq_assessments_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_version_id: Mapped[int] = mapped_column(
+        ForeignKey("case_versions.id", ondelete="CASCADE"), index=True)
+    kb_version: Mapped[str] = mapped_column(String(40))
+    input_hash: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[str] = mapped_column(String(20))
+    luteal_policy: Mapped[str] = mapped_column(String(20))
+    assessed_on: Mapped[date] = mapped_column(Date)
+    data: Mapped[dict[str, Any]]
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Override(Base):
+    __tablename__ = "overrides"
+    __table_args__ = (Index("ix_overrides_case_rec", "case_id", "recommendation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    recommendation_id: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_case_created", "case_id", "created"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(20))
+    # not a foreign key: the log must outlive (and record) anything it refers to
+    case_id: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]]
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User | None] = relationship(lazy="joined")
