@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -28,27 +28,29 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(user_app, name="user")
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     text = "text"
     json = "json"
     fhir = "fhir"
 
 
-class Definition(str, Enum):
+class Definition(StrEnum):
     eshre2022 = "eshre2022"
     asrm2012 = "asrm2012"
     rcog2023 = "rcog2023"
 
 
-class Policy(str, Enum):
+class Policy(StrEnum):
     guideline = "guideline"
     article = "article"
 
 
 TodayOpt = Annotated[
     str | None,
-    typer.Option("--today", help="Assess as of this date (YYYY-MM-DD); default: the case's "
-                 "assessed_on, else today."),
+    typer.Option(
+        "--today",
+        help="Assess as of this date (YYYY-MM-DD); default: the case's assessed_on, else today.",
+    ),
 ]
 
 
@@ -83,7 +85,9 @@ def assess(
     case: Annotated[Path, typer.Argument(help="Case file (YAML or JSON, rplcare.case/1).")],
     format: Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")] = Fmt.text,
     definition: Annotated[Definition, typer.Option(help="RPL definition.")] = Definition.eshre2022,
-    luteal_policy: Annotated[Policy, typer.Option(help="Luteal-support stop policy.")] = Policy.guideline,
+    luteal_policy: Annotated[
+        Policy, typer.Option(help="Luteal-support stop policy.")
+    ] = Policy.guideline,
     today: TodayOpt = None,
 ) -> None:
     """Assess a case and print the plan."""
@@ -111,7 +115,9 @@ def assess(
 def schedule(
     case: Annotated[Path, typer.Argument(help="Case file.")],
     ics: Annotated[Path | None, typer.Option("--ics", help="Write an iCalendar file here.")] = None,
-    luteal_policy: Annotated[Policy, typer.Option(help="Luteal-support stop policy.")] = Policy.guideline,
+    luteal_policy: Annotated[
+        Policy, typer.Option(help="Luteal-support stop policy.")
+    ] = Policy.guideline,
     today: TodayOpt = None,
 ) -> None:
     """Print the dated schedule of the current pregnancy; optionally write it as iCalendar."""
@@ -138,7 +144,10 @@ def hcg(
     samples: Annotated[list[str], typer.Argument(help="Samples as DATE[THH:MM]=VALUE (IU/L).")],
     format: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.text,
 ) -> None:
-    """Interpret serial hCG without a case file: `rplcare hcg 2026-11-10=1000 2026-11-12T09:30=1700`."""
+    """Interpret serial hCG without a case file.
+
+    Example: `rplcare hcg 2026-11-10=1000 2026-11-12T09:30=1700`.
+    """
     import json
 
     from rplcare.pregnancy.hcg import hcg_block, parse_hcg_arg
@@ -159,10 +168,14 @@ def hcg(
         return
     for p in block["pairs"]:
         change = p["change_48h_pct"]
-        t = (f"doubling {p['doubling_hours']} h" if p.get("doubling_hours")
-             else f"half-life {p.get('half_life_hours')} h")
-        typer.echo(f"{p['from']} -> {p['to']}: {p['hours']} h, {change:+.1f} %/48 h, {t}, "
-                   f"NICE {p['nice']}")
+        t = (
+            f"doubling {p['doubling_hours']} h"
+            if p.get("doubling_hours")
+            else f"half-life {p.get('half_life_hours')} h"
+        )
+        typer.echo(
+            f"{p['from']} -> {p['to']}: {p['hours']} h, {change:+.1f} %/48 h, {t}, NICE {p['nice']}"
+        )
         if p.get("interval_warning"):
             typer.echo(f"  warning: {p['interval_warning']}")
         typer.echo(f"  {p['why']}")
@@ -170,10 +183,16 @@ def hcg(
 
 @app.command("date")
 def date_cmd(
-    lmp: Annotated[str | None, typer.Option("--lmp", help="Last menstrual period (YYYY-MM-DD).")] = None,
+    lmp: Annotated[
+        str | None, typer.Option("--lmp", help="Last menstrual period (YYYY-MM-DD).")
+    ] = None,
     cycle: Annotated[int | None, typer.Option("--cycle", help="Cycle length in days.")] = None,
-    transfer: Annotated[str | None, typer.Option("--transfer", help="Embryo transfer date.")] = None,
-    embryo_day: Annotated[int | None, typer.Option("--embryo-day", help="Embryo age: 3, 5 or 6.")] = None,
+    transfer: Annotated[
+        str | None, typer.Option("--transfer", help="Embryo transfer date.")
+    ] = None,
+    embryo_day: Annotated[
+        int | None, typer.Option("--embryo-day", help="Embryo age: 3, 5 or 6.")
+    ] = None,
     crl: Annotated[float | None, typer.Option("--crl", help="Crown-rump length in mm.")] = None,
     on: Annotated[str | None, typer.Option("--on", help="Date of the CRL scan.")] = None,
     today: TodayOpt = None,
@@ -186,8 +205,11 @@ def date_cmd(
     from rplcare.pregnancy.inputs import ScanInput
 
     problems = []
-    lmp_d, transfer_d, on_d = (_parse_day(lmp, "--lmp"), _parse_day(transfer, "--transfer"),
-                               _parse_day(on, "--on"))
+    lmp_d, transfer_d, on_d = (
+        _parse_day(lmp, "--lmp"),
+        _parse_day(transfer, "--transfer"),
+        _parse_day(on, "--on"),
+    )
     day = _parse_day(today, "--today") or on_d or date.today()
     if (transfer_d is None) != (embryo_day is None):
         problems.append("--transfer and --embryo-day go together")
@@ -203,8 +225,23 @@ def date_cmd(
         problems.append("give --lmp, --transfer with --embryo-day, or --crl with --on")
     if problems:
         _fail(problems)
-    scans = [ScanInput(date=on_d, location="intrauterine", msd_mm=None, yolk_sac=None, embryo=True,
-                       crl_mm=crl, heartbeat=None, cervical_length_mm=None, index=0)] if crl else []
+    scans = (
+        [
+            ScanInput(
+                date=on_d,
+                location="intrauterine",
+                msd_mm=None,
+                yolk_sac=None,
+                embryo=True,
+                crl_mm=crl,
+                heartbeat=None,
+                cervical_length_mm=None,
+                index=0,
+            )
+        ]
+        if crl
+        else []
+    )
     try:
         dating = date_pregnancy(day, lmp_d, cycle, transfer_d, embryo_day, scans)
     except ValueError as exc:
@@ -225,16 +262,20 @@ def kb_list() -> None:
     from rplcare.knowledge import get_kb
 
     kb = get_kb()
-    typer.echo(f"knowledge base {kb.version}: {len(kb.recommendations)} recommendations, "
-               f"{len(kb.findings)} findings, {len(kb.parameters)} parameters, "
-               f"{len(kb.sources)} sources")
+    typer.echo(
+        f"knowledge base {kb.version}: {len(kb.recommendations)} recommendations, "
+        f"{len(kb.findings)} findings, {len(kb.parameters)} parameters, "
+        f"{len(kb.sources)} sources"
+    )
     for rec in kb.recommendations.values():
         statuses = sorted({r.status for r in rec.rules})
         typer.echo(f"{rec.id:48} {rec.kind:9} {'/'.join(statuses)}  {rec.title}")
 
 
 @kb_app.command("show")
-def kb_show(rid: Annotated[str, typer.Argument(help="Recommendation, finding, parameter or source id.")]) -> None:
+def kb_show(
+    rid: Annotated[str, typer.Argument(help="Recommendation, finding, parameter or source id.")],
+) -> None:
     """Show one knowledge-base item as YAML, with its sources resolved."""
     import yaml
 
@@ -270,7 +311,9 @@ def schema_case() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    examples: Annotated[bool, typer.Option(help="Load the example cases into an empty store.")] = True,
+    examples: Annotated[
+        bool, typer.Option(help="Load the example cases into an empty store.")
+    ] = True,
 ) -> None:
     """Start the web app (database from RPLCARE_DATABASE_URL, default SQLite under var/)."""
     from rplcare.web import commands
@@ -284,7 +327,9 @@ def serve(
 def user_add(
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str, typer.Option(help="clinician, viewer or admin.")] = "clinician",
-    print_token: Annotated[bool, typer.Option("--print-token", help="Print a new API token.")] = False,
+    print_token: Annotated[
+        bool, typer.Option("--print-token", help="Print a new API token.")
+    ] = False,
     password: Annotated[str | None, typer.Option(help="Password (prompted when omitted).")] = None,
 ) -> None:
     """Add a user (database from RPLCARE_DATABASE_URL)."""
@@ -296,8 +341,12 @@ def user_add(
 @app.command("import-fhir")
 def import_fhir(
     bundle: Annotated[Path, typer.Argument(help="FHIR R4 Bundle (JSON).")],
-    patient: Annotated[str | None, typer.Option(help="Patient id when the Bundle holds several.")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the case here.")] = None,
+    patient: Annotated[
+        str | None, typer.Option(help="Patient id when the Bundle holds several.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the case here.")
+    ] = None,
     today: TodayOpt = None,
 ) -> None:
     """Turn a FHIR R4 Bundle into a case file; unmapped resources are reported on stderr."""

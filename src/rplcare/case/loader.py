@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from datetime import date
@@ -17,8 +18,11 @@ from rplcare.case.model import Case
 
 def read_mapping(source: str | Path | bytes) -> Any:
     """Parse YAML or JSON text, or the file at a path; syntax errors become CaseError."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and
-                                    source.endswith((".yaml", ".yml", ".json"))):
+    if isinstance(source, Path) or (
+        isinstance(source, str)
+        and "\n" not in source
+        and source.endswith((".yaml", ".yml", ".json"))
+    ):
         path = Path(source)
         try:
             text = path.read_text(encoding="utf-8")
@@ -34,8 +38,11 @@ def read_mapping(source: str | Path | bytes) -> Any:
         raise CaseError([("", f"not valid YAML or JSON: {exc}")]) from None
 
 
-def load_case(source: str | Path | bytes | Mapping[str, Any], today: date | None = None,
-              warnings: list[str] | None = None) -> Case:
+def load_case(
+    source: str | Path | bytes | Mapping[str, Any],
+    today: date | None = None,
+    warnings: list[str] | None = None,
+) -> Case:
     """Validate a case; `assessed_on` defaults to `today` (the caller's clock, passed in).
 
     Warnings (e.g. an alias read as dydrogesterone) are appended to `warnings` when given and
@@ -48,10 +55,8 @@ def load_case(source: str | Path | bytes | Mapping[str, Any], today: date | None
     assessed_on = today
     raw = data.get("assessed_on")
     if raw is not None:
-        try:
+        with contextlib.suppress(ValidationError):  # reported by the full validation below
             assessed_on = TypeAdapter(date).validate_python(raw)
-        except ValidationError:
-            pass  # reported by the full validation below
     context: dict[str, Any] = {"assessed_on": assessed_on, "today": today, "warnings": []}
     try:
         case = Case.model_validate(data, context=context)

@@ -108,8 +108,14 @@ class Patient(Model):
     @classmethod
     def _conditions(cls, values: list[str]) -> list[str]:
         voc = vocabulary()
-        bad = [(f"[{i}]", f"{v!r} is not a known condition (allowed: {', '.join(sorted(voc.conditions))})")
-               for i, v in enumerate(values) if v not in voc.conditions]
+        bad = [
+            (
+                f"[{i}]",
+                f"{v!r} is not a known condition (allowed: {', '.join(sorted(voc.conditions))})",
+            )
+            for i, v in enumerate(values)
+            if v not in voc.conditions
+        ]
         if bad:
             raise Problems(bad)
         return values
@@ -129,7 +135,9 @@ class Patient(Model):
             if not 10 <= age <= 70:
                 problems.append(("birth_date", f"{self.birth_date} gives age {age}, outside 10-70"))
             elif self.age_years is not None and abs(age - self.age_years) > 1:
-                problems.append(("age_years", f"{self.age_years} disagrees with birth_date (age {age})"))
+                problems.append(
+                    ("age_years", f"{self.age_years} disagrees with birth_date (age {age})")
+                )
         if problems:
             raise Problems(problems)
         return self
@@ -161,7 +169,9 @@ class PastPregnancy(Model):
     heartbeat_seen: bool | None = None
     fetal_anomaly: bool | None = None
     poc_karyotype: str | None = None
-    preterm_cause: Literal["preeclampsia", "placental_insufficiency", "spontaneous", "other"] | None = None
+    preterm_cause: (
+        Literal["preeclampsia", "placental_insufficiency", "spontaneous", "other"] | None
+    ) = None
     painless_cervical_dilation: bool | None = None
 
     @model_validator(mode="after")
@@ -176,10 +186,17 @@ class PastPregnancy(Model):
         if ref and self.year and self.year > ref.year:
             problems.append(("year", f"{self.year} is after assessed_on ({ref})"))
         if self.outcome == "stillbirth" and self.ga is not None and self.ga < 24 * 7:
-            problems.append(("ga", f"{format_ga(self.ga)}: a stillbirth is a loss at 24+0 or later; "
-                                   "record an earlier loss as 'miscarriage'"))
+            problems.append(
+                (
+                    "ga",
+                    f"{format_ga(self.ga)}: a stillbirth is a loss at 24+0 or later; "
+                    "record an earlier loss as 'miscarriage'",
+                )
+            )
         if self.outcome == "miscarriage" and self.ga is not None and self.ga >= 24 * 7:
-            problems.append(("ga", f"{format_ga(self.ga)}: a loss at 24+0 or later is a stillbirth"))
+            problems.append(
+                ("ga", f"{format_ga(self.ga)}: a loss at 24+0 or later is a stillbirth")
+            )
         if problems:
             raise Problems(problems)
         return self
@@ -189,11 +206,20 @@ class PastPregnancy(Model):
         return self.date or (date(self.year, 7, 1) if self.year else None)
 
 
-ImagingMethod = Literal["3d_ultrasound", "2d_ultrasound", "sonohysterography", "hysteroscopy", "mri", "hsg"]
+ImagingMethod = Literal[
+    "3d_ultrasound", "2d_ultrasound", "sonohysterography", "hysteroscopy", "mri", "hsg"
+]
 ImagingFinding = Literal[
-    "normal", "septate_uterus", "arcuate_uterus", "bicornuate_uterus", "unicornuate_uterus",
-    "didelphys_uterus", "submucosal_fibroid", "intramural_fibroid_distorting_cavity",
-    "endometrial_polyp", "intrauterine_adhesions",
+    "normal",
+    "septate_uterus",
+    "arcuate_uterus",
+    "bicornuate_uterus",
+    "unicornuate_uterus",
+    "didelphys_uterus",
+    "submucosal_fibroid",
+    "intramural_fibroid_distorting_cavity",
+    "endometrial_polyp",
+    "intrauterine_adhesions",
 ]
 _ISCN = re.compile(r"^\s*\d{2}\s*,\s*[XY]")
 
@@ -218,19 +244,30 @@ class Result(Model):
     _qual: str | None = PrivateAttr(None)
 
     @model_validator(mode="after")
-    def _normalise(self, info: ValidationInfo) -> Result:  # noqa: C901 - one table of rules
+    def _normalise(self, info: ValidationInfo) -> Result:
         voc = vocabulary()
         problems: list[tuple[str, str]] = []
         code = self.test
         if code is None and self.loinc is None:
-            raise Problems([("test", "missing: give a vocabulary code (test) or a LOINC code (loinc)")])
+            raise Problems(
+                [("test", "missing: give a vocabulary code (test) or a LOINC code (loinc)")]
+            )
         if code is None:
             code = voc.by_loinc.get(self.loinc or "")
             if code is None:
                 known = ", ".join(sorted(voc.by_loinc))
-                raise Problems([("loinc", f"{self.loinc!r} is not a LOINC code rplcare reads (known: {known})")])
+                raise Problems(
+                    [
+                        (
+                            "loinc",
+                            f"{self.loinc!r} is not a LOINC code rplcare reads (known: {known})",
+                        )
+                    ]
+                )
         elif code not in voc.tests:
-            raise Problems([("test", f"{code!r} is not a known test code (allowed: {', '.join(voc.tests)})")])
+            raise Problems(
+                [("test", f"{code!r} is not a known test code (allowed: {', '.join(voc.tests)})")]
+            )
         elif self.loinc is not None and voc.by_loinc.get(self.loinc) != code:
             problems.append(("loinc", f"{self.loinc!r} is not a LOINC code of {code}"))
         t = voc.tests[code]
@@ -243,10 +280,17 @@ class Result(Model):
             if self.method is None:
                 problems.append(("method", "required for uterine_imaging"))
         elif self.method is not None or self.finding is not None:
-            problems.append(("method" if self.method else "finding", f"only for uterine_imaging, not {code}"))
+            problems.append(
+                ("method" if self.method else "finding", f"only for uterine_imaging, not {code}")
+            )
         if t.kind == "karyotype":
             if not isinstance(v, str) or not _ISCN.match(v):
-                problems.append(("value", f"{v!r} is not an ISCN karyotype (e.g. '46,XX' or '46,XY,t(11;22)(q23;q11.2)')"))
+                problems.append(
+                    (
+                        "value",
+                        f"{v!r} is not an ISCN karyotype (e.g. '46,XX' or '46,XY,t(11;22)(q23;q11.2)')",
+                    )
+                )
         elif t.kind == "recorded":
             pass  # kept for the record and commented on; any value or unit
         elif t.kind != "imaging":
@@ -256,14 +300,20 @@ class Result(Model):
                 problems.append(("value", "missing"))
             elif isinstance(v, str):
                 if not qual_ok or v.lower() not in QUALITATIVE:
-                    allowed = ", ".join(QUALITATIVE) if qual_ok else f"a number in {', '.join(t.units)}"
-                    problems.append(("value", f"{v!r} is not a result of {code} (allowed: {allowed})"))
+                    allowed = (
+                        ", ".join(QUALITATIVE) if qual_ok else f"a number in {', '.join(t.units)}"
+                    )
+                    problems.append(
+                        ("value", f"{v!r} is not a result of {code} (allowed: {allowed})")
+                    )
                 else:
                     self._qual = v.lower()
                     if self.unit is not None:
                         problems.append(("unit", f"{self.unit!r} given with a qualitative result"))
             elif not qty_ok:
-                problems.append(("value", f"{v!r}: {code} is qualitative ({', '.join(QUALITATIVE)})"))
+                problems.append(
+                    ("value", f"{v!r}: {code} is qualitative ({', '.join(QUALITATIVE)})")
+                )
             else:
                 self._quantity(t, float(v), problems)
         if problems:
@@ -276,7 +326,9 @@ class Result(Model):
             problems.append(("unit", f"missing: {t.code} needs a unit ({accepted})"))
             return
         if self.unit in t.rejected_units:
-            problems.append(("unit", f"{self.unit!r} not accepted for {t.code}: {t.rejected_units[self.unit]}"))
+            problems.append(
+                ("unit", f"{self.unit!r} not accepted for {t.code}: {t.rejected_units[self.unit]}")
+            )
             return
         if self.unit not in t.units:
             problems.append(("unit", f"{self.unit!r} is not a unit of {t.code} ({accepted})"))
@@ -284,8 +336,13 @@ class Result(Model):
         si = convert(t, v, self.unit)
         lo, hi = t.bounds
         if not lo <= si <= hi:
-            problems.append(("value", f"{v:g} {self.unit} is not a plausible {t.code} "
-                                      f"(expected {lo:g}-{hi:g} {t.canonical})"))
+            problems.append(
+                (
+                    "value",
+                    f"{v:g} {self.unit} is not a plausible {t.code} "
+                    f"(expected {lo:g}-{hi:g} {t.canonical})",
+                )
+            )
         self._si = si
         for name in ("reference_low", "reference_high"):
             ref = getattr(self, name)
@@ -295,7 +352,9 @@ class Result(Model):
                 attr = "_ref_high_si" if name == "reference_high" else "_ref_low_si"
                 setattr(self, attr, convert(t, ref, self.unit))
         if t.needs_reference_high and self.reference_high is None:
-            problems.append(("reference_high", f"needed to read a numeric {t.code} (the lab's upper limit)"))
+            problems.append(
+                ("reference_high", f"needed to read a numeric {t.code} (the lab's upper limit)")
+            )
 
     # --- read-only views used by reasoning -------------------------------------------------
     @property
@@ -308,7 +367,11 @@ class Result(Model):
 
     @property
     def at(self) -> datetime:
-        return self.date if isinstance(self.date, datetime) else datetime(self.date.year, self.date.month, self.date.day)
+        return (
+            self.date
+            if isinstance(self.date, datetime)
+            else datetime(self.date.year, self.date.month, self.date.day)
+        )
 
     @property
     def si(self) -> float | None:
@@ -387,7 +450,12 @@ class CurrentPregnancy(Model):
             problems.append(("lmp", f"{self.lmp} gives a gestation over 44 weeks on {ref}"))
         if (self.transfer_date is None) != (self.embryo_age_days is None):
             missing = "embryo_age_days" if self.embryo_age_days is None else "transfer_date"
-            problems.append((missing, "needed with the other of transfer_date/embryo_age_days to date an ART pregnancy"))
+            problems.append(
+                (
+                    missing,
+                    "needed with the other of transfer_date/embryo_age_days to date an ART pregnancy",
+                )
+            )
         if problems:
             raise Problems(problems)
         return self

@@ -7,15 +7,19 @@ test positive on two occasions at least 12 weeks apart; a single positive is "un
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 from typing import Any
 
 from rplcare.case.model import Case, Result
 from rplcare.knowledge import KnowledgeBase
 
-APL_TESTS = ("lupus_anticoagulant", "anticardiolipin_igg", "anticardiolipin_igm",
-             "anti_b2gpi_igg", "anti_b2gpi_igm")
+APL_TESTS = (
+    "lupus_anticoagulant",
+    "anticardiolipin_igg",
+    "anticardiolipin_igm",
+    "anti_b2gpi_igg",
+    "anti_b2gpi_igm",
+)
 
 
 @dataclass
@@ -76,38 +80,70 @@ def _clinical_criteria(case: Case, kb: KnowledgeBase) -> list[dict[str, Any]]:
     conds = set(case.patient.conditions)
     for c in ("venous_thromboembolism", "arterial_thrombosis"):
         if c in conds:
-            out.append({"criterion": "vascular_thrombosis", "evidence": ["patient.conditions"],
-                        "text": f"{c.replace('_', ' ')} recorded", "when": None})
+            out.append(
+                {
+                    "criterion": "vascular_thrombosis",
+                    "evidence": ["patient.conditions"],
+                    "text": f"{c.replace('_', ' ')} recorded",
+                    "when": None,
+                }
+            )
     early = kb.param("aps.early_loss_limit_days")
     run: list[int] = []
     runs: list[list[int]] = []
     for i, p in enumerate(case.pregnancies):
         aneuploid = p.poc_karyotype is not None and _aneuploid(p.poc_karyotype)
-        if (p.outcome == "biochemical" or (p.outcome == "miscarriage" and p.ga is not None
-                                           and p.ga < early)) and not aneuploid:
+        if (
+            p.outcome == "biochemical"
+            or (p.outcome == "miscarriage" and p.ga is not None and p.ga < early)
+        ) and not aneuploid:
             run.append(i)
         else:
             runs.append(run)
             run = []
-        if p.outcome == "miscarriage" and p.ga is not None and p.ga >= early or (
-            p.outcome == "stillbirth"
+        if (
+            (
+                (p.outcome == "miscarriage" and p.ga is not None and p.ga >= early)
+                or (p.outcome == "stillbirth")
+            )
+            and p.fetal_anomaly is not True
+            and not aneuploid
         ):
-            if p.fetal_anomaly is not True and not aneuploid:
-                note = "" if p.fetal_anomaly is False else " (fetal morphology not recorded)"
-                out.append({"criterion": "fetal_death_10w", "evidence": [f"pregnancies[{i}]"],
-                            "text": f"fetal death at or after 10 weeks{note}", "when": p.when})
-        if (p.outcome == "live_birth" and p.ga is not None and p.ga < kb.param("aps.preterm_limit_days")
-                and p.preterm_cause in ("preeclampsia", "placental_insufficiency")):
-            out.append({"criterion": "preterm_birth_34w", "evidence": [f"pregnancies[{i}]"],
-                        "text": f"birth before 34 weeks for {p.preterm_cause.replace('_', ' ')}",
-                        "when": p.when})
+            note = "" if p.fetal_anomaly is False else " (fetal morphology not recorded)"
+            out.append(
+                {
+                    "criterion": "fetal_death_10w",
+                    "evidence": [f"pregnancies[{i}]"],
+                    "text": f"fetal death at or after 10 weeks{note}",
+                    "when": p.when,
+                }
+            )
+        if (
+            p.outcome == "live_birth"
+            and p.ga is not None
+            and p.ga < kb.param("aps.preterm_limit_days")
+            and p.preterm_cause in ("preeclampsia", "placental_insufficiency")
+        ):
+            out.append(
+                {
+                    "criterion": "preterm_birth_34w",
+                    "evidence": [f"pregnancies[{i}]"],
+                    "text": f"birth before 34 weeks for {p.preterm_cause.replace('_', ' ')}",
+                    "when": p.when,
+                }
+            )
     runs.append(run)
     best = max(runs, key=len)
     if len(best) >= kb.param("aps.consecutive_early_losses"):
         whens = [case.pregnancies[i].when for i in best if case.pregnancies[i].when]
-        out.append({"criterion": "three_early_losses", "evidence": [f"pregnancies[{i}]" for i in best],
-                    "text": f"{len(best)} consecutive losses before 10 weeks",
-                    "when": max(whens) if whens else None})
+        out.append(
+            {
+                "criterion": "three_early_losses",
+                "evidence": [f"pregnancies[{i}]" for i in best],
+                "text": f"{len(best)} consecutive losses before 10 weeks",
+                "when": max(whens) if whens else None,
+            }
+        )
     return out
 
 
@@ -169,8 +205,10 @@ def assess_aps(case: Case, kb: KnowledgeBase) -> ApsAssessment:
             years = kb.param("aps.max_years_lab_to_clinical")
             gap = min(abs((ld - ev).days) for ld in lab_days for ev in events)
             if gap > years * 365.25:
-                window_problem = (f"more than {years} years between the positive tests and the "
-                                  "clinical event: Sydney 2006 does not classify")
+                window_problem = (
+                    f"more than {years} years between the positive tests and the "
+                    "clinical event: Sydney 2006 does not classify"
+                )
     sydney = bool(persistent and clinical and window_problem is None)
     return ApsAssessment(
         lab=lab,
@@ -178,7 +216,7 @@ def assess_aps(case: Case, kb: KnowledgeBase) -> ApsAssessment:
         any_positive=any_pos,
         clinical=clinical,
         thrombotic=thrombotic and (sydney or recorded),
-        obstetric=bool(obstetric_criteria) and sydney or (recorded and not thrombotic),
+        obstetric=(bool(obstetric_criteria) and sydney) or (recorded and not thrombotic),
         sydney=sydney,
         provisional_reasons=provisional,
         recorded_condition=recorded,
@@ -187,8 +225,13 @@ def assess_aps(case: Case, kb: KnowledgeBase) -> ApsAssessment:
     )
 
 
-def _acr_eular(case: Case, kb: KnowledgeBase, lab: dict[str, LabCriterion],
-               persistent: dict[str, tuple[int, int]], clinical: list[dict[str, Any]]) -> dict[str, Any]:
+def _acr_eular(
+    case: Case,
+    kb: KnowledgeBase,
+    lab: dict[str, LabCriterion],
+    persistent: dict[str, tuple[int, int]],
+    clinical: list[dict[str, Any]],
+) -> dict[str, Any]:
     """2023 ACR/EULAR points where the case holds the data; otherwise says what is missing."""
     notes: list[str] = []
     computable = True
@@ -196,7 +239,9 @@ def _acr_eular(case: Case, kb: KnowledgeBase, lab: dict[str, LabCriterion],
     d12 = [c for c in clinical if c["criterion"] == "vascular_thrombosis"]
     if d12:
         computable = False
-        notes.append("thrombosis recorded but the VTE/CVD risk profile (domains 1-2) is not in the case")
+        notes.append(
+            "thrombosis recorded but the VTE/CVD risk profile (domains 1-2) is not in the case"
+        )
     d4 = 0
     t1 = kb.param("aps.early_loss_limit_days")
     fetal_start = kb.param("aps.acr_fetal_death_start_days")
@@ -205,16 +250,26 @@ def _acr_eular(case: Case, kb: KnowledgeBase, lab: dict[str, LabCriterion],
     if early_run:
         d4 = max(d4, 1)
     for p in case.pregnancies:
-        if p.outcome in ("miscarriage", "stillbirth") and p.ga is not None and fetal_start <= p.ga < preterm:
+        if (
+            p.outcome in ("miscarriage", "stillbirth")
+            and p.ga is not None
+            and fetal_start <= p.ga < preterm
+        ):
             d4 = max(d4, 1)
         if p.outcome in ("miscarriage",) and p.ga is not None and t1 <= p.ga < fetal_start:
             # early fetal deaths (10w0d-15w6d) count within the >= 3 consecutive item only
             pass
-        if p.outcome == "live_birth" and p.ga is not None and p.ga < preterm and p.preterm_cause in (
-                "preeclampsia", "placental_insufficiency"):
+        if (
+            p.outcome == "live_birth"
+            and p.ga is not None
+            and p.ga < preterm
+            and p.preterm_cause in ("preeclampsia", "placental_insufficiency")
+        ):
             d4 = max(d4, 3)
-            notes.append("pre-eclampsia/placental insufficiency taken as 'with severe features' "
-                         "(the case does not record severity)")
+            notes.append(
+                "pre-eclampsia/placental insufficiency taken as 'with severe features' "
+                "(the case does not record severity)"
+            )
     clinical_points = d4
     # laboratory domains
     d7 = 5 if "la" in persistent else 1 if lab["la"].positives else 0
@@ -248,7 +303,11 @@ def _acr_eular(case: Case, kb: KnowledgeBase, lab: dict[str, LabCriterion],
         years = kb.param("aps.acr_entry_years")
         events = [c["when"] for c in clinical if c["when"] is not None]
         tests = [r.day for f in lab.values() for _, r in f.positives]
-        if events and tests and min(abs((t - e).days) for t in tests for e in events) > years * 365.25:
+        if (
+            events
+            and tests
+            and min(abs((t - e).days) for t in tests for e in events) > years * 365.25
+        ):
             entry = False
             notes.append(f"no positive aPL test within {years} years of a clinical criterion")
     threshold = kb.param("aps.acr_threshold_points")
@@ -261,4 +320,3 @@ def _acr_eular(case: Case, kb: KnowledgeBase, lab: dict[str, LabCriterion],
         "computable": computable,
         "notes": notes,
     }
-

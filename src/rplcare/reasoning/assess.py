@@ -24,8 +24,10 @@ from rplcare.reasoning.findings import FindingSet
 from rplcare.reasoning.rules import compute_findings
 
 FORMAT = "rplcare.assessment/1"
-DISCLAIMER = ("Decision support, not diagnosis: every recommendation is for a clinician to review "
-              "against the full clinical picture.")
+DISCLAIMER = (
+    "Decision support, not diagnosis: every recommendation is for a clinician to review "
+    "against the full clinical picture."
+)
 LUTEAL_POLICIES = ("guideline", "article")
 
 
@@ -54,14 +56,20 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         kb = get_kb()
-        reported = [f.to_json() for f in self.findings
-                    if kb.findings.get(f.id) is None or kb.findings[f.id].reported]
+        reported = [
+            f.to_json()
+            for f in self.findings
+            if kb.findings.get(f.id) is None or kb.findings[f.id].reported
+        ]
         return {
             "format": FORMAT,
             "case_id": self.case_id,
             "assessed_on": self.assessed_on.isoformat(),
-            "knowledge_base": {"version": self.kb_version, "definition": self.definition,
-                               "luteal_policy": self.luteal_policy},
+            "knowledge_base": {
+                "version": self.kb_version,
+                "definition": self.definition,
+                "luteal_policy": self.luteal_policy,
+            },
             "disclaimer": DISCLAIMER,
             "classification": self.classification.to_json(),
             "findings": reported,
@@ -148,6 +156,9 @@ def _attach_schedule(recs: list[Rec], parts: preg_mod.PregnancyParts) -> None:
         return
     for r in recs:
         if r.id == lut.indication:
-            r.extra["schedule"] = {"regimen": lut.regimen, "stop_ga": lut.stop_ga,
-                                   "stop_date": lut.stop_date.isoformat() if lut.stop_date else None,
-                                   "policy": lut.policy}
+            r.extra["schedule"] = {
+                "regimen": lut.regimen,
+                "stop_ga": lut.stop_ga,
+                "stop_date": lut.stop_date.isoformat() if lut.stop_date else None,
+                "policy": lut.policy,
+            }

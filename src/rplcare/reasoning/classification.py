@@ -43,7 +43,9 @@ def is_early_loss(p: PastPregnancy, kb: KnowledgeBase) -> bool:
     """A miscarriage or biochemical loss before 24+0 (what every definition starts from)."""
     if p.outcome == "biochemical":
         return True
-    return p.outcome == "miscarriage" and p.ga is not None and p.ga < kb.param("class.loss_limit_days")
+    return (
+        p.outcome == "miscarriage" and p.ga is not None and p.ga < kb.param("class.loss_limit_days")
+    )
 
 
 def is_second_trimester_loss(p: PastPregnancy, kb: KnowledgeBase) -> bool:
@@ -63,9 +65,10 @@ def classify(case: Case, definition: str, kb: KnowledgeBase) -> Classification:
     for i, p in enumerate(preg):
         if not is_early_loss(p, kb):
             continue
-        if definition == "asrm2012":
-            if p.outcome == "biochemical" or p.ga is None or p.ga >= kb.param("class.asrm_limit_days"):
-                continue
+        if definition == "asrm2012" and (
+            p.outcome == "biochemical" or p.ga is None or p.ga >= kb.param("class.asrm_limit_days")
+        ):
+            continue
         if definition == "rcog2023" and (p.outcome == "biochemical" or p.ga is None):
             continue
         counted.append(i)
@@ -83,10 +86,7 @@ def classify(case: Case, definition: str, kb: KnowledgeBase) -> Classification:
         p.outcome == "live_birth" or (p.ga is not None and p.ga >= reached) for p in preg
     )
     all_losses = sum(1 for p in preg if is_early_loss(p, kb))
-    if all_losses == 0:
-        tier = None
-    else:
-        tier = 3 if any_second else min(3, all_losses)
+    tier = None if all_losses == 0 else 3 if any_second else min(3, all_losses)
     return Classification(
         definition=definition,
         rpl=rpl,

@@ -31,8 +31,13 @@ class FindingSet:
     def __init__(self) -> None:
         self._items: dict[str, Finding] = {}
 
-    def add(self, fid: str, text: str, evidence: list[str] | tuple[str, ...] = (),
-            details: dict[str, Any] | None = None) -> Finding:
+    def add(
+        self,
+        fid: str,
+        text: str,
+        evidence: list[str] | tuple[str, ...] = (),
+        details: dict[str, Any] | None = None,
+    ) -> Finding:
         if fid in self._items:
             f = self._items[fid]
             f.evidence.extend(e for e in evidence if e not in f.evidence)

@@ -48,10 +48,19 @@ def _scans(case: Case) -> list[ScanInput]:
     cp = case.current_pregnancy
     assert cp is not None
     return [
-        ScanInput(date=s.date, location=s.location, msd_mm=s.msd_mm, yolk_sac=s.yolk_sac,
-                  embryo=s.embryo, crl_mm=s.crl_mm, heartbeat=s.heartbeat,
-                  cervical_length_mm=s.cervical_length_mm, index=i, amnion_empty=s.amnion_empty,
-                  yolk_sac_diameter_mm=s.yolk_sac_diameter_mm)
+        ScanInput(
+            date=s.date,
+            location=s.location,
+            msd_mm=s.msd_mm,
+            yolk_sac=s.yolk_sac,
+            embryo=s.embryo,
+            crl_mm=s.crl_mm,
+            heartbeat=s.heartbeat,
+            cervical_length_mm=s.cervical_length_mm,
+            index=i,
+            amnion_empty=s.amnion_empty,
+            yolk_sac_diameter_mm=s.yolk_sac_diameter_mm,
+        )
         for i, s in enumerate(cp.scans)
     ]
 
@@ -66,17 +75,23 @@ def pregnancy_start(case: Case, dating: Dating | None, kb: KnowledgeBase) -> dat
     return case.day - timedelta(days=int(kb.param("pregnancy.unknown_start_lookback_days")))
 
 
-def analyse(case: Case, cls: Classification, kb: KnowledgeBase, today: date) -> PregnancyParts | None:
+def analyse(
+    case: Case, cls: Classification, kb: KnowledgeBase, today: date
+) -> PregnancyParts | None:
     cp = case.current_pregnancy
     if cp is None:
         return None
     scans = _scans(case)
-    dating = date_pregnancy(today, cp.lmp, cp.cycle_length_days, cp.transfer_date,
-                            cp.embryo_age_days, scans)
+    dating = date_pregnancy(
+        today, cp.lmp, cp.cycle_length_days, cp.transfer_date, cp.embryo_age_days, scans
+    )
     start = pregnancy_start(case, dating, kb)
     samples = sorted(
-        (HcgSample(at=r.at, value_iu_l=r.si, index=i) for i, r in enumerate(case.results)
-         if r.code == "hcg" and r.si is not None and r.day >= start),
+        (
+            HcgSample(at=r.at, value_iu_l=r.si, index=i)
+            for i, r in enumerate(case.results)
+            if r.code == "hcg" and r.si is not None and r.day >= start
+        ),
         key=lambda s: s.at,
     )
     ga_at = (lambda d: ga_on(dating, d)) if dating is not None else None
@@ -89,23 +104,35 @@ def analyse(case: Case, cls: Classification, kb: KnowledgeBase, today: date) -> 
     frozen = cp.conception == "frozen_transfer"
     required = art and (not frozen or cp.endometrial_preparation == "artificial")
     prep_unknown = art and frozen and cp.endometrial_preparation is None
-    prog_results = [(i, r) for i, r in enumerate(case.results)
-                    if r.code == "progesterone" and r.si is not None and r.day >= start]
+    prog_results = [
+        (i, r)
+        for i, r in enumerate(case.results)
+        if r.code == "progesterone" and r.si is not None and r.day >= start
+    ]
     progesterone = None
     if prog_results or progs:
         latest = max(prog_results, key=lambda ir: ir[1].at)[1].si if prog_results else None
         progesterone = interpret(
-            latest, bool(progs), progs, intrauterine,
+            latest,
+            bool(progs),
+            progs,
+            intrauterine,
             artificial_cycle_fet=frozen and cp.endometrial_preparation == "artificial",
             initial_hcg_iu_l=samples[0].value_iu_l if samples else None,
         )
     short: list[int] = []
     short_mm = kb.param("cervix.surveillance_short_mm")
-    lo, hi = kb.param("cervix.surveillance_start_ga_days"), kb.param("cervix.surveillance_end_ga_days")
+    lo, hi = (
+        kb.param("cervix.surveillance_start_ga_days"),
+        kb.param("cervix.surveillance_end_ga_days"),
+    )
     for s in scans:
-        if s.cervical_length_mm is not None and s.cervical_length_mm < short_mm and dating is not None:
-            if lo <= ga_on(dating, s.date) <= hi:
-                short.append(s.index or 0)
+        if (
+            s.cervical_length_mm is not None
+            and s.cervical_length_mm < short_mm
+            and dating is not None
+        ) and lo <= ga_on(dating, s.date) <= hi:
+            short.append(s.index or 0)
     ctx = PregnancyContext(
         ga_days=dating.ga_days if dating else None,
         viability=viability.status,
@@ -118,8 +145,16 @@ def analyse(case: Case, cls: Classification, kb: KnowledgeBase, today: date) -> 
     return PregnancyParts(ctx, dating, viability, pairs, alerts, progesterone, scans, samples)
 
 
-def plan_luteal(parts: PregnancyParts, case: Case, cls: Classification, statuses: dict[str, str],
-                policy: str, today: date, kb: KnowledgeBase, fids: frozenset[str]) -> None:
+def plan_luteal(
+    parts: PregnancyParts,
+    case: Case,
+    cls: Classification,
+    statuses: dict[str, str],
+    policy: str,
+    today: date,
+    kb: KnowledgeBase,
+    fids: frozenset[str],
+) -> None:
     """Luteal schedule, surveillance windows and dated events, from the decided recommendations."""
     ctx = parts.context
     reason = None
@@ -134,24 +169,41 @@ def plan_luteal(parts: PregnancyParts, case: Case, cls: Classification, statuses
         indication = BLEEDING_ID
     elif statuses.get(ART_ID) in ("recommended", "conditional"):
         indication = ART_ID
-    if reason and ctx.art and indication == ART_ID and ctx.viability not in ("ectopic", "failure_diagnostic"):
+    if (
+        reason
+        and ctx.art
+        and indication == ART_ID
+        and ctx.viability not in ("ectopic", "failure_diagnostic")
+    ):
         reason = None  # an ART regimen continues before the first scan
     losses = [p for p in case.pregnancies if p.outcome in ("miscarriage", "biochemical")]
     last_ga = next((p.ga for p in reversed(losses) if p.ga is not None), None)
     parts.luteal = schedule(
-        indication, policy, parts.dating, ctx.art, ctx.art_progesterone_required, cls.rpl,
-        last_ga, cls.any_second_trimester_loss, reason, today=today,
+        indication,
+        policy,
+        parts.dating,
+        ctx.art,
+        ctx.art_progesterone_required,
+        cls.rpl,
+        last_ga,
+        cls.any_second_trimester_loss,
+        reason,
+        today=today,
     )
     parts.cervical = cervical_surveillance(
-        parts.dating, "history.spontaneous_preterm_or_midtrimester_loss" in fids)
+        parts.dating, "history.spontaneous_preterm_or_midtrimester_loss" in fids
+    )
     parts.cerclage = cerclage_window(
-        parts.dating, statuses.get("treat.history_indicated_cerclage") == "recommended")
-    parts.events = events(today, parts.luteal, parts.pairs, parts.viability, parts.cervical,
-                          parts.cerclage)
+        parts.dating, statuses.get("treat.history_indicated_cerclage") == "recommended"
+    )
+    parts.events = events(
+        today, parts.luteal, parts.pairs, parts.viability, parts.cervical, parts.cerclage
+    )
 
 
 def block(parts: PregnancyParts) -> dict[str, Any]:
     """The `pregnancy` block of rplcare.assessment/1."""
+
     def dump(m: Any) -> Any:
         return m.model_dump(mode="json", by_alias=True) if m is not None else None
 
@@ -160,8 +212,14 @@ def block(parts: PregnancyParts) -> dict[str, Any]:
         "hcg": {
             "pairs": [dump(p) for p in parts.pairs],
             "alerts": [dump(a) for a in parts.alerts],
-            "samples": [{"at": s.at.isoformat(), "value_iu_l": s.value_iu_l,
-                         "evidence": f"results[{s.index}]"} for s in parts.samples],
+            "samples": [
+                {
+                    "at": s.at.isoformat(),
+                    "value_iu_l": s.value_iu_l,
+                    "evidence": f"results[{s.index}]",
+                }
+                for s in parts.samples
+            ],
         },
         "progesterone": dump(parts.progesterone),
         "viability": dump(parts.viability),

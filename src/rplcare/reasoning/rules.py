@@ -79,8 +79,9 @@ class Facts:
         return _latest(self.all(code))
 
 
-def compute_findings(case: Case, cls: Classification, kb: KnowledgeBase,
-                     preg: PregnancyContext | None, today: date) -> FindingSet:
+def compute_findings(
+    case: Case, cls: Classification, kb: KnowledgeBase, preg: PregnancyContext | None, today: date
+) -> FindingSet:
     fs = FindingSet()
     facts = Facts(case)
     _history(case, cls, kb, fs)
@@ -99,32 +100,60 @@ def compute_findings(case: Case, cls: Classification, kb: KnowledgeBase,
 def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> None:
     ev = [f"pregnancies[{i}]" for i in cls.counted]
     if cls.rpl:
-        fs.add("state.rpl", f"Recurrent pregnancy loss under {cls.definition}: {cls.losses_counted} "
-               f"losses counted ({cls.type} RPL, care tier {cls.care_tier}).", ev)
+        fs.add(
+            "state.rpl",
+            f"Recurrent pregnancy loss under {cls.definition}: {cls.losses_counted} "
+            f"losses counted ({cls.type} RPL, care tier {cls.care_tier}).",
+            ev,
+        )
     if cls.rcog_second_trimester_scope:
-        fs.add("state.rcog_second_trimester_scope", "A second-trimester miscarriage: in the scope of "
-               "RCOG GTG 17 for the same investigations, without being called recurrent.",
-               [f"pregnancies[{i}]" for i, p in enumerate(case.pregnancies)
-                if is_second_trimester_loss(p, kb)])
+        fs.add(
+            "state.rcog_second_trimester_scope",
+            "A second-trimester miscarriage: in the scope of "
+            "RCOG GTG 17 for the same investigations, without being called recurrent.",
+            [
+                f"pregnancies[{i}]"
+                for i, p in enumerate(case.pregnancies)
+                if is_second_trimester_loss(p, kb)
+            ],
+        )
     if cls.care_tier is not None:
-        losses = [f"pregnancies[{i}]" for i, p in enumerate(case.pregnancies)
-                  if p.outcome in ("miscarriage", "biochemical", "stillbirth")]
+        losses = [
+            f"pregnancies[{i}]"
+            for i, p in enumerate(case.pregnancies)
+            if p.outcome in ("miscarriage", "biochemical", "stillbirth")
+        ]
         fs.add("history.loss", "At least one pregnancy loss.", losses)
         if cls.care_tier >= 2:
-            fs.add("state.care_tier_2_plus", f"Care tier {cls.care_tier} (Lancet 2021 graded model).", losses)
-    misc = [i for i, p in enumerate(case.pregnancies) if p.outcome in ("miscarriage", "biochemical")]
+            fs.add(
+                "state.care_tier_2_plus",
+                f"Care tier {cls.care_tier} (Lancet 2021 graded model).",
+                losses,
+            )
+    misc = [
+        i for i, p in enumerate(case.pregnancies) if p.outcome in ("miscarriage", "biochemical")
+    ]
     if misc:
-        fs.add("history.miscarriage", f"{len(misc)} previous miscarriage(s) or biochemical loss(es).",
-               [f"pregnancies[{i}]" for i in misc])
+        fs.add(
+            "history.miscarriage",
+            f"{len(misc)} previous miscarriage(s) or biochemical loss(es).",
+            [f"pregnancies[{i}]" for i in misc],
+        )
     clinical_misc = [i for i, p in enumerate(case.pregnancies) if p.outcome == "miscarriage"]
     second = [i for i, p in enumerate(case.pregnancies) if is_second_trimester_loss(p, kb)]
     if second:
-        fs.add("history.second_trimester_loss", f"{len(second)} second-trimester loss(es) "
-               "(12+0 to 23+6).", [f"pregnancies[{i}]" for i in second])
+        fs.add(
+            "history.second_trimester_loss",
+            f"{len(second)} second-trimester loss(es) (12+0 to 23+6).",
+            [f"pregnancies[{i}]" for i in second],
+        )
     if len(clinical_misc) >= 2 or second:
-        fs.add("history.poc_testing_indicated", "Two or more miscarriages or a second-trimester "
-               "loss: tissue of a further loss should go for genetic analysis.",
-               [f"pregnancies[{i}]" for i in sorted(set(clinical_misc) | set(second))])
+        fs.add(
+            "history.poc_testing_indicated",
+            "Two or more miscarriages or a second-trimester "
+            "loss: tissue of a further loss should go for genetic analysis.",
+            [f"pregnancies[{i}]" for i in sorted(set(clinical_misc) | set(second))],
+        )
     # spontaneous preterm birth or mid-trimester loss 16+0-34+0 (NICE NG25 1.2.1)
     lo, hi = kb.param("cervix.history_start_days"), kb.param("cervix.history_end_days")
     preterm = kb.param("cervix.preterm_birth_limit_days")
@@ -133,102 +162,174 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
     for i, p in enumerate(case.pregnancies):
         if p.ga is None:
             continue
-        spontaneous_birth = (p.outcome == "live_birth" and p.ga < preterm
-                             and p.preterm_cause in ("spontaneous", None))
+        spontaneous_birth = (
+            p.outcome == "live_birth"
+            and p.ga < preterm
+            and p.preterm_cause in ("spontaneous", None)
+        )
         if (is_second_trimester_loss(p, kb) or spontaneous_birth) and lo <= p.ga < hi:
             spont.append(i)
         if is_second_trimester_loss(p, kb) or spontaneous_birth:
             cerclage_events.append(i)
     if spont:
-        fs.add("history.spontaneous_preterm_or_midtrimester_loss", "A spontaneous preterm birth or "
-               "mid-trimester loss between 16+0 and 34+0.", [f"pregnancies[{i}]" for i in spont])
+        fs.add(
+            "history.spontaneous_preterm_or_midtrimester_loss",
+            "A spontaneous preterm birth or mid-trimester loss between 16+0 and 34+0.",
+            [f"pregnancies[{i}]" for i in spont],
+        )
     if len(cerclage_events) >= kb.param("cerclage.history_min_events"):
-        fs.add("history.three_preterm_or_second_trimester", f"{len(cerclage_events)} previous "
-               "spontaneous preterm births and/or second-trimester losses.",
-               [f"pregnancies[{i}]" for i in cerclage_events])
-    painless = [i for i, p in enumerate(case.pregnancies)
-                if is_second_trimester_loss(p, kb) and p.painless_cervical_dilation]
+        fs.add(
+            "history.three_preterm_or_second_trimester",
+            f"{len(cerclage_events)} previous "
+            "spontaneous preterm births and/or second-trimester losses.",
+            [f"pregnancies[{i}]" for i in cerclage_events],
+        )
+    painless = [
+        i
+        for i, p in enumerate(case.pregnancies)
+        if is_second_trimester_loss(p, kb) and p.painless_cervical_dilation
+    ]
     if painless or "cervical_insufficiency" in case.patient.conditions:
         ev = [f"pregnancies[{i}]" for i in painless] or ["patient.conditions"]
-        fs.add("cause.cervical_insufficiency_history", "Cervical insufficiency: a second-trimester "
-               "loss after painless cervical dilation, or the condition recorded.", ev)
-    aneu = [i for i, p in enumerate(case.pregnancies) if p.poc_karyotype and aneuploid(p.poc_karyotype)]
+        fs.add(
+            "cause.cervical_insufficiency_history",
+            "Cervical insufficiency: a second-trimester "
+            "loss after painless cervical dilation, or the condition recorded.",
+            ev,
+        )
+    aneu = [
+        i for i, p in enumerate(case.pregnancies) if p.poc_karyotype and aneuploid(p.poc_karyotype)
+    ]
     if aneu:
-        fs.add("state.fetal_aneuploidy_explained_loss", "An aneuploid pregnancy-tissue karyotype "
-               "explains that loss.", [f"pregnancies[{i}]" for i in aneu],
-               {"karyotypes": [case.pregnancies[i].poc_karyotype for i in aneu]})
-    unbal = [i for i, p in enumerate(case.pregnancies)
-             if p.poc_karyotype and unbalanced_structural(p.poc_karyotype)]
+        fs.add(
+            "state.fetal_aneuploidy_explained_loss",
+            "An aneuploid pregnancy-tissue karyotype explains that loss.",
+            [f"pregnancies[{i}]" for i in aneu],
+            {"karyotypes": [case.pregnancies[i].poc_karyotype for i in aneu]},
+        )
+    unbal = [
+        i
+        for i, p in enumerate(case.pregnancies)
+        if p.poc_karyotype and unbalanced_structural(p.poc_karyotype)
+    ]
     if unbal:
-        fs.add("state.poc_unbalanced_structural", "Pregnancy tissue showed an unbalanced structural "
-               "rearrangement: a parent may carry a balanced one.", [f"pregnancies[{i}]" for i in unbal])
+        fs.add(
+            "state.poc_unbalanced_structural",
+            "Pregnancy tissue showed an unbalanced structural "
+            "rearrangement: a parent may carry a balanced one.",
+            [f"pregnancies[{i}]" for i in unbal],
+        )
 
 
 def _aps(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> None:
     a = assess_aps(case, kb)
     ev = [f"results[{i}]" for i in a.any_positive]
     if a.any_positive:
-        fs.add("state.antiphospholipid_any_positive", "At least one antiphospholipid test positive.", ev)
+        fs.add(
+            "state.antiphospholipid_any_positive",
+            "At least one antiphospholipid test positive.",
+            ev,
+        )
     if a.sydney or a.recorded_condition:
         crit = [c["text"] for c in a.clinical]
         persistent = {f: [f"results[{i}]" for i in pair] for f, pair in a.persistent.items()}
         bits = []
         if a.sydney:
-            bits.append("Sydney 2006 criteria met: " + "; ".join(crit) + " with "
-                        + ", ".join(f"{f.upper()} positive twice >= 12 weeks apart" for f in persistent))
+            bits.append(
+                "Sydney 2006 criteria met: "
+                + "; ".join(crit)
+                + " with "
+                + ", ".join(f"{f.upper()} positive twice >= 12 weeks apart" for f in persistent)
+            )
         if a.recorded_condition:
             bits.append("antiphospholipid syndrome recorded by a clinician")
-        if a.provisional_reasons and a.sydney and all(
-                c["criterion"] == "three_early_losses" for c in a.clinical):
-            bits.append("provisional: Sydney asks for anatomic, hormonal and parental chromosomal "
-                        "causes to be excluded (" + ", ".join(a.provisional_reasons) + ")")
+        if (
+            a.provisional_reasons
+            and a.sydney
+            and all(c["criterion"] == "three_early_losses" for c in a.clinical)
+        ):
+            bits.append(
+                "provisional: Sydney asks for anatomic, hormonal and parental chromosomal "
+                "causes to be excluded (" + ", ".join(a.provisional_reasons) + ")"
+            )
         subtype = "thrombotic" if a.thrombotic else "obstetric"
         evidence = [e for pair in persistent.values() for e in pair] + [
-            e for c in a.clinical for e in c["evidence"]]
+            e for c in a.clinical for e in c["evidence"]
+        ]
         if a.recorded_condition:
             evidence.append("patient.conditions")
-        fs.add("cause.antiphospholipid_syndrome", "Antiphospholipid syndrome (" + subtype + "): "
-               + "; ".join(bits) + ".", evidence,
-               {"subtype": subtype, "sydney2006": a.sydney, "provisional": bool(a.provisional_reasons),
-                "acr_eular_2023": a.acr_eular})
+        fs.add(
+            "cause.antiphospholipid_syndrome",
+            "Antiphospholipid syndrome (" + subtype + "): " + "; ".join(bits) + ".",
+            evidence,
+            {
+                "subtype": subtype,
+                "sydney2006": a.sydney,
+                "provisional": bool(a.provisional_reasons),
+                "acr_eular_2023": a.acr_eular,
+            },
+        )
         if a.thrombotic:
             fs.add("state.aps_thrombotic", "Thrombotic antiphospholipid syndrome.", evidence)
         else:
             fs.add("state.aps_obstetric", "Obstetric antiphospholipid syndrome.", evidence)
     elif a.persistent:
-        fs.add("state.antiphospholipid_persistent_noncriteria", "Persistent antiphospholipid "
-               "antibodies (positive twice >= 12 weeks apart) without a Sydney clinical criterion"
-               + (f" ({a.window_problem})" if a.window_problem else "") + ".",
-               [f"results[{i}]" for pair in a.persistent.values() for i in pair],
-               {"acr_eular_2023": a.acr_eular})
+        fs.add(
+            "state.antiphospholipid_persistent_noncriteria",
+            "Persistent antiphospholipid "
+            "antibodies (positive twice >= 12 weeks apart) without a Sydney clinical criterion"
+            + (f" ({a.window_problem})" if a.window_problem else "")
+            + ".",
+            [f"results[{i}]" for pair in a.persistent.values() for i in pair],
+            {"acr_eular_2023": a.acr_eular},
+        )
     if a.any_positive and not a.persistent:
-        fs.add("state.antiphospholipid_positive_unconfirmed", "A positive antiphospholipid test "
-               "not yet confirmed at least 12 weeks later (Sydney 2006 needs two occasions).", ev)
+        fs.add(
+            "state.antiphospholipid_positive_unconfirmed",
+            "A positive antiphospholipid test "
+            "not yet confirmed at least 12 weeks later (Sydney 2006 needs two occasions).",
+            ev,
+        )
     unknown = [i for f in a.lab.values() for i in f.titre_unknown]
     if unknown:
-        fs.add("state.antiphospholipid_titre_unknown", "An aCL/anti-beta2GPI result without a titre "
-               "or 99th-centile limit: whether it meets the laboratory criterion cannot be assessed.",
-               [f"results[{i}]" for i in unknown])
-    thromb = [c for c in ("venous_thromboembolism", "arterial_thrombosis") if c in case.patient.conditions]
+        fs.add(
+            "state.antiphospholipid_titre_unknown",
+            "An aCL/anti-beta2GPI result without a titre "
+            "or 99th-centile limit: whether it meets the laboratory criterion cannot be assessed.",
+            [f"results[{i}]" for i in unknown],
+        )
+    thromb = [
+        c for c in ("venous_thromboembolism", "arterial_thrombosis") if c in case.patient.conditions
+    ]
     if thromb:
-        fs.add("history.thrombosis", "Past venous or arterial thrombosis recorded.", ["patient.conditions"])
+        fs.add(
+            "history.thrombosis",
+            "Past venous or arterial thrombosis recorded.",
+            ["patient.conditions"],
+        )
 
 
-def _thyroid(case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> None:
+def _thyroid(
+    case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet
+) -> None:
     tsh = facts.latest("tsh")
     ft4 = facts.latest("free_t4")
     tpo = facts.latest("tpo_antibodies")
     tpo_pos = None
     if tpo:
         r = tpo[1]
-        tpo_pos = r.qualitative == "positive" if r.qualitative else (
-            r.si is not None and r.ref_high_si is not None and r.si > r.ref_high_si)
+        tpo_pos = (
+            r.qualitative == "positive"
+            if r.qualitative
+            else (r.si is not None and r.ref_high_si is not None and r.si > r.ref_high_si)
+        )
         if tpo_pos:
             fs.add("state.tpo_positive", "TPO antibodies positive.", [f"results[{tpo[0]}]"])
         elif r.qualitative != "equivocal":
             fs.add("state.tpo_negative", "TPO antibodies negative.", [f"results[{tpo[0]}]"])
     if "levothyroxine" in case.patient.medications or (
-            case.current_pregnancy and "levothyroxine" in case.current_pregnancy.treatments):
+        case.current_pregnancy and "levothyroxine" in case.current_pregnancy.treatments
+    ):
         fs.add("current.on_levothyroxine", "Takes levothyroxine.", ["patient.medications"])
     if "hypothyroidism" in case.patient.conditions:
         fs.add("history.hypothyroidism", "Hypothyroidism recorded.", ["patient.conditions"])
@@ -242,37 +343,63 @@ def _thyroid(case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, f
     src = "the lab's range" if r.ref_high_si is not None else "the default upper limit (ATA 2017)"
     ev = [f"results[{i}]"]
     if value > upper or value < lower:
-        fs.add("state.tsh_out_of_range", f"TSH {value:g} mIU/L outside {lower:g}-{upper:g} ({src}).", ev)
+        fs.add(
+            "state.tsh_out_of_range",
+            f"TSH {value:g} mIU/L outside {lower:g}-{upper:g} ({src}).",
+            ev,
+        )
     ft4_low = ft4_normal = False
     if ft4:
         fi, fr = ft4
         if fr.ref_low_si is not None and fr.si is not None and fr.si < fr.ref_low_si:
             ft4_low = True
         elif fr.ref_low_si is not None or fr.ref_high_si is not None:
-            ft4_normal = fr.si is not None and (fr.ref_low_si is None or fr.si >= fr.ref_low_si) and (
-                fr.ref_high_si is None or fr.si <= fr.ref_high_si)
-        ev_ft4 = ev + [f"results[{fi}]"]
+            ft4_normal = (
+                fr.si is not None
+                and (fr.ref_low_si is None or fr.si >= fr.ref_low_si)
+                and (fr.ref_high_si is None or fr.si <= fr.ref_high_si)
+            )
+        ev_ft4 = [*ev, f"results[{fi}]"]
     overt_limit = kb.param("thyroid.tsh_overt")
     if value > upper and (ft4_low or value > overt_limit):
         why = "free T4 below range" if ft4_low else f"TSH above {overt_limit:g} mIU/L"
-        fs.add("cause.overt_hypothyroidism", f"Overt hypothyroidism: TSH {value:g} mIU/L with {why}.",
-               ev_ft4 if ft4 else ev)
+        fs.add(
+            "cause.overt_hypothyroidism",
+            f"Overt hypothyroidism: TSH {value:g} mIU/L with {why}.",
+            ev_ft4 if ft4 else ev,
+        )
     elif value > upper:
-        t4 = ("free T4 normal" if ft4_normal else "free T4 without a reference range" if ft4
-              else "free T4 not measured")
-        fs.add("cause.subclinical_hypothyroidism", f"Subclinical hypothyroidism: TSH {value:g} mIU/L "
-               f"above {upper:g} ({src}), {t4}.", ev_ft4 if ft4 else ev)
+        t4 = (
+            "free T4 normal"
+            if ft4_normal
+            else "free T4 without a reference range"
+            if ft4
+            else "free T4 not measured"
+        )
+        fs.add(
+            "cause.subclinical_hypothyroidism",
+            f"Subclinical hypothyroidism: TSH {value:g} mIU/L above {upper:g} ({src}), {t4}.",
+            ev_ft4 if ft4 else ev,
+        )
     elif value >= lower and tpo_pos:
-        fs.add("state.thyroid_autoimmunity", f"Thyroid autoimmunity: TPO antibodies positive with "
-               f"normal TSH ({value:g} mIU/L).", ev + [f"results[{tpo[0]}]"] if tpo else ev)
+        fs.add(
+            "state.thyroid_autoimmunity",
+            f"Thyroid autoimmunity: TPO antibodies positive with normal TSH ({value:g} mIU/L).",
+            [*ev, f"results[{tpo[0]}]"] if tpo else ev,
+        )
     target = kb.param("thyroid.tsh_preconception_target")
     if value >= target:
-        fs.add("state.tsh_at_or_above_preconception_target", f"TSH {value:g} mIU/L, at or above the "
-               f"preconception target of {target:g} for women on levothyroxine.", ev)
+        fs.add(
+            "state.tsh_at_or_above_preconception_target",
+            f"TSH {value:g} mIU/L, at or above the "
+            f"preconception target of {target:g} for women on levothyroxine.",
+            ev,
+        )
 
 
-def _metabolic(case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet,
-               today: date) -> None:
+def _metabolic(
+    case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet, today: date
+) -> None:
     conds = set(case.patient.conditions)
     diabetes = conds & {"diabetes_type1", "diabetes_type2"}
     if diabetes:
@@ -280,30 +407,55 @@ def _metabolic(case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase,
         latest = facts.latest("hba1c")
         recent_days = kb.param("diabetes.hba1c_recent_days")
         if latest is None or (case.day - latest[1].day).days > recent_days:
-            fs.add("gap.hba1c_recent", "No HbA1c in the last 3 months.",
-                   [f"results[{latest[0]}]"] if latest else ["patient.conditions"])
+            fs.add(
+                "gap.hba1c_recent",
+                "No HbA1c in the last 3 months.",
+                [f"results[{latest[0]}]"] if latest else ["patient.conditions"],
+            )
         if latest:
             i, r = latest
             v = r.si
             assert v is not None
             if v >= kb.param("diabetes.hba1c_target"):
-                fs.add("cause.diabetes_suboptimal", f"Diabetes with HbA1c {v:.0f} mmol/mol, at or "
-                       f"above the preconception target of {kb.param('diabetes.hba1c_target')}.",
-                       [f"results[{i}]", "patient.conditions"])
+                fs.add(
+                    "cause.diabetes_suboptimal",
+                    f"Diabetes with HbA1c {v:.0f} mmol/mol, at or "
+                    f"above the preconception target of {kb.param('diabetes.hba1c_target')}.",
+                    [f"results[{i}]", "patient.conditions"],
+                )
             if v > kb.param("diabetes.hba1c_avoid_pregnancy"):
-                fs.add("state.diabetes_avoid_pregnancy", f"HbA1c {v:.0f} mmol/mol: above "
-                       f"{kb.param('diabetes.hba1c_avoid_pregnancy')}, pregnancy should be avoided "
-                       "until it is lower.", [f"results[{i}]"])
+                fs.add(
+                    "state.diabetes_avoid_pregnancy",
+                    f"HbA1c {v:.0f} mmol/mol: above "
+                    f"{kb.param('diabetes.hba1c_avoid_pregnancy')}, pregnancy should be avoided "
+                    "until it is lower.",
+                    [f"results[{i}]"],
+                )
     if case.patient.menstrual_cycle in ("oligomenorrhoea", "amenorrhoea"):
-        fs.add("state.cycle_oligo_amenorrhoea", f"Menstrual cycle: {case.patient.menstrual_cycle}.",
-               ["patient.menstrual_cycle"])
+        fs.add(
+            "state.cycle_oligo_amenorrhoea",
+            f"Menstrual cycle: {case.patient.menstrual_cycle}.",
+            ["patient.menstrual_cycle"],
+        )
     prl = facts.latest("prolactin")
-    if prl and prl[1].si is not None and prl[1].ref_high_si is not None and prl[1].si > prl[1].ref_high_si:
-        fs.add("cause.hyperprolactinaemia", f"Prolactin {prl[1].si:g} ug/L above the lab's range.",
-               [f"results[{prl[0]}]"])
+    if (
+        prl
+        and prl[1].si is not None
+        and prl[1].ref_high_si is not None
+        and prl[1].si > prl[1].ref_high_si
+    ):
+        fs.add(
+            "cause.hyperprolactinaemia",
+            f"Prolactin {prl[1].si:g} ug/L above the lab's range.",
+            [f"results[{prl[0]}]"],
+        )
     elif prl and prl[1].ref_high_si is None:
-        fs.add("state.prolactin_no_range", "Prolactin result without the lab's reference range: "
-               "cannot be read as normal or raised.", [f"results[{prl[0]}]"])
+        fs.add(
+            "state.prolactin_no_range",
+            "Prolactin result without the lab's reference range: "
+            "cannot be read as normal or raised.",
+            [f"results[{prl[0]}]"],
+        )
     if "hyperprolactinaemia" in conds:
         fs.add("cause.hyperprolactinaemia", "Hyperprolactinaemia recorded.", ["patient.conditions"])
     if "pcos" in conds:
@@ -314,7 +466,9 @@ def _metabolic(case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase,
         fs.add("state.obesity", "Obesity recorded.", ["patient.conditions"])
 
 
-def _anatomy(case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> None:
+def _anatomy(
+    case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet
+) -> None:
     mapping = {
         "septate_uterus": "cause.septate_uterus",
         "submucosal_fibroid": "cause.submucosal_fibroid",
@@ -330,8 +484,11 @@ def _anatomy(case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, f
         fid = mapping.get(r.finding or "")
         if fid:
             label = (r.finding or "").replace("_", " ")
-            fs.add(fid, f"Uterine imaging ({(r.method or '').replace('_', ' ')}, {r.day}): {label}.",
-                   [f"results[{i}]"])
+            fs.add(
+                fid,
+                f"Uterine imaging ({(r.method or '').replace('_', ' ')}, {r.day}): {label}.",
+                [f"results[{i}]"],
+            )
     if "uterine_anomaly" in case.patient.conditions:
         fs.add("cause.other_uterine_anomaly", "Uterine anomaly recorded.", ["patient.conditions"])
 
@@ -356,7 +513,9 @@ def classify_karyotype(k: str) -> str:
     return "normal_variant" if variant else "normal"
 
 
-def _genetics(case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> None:
+def _genetics(
+    case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet
+) -> None:
     karyos: list[tuple[str, str, str]] = []  # (path, who, iscn)
     for code, who in (("karyotype_female", "genetic mother"), ("karyotype_male", "genetic father")):
         latest = facts.latest(code)
@@ -367,18 +526,30 @@ def _genetics(case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, 
     if case.gestational_carrier:
         # her own karyotype (karyotype_female) is not the genetic mother's unless stated; the
         # case format says karyotype_female is the egg source's, so it counts as given
-        fs.add("state.gestational_carrier", "Gestational carrier: genetic tests concern the "
-               "genetic parents; her own history and uterus matter.", ["gestational_carrier"])
+        fs.add(
+            "state.gestational_carrier",
+            "Gestational carrier: genetic tests concern the "
+            "genetic parents; her own history and uterus matter.",
+            ["gestational_carrier"],
+        )
     if karyos:
-        fs.add("done.parental_karyotype", "Parental karyotype(s) available.", [p for p, _, _ in karyos])
+        fs.add(
+            "done.parental_karyotype", "Parental karyotype(s) available.", [p for p, _, _ in karyos]
+        )
     for path, who, iscn in karyos:
         kind = classify_karyotype(iscn)
         if kind == "structural":
-            fs.add("cause.parental_structural_rearrangement", f"The {who} carries a structural "
-                   f"rearrangement: {iscn}.", [path])
+            fs.add(
+                "cause.parental_structural_rearrangement",
+                f"The {who} carries a structural rearrangement: {iscn}.",
+                [path],
+            )
         elif kind == "normal_variant":
-            fs.add("state.karyotype_normal_variant", f"The {who}'s karyotype {iscn} shows a common "
-                   "heteromorphism, a normal variant.", [path])
+            fs.add(
+                "state.karyotype_normal_variant",
+                f"The {who}'s karyotype {iscn} shows a common heteromorphism, a normal variant.",
+                [path],
+            )
 
 
 def _lifestyle(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
@@ -388,20 +559,43 @@ def _lifestyle(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
     if p.bmi is not None:
         if p.bmi > kb.param("lifestyle.bmi_high"):
             obese = p.bmi >= kb.param("lifestyle.bmi_obese")
-            fs.add("cause.lifestyle_bmi_high", f"BMI {p.bmi:g} above {kb.param('lifestyle.bmi_high')}"
-                   + (" (obesity)" if obese else "") + ".", ["patient.bmi"])
+            fs.add(
+                "cause.lifestyle_bmi_high",
+                f"BMI {p.bmi:g} above {kb.param('lifestyle.bmi_high')}"
+                + (" (obesity)" if obese else "")
+                + ".",
+                ["patient.bmi"],
+            )
         elif p.bmi < kb.param("lifestyle.bmi_low"):
-            fs.add("cause.lifestyle_bmi_low", f"BMI {p.bmi:g} below {kb.param('lifestyle.bmi_low')}.",
-                   ["patient.bmi"])
-    if p.alcohol_units_per_week is not None and p.alcohol_units_per_week > kb.param("lifestyle.alcohol_units_week"):
-        fs.add("cause.lifestyle_alcohol", f"Alcohol {p.alcohol_units_per_week:g} units/week, above "
-               f"{kb.param('lifestyle.alcohol_units_week')}.", ["patient.alcohol_units_per_week"])
-    if p.caffeine_mg_per_day is not None and p.caffeine_mg_per_day > kb.param("lifestyle.caffeine_mg_day"):
-        fs.add("cause.lifestyle_caffeine", f"Caffeine {p.caffeine_mg_per_day:g} mg/day, above "
-               f"{kb.param('lifestyle.caffeine_mg_day')}.", ["patient.caffeine_mg_per_day"])
+            fs.add(
+                "cause.lifestyle_bmi_low",
+                f"BMI {p.bmi:g} below {kb.param('lifestyle.bmi_low')}.",
+                ["patient.bmi"],
+            )
+    if p.alcohol_units_per_week is not None and p.alcohol_units_per_week > kb.param(
+        "lifestyle.alcohol_units_week"
+    ):
+        fs.add(
+            "cause.lifestyle_alcohol",
+            f"Alcohol {p.alcohol_units_per_week:g} units/week, above "
+            f"{kb.param('lifestyle.alcohol_units_week')}.",
+            ["patient.alcohol_units_per_week"],
+        )
+    if p.caffeine_mg_per_day is not None and p.caffeine_mg_per_day > kb.param(
+        "lifestyle.caffeine_mg_day"
+    ):
+        fs.add(
+            "cause.lifestyle_caffeine",
+            f"Caffeine {p.caffeine_mg_per_day:g} mg/day, above "
+            f"{kb.param('lifestyle.caffeine_mg_day')}.",
+            ["patient.caffeine_mg_per_day"],
+        )
     if any(f.id.startswith("cause.lifestyle_") for f in fs):
-        fs.add("state.lifestyle_factor", "At least one lifestyle factor to address.",
-               [e for f in fs if f.id.startswith("cause.lifestyle_") for e in f.evidence])
+        fs.add(
+            "state.lifestyle_factor",
+            "At least one lifestyle factor to address.",
+            [e for f in fs if f.id.startswith("cause.lifestyle_") for e in f.evidence],
+        )
 
 
 def _recorded(case: Case, facts: Facts, fs: FindingSet) -> None:
@@ -409,28 +603,53 @@ def _recorded(case: Case, facts: Facts, fs: FindingSet) -> None:
     for code, fid in NOT_ROUTINE_RECORDED.items():
         rows = facts.all(code)
         if rows:
-            fs.add(fid, f"The case records a {voc.tests[code].meaning} result.",
-                   [f"results[{i}]" for i, _ in rows])
-    for path, meds in (("patient.medications", case.patient.medications),
-                       ("current_pregnancy.treatments",
-                        case.current_pregnancy.treatments if case.current_pregnancy else [])):
+            fs.add(
+                fid,
+                f"The case records a {voc.tests[code].meaning} result.",
+                [f"results[{i}]" for i, _ in rows],
+            )
+    for path, meds in (
+        ("patient.medications", case.patient.medications),
+        (
+            "current_pregnancy.treatments",
+            case.current_pregnancy.treatments if case.current_pregnancy else [],
+        ),
+    ):
         for j, m in enumerate(meds):
             fid = RECORDED_TREATMENTS.get(m)
             if fid:
                 fs.add(fid, f"The case records {m.replace('_', ' ')}.", [f"{path}[{j}]"])
             if m in ("low_dose_aspirin", "lmwh"):
-                fs.add("recorded.aspirin_or_heparin", "The case records aspirin or heparin.",
-                       [f"{path}[{j}]"])
+                fs.add(
+                    "recorded.aspirin_or_heparin",
+                    "The case records aspirin or heparin.",
+                    [f"{path}[{j}]"],
+                )
     for code in ("factor_v_leiden", "prothrombin_mutation", "protein_s"):
         for i, r in facts.all(code):
-            if r.qualitative == "positive" or (isinstance(r.value, str) and "positive" in r.value.lower()):
-                fs.add("state.inherited_thrombophilia", "Inherited thrombophilia on testing.", [f"results[{i}]"])
+            if r.qualitative == "positive" or (
+                isinstance(r.value, str) and "positive" in r.value.lower()
+            ):
+                fs.add(
+                    "state.inherited_thrombophilia",
+                    "Inherited thrombophilia on testing.",
+                    [f"results[{i}]"],
+                )
     if "thrombophilia_inherited" in case.patient.conditions:
-        fs.add("state.inherited_thrombophilia", "Inherited thrombophilia recorded.", ["patient.conditions"])
+        fs.add(
+            "state.inherited_thrombophilia",
+            "Inherited thrombophilia recorded.",
+            ["patient.conditions"],
+        )
 
 
-def _current(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet,
-             preg: PregnancyContext | None) -> None:
+def _current(
+    case: Case,
+    cls: Classification,
+    kb: KnowledgeBase,
+    fs: FindingSet,
+    preg: PregnancyContext | None,
+) -> None:
     cp = case.current_pregnancy
     if cp is None or preg is None:
         fs.add("current.not_pregnant", "Not pregnant now (no current pregnancy in the case).")
@@ -439,15 +658,31 @@ def _current(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet,
     fs.add("current.pregnant", "Pregnant now.", ["current_pregnancy"])
     ga = preg.ga_days
     if ga is not None and ga >= kb.param("folic.stop_ga_days"):
-        fs.add("current.ga_12w_plus", f"Gestation {format_ga(ga)}: 12+0 or more.", ["current_pregnancy"])
+        fs.add(
+            "current.ga_12w_plus",
+            f"Gestation {format_ga(ga)}: 12+0 or more.",
+            ["current_pregnancy"],
+        )
     else:
-        fs.add("state.folic_acid_window", "Pregnant before 12+0"
-               + ("" if ga is not None else " (gestation unknown)") + ": folic acid applies.",
-               ["current_pregnancy"])
+        fs.add(
+            "state.folic_acid_window",
+            "Pregnant before 12+0"
+            + ("" if ga is not None else " (gestation unknown)")
+            + ": folic acid applies.",
+            ["current_pregnancy"],
+        )
     if "bleeding" in cp.symptoms:
-        fs.add("current.bleeding", "Vaginal bleeding in this pregnancy.", ["current_pregnancy.symptoms"])
+        fs.add(
+            "current.bleeding",
+            "Vaginal bleeding in this pregnancy.",
+            ["current_pregnancy.symptoms"],
+        )
     else:
-        fs.add("current.no_bleeding", "No bleeding recorded in this pregnancy.", ["current_pregnancy.symptoms"])
+        fs.add(
+            "current.no_bleeding",
+            "No bleeding recorded in this pregnancy.",
+            ["current_pregnancy.symptoms"],
+        )
     if "pain" in cp.symptoms:
         fs.add("current.pain", "Pain in this pregnancy.", ["current_pregnancy.symptoms"])
     scans = [f"current_pregnancy.scans[{i}]" for i in range(len(cp.scans))]
@@ -459,35 +694,60 @@ def _current(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet,
     elif status == "ectopic":
         fs.add("current.ectopic", "Ectopic pregnancy on scan.", scans)
     elif status in ("location_unknown", "not_assessable") and not preg.intrauterine:
-        fs.add("current.location_unknown", "Pregnancy of unknown location (no intrauterine sac "
-               "seen yet, or no scan).", scans or ["current_pregnancy"])
+        fs.add(
+            "current.location_unknown",
+            "Pregnancy of unknown location (no intrauterine sac seen yet, or no scan).",
+            scans or ["current_pregnancy"],
+        )
     if status == "failure_suspicious":
-        fs.add("current.failure_suspected", "Findings suspicious for, not diagnostic of, failure.", scans)
+        fs.add(
+            "current.failure_suspected",
+            "Findings suspicious for, not diagnostic of, failure.",
+            scans,
+        )
     if preg.art:
-        fs.add("current.art", "Conceived by assisted reproduction.", ["current_pregnancy.conception"])
+        fs.add(
+            "current.art", "Conceived by assisted reproduction.", ["current_pregnancy.conception"]
+        )
         if preg.art_progesterone_required:
-            fs.add("current.art_progesterone_integral", "Fresh IVF/ICSI, artificial-cycle frozen "
-                   "transfer or donor-egg transfer: progesterone is part of the regimen.",
-                   ["current_pregnancy.conception", "current_pregnancy.endometrial_preparation"])
+            fs.add(
+                "current.art_progesterone_integral",
+                "Fresh IVF/ICSI, artificial-cycle frozen "
+                "transfer or donor-egg transfer: progesterone is part of the regimen.",
+                ["current_pregnancy.conception", "current_pregnancy.endometrial_preparation"],
+            )
         elif preg.art_preparation_unknown:
-            fs.add("current.art_preparation_unknown", "Frozen transfer with the endometrial "
-                   "preparation not recorded: whether progesterone is integral is unknown.",
-                   ["current_pregnancy.endometrial_preparation"])
+            fs.add(
+                "current.art_preparation_unknown",
+                "Frozen transfer with the endometrial "
+                "preparation not recorded: whether progesterone is integral is unknown.",
+                ["current_pregnancy.endometrial_preparation"],
+            )
         else:
-            fs.add("current.art_progesterone_optional", "Natural or stimulated-cycle frozen transfer: "
-                   "luteal support optional (trials disagree).", ["current_pregnancy.endometrial_preparation"])
+            fs.add(
+                "current.art_progesterone_optional",
+                "Natural or stimulated-cycle frozen transfer: "
+                "luteal support optional (trials disagree).",
+                ["current_pregnancy.endometrial_preparation"],
+            )
     if cp.fetuses == 1:
         fs.add("current.singleton", "Singleton pregnancy.", ["current_pregnancy.fetuses"])
     elif cp.fetuses and cp.fetuses > 1:
         fs.add("current.multiple", f"{cp.fetuses} fetuses.", ["current_pregnancy.fetuses"])
     if preg.cervical_length_short:
-        fs.add("current.short_cervix", f"Cervical length under {kb.param('cervix.surveillance_short_mm')} mm "
-               "between 16+0 and 24+0.",
-               [f"current_pregnancy.scans[{i}]" for i in preg.cervical_length_short])
+        fs.add(
+            "current.short_cervix",
+            f"Cervical length under {kb.param('cervix.surveillance_short_mm')} mm "
+            "between 16+0 and 24+0.",
+            [f"current_pregnancy.scans[{i}]" for i in preg.cervical_length_short],
+        )
     progs = [m for m in cp.treatments if m in vocabulary().progestogens]
     if progs:
-        fs.add("current.on_progestogen", "Takes a progestogen: " + ", ".join(progs) + ".",
-               ["current_pregnancy.treatments"])
+        fs.add(
+            "current.on_progestogen",
+            "Takes a progestogen: " + ", ".join(progs) + ".",
+            ["current_pregnancy.treatments"],
+        )
 
 
 def _workup(case: Case, facts: Facts, cls: Classification, fs: FindingSet) -> None:
@@ -495,25 +755,43 @@ def _workup(case: Case, facts: Facts, cls: Classification, fs: FindingSet) -> No
     la = has("lupus_anticoagulant")
     acl = has("anticardiolipin_igg") or has("anticardiolipin_igm")
     if la and acl:
-        fs.add("done.antiphospholipid", "Lupus anticoagulant and anticardiolipin tested.",
-               [f"results[{i}]" for c in ("lupus_anticoagulant", "anticardiolipin_igg",
-                                          "anticardiolipin_igm") for i, _ in facts.all(c)])
+        fs.add(
+            "done.antiphospholipid",
+            "Lupus anticoagulant and anticardiolipin tested.",
+            [
+                f"results[{i}]"
+                for c in ("lupus_anticoagulant", "anticardiolipin_igg", "anticardiolipin_igm")
+                for i, _ in facts.all(c)
+            ],
+        )
     else:
-        missing = [n for n, ok in (("lupus anticoagulant", la), ("anticardiolipin IgG/IgM", acl)) if not ok]
+        missing = [
+            n for n, ok in (("lupus anticoagulant", la), ("anticardiolipin IgG/IgM", acl)) if not ok
+        ]
         fs.add("gap.antiphospholipid", "Not yet tested: " + ", ".join(missing) + ".")
     if not (has("anti_b2gpi_igg") or has("anti_b2gpi_igm")):
         fs.add("gap.anti_b2gpi", "Anti-beta2-glycoprotein I not tested.")
     if has("tsh") and has("tpo_antibodies"):
-        fs.add("done.thyroid_function", "TSH and TPO antibodies tested.",
-               [f"results[{i}]" for c in ("tsh", "tpo_antibodies") for i, _ in facts.all(c)])
+        fs.add(
+            "done.thyroid_function",
+            "TSH and TPO antibodies tested.",
+            [f"results[{i}]" for c in ("tsh", "tpo_antibodies") for i, _ in facts.all(c)],
+        )
     else:
-        missing = [n for n, ok in (("TSH", has("tsh")), ("TPO antibodies", has("tpo_antibodies"))) if not ok]
+        missing = [
+            n
+            for n, ok in (("TSH", has("tsh")), ("TPO antibodies", has("tpo_antibodies")))
+            if not ok
+        ]
         fs.add("gap.thyroid_function", "Not yet tested: " + ", ".join(missing) + ".")
     if "state.tsh_out_of_range" in fs and not has("free_t4"):
         fs.add("gap.free_t4", "TSH outside the reference range and no free T4.")
     if has("uterine_imaging"):
-        fs.add("done.uterine_imaging", "Uterine anatomy imaged.",
-               [f"results[{i}]" for i, _ in facts.all("uterine_imaging")])
+        fs.add(
+            "done.uterine_imaging",
+            "Uterine anatomy imaged.",
+            [f"results[{i}]" for i, _ in facts.all("uterine_imaging")],
+        )
     else:
         fs.add("gap.uterine_imaging", "Uterine anatomy not yet imaged.")
     if not has("full_blood_count"):
@@ -523,13 +801,25 @@ def _workup(case: Case, facts: Facts, cls: Classification, fs: FindingSet) -> No
     if not any(p.poc_karyotype for p in case.pregnancies):
         fs.add("gap.poc_karyotype", "No pregnancy-tissue karyotype recorded.")
     if cls.care_tier == 3:
-        fs.add("state.care_tier_3", "Care tier 3: three or more losses, or a second-trimester loss.")
-    workup_gaps = [g for g in ("gap.antiphospholipid", "gap.thyroid_function", "gap.uterine_imaging")
-                   if g in fs]
+        fs.add(
+            "state.care_tier_3", "Care tier 3: three or more losses, or a second-trimester loss."
+        )
+    workup_gaps = [
+        g
+        for g in ("gap.antiphospholipid", "gap.thyroid_function", "gap.uterine_imaging")
+        if g in fs
+    ]
     if "state.rpl" in fs and workup_gaps:
-        fs.add("state.workup_incomplete", "RPL workup incomplete: " + "; ".join(
-            fs.get(g).text.rstrip(".") for g in workup_gaps if fs.get(g)) + ".")
+        fs.add(
+            "state.workup_incomplete",
+            "RPL workup incomplete: "
+            + "; ".join(fs.get(g).text.rstrip(".") for g in workup_gaps if fs.get(g))
+            + ".",
+        )
     causes = [f.id for f in fs if f.id.startswith("cause.")]
     if "state.rpl" in fs and not workup_gaps and not causes:
-        fs.add("cause.unexplained", "Unexplained RPL: workup complete (antiphospholipid "
-               "antibodies, thyroid function, uterine anatomy) and no cause found.")
+        fs.add(
+            "cause.unexplained",
+            "Unexplained RPL: workup complete (antiphospholipid "
+            "antibodies, thyroid function, uterine anatomy) and no cause found.",
+        )

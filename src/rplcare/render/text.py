@@ -35,17 +35,24 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
     d = a.to_dict()
     c = d["classification"]
     kb = d["knowledge_base"]
-    con.print(f"[bold]rplcare assessment[/] {escape(str(d['case_id'] or '(no id)'))} "
-              f"as of {d['assessed_on']}")
-    con.print(f"knowledge base {kb['version']} · definition {kb['definition']} · "
-              f"luteal policy {kb['luteal_policy']}", style="dim")
+    con.print(
+        f"[bold]rplcare assessment[/] {escape(str(d['case_id'] or '(no id)'))} "
+        f"as of {d['assessed_on']}"
+    )
+    con.print(
+        f"knowledge base {kb['version']} · definition {kb['definition']} · "
+        f"luteal policy {kb['luteal_policy']}",
+        style="dim",
+    )
     con.print(escape(d["disclaimer"]), style="italic")
     con.print(Rule("Classification"))
     rpl = "RPL" if c["rpl"] else "not RPL"
     tier = c["care_tier"] if c["care_tier"] is not None else "-"
-    con.print(f"{rpl} ({c['definition']}): {c['losses_counted']} losses counted "
-              f"({c['first_trimester_losses']} first-, {c['second_trimester_losses']} "
-              f"second-trimester); type {c['type'] or '-'}; care tier {tier}")
+    con.print(
+        f"{rpl} ({c['definition']}): {c['losses_counted']} losses counted "
+        f"({c['first_trimester_losses']} first-, {c['second_trimester_losses']} "
+        f"second-trimester); type {c['type'] or '-'}; care tier {tier}"
+    )
     con.print(Rule("Findings"))
     shown = [f for f in d["findings"] if f["id"].split(".")[0] in ("cause", "state")]
     for f in shown:
@@ -71,8 +78,10 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
             con.print(f"  {escape(r['text'])}")
             if r.get("schedule"):
                 s = r["schedule"]
-                con.print(f"  schedule: {escape(str(s['regimen']))} until {s['stop_ga']} "
-                          f"({s['stop_date']}, policy {s['policy']})")
+                con.print(
+                    f"  schedule: {escape(str(s['regimen']))} until {s['stop_ga']} "
+                    f"({s['stop_date']}, policy {s['policy']})"
+                )
             because = ", ".join(r["because"]) or "-"
             con.print(f"  [dim]because {because}; sources {escape(' '.join(refs))}[/]")
     p = d.get("pregnancy")
@@ -83,8 +92,10 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
             con.print(f"GA {dt['ga']} (basis {dt['basis']}), EDD {dt['edd']}")
             con.print(f"  [dim]{escape(dt['why'])}[/]")
         for pair in p["hcg"]["pairs"]:
-            con.print(f"hCG {pair['from']} -> {pair['to']}: {pair['change_48h_pct']:+.1f} %/48 h, "
-                      f"NICE {pair['nice']}")
+            con.print(
+                f"hCG {pair['from']} -> {pair['to']}: {pair['change_48h_pct']:+.1f} %/48 h, "
+                f"NICE {pair['nice']}"
+            )
             if pair.get("interval_warning"):
                 con.print(f"  [yellow]{escape(pair['interval_warning'])}[/]")
         for alert in p["hcg"].get("alerts", []):
@@ -96,20 +107,25 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
         lut = p.get("luteal_support")
         if lut:
             if lut["indicated"]:
-                con.print(f"luteal support: {escape(lut['regimen'])} to {lut['stop_ga']} "
-                          f"({lut['stop_date']}; {lut['label']})")
+                con.print(
+                    f"luteal support: {escape(lut['regimen'])} to {lut['stop_ga']} "
+                    f"({lut['stop_date']}; {lut['label']})"
+                )
             else:
                 con.print(f"luteal support not indicated: {escape(lut['why'])}")
         for e in p.get("events", []):
-            con.print(f"  {e['start']}{' to ' + e['end'] if e.get('end') else ''}: "
-                      f"{escape(e['title'])}")
+            con.print(
+                f"  {e['start']}{' to ' + e['end'] if e.get('end') else ''}: {escape(e['title'])}"
+            )
     if d.get("prognosis"):
         pr = d["prognosis"]
         label = "table cell" if pr["exact_table_cell"] else "interpolated"
         verified = "verified" if pr.get("verified_cell") else "unverified"
         con.print(Rule("Prognosis"))
-        con.print(f"Brigham 1999: {pr['next_pregnancy_success_pct']:g} % next-pregnancy success "
-                  f"({label}, {verified}). {escape(pr['caveat'])}")
+        con.print(
+            f"Brigham 1999: {pr['next_pregnancy_success_pct']:g} % next-pregnancy success "
+            f"({label}, {verified}). {escape(pr['caveat'])}"
+        )
     if d["warnings"]:
         con.print(Rule("Warnings"))
         for w in d["warnings"]:
