@@ -13,7 +13,8 @@ from rplcare.knowledge.loader import DATA_DIR
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "recommendations.md"
 
-# every id named in ../shared/spec/recommendations.md §2-4 (kept here so CI without shared/ checks too)
+# every id named in ../shared/spec/recommendations.md §2-4
+# (kept here so a CI run without shared/ checks it too)
 SPEC_IDS = [
     "test.antiphospholipid_antibodies",
     "test.antiphospholipid_repeat",

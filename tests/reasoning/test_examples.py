@@ -24,7 +24,8 @@ def test_aps_example_finds_aps_and_recommends_aspirin_heparin(examples_dir):
     assert s["treat.lymphocyte_immunotherapy"] == "not_recommended"
     aps = a.findings.get("cause.antiphospholipid_syndrome")
     assert aps.details["subtype"] == "obstetric" and aps.details["sydney2006"] is True
-    # models.md §7.3 row 1: 3 early losses + persistent LA -> ACR/EULAR clinical 1, lab 5: not classified
+    # models.md §7.3 row 1: 3 early losses + persistent LA:
+    # ACR/EULAR clinical 1, lab 5, so not classified
     acr = aps.details["acr_eular_2023"]
     assert (acr["clinical_points"], acr["laboratory_points"], acr["classified"]) == (1, 5, False)
 

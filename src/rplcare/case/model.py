@@ -288,7 +288,8 @@ class Result(Model):
                 problems.append(
                     (
                         "value",
-                        f"{v!r} is not an ISCN karyotype (e.g. '46,XX' or '46,XY,t(11;22)(q23;q11.2)')",
+                        f"{v!r} is not an ISCN karyotype "
+                        "(e.g. '46,XX' or '46,XY,t(11;22)(q23;q11.2)')",
                     )
                 )
         elif t.kind == "recorded":
@@ -453,7 +454,8 @@ class CurrentPregnancy(Model):
             problems.append(
                 (
                     missing,
-                    "needed with the other of transfer_date/embryo_age_days to date an ART pregnancy",
+                    "needed with the other of transfer_date/embryo_age_days "
+                    "to date an ART pregnancy",
                 )
             )
         if problems:
