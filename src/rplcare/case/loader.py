@@ -9,11 +9,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from rplcare.case.errors import CaseError, from_validation_error
 from rplcare.case.model import Case
+from rplcare.util import yamlio
 
 
 def read_mapping(source: str | Path | bytes) -> Any:
@@ -33,8 +33,8 @@ def read_mapping(source: str | Path | bytes) -> Any:
     try:
         if text.lstrip().startswith(("{", "[")):
             return json.loads(text)
-        return yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        return yamlio.load(text)
+    except (json.JSONDecodeError, yamlio.YAMLError) as exc:
         raise CaseError([("", f"not valid YAML or JSON: {exc}")]) from None
 
 

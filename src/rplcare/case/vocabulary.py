@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from rplcare.util import yamlio
 
 _PATH = Path(__file__).with_name("vocabulary.yaml")
 QUALITATIVE = ("positive", "negative", "equivocal")
@@ -59,7 +59,7 @@ def convert(test: TestDef, value: float, unit: str) -> float:
 
 @cache
 def vocabulary() -> Vocabulary:
-    raw: dict[str, Any] = yaml.safe_load(_PATH.read_text(encoding="utf-8"))
+    raw: dict[str, Any] = yamlio.load(_PATH.read_text(encoding="utf-8"))
     tests: dict[str, TestDef] = {}
     for code, t in raw["tests"].items():
         tests[code] = TestDef(

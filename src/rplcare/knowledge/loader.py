@@ -8,10 +8,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from rplcare.knowledge.model import FindingDef, Parameter, Recommendation, Source, SourceRef
+from rplcare.util import yamlio
 
 DATA_DIR = Path(__file__).parent / "data"
 _KINDS = ("sources", "parameters", "findings", "recommendations")
@@ -47,7 +47,7 @@ class KnowledgeBase:
 
 def _read(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = yamlio.load(fh) or {}
     if not isinstance(data, dict):
         raise KnowledgeError([f"{path.name}: top level must be a mapping"])
     return data
@@ -62,7 +62,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     for path in sorted(data_dir.glob("*.yaml")):
         try:
             doc = _read(path)
-        except (yaml.YAMLError, KnowledgeError) as exc:
+        except (yamlio.YAMLError, KnowledgeError) as exc:
             problems.append(f"{path.name}: cannot read: {exc}")
             continue
         for key, value in doc.items():

@@ -1,0 +1,41 @@
+# rplcare: `make run` (the web app on embedded defaults) and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run demo test lint bench install system-deps clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip==26.3
+	$(PY) -m pip install -q -c constraints.txt -e ".[web,interop,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	bash scripts/system-deps.sh
+
+## The main job: the clinician web app on 127.0.0.1:8000 with SQLite under var/ and the examples.
+run: install
+	$(PY) -m rplcare.cli serve --host 127.0.0.1 --port 8000
+
+## Assess an example case in the terminal (the engine without the web app).
+demo: install
+	$(PY) -m rplcare.cli assess examples/bleeding-early-pregnancy.yaml
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+
+test: install system-deps
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: install system-deps
+	$(PY) benchmarks/bench_core.py
+	$(PY) benchmarks/bench_cds.py
+	$(PY) benchmarks/bench_web.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
