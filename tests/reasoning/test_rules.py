@@ -661,3 +661,18 @@ def test_because_names_findings_that_exist_in_the_output():
 def test_gestational_carrier_karyotype_of_genetic_parents_counts():
     data = case(gestational_carrier=True, partner={"karyotype": "46,XY,t(1;3)(p31;q27)"})
     assert statuses(run(data))["treat.genetic_counselling"] == "recommended"
+
+
+def test_recorded_bed_rest_is_advised_against_prominently_never_an_option():
+    rec = run(case(patient={"age_years": 30, "medications": ["bed_rest"]})).rec(
+        "advice.no_bed_rest"
+    )
+    assert rec.status == "recommended" and rec.prominent and "advise against it" in rec.text
+
+
+def test_cervical_surveillance_after_a_13_week_loss_rcog_gtg75_no_16_week_floor():
+    data = case(pregnancies=losses("7+0", "13+2"), current_pregnancy={"lmp": "2026-10-01"})
+    a = run(data)
+    assert statuses(a)["test.cervical_length_surveillance"] == "recommended"
+    # NICE NG25's short-cervix treatment needs a loss at 16+0-34+0: not met by a 13-week loss
+    assert "history.spontaneous_preterm_or_midtrimester_loss" not in finding_ids(a)

@@ -191,7 +191,7 @@ def plan_luteal(
         today=today,
     )
     parts.cervical = cervical_surveillance(
-        parts.dating, "history.spontaneous_preterm_or_midtrimester_loss" in fids
+        parts.dating, "history.second_trimester_loss_or_spontaneous_preterm" in fids
     )
     parts.cerclage = cerclage_window(
         parts.dating, statuses.get("treat.history_indicated_cerclage") == "recommended"

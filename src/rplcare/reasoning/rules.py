@@ -171,6 +171,13 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
             spont.append(i)
         if is_second_trimester_loss(p, kb) or spontaneous_birth:
             cerclage_events.append(i)
+    if cerclage_events:
+        fs.add(
+            "history.second_trimester_loss_or_spontaneous_preterm",
+            "A spontaneous second-trimester loss or preterm birth: cervical-length surveillance "
+            "in the next pregnancy.",
+            [f"pregnancies[{i}]" for i in cerclage_events],
+        )
     if spont:
         fs.add(
             "history.spontaneous_preterm_or_midtrimester_loss",
