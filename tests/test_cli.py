@@ -178,3 +178,10 @@ def test_help_imports_no_heavy_module():
     )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
+
+
+def test_today_before_assessed_on_is_a_clean_error_for_assess_and_schedule():
+    for cmd in ("assess", "schedule"):
+        r = cli(cmd, str(EX / "bleeding-early-pregnancy.yaml"), "--today", "2026-01-01")
+        assert r.exit_code == 2, (cmd, r.output)
+        assert r.stderr.startswith("assessed_on:") and r.stdout == ""

@@ -70,6 +70,19 @@ def _parse_day(value: str | None, name: str) -> date | None:
     return None
 
 
+def _assess(path: Path, today: str | None, **options: str):
+    """Parse --today, load the case and assess it; any input problem exits 2 with paths."""
+    from rplcare.reasoning.assess import assess as run
+
+    day = _parse_day(today, "--today")
+    case = _load(path, day)
+    try:
+        return case, run(case, today=day, **options)
+    except ValueError as exc:
+        _fail([str(exc)])
+        raise  # unreachable: _fail exits
+
+
 def _load(path: Path, today: date | None):
     from rplcare.case.errors import CaseError
     from rplcare.case.loader import load_case
@@ -91,14 +104,7 @@ def assess(
     today: TodayOpt = None,
 ) -> None:
     """Assess a case and print the plan."""
-    from rplcare.reasoning.assess import assess as run
-
-    day = _parse_day(today, "--today")
-    c = _load(case, day)
-    try:
-        result = run(c, today=day, definition=definition.value, luteal_policy=luteal_policy.value)
-    except ValueError as exc:
-        _fail([str(exc)])
+    c, result = _assess(case, today, definition=definition.value, luteal_policy=luteal_policy.value)
     if format is Fmt.json:
         typer.echo(result.to_json())
     elif format is Fmt.fhir:
@@ -122,12 +128,9 @@ def schedule(
 ) -> None:
     """Print the dated schedule of the current pregnancy; optionally write it as iCalendar."""
     from rplcare.pregnancy.schedule import Event
-    from rplcare.reasoning.assess import assess as run
     from rplcare.render.ics import events_to_ics
 
-    day = _parse_day(today, "--today")
-    c = _load(case, day)
-    result = run(c, today=day, luteal_policy=luteal_policy.value)
+    _, result = _assess(case, today, luteal_policy=luteal_policy.value)
     if result.pregnancy is None:
         _fail(["current_pregnancy: missing; a schedule needs a current pregnancy"])
     events = [Event.model_validate(e) for e in result.pregnancy["events"]]
