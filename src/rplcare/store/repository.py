@@ -285,7 +285,7 @@ def list_cases(s: Session, query: str | None = None, limit: int = 500
          .order_by(CaseVersion.created.desc(), CaseRecord.id).limit(limit))
     if query:
         q = q.where(func.lower(CaseRecord.id).contains(query.strip().lower(), autoescape=True))
-    return [(c, v) for c, v in s.execute(q).tuples()]
+    return [(c, v) for c, v in s.execute(q)]
 
 
 def count_cases(s: Session) -> int:

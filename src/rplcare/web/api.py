@@ -1,0 +1,293 @@
+"""JSON API under /api (OpenAPI at /docs): cases, assessments, overrides, documents.
+
+Bearer token per user. Bad input is 422 `{"problems": [{"path", "message"}]}` with the same
+paths as the CLI; unknown id 404; no token 401; a viewer writing 403. Each request's changes
+and its audit entry commit in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from rplcare.store import repository as repo
+from rplcare.store.db import Store
+from rplcare.web import auth, documents
+
+router = APIRouter(prefix="/api", tags=["cases"])
+bearer = HTTPBearer(auto_error=False, description="a token from `rplcare user add --token`")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+Definition = Annotated[Literal["eshre2022", "asrm2012", "rcog2023"], Query()]
+LutealPolicy = Annotated[Literal["guideline", "article"], Query()]
+
+CASE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "a case file in rplcare.case/1, as JSON or YAML",
+        "content": {"application/json": {"schema": {"type": "object"}},
+                    "application/yaml": {"schema": {"type": "string"}}},
+    }
+}
+
+
+class CaseRef(BaseModel):
+    id: str
+    version: int
+
+
+class OverrideIn(BaseModel):
+    recommendation_id: str = Field(examples=["treat.levothyroxine"])
+    decision: Literal["accepted", "overridden"]
+    reason: Literal["patient_declined", "done_elsewhere", "contraindicated",
+                    "clinical_judgement", "other"] | None = None
+    comment: str = ""
+
+
+class LossIn(BaseModel):
+    date: date
+    ga: str | None = Field(None, description="GA at loss; default: the assessment's dating")
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _header(cred: HTTPAuthorizationCredentials | None) -> str | None:
+    return f"Bearer {cred.credentials}" if cred else None
+
+
+@router.post("/cases", status_code=status.HTTP_201_CREATED, response_model=CaseRef,
+             openapi_extra=CASE_BODY, summary="Create a case (409 if its id exists)")
+async def create_case(request: Request, response: Response, cred: Credentials) -> CaseRef:
+    body = await request.body()
+
+    def work() -> CaseRef:
+        with _store(request).write() as s:
+            user = auth.api_user(s, _header(cred))
+            auth.require_write(user)
+            v = repo.create_case(s, body, user)
+            return CaseRef(id=v.case_id, version=v.n)
+
+    ref = await run_in_threadpool(work)
+    response.headers["Location"] = f"/api/cases/{ref.id}"
+    return ref
+
+
+@router.post("/import", status_code=status.HTTP_201_CREATED, response_model=CaseRef,
+             openapi_extra=CASE_BODY, summary="Import a case file: new case or new version")
+async def import_case(request: Request, cred: Credentials) -> CaseRef:
+    body = await request.body()
+
+    def work() -> CaseRef:
+        with _store(request).write() as s:
+            user = auth.api_user(s, _header(cred))
+            auth.require_write(user)
+            v = repo.import_case(s, body, user)
+            return CaseRef(id=v.case_id, version=v.n)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/cases", summary="Cases with their latest version and status badges")
+def list_cases(request: Request, cred: Credentials, q: str | None = None) -> list[dict[str, Any]]:
+    with _store(request).write() as s:
+        auth.api_user(s, _header(cred))
+        out = []
+        for case, v in repo.list_cases(s, q):
+            a = repo.assessment_for(s, v)
+            out.append({"id": case.id, "version": v.n, "updated": v.created.isoformat(),
+                        "status": repo.case_status(a)})
+        return out
+
+
+@router.get("/cases/{case_id}", summary="The latest case file (format=json|yaml)")
+def get_case(request: Request, case_id: str, cred: Credentials,
+             format: Literal["json", "yaml"] = "json") -> Response:
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        v = repo.latest_version(s, case_id)
+        repo.audit(s, user, "viewed", case_id, {"what": "case", "version": v.n})
+        text = repo.export_case(v, format)
+    media = "application/json" if format == "json" else "application/yaml"
+    return Response(text, media_type=media, headers={"X-Case-Version": str(v.n)})
+
+
+@router.put("/cases/{case_id}", response_model=CaseRef, openapi_extra=CASE_BODY,
+            summary="Save a new version of a case (earlier versions are kept)")
+async def put_case(request: Request, case_id: str, cred: Credentials) -> CaseRef:
+    body = await request.body()
+
+    def work() -> CaseRef:
+        with _store(request).write() as s:
+            user = auth.api_user(s, _header(cred))
+            auth.require_write(user)
+            v = repo.update_case(s, case_id, body, user)
+            return CaseRef(id=v.case_id, version=v.n)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/cases/{case_id}/versions", summary="Every version of a case, oldest first")
+def versions(request: Request, case_id: str, cred: Credentials) -> list[dict[str, Any]]:
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        repo.audit(s, user, "viewed", case_id, {"what": "versions"})
+        return [{"version": v.n, "event": v.event, "author": v.author.name if v.author else None,
+                 "created": v.created.isoformat(), "case": v.data}
+                for v in repo.case_versions(s, case_id)]
+
+
+@router.get("/cases/{case_id}/assessment", summary="The assessment of the latest version")
+def assessment(request: Request, case_id: str, cred: Credentials,
+               definition: Definition = "eshre2022",
+               luteal_policy: LutealPolicy = "guideline") -> dict[str, Any]:
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        v = repo.latest_version(s, case_id)
+        a = repo.assessment_for(s, v, definition, luteal_policy)
+        repo.audit(s, user, "viewed", case_id, {"what": "assessment", "version": v.n})
+        return a
+
+
+@router.get("/cases/{case_id}/history",
+            summary="Assessments of every version and what changed between them")
+def history(request: Request, case_id: str, cred: Credentials,
+            definition: Definition = "eshre2022",
+            luteal_policy: LutealPolicy = "guideline") -> list[dict[str, Any]]:
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        items = repo.history(s, case_id, definition, luteal_policy)
+        repo.audit(s, user, "viewed", case_id, {"what": "history"})
+        return [{"version": i.version.n, "event": i.version.event,
+                 "created": i.version.created.isoformat(),
+                 "input_hash": i.assessment.get("input_hash"), "changes": i.changes}
+                for i in items]
+
+
+@router.get("/cases/{case_id}/overrides", summary="Decisions on recommendations, newest first")
+def overrides(request: Request, case_id: str, cred: Credentials) -> dict[str, Any]:
+    with _store(request).read() as s:
+        auth.api_user(s, _header(cred))
+        repo.get_case(s, case_id)
+        return {"current": repo.overrides_for_report(s, case_id),
+                "history": [repo.override_json(o) for o in repo.override_history(s, case_id)]}
+
+
+@router.post("/cases/{case_id}/overrides", status_code=status.HTTP_201_CREATED,
+             summary="Accept or override a recommendation (reason required to override)")
+def post_override(request: Request, case_id: str, body: OverrideIn,
+                  cred: Credentials) -> dict[str, Any]:
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        auth.require_write(user)
+        v = repo.latest_version(s, case_id)
+        known = {r["id"] for r in repo.assessment_for(s, v)["recommendations"]}
+        row = repo.record_override(s, case_id, body.recommendation_id, body.decision,
+                                   body.reason, body.comment, user, known_ids=known)
+        return repo.override_json(row)
+
+
+@router.post("/cases/{case_id}/loss", status_code=status.HTTP_201_CREATED,
+             response_model=CaseRef,
+             summary="Record the current pregnancy as lost (a new version; data entry only)")
+def record_loss(request: Request, case_id: str, body: LossIn, cred: Credentials) -> CaseRef:
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        auth.require_write(user)
+        v = repo.record_loss(s, case_id, body.date, user, body.ga)
+        return CaseRef(id=v.case_id, version=v.n)
+
+
+@router.get("/cases/{case_id}/audit", summary="The case's audit log, newest first")
+def case_audit(request: Request, case_id: str, cred: Credentials) -> list[dict[str, Any]]:
+    with _store(request).read() as s:
+        auth.api_user(s, _header(cred))
+        repo.get_case(s, case_id)
+        return [{"action": e.action, "user": e.user.name if e.user else None,
+                 "created": e.created.isoformat(), "detail": e.detail}
+                for e in repo.audit_log(s, case_id)]
+
+
+# --- documents ------------------------------------------------------------------------
+
+
+def document_context(store: Store, case_id: str, authorization: str | None = None,
+                     user: Any = None, definition: str = "eshre2022",
+                     luteal_policy: str = "guideline") -> dict[str, Any]:
+    """What the renderers need, read in one transaction (rendering happens outside it)."""
+    with store.write() as s:
+        if user is None:
+            user = auth.api_user(s, authorization)
+        versions = repo.case_versions(s, case_id)
+        v = versions[-1]
+        return {"user": user, "case_id": case_id, "version": v.n, "case": v.data,
+                "assessment": repo.assessment_for(s, v, definition, luteal_policy),
+                "overrides": repo.overrides_for_report(s, case_id),
+                "lost": repo.is_lost(versions)}
+
+
+def log_export(store: Store, ctx: dict[str, Any], what: str, **extra: Any) -> None:
+    with store.write() as s:
+        repo.audit(s, ctx["user"], "exported", ctx["case_id"],
+                   {"what": what, "version": ctx["version"], **extra})
+
+
+def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "en") -> Response:
+    """Render one document kind and record the export: report.html|report.pdf|handout|ics."""
+    a, case = ctx["assessment"], ctx["case"]
+    if kind == "report.pdf":
+        body: Any = documents.report_pdf(a, case, ctx["overrides"])
+        resp = Response(body, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{ctx["case_id"]}-report.pdf"'})
+    elif kind == "report.html":
+        resp = Response(documents.report_html(a, case, ctx["overrides"], lang),
+                        media_type="text/html; charset=utf-8")
+    elif kind == "handout":
+        resp = Response(documents.handout_html(a, case, lang, ctx["lost"]),
+                        media_type="text/html; charset=utf-8")
+    else:
+        resp = Response(documents.schedule_ics(a, ctx["case_id"], ctx["lost"]),
+                        media_type="text/calendar; charset=utf-8", headers={
+                            "Content-Disposition":
+                                f'attachment; filename="{ctx["case_id"]}-schedule.ics"'})
+    log_export(store, ctx, kind, lang=lang, lost=ctx["lost"])
+    return resp
+
+
+@router.get("/cases/{case_id}/report.pdf", tags=["documents"], response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+def report_pdf(request: Request, case_id: str, cred: Credentials) -> Response:
+    store = _store(request)
+    return render_document(store, document_context(store, case_id, _header(cred)), "report.pdf")
+
+
+@router.get("/cases/{case_id}/report.html", tags=["documents"], response_class=Response,
+            responses={200: {"content": {"text/html": {}}}})
+def report_html(request: Request, case_id: str, cred: Credentials,
+                lang: Literal["en", "zh"] = "en") -> Response:
+    store = _store(request)
+    ctx = document_context(store, case_id, _header(cred))
+    return render_document(store, ctx, "report.html", lang)
+
+
+@router.get("/cases/{case_id}/handout", tags=["documents"], response_class=Response,
+            responses={200: {"content": {"text/html": {}}}},
+            summary="Patient handout; the after-loss version once a loss is recorded")
+def handout(request: Request, case_id: str, cred: Credentials,
+            lang: Literal["en", "zh"] = "en") -> Response:
+    store = _store(request)
+    return render_document(store, document_context(store, case_id, _header(cred)), "handout",
+                           lang)
+
+
+@router.get("/cases/{case_id}/schedule.ics", tags=["documents"], response_class=Response,
+            responses={200: {"content": {"text/calendar": {}}}},
+            summary="Follow-up events as iCalendar (none once a loss is recorded)")
+def schedule(request: Request, case_id: str, cred: Credentials) -> Response:
+    store = _store(request)
+    return render_document(store, document_context(store, case_id, _header(cred)), "ics")

@@ -1,0 +1,161 @@
+"""The FastAPI application: pages, JSON API, CDS Hooks services (when installed), /healthz.
+
+`create_app()` migrates the database before serving, so a fresh `var/` or an empty
+PostgreSQL database just works. Uvicorn starts it as a factory
+(`uvicorn rplcare.web.app:create_app --factory`); importing this module touches no database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from rplcare.case.errors import CaseError, join_path
+from rplcare.store import repository as repo
+from rplcare.store.db import Store
+from rplcare.web import auth, documents
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("rplcare.web")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/cds-services", "/healthz"))
+
+
+def _problems(request: Request, code: int, problems: list[dict[str, str]]) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"problems": problems}, status_code=code)
+    lines = [f"{p['path']}: {p['message']}" if p["path"] else p["message"] for p in problems]
+    return _error_page(request, code, "; ".join(lines))
+
+
+def _error_page(request: Request, code: int, message: str) -> Response:
+    from rplcare.web.pages import render
+
+    user = None
+    try:
+        with request.app.state.store.read() as s:
+            user = auth.session_user(s, request)
+    except Exception:  # the error page must render even when the database is down
+        log.exception("no user for the error page")
+    return render(request, "error.html", user, code, status=code, message=message)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CaseError)
+    async def case_error(request: Request, exc: CaseError) -> Response:
+        return _problems(request, status.HTTP_422_UNPROCESSABLE_CONTENT, exc.as_json())
+
+    @app.exception_handler(RequestValidationError)
+    async def request_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = []
+        for err in exc.errors():
+            loc = [p for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            problems.append({"path": join_path(loc), "message": str(err.get("msg"))})
+        return _problems(request, status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+
+    @app.exception_handler(repo.NotFound)
+    async def not_found(request: Request, exc: repo.NotFound) -> Response:
+        return _plain(request, status.HTTP_404_NOT_FOUND, str(exc.args[0]))
+
+    @app.exception_handler(repo.Conflict)
+    async def conflict(request: Request, exc: repo.Conflict) -> Response:
+        return _plain(request, status.HTTP_409_CONFLICT, str(exc.args[0]))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=exc.headers)
+        return _error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(auth.LoginRequired)
+    async def login_required(request: Request, exc: auth.LoginRequired) -> Response:
+        from urllib.parse import quote
+
+        url = f"/login?next={quote(exc.next_url, safe='/')}"
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"HX-Redirect": url})
+        return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _plain(request: Request, code: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=code)
+    return _error_page(request, code, message)
+
+
+def create_app(database_url: str | None = None, secret_key: str | None = None) -> FastAPI:
+    """The app bound to a store (`RPLCARE_DATABASE_URL` or `var/rplcare.db` by default)."""
+    from rplcare import __version__
+    from rplcare.web import api, pages
+
+    store = Store(database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.dispose()
+
+    app = FastAPI(title="rplcare", version=__version__, lifespan=lifespan,
+                  description="Clinical decision support for recurrent pregnancy loss. "
+                              "Decision support, not diagnosis.")
+    app.state.store = store
+    app.state.htmx = (HERE / "static" / "htmx.min.js").exists()
+    app.add_middleware(SessionMiddleware, secret_key=secret_key or auth.secret_key(),
+                       session_cookie=auth.SESSION_COOKIE, max_age=auth.SESSION_MAX_AGE,
+                       same_site="lax")
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                      ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    _install_handlers(app)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    _include_cds(app)
+
+    @app.get("/healthz", tags=["service"], summary="Liveness and database check (no login)")
+    def healthz() -> JSONResponse:
+        from sqlalchemy import text
+
+        try:
+            with store.read() as s:
+                s.execute(text("SELECT 1"))
+            db = "ok"
+        except Exception:
+            log.exception("health check: database")
+            db = "error"
+        body: dict[str, Any] = {"status": "ok" if db == "ok" else "degraded", "database": db,
+                                "renderers": documents.available()}
+        return JSONResponse(body, status_code=200 if db == "ok" else 503)
+
+    return app
+
+
+def _include_cds(app: FastAPI) -> None:
+    """Mount the CDS Hooks services when that module is installed; the app works without."""
+    try:
+        from rplcare.interop.cds_service import build_cds_router
+    except ImportError as exc:
+        log.info("CDS Hooks services not mounted: %s", exc)
+        return
+    app.include_router(build_cds_router())

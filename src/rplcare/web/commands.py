@@ -1,0 +1,72 @@
+"""Entry points the CLI wires up (`rplcare serve`, `rplcare user add`), plus example loading.
+
+Heavy imports (uvicorn, FastAPI, SQLAlchemy) happen inside the functions so that
+`rplcare --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def serve(host: str, port: int) -> None:
+    """Run the web app with uvicorn (migrating the database first)."""
+    import uvicorn
+
+    from rplcare.web.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", proxy_headers=False)
+
+
+def user_add(name: str, role: str, print_token: bool, password: str | None) -> int:
+    """Create a user; with `print_token`, print a new API token (shown once). Exit status.
+
+    Without a password the user can use the API with a token but cannot log in to the pages;
+    an interactive terminal is asked for one.
+    """
+    from rplcare.store import repository as repo
+    from rplcare.store.db import Store
+
+    if password is None and sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"Password for {name} (empty: API token only): ") or None
+    store = Store()
+    try:
+        with store.write() as s:
+            user = repo.create_user(s, name, role, password)
+            token = repo.issue_token(s, user) if print_token else None
+            uid = user.id
+    except ValueError as exc:  # includes Conflict
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    print(f"user {name!r} added (id {uid}, role {role})", file=sys.stderr)
+    if token:
+        print(token)
+    return 0
+
+
+def load_examples(folder: Path | None = None) -> None:
+    """Load the example case files into the store when it holds no case yet."""
+    from rplcare.store import repository as repo
+    from rplcare.store.db import Store
+
+    folder = folder or EXAMPLES
+    store = Store()
+    try:
+        with store.write() as s:
+            if repo.count_cases(s):
+                print("the store already has cases; examples not loaded", file=sys.stderr)
+                return
+            if not folder.is_dir():
+                print(f"no examples folder at {folder}", file=sys.stderr)
+                return
+            ids = repo.load_directory(s, folder)
+        print(f"loaded {len(ids)} example case(s): {', '.join(ids)}", file=sys.stderr)
+    finally:
+        store.dispose()

@@ -1,0 +1,543 @@
+"""Server-rendered clinician pages (Jinja2 + htmx, no front-end build).
+
+Every page shows what `assess()` returned for the stored case; nothing here decides anything
+clinical. Forms post with a CSRF token; htmx (when present) swaps single recommendations and
+the case list, and every form still works without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from rplcare.case.errors import CaseError
+from rplcare.store import repository as repo
+from rplcare.store.db import Store
+from rplcare.store.models import REASONS, ROLES, AuditEntry, User
+from rplcare.web import auth
+from rplcare.web.api import document_context, render_document
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
+
+STATUS_LABEL = {"recommended": "do now", "conditional": "consider",
+                "not_recommended": "not recommended"}
+REASON_LABEL = {r: r.replace("_", " ") for r in REASONS}
+GROUPS = [("do_now", "Do now"), ("consider", "Consider"), ("not_recommended", "Not recommended")]
+OUTCOMES = ["miscarriage", "biochemical", "ectopic", "molar", "termination", "stillbirth",
+            "live_birth"]
+CONCEPTIONS = ["natural", "iui", "ivf", "icsi", "frozen_transfer", "donor_egg"]
+PREGNANCY_ROWS = 6
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(request: Request, name: str, user: User | None, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    from rplcare import __version__
+    from rplcare.knowledge import get_kb
+
+    base = {"user": user, "csrf": auth.csrf_token(request), "can_write": auth.can_write(user),
+            "htmx": request.app.state.htmx, "version": __version__,
+            "kb_version": get_kb().version}
+    return templates.TemplateResponse(request, name, {**base, **context},
+                                      status_code=status_code)
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+async def _in_thread(fn: Callable[[], T]) -> T:
+    return await run_in_threadpool(fn)
+
+
+# --- login ----------------------------------------------------------------------------
+
+
+def _safe_next(url: str | None) -> str:
+    return url if url and url.startswith("/") and not url.startswith("//") else "/cases"
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/cases") -> HTMLResponse:
+    return render(request, "login.html", None, next=_safe_next(next))
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    name, password = str(form.get("name") or ""), str(form.get("password") or "")
+    target = _safe_next(str(form.get("next") or ""))
+
+    def work() -> User | None:
+        with _store(request).write() as s:
+            user = repo.authenticate(s, name, password)
+            if user is not None:
+                repo.audit(s, user, "login", None, {"via": "web"})
+            return user
+
+    user = await _in_thread(work)
+    if user is None:
+        return render(request, "login.html", None, status.HTTP_401_UNAUTHORIZED,
+                      next=target, error="Unknown user name or wrong password.")
+    auth.log_in(request, user)
+    return _redirect(target)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    auth.log_out(request)
+    return _redirect("/login")
+
+
+# --- case list ------------------------------------------------------------------------
+
+
+@router.get("/")
+def home() -> Response:
+    return _redirect("/cases")
+
+
+@router.get("/cases")
+def case_list(request: Request, q: str | None = None) -> HTMLResponse:
+    with _store(request).write() as s:
+        user = auth.page_user(s, request)
+        rows = []
+        for case, v in repo.list_cases(s, q):
+            a = repo.assessment_for(s, v)
+            rows.append({"id": case.id, "version": v.n, "status": repo.case_status(a),
+                         "lost": v.event == "loss_recorded",
+                         "updated": v.created.strftime("%Y-%m-%d %H:%M"),
+                         "author": v.author.name if v.author else None})
+    return render(request, "cases.html", user, rows=rows, q=q)
+
+
+# --- case form ------------------------------------------------------------------------
+
+
+def case_from_form(form: Mapping[str, Any], lists: Mapping[str, list[str]]
+                   ) -> tuple[dict[str, Any], dict[int, str]]:
+    """The structured form as a case mapping, and which table row became which
+    `pregnancies[i]` (empty rows are skipped), so errors land next to the right field."""
+    def val(key: str) -> str:
+        return str(form.get(key) or "").strip()
+
+    data: dict[str, Any] = {"format": "rplcare.case/1"}
+    for key in ("id", "assessed_on"):
+        if val(key):
+            data[key] = val(key)
+    patient: dict[str, Any] = {}
+    for key in ("age_years", "birth_date", "bmi", "alcohol_units_per_week",
+                "caffeine_mg_per_day", "menstrual_cycle"):
+        if val(key):
+            patient[key] = val(key)
+    if val("smoking"):
+        patient["smoking"] = val("smoking") == "yes"
+    if lists.get("conditions"):
+        patient["conditions"] = list(lists["conditions"])
+    if patient:
+        data["patient"] = patient
+    pregnancies, rows = [], {}
+    for i in range(PREGNANCY_ROWS):
+        row = {k: val(f"p{i}_{k}") for k in ("outcome", "ga", "year", "date")}
+        if not any(row.values()):
+            continue
+        rows[i] = f"pregnancies[{len(pregnancies)}]"
+        pregnancies.append({k: v for k, v in row.items() if v})
+    if pregnancies:
+        data["pregnancies"] = pregnancies
+    current: dict[str, Any] = {}
+    if val("cp_lmp"):
+        current["lmp"] = val("cp_lmp")
+    if val("cp_conception"):
+        current["conception"] = val("cp_conception")
+    if lists.get("cp_symptoms"):
+        current["symptoms"] = list(lists["cp_symptoms"])
+    if current:
+        data["current_pregnancy"] = current
+    return data, rows
+
+
+def _form_context(form: Mapping[str, Any] | None = None,
+                  lists: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+    from rplcare.case.vocabulary import vocabulary
+
+    return {"conditions": sorted(vocabulary().conditions), "outcomes": OUTCOMES,
+            "conceptions": CONCEPTIONS, "pregnancy_rows": PREGNANCY_ROWS,
+            "form": dict(form or {}), "form_lists": dict(lists or {})}
+
+
+def _problems(exc: CaseError, rows: Mapping[int, str] | None = None
+              ) -> tuple[list[str], dict[str, str], dict[int, str]]:
+    errors: dict[str, str] = {}
+    for path, msg in exc.problems:
+        errors.setdefault(path, msg)
+    return exc.lines(), errors, dict(rows or {})
+
+
+@router.get("/cases/new")
+def new_case_page(request: Request) -> HTMLResponse:
+    with _store(request).read() as s:
+        user = auth.page_user(s, request)
+    if not auth.can_write(user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may only read")
+    return render(request, "case_form.html", user, heading="New case", action="/cases/new",
+                  structured=True, yaml_text="", problems=[], errors={}, row_paths={},
+                  cancel="/cases", **_form_context())
+
+
+@router.post("/cases/new")
+async def new_case(request: Request) -> Response:
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    flat = {k: v for k, v in form.items() if isinstance(v, str)}
+    lists = {k: [str(x) for x in form.getlist(k)] for k in ("conditions", "cp_symptoms")}
+    text = flat.get("yaml", "").strip()
+    data, rows = case_from_form(flat, lists)
+
+    def work() -> tuple[User, str | CaseError]:
+        with _store(request).read() as s:
+            user = auth.page_user(s, request)
+        auth.require_write(user)
+        try:
+            with _store(request).write() as s:
+                return user, repo.create_case(s, text if text else data, user).case_id
+        except CaseError as exc:
+            return user, exc
+        except repo.Conflict as exc:
+            return user, CaseError([("id", f"{exc}; choose another id")])
+
+    user, outcome = await _in_thread(work)
+    if isinstance(outcome, str):
+        return _redirect(f"/cases/{outcome}")
+    error = outcome
+    lines, errors, row_paths = _problems(error, {} if text else rows)
+    return render(request, "case_form.html", user, status.HTTP_422_UNPROCESSABLE_CONTENT,
+                  heading="New case", action="/cases/new", structured=True, yaml_text=text,
+                  problems=lines, errors=errors, row_paths=row_paths, cancel="/cases",
+                  **_form_context(flat, lists))
+
+
+@router.get("/cases/import")
+def import_page(request: Request) -> HTMLResponse:
+    with _store(request).read() as s:
+        user = auth.page_user(s, request)
+    auth.require_write(user)
+    return render(request, "import.html", user, problems=[])
+
+
+@router.post("/cases/import")
+async def import_case(request: Request) -> Response:
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    upload = form.get("file")
+    raw: bytes = await upload.read() if upload is not None and hasattr(upload, "read") else b""
+
+    def work() -> tuple[User, str | CaseError]:
+        with _store(request).read() as s:
+            user = auth.page_user(s, request)
+        auth.require_write(user)
+        if not raw.strip():
+            return user, CaseError([("", "choose a case file to import")])
+        try:
+            with _store(request).write() as s:
+                return user, repo.import_case(s, raw, user).case_id
+        except CaseError as exc:
+            return user, exc
+
+    user, outcome = await _in_thread(work)
+    if isinstance(outcome, str):
+        return _redirect(f"/cases/{outcome}")
+    return render(request, "import.html", user, status.HTTP_422_UNPROCESSABLE_CONTENT,
+                  problems=outcome.lines())
+
+
+@router.get("/cases/{case_id}/edit")
+def edit_page(request: Request, case_id: str) -> HTMLResponse:
+    with _store(request).read() as s:
+        user = auth.page_user(s, request)
+        auth.require_write(user)
+        v = repo.latest_version(s, case_id)
+    return render(request, "case_form.html", user, heading=f"Edit {case_id}",
+                  action=f"/cases/{case_id}/edit", structured=False,
+                  yaml_text=repo.export_case(v), next_version=v.n + 1, problems=[], errors={},
+                  row_paths={}, cancel=f"/cases/{case_id}", **_form_context())
+
+
+@router.post("/cases/{case_id}/edit")
+async def edit_case(request: Request, case_id: str) -> Response:
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    text = str(form.get("yaml") or "")
+
+    def work() -> tuple[User, int, CaseError | None]:
+        with _store(request).read() as s:
+            user = auth.page_user(s, request)
+            n = repo.latest_version(s, case_id).n
+        auth.require_write(user)
+        try:
+            with _store(request).write() as s:
+                repo.update_case(s, case_id, text, user)
+                return user, n, None
+        except CaseError as exc:
+            return user, n, exc
+
+    user, n, error = await _in_thread(work)
+    if error is None:
+        return _redirect(f"/cases/{case_id}")
+    lines, errors, _ = _problems(error)
+    return render(request, "case_form.html", user, status.HTTP_422_UNPROCESSABLE_CONTENT,
+                  heading=f"Edit {case_id}", action=f"/cases/{case_id}/edit", structured=False,
+                  yaml_text=text, next_version=n + 1, problems=lines, errors=errors,
+                  row_paths={}, cancel=f"/cases/{case_id}", **_form_context())
+
+
+# --- plan -----------------------------------------------------------------------------
+
+
+def audit_text(entry: AuditEntry) -> str:
+    """One line per audit entry; changes list their paths with before → after."""
+    d = entry.detail or {}
+    if entry.action == "changed":
+        parts = [f"{c['path']}: {_short(c['before'])} → {_short(c['after'])}"
+                 for c in d.get("changes", [])[:8]]
+        more = len(d.get("changes", [])) - 8
+        tail = f"; +{more} more" if more > 0 else ""
+        return f"v{d.get('version')} ({d.get('event')}): " + "; ".join(parts) + tail
+    if entry.action == "overrode":
+        reason = f", {d['reason']}" if d.get("reason") else ""
+        comment = f": {d['comment']}" if d.get("comment") else ""
+        return f"{d.get('recommendation_id')} {d.get('decision')}{reason}{comment}"
+    return ", ".join(f"{k}={v}" for k, v in d.items())
+
+
+def _short(value: Any) -> str:
+    text = "—" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _plan_context(s: Any, case_id: str, definition: str, luteal_policy: str) -> dict[str, Any]:
+    versions = repo.case_versions(s, case_id)
+    v = versions[-1]
+    a = repo.assessment_for(s, v, definition, luteal_policy)
+    recs: dict[str, list[dict[str, Any]]] = {"do_now": [], "consider": [], "not_recommended": []}
+    key = {"recommended": "do_now", "conditional": "consider",
+           "not_recommended": "not_recommended"}
+    for r in a["recommendations"]:
+        recs[key.get(r["status"], "consider")].append(r)
+    preg = a.get("pregnancy")
+    scans = sorted((v.data.get("current_pregnancy") or {}).get("scans", []),
+                   key=lambda sc: str(sc.get("date")))
+    return {"case_id": case_id, "version": v, "a": a, "recs": recs, "groups": GROUPS,
+            "overrides": repo.current_overrides(s, case_id), "status": repo.case_status(a),
+            "lost": repo.is_lost(versions), "preg": preg, "scans": scans,
+            "alerts": ((preg or {}).get("hcg") or {}).get("alerts") or [],
+            "audit": repo.audit_log(s, case_id, limit=100), "audit_text": audit_text,
+            "status_label": STATUS_LABEL, "reason_label": REASON_LABEL,
+            "definitions": repo.DEFINITIONS, "luteal_policies": repo.LUTEAL_POLICIES}
+
+
+@router.get("/cases/{case_id}")
+def plan(request: Request, case_id: str, definition: str = "eshre2022",
+         luteal_policy: str = "guideline") -> HTMLResponse:
+    from rplcare.web import documents
+
+    with _store(request).write() as s:
+        user = auth.page_user(s, request)
+        ctx = _plan_context(s, case_id, definition, luteal_policy)
+        repo.audit(s, user, "viewed", case_id, {"what": "plan", "version": ctx["version"].n,
+                                                "definition": definition,
+                                                "luteal_policy": luteal_policy})
+    chart = documents.hcg_chart(ctx["a"]) if ctx["preg"] else None
+    return render(request, "plan.html", user, chart=chart, rec_error=None, **ctx)
+
+
+@router.post("/cases/{case_id}/overrides")
+async def override(request: Request, case_id: str) -> Response:
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    rid = str(form.get("recommendation_id") or "")
+    fields = {k: str(form.get(k) or "") for k in ("decision", "reason", "comment")}
+
+    def work() -> tuple[User, dict[str, Any], str | None]:
+        error = None
+        with _store(request).read() as s:
+            user = auth.page_user(s, request)
+        auth.require_write(user)
+        try:
+            with _store(request).write() as s:
+                v = repo.latest_version(s, case_id)
+                known = {r["id"] for r in repo.assessment_for(s, v)["recommendations"]}
+                repo.record_override(s, case_id, rid, fields["decision"], fields["reason"],
+                                     fields["comment"], user, known_ids=known)
+        except CaseError as exc:
+            error = "; ".join(exc.lines())
+        with _store(request).write() as s:
+            ctx = _plan_context(s, case_id, "eshre2022", "guideline")
+        return user, ctx, error
+
+    user, ctx, error = await _in_thread(work)
+    rec_error = {"id": rid, "message": error} if error else None
+    if _htmx(request):
+        rec = next((r for group in ctx["recs"].values() for r in group if r["id"] == rid), None)
+        if rec is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recommendation {rid!r}")
+        return render(request, "_rec.html", user, r=rec, rec_error=rec_error, **ctx)
+    if error is None:
+        return _redirect(f"/cases/{case_id}#rec-{rid.replace('.', '-')}")
+    return render(request, "plan.html", user, status.HTTP_422_UNPROCESSABLE_CONTENT,
+                  chart=None, rec_error=rec_error, **ctx)
+
+
+@router.post("/cases/{case_id}/loss")
+async def record_loss(request: Request, case_id: str) -> Response:
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    raw_date, ga = str(form.get("date") or ""), str(form.get("ga") or "").strip() or None
+
+    def work() -> None:
+        with _store(request).read() as s:
+            user = auth.page_user(s, request)
+        auth.require_write(user)
+        try:
+            on = date.fromisoformat(raw_date)
+        except ValueError:
+            raise CaseError([("date", f"{raw_date!r} is not a date (YYYY-MM-DD)")]) from None
+        with _store(request).write() as s:
+            repo.record_loss(s, case_id, on, user, ga)
+
+    await _in_thread(work)
+    return _redirect(f"/cases/{case_id}")
+
+
+@router.get("/cases/{case_id}/history")
+def history(request: Request, case_id: str, definition: str = "eshre2022",
+            luteal_policy: str = "guideline") -> HTMLResponse:
+    with _store(request).write() as s:
+        user = auth.page_user(s, request)
+        items = [{"version": i.version, "assessment": i.assessment, "changes": i.changes,
+                  "yaml": repo.export_case(i.version)}
+                 for i in repo.history(s, case_id, definition, luteal_policy)]
+        repo.audit(s, user, "viewed", case_id, {"what": "history"})
+    return render(request, "history.html", user, case_id=case_id, items=items,
+                  definition=definition, luteal_policy=luteal_policy)
+
+
+# --- documents ------------------------------------------------------------------------
+
+
+@router.get("/cases/{case_id}/export.{fmt}")
+def export(request: Request, case_id: str, fmt: str) -> Response:
+    if fmt not in ("yaml", "json"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "export as .yaml or .json")
+    with _store(request).write() as s:
+        user = auth.page_user(s, request)
+        v = repo.latest_version(s, case_id)
+        text = repo.export_case(v, fmt)
+        repo.audit(s, user, "exported", case_id, {"what": f"case.{fmt}", "version": v.n})
+    media = "application/json" if fmt == "json" else "application/yaml"
+    return Response(text, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="{case_id}.{fmt}"'})
+
+
+def _document(request: Request, case_id: str, kind: str, lang: str = "en") -> Response:
+    store = _store(request)
+    with store.read() as s:
+        user = auth.page_user(s, request)
+    return render_document(store, document_context(store, case_id, user=user), kind, lang)
+
+
+@router.get("/cases/{case_id}/report.pdf")
+def report_pdf(request: Request, case_id: str) -> Response:
+    return _document(request, case_id, "report.pdf")
+
+
+@router.get("/cases/{case_id}/report.html")
+def report_html(request: Request, case_id: str, lang: str = "en") -> Response:
+    return _document(request, case_id, "report.html", lang)
+
+
+@router.get("/cases/{case_id}/handout")
+def handout(request: Request, case_id: str, lang: str = "en") -> Response:
+    return _document(request, case_id, "handout", lang)
+
+
+@router.get("/cases/{case_id}/schedule.ics")
+def schedule(request: Request, case_id: str) -> Response:
+    return _document(request, case_id, "ics")
+
+
+# --- users ----------------------------------------------------------------------------
+
+
+def _users_page(request: Request, user: User, s: Any, **extra: Any) -> HTMLResponse:
+    return render(request, "users.html", user, users=repo.list_users(s), roles=ROLES, **extra)
+
+
+@router.get("/admin/users")
+def users(request: Request) -> HTMLResponse:
+    with _store(request).read() as s:
+        user = auth.page_user(s, request)
+        auth.require_admin(user)
+        return _users_page(request, user, s)
+
+
+@router.post("/admin/users")
+async def add_user(request: Request) -> Response:
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+
+    def work() -> HTMLResponse:
+        with _store(request).read() as s:
+            user = auth.page_user(s, request)
+        auth.require_admin(user)
+        name, role = str(form.get("name") or ""), str(form.get("role") or "")
+        try:
+            with _store(request).write() as s:
+                repo.create_user(s, name, role, str(form.get("password") or "") or None)
+            message = f"User {name!r} added ({role})."
+        except ValueError as exc:
+            message = str(exc)
+        with _store(request).read() as s:
+            return _users_page(request, user, s, message=message)
+
+    return await _in_thread(work)
+
+
+@router.post("/admin/users/{uid}/token")
+async def new_token(request: Request, uid: int) -> Response:
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+
+    def work() -> HTMLResponse:
+        with _store(request).write() as s:
+            user = auth.page_user(s, request)
+            auth.require_admin(user)
+            target = s.get(User, uid)
+            if target is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user")
+            token = repo.issue_token(s, target)
+            name = target.name
+        with _store(request).read() as s:
+            return _users_page(request, user, s, new_token=token, token_user=name)
+
+    return await _in_thread(work)
