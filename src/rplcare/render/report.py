@@ -1,0 +1,187 @@
+"""Clinician report of an assessment as self-contained, printable HTML.
+
+Rendering is a pure function of the assessment JSON, the case and the recorded overrides, so the
+web page, the PDF and an archived copy show the same thing. Everything is escaped (autoescape);
+the only markup inserted unescaped is the SVG chart this package draws itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from rplcare.knowledge import get_kb
+from rplcare.render.chart import hcg_chart_svg, inline_svg
+
+TEMPLATES = Path(__file__).parent / "templates"
+LOCALE_DIR = Path(__file__).parent / "locale"
+# public language code -> (gettext catalog, Babel locale for dates)
+LANGS: dict[str, tuple[str, str]] = {"en": ("en", "en_GB"), "zh": ("zh_Hans", "zh_Hans_CN")}
+STATUS_ORDER = ("recommended", "conditional", "not_recommended")
+
+
+def _lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r} (allowed: {', '.join(LANGS)})")
+    return lang
+
+
+def as_date(value: Any) -> date | None:
+    """A date from an ISO string, date or datetime; None when absent or unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return datetime.fromisoformat(str(value)).date()
+    except ValueError:
+        return None
+
+
+@cache
+def catalog(lang: str = "en") -> Any:
+    """The compiled gettext catalog of a language (babel Translations), for Python-side strings."""
+    from babel.support import Translations
+
+    return Translations.load(str(LOCALE_DIR), [LANGS[_lang(lang)][0]], domain="messages")
+
+
+@cache
+def environment(lang: str = "en") -> Environment:
+    """One Jinja environment per language, with its gettext catalog and date filter installed."""
+    from babel.dates import format_date
+
+    date_locale = LANGS[_lang(lang)][1]
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(("html", "xml"), default=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(catalog(lang), newstyle=True)  # type: ignore[attr-defined]
+
+    def fmt_date(value: Any, fmt: str = "long") -> str:
+        day = as_date(value)
+        return format_date(day, fmt, locale=date_locale) if day else str(value or "—")
+
+    env.filters["date"] = fmt_date
+    env.globals["lang"] = lang
+    env.globals["html_lang"] = "zh-Hans" if lang == "zh" else "en"
+    return env
+
+
+_PATH_TOKEN = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
+_SUMMARY_KEYS = ("test", "outcome", "value", "unit", "finding", "method", "ga", "date", "year",
+                 "location", "crl_mm", "heartbeat")
+
+
+def evidence_label(case: Mapping[str, Any] | None, path: str) -> str:
+    """What an evidence path points at in the case (`results[0]` -> `tsh 6.3 mIU/L 2026-10-14`),
+    so a reader can check the finding without opening the case file; '' if it does not resolve."""
+    node: Any = case or {}
+    for name, index in _PATH_TOKEN.findall(path):
+        try:
+            node = node[name] if name else node[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return ""
+    if isinstance(node, Mapping):
+        parts = [f"{k}={node[k]}" if k in ("ga", "crl_mm", "heartbeat") else str(node[k])
+                 for k in _SUMMARY_KEYS if node.get(k) not in (None, "")]
+        return " ".join(parts)
+    return "" if node is None else str(node)
+
+
+def _first(d: Mapping[str, Any], *keys: str) -> Any:
+    return next((d[k] for k in keys if d.get(k) not in (None, "")), None)
+
+
+def normalise_overrides(overrides: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """Overrides in one shape: {recommendation_id, decision, reason, comment, who, when}.
+
+    Accepts the spellings a store is likely to use (`recommendation`/`rec_id`, `reason_code`,
+    `by`/`user`, `at`/`created_at`), so the report does not depend on one storage schema.
+    """
+    out = []
+    for o in overrides or ():
+        out.append({
+            "recommendation_id": _first(o, "recommendation_id", "recommendation", "rec_id"),
+            "decision": _first(o, "decision", "action") or "overridden",
+            "reason": _first(o, "reason", "reason_code", "code"),
+            "comment": _first(o, "comment", "note", "text"),
+            "who": _first(o, "who", "by", "user", "clinician"),
+            "when": _first(o, "when", "at", "created_at", "timestamp"),
+        })
+    return out
+
+
+def group_recommendations(recs: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Recommendations by status, prominent (critical) ones first, otherwise in KB order."""
+    groups: dict[str, list[Mapping[str, Any]]] = {s: [] for s in STATUS_ORDER}
+    for r in recs:
+        groups.setdefault(str(r.get("status")), []).append(r)
+    for items in groups.values():
+        items.sort(key=lambda r: not r.get("prominent"))
+    return groups
+
+
+def report_context(
+    assessment: Mapping[str, Any],
+    case: Mapping[str, Any] | None,
+    overrides: Iterable[Mapping[str, Any]] | None = None,
+    chart: bool = True,
+) -> dict[str, Any]:
+    """Everything the report template needs, computed once here rather than in Jinja."""
+    recs = list(assessment.get("recommendations") or [])
+    ovs = normalise_overrides(overrides)
+    known = {r.get("id") for r in recs}
+    by_rec: dict[str, list[dict[str, Any]]] = {}
+    for o in ovs:
+        by_rec.setdefault(str(o["recommendation_id"]), []).append(o)
+    svg = hcg_chart_svg(dict(assessment)) if chart else None
+    findings = [
+        {**f, "evidence_items": [(p, evidence_label(case, str(p))) for p in f.get("evidence", ())]}
+        for f in assessment.get("findings") or ()
+    ]
+    return {
+        "a": assessment,
+        "case": case or {},
+        "kb": assessment.get("knowledge_base") or {},
+        "findings": findings,
+        "finding_ids": {f.get("id") for f in findings},
+        "groups": group_recommendations(recs),
+        "overrides": by_rec,
+        "orphan_overrides": [o for o in ovs if o["recommendation_id"] not in known],
+        "pregnancy": assessment.get("pregnancy"),
+        # the only unescaped markup: an SVG this package drew, with escaped text
+        "chart": Markup(inline_svg(svg)) if svg else None,
+        "hcg_interval_h": get_kb().param("hcg.nice_interval_h"),
+        "unverified_count": sum(
+            1 for r in recs for s in r.get("sources") or [] if s.get("verified") is False
+        ),
+    }
+
+
+def render_report_html(
+    assessment_dict: Mapping[str, Any],
+    case_dict: Mapping[str, Any] | None,
+    overrides: list[dict[str, Any]] | None = None,
+    lang: str = "en",
+) -> str:
+    """The clinician report as one self-contained HTML page (inline CSS and chart).
+
+    Template strings follow `lang` ("en" or "zh"); clinical texts from the knowledge base and the
+    calculators stay as written (English), since they are what the sources say.
+    """
+    env = environment(lang)
+    return env.get_template("report.html").render(**report_context(assessment_dict, case_dict,
+                                                                   overrides))
