@@ -36,9 +36,9 @@ def hcg_chart_svg(assessment: dict[str, Any]) -> str | None:
     samples = _samples(assessment)
     if not samples:
         return None
-    import matplotlib  # heavy: only when a chart is asked for
-
-    matplotlib.use("Agg", force=False)
+    # heavy: imported only when a chart is asked for; the Agg canvas is attached to the figure
+    # directly, so the host process's pyplot backend is left alone
+    import matplotlib
     from matplotlib import dates as mdates
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

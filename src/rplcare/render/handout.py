@@ -17,13 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from rplcare.render.report import LANGS, LOCALE_DIR, as_date, catalog, environment
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction (`pybabel extract -k N_`); it is translated where shown."""
-    return message
-
+from rplcare.render.report import LANGS, LOCALE_DIR, N_, as_date, catalog, environment
 
 # Plain-language sentences for the causes the reasoning engine can report.
 CAUSES: dict[str, str] = {
@@ -216,7 +210,7 @@ def handout_context(
         cause = CAUSES.get(str(f.get("id")))
         if cause:
             found.append(t.gettext(cause))
-    if any(str(f.get("id", "")).startswith("gap.") for f in assessment.get("findings") or []):
+    if any(r["kind"] == "test" for r in do_now + consider):
         found.append(t.gettext("Some tests are still to be done. They are listed below."))
 
     pregnancy_lines: list[str] = []

@@ -27,6 +27,16 @@ LANGS: dict[str, tuple[str, str]] = {"en": ("en", "en_GB"), "zh": ("zh_Hans", "z
 STATUS_ORDER = ("recommended", "conditional", "not_recommended")
 
 
+def N_(message: str) -> str:
+    """Mark a string for extraction (`pybabel extract -k N_`); it is translated where shown."""
+    return message
+
+
+# The words of rplcare.reasoning.assess.DISCLAIMER, written out here so the catalog has them.
+DISCLAIMER = N_("Decision support, not diagnosis: every recommendation is for a clinician to "
+                "review against the full clinical picture.")
+
+
 def _lang(lang: str) -> str:
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r} (allowed: {', '.join(LANGS)})")
@@ -119,7 +129,7 @@ def normalise_overrides(overrides: Iterable[Mapping[str, Any]] | None) -> list[d
             "reason": _first(o, "reason", "reason_code", "code"),
             "comment": _first(o, "comment", "note", "text"),
             "who": _first(o, "who", "by", "user", "clinician"),
-            "when": _first(o, "when", "at", "created_at", "timestamp"),
+            "when": _first(o, "when", "at", "created_at", "created", "timestamp"),
         })
     return out
 
@@ -139,6 +149,7 @@ def report_context(
     case: Mapping[str, Any] | None,
     overrides: Iterable[Mapping[str, Any]] | None = None,
     chart: bool = True,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """Everything the report template needs, computed once here rather than in Jinja."""
     recs = list(assessment.get("recommendations") or [])
@@ -148,10 +159,10 @@ def report_context(
     for o in ovs:
         by_rec.setdefault(str(o["recommendation_id"]), []).append(o)
     svg = hcg_chart_svg(dict(assessment)) if chart else None
-    findings = [
-        {**f, "evidence_items": [(p, evidence_label(case, str(p))) for p in f.get("evidence", ())]}
-        for f in assessment.get("findings") or ()
-    ]
+    findings = []
+    for f in assessment.get("findings") or ():
+        paths = [str(p) for p in f.get("evidence") or ()]
+        findings.append({**f, "evidence_items": [(p, evidence_label(case, p)) for p in paths]})
     return {
         "a": assessment,
         "case": case or {},
@@ -165,6 +176,8 @@ def report_context(
         # the only unescaped markup: an SVG this package drew, with escaped text
         "chart": Markup(inline_svg(svg)) if svg else None,
         "hcg_interval_h": get_kb().param("hcg.nice_interval_h"),
+        # the KB's disclaimer, in the report's language when the catalog has it
+        "disclaimer": catalog(lang).gettext(str(assessment.get("disclaimer") or DISCLAIMER)),
         "unverified_count": sum(
             1 for r in recs for s in r.get("sources") or [] if s.get("verified") is False
         ),
@@ -183,5 +196,5 @@ def render_report_html(
     calculators stay as written (English), since they are what the sources say.
     """
     env = environment(lang)
-    return env.get_template("report.html").render(**report_context(assessment_dict, case_dict,
-                                                                   overrides))
+    context = report_context(assessment_dict, case_dict, overrides, lang=lang)
+    return env.get_template("report.html").render(**context)
