@@ -136,7 +136,7 @@ LOINC_DISPLAY: dict[str, Code] = {c.code: c for c in [
     Code(LOINC, "2839-9", "Progesterone [Mass/volume] in Serum or Plasma", "✅", _I32),
     Code(LOINC, "3016-3", "Thyrotropin [Units/volume] in Serum or Plasma", "✅", _I32),
     Code(LOINC, "11580-8", "Thyrotropin [Units/volume] in Serum or Plasma by Detection limit "
-         "<= 0.005 mIU/L", "⚠️", _I32 + " (code ✅, display ⚠️)"),
+         "<= 0.005 mIU/L", "⚠️", _I32 + " (code ✅; display from memory)"),
     Code(LOINC, "3024-7", "Thyroxine (T4) free [Mass/volume] in Serum or Plasma", "✅", _I32),
     Code(LOINC, "14920-3", "Thyroxine (T4) free [Moles/volume] in Serum or Plasma", "✅", _I32),
     Code(LOINC, "8099-4", "Thyroperoxidase Ab [Units/volume] in Serum or Plasma", "✅", _I32),
@@ -178,7 +178,8 @@ SMOKING_VALUES: dict[str, bool] = {
 }
 CRL = Code(LOINC, "11957-8", "Fetal Crown Rump length US", "✅", _I32)
 MSD = Code(LOINC, "11850-5", "Gestational sac Mean diameter US", "✅", _I32)
-YOLK_SAC_DIAMETER = Code(LOINC, "11816-6", "Yolk sac Diameter US", "⚠️", _I32)
+YOLK_SAC_DIAMETER = Code(LOINC, "11816-6", "Yolk sac Diameter US", "⚠️",
+                         _I32 + " (code ⚠️; display from memory)")
 CERVICAL_LENGTH = Code(LOINC, "11961-0", "Cervix [Length] US", "❓", "from memory")
 FHR_US = Code(LOINC, "11948-7", "Fetal Heart rate US", "✅", _I32)
 FHR = Code(LOINC, "55283-6", "Fetal Heart rate", "✅", _I32)
