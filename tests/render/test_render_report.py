@@ -170,3 +170,21 @@ def test_print_css_inlined(aps):
     page = render_report_html(*aps)
     assert re.search(r"@page\s*\{", page)
     assert "<link" not in page  # self-contained: nothing to fetch
+
+
+def test_disclaimer_matches_the_engine_and_is_translated(aps):
+    from rplcare.reasoning.assess import DISCLAIMER as ENGINE
+    from rplcare.render.report import DISCLAIMER
+
+    assert DISCLAIMER == ENGINE  # so the catalog translates the engine's own words
+    page = render_report_html(*aps, lang="zh")
+    assert "决策支持，而非诊断" in page
+    assert ENGINE not in page
+
+
+def test_overrides_in_the_store_shape(thyroid):
+    store_row = {"id": 7, "recommendation_id": "treat.levothyroxine", "decision": "accepted",
+                 "reason": None, "comment": "", "user": "Dr Chen",
+                 "created": "2026-11-22T10:30:00+00:00", "when": "2026-11-22 10:30 UTC"}
+    card = _article(render_report_html(*thyroid, [store_row]), "treat.levothyroxine")
+    assert "accepted" in card and "Dr Chen" in card and "2026-11-22 10:30 UTC" in card
