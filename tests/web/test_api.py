@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -230,15 +232,26 @@ def test_handout_languages_and_after_loss(web, example_text):
     assert after.status_code == 200 and after.text != en.text
 
 
-def test_report_pdf(web, example_text):
+def test_report_pdf_carries_the_overrides(web, example_text, tmp_path):
     _create(web, example_text)
+    web.client.post("/api/cases/example-bleeding/overrides", headers=web.h(), json={
+        "recommendation_id": "test.anti_b2gpi", "decision": "overridden",
+        "reason": "done_elsewhere", "comment": "tested at the referring clinic"})
     r = web.client.get("/api/cases/example-bleeding/report.pdf", headers=web.h())
-    if not _has("rplcare.render.report", "render_report_pdf"):
+    if not (_has("rplcare.render.report", "render_report_pdf")
+            or _has("rplcare.render.pdf", "render_report_pdf")):
         assert r.status_code == 503
         return
     if r.status_code == 503:
         pytest.skip(f"report renderer present but unavailable here: {r.json()['detail']}")
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    html = web.client.get("/api/cases/example-bleeding/report.html", headers=web.h())
+    assert "tested at the referring clinic" in html.text
+    if shutil.which("pdftotext"):
+        (tmp_path / "r.pdf").write_bytes(r.content)
+        text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "r.pdf"), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        assert "referring clinic" in " ".join(text.split())
 
 
 def test_import_creates_then_versions(web, example_text):

@@ -437,9 +437,10 @@ def override_json(row: Override) -> dict[str, Any]:
             "user": row.user.name if row.user else None, "created": row.created.isoformat()}
 
 
-def overrides_for_report(s: Session, case_id: str) -> dict[str, dict[str, Any]]:
-    """The current decisions keyed by recommendation id, the shape the renderers receive."""
-    return {rid: override_json(row) for rid, row in current_overrides(s, case_id).items()}
+def overrides_for_report(s: Session, case_id: str) -> list[dict[str, Any]]:
+    """The current decision per recommendation, as the report renderer takes them."""
+    return [{**override_json(row), "when": row.created.strftime("%Y-%m-%d %H:%M UTC")}
+            for row in current_overrides(s, case_id).values()]
 
 
 # --- pregnancy outcome (data entry) -----------------------------------------------------

@@ -174,7 +174,8 @@ def overrides(request: Request, case_id: str, cred: Credentials) -> dict[str, An
     with _store(request).read() as s:
         auth.api_user(s, _header(cred))
         repo.get_case(s, case_id)
-        return {"current": repo.overrides_for_report(s, case_id),
+        return {"current": {rid: repo.override_json(o)
+                            for rid, o in repo.current_overrides(s, case_id).items()},
                 "history": [repo.override_json(o) for o in repo.override_history(s, case_id)]}
 
 

@@ -34,15 +34,22 @@ def check_lang(lang: str) -> str:
 
 
 def report_html(assessment: dict[str, Any], case: dict[str, Any],
-                overrides: dict[str, Any] | None, lang: str = "en") -> str:
+                overrides: list[dict[str, Any]] | None, lang: str = "en") -> str:
     fn = _renderer("rplcare.render.report", "render_report_html")
-    return fn(assessment, case, overrides=overrides, lang=lang)
+    return fn(assessment, case, overrides=overrides, lang=check_lang(lang))
 
 
 def report_pdf(assessment: dict[str, Any], case: dict[str, Any],
-               overrides: dict[str, Any] | None) -> bytes:
-    fn = _renderer("rplcare.render.report", "render_report_pdf")
-    return fn(assessment, case, overrides=overrides)
+               overrides: list[dict[str, Any]] | None) -> bytes:
+    try:
+        fn = _renderer("rplcare.render.report", "render_report_pdf")
+    except HTTPException:
+        fn = _renderer("rplcare.render.pdf", "render_report_pdf")
+    try:
+        return fn(assessment, case, overrides=overrides)
+    except (ImportError, OSError) as exc:  # WeasyPrint or its system libraries missing
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            f"PDF rendering is not available here ({exc})") from None
 
 
 def handout_html(assessment: dict[str, Any], case: dict[str, Any], lang: str,
@@ -71,8 +78,8 @@ def hcg_chart(assessment: dict[str, Any]) -> str | None:
 def available() -> dict[str, bool]:
     """Which renderers this installation has (shown on /healthz and the plan page)."""
     out = {}
-    for key, module in (("report", "rplcare.render.report"), ("handout", "rplcare.render.handout"),
-                        ("chart", "rplcare.render.chart")):
+    for key, module in (("report", "rplcare.render.report"), ("pdf", "rplcare.render.pdf"),
+                        ("handout", "rplcare.render.handout"), ("chart", "rplcare.render.chart")):
         try:
             importlib.import_module(module)
             out[key] = True

@@ -1,0 +1,113 @@
+"""Browser tests: the app under uvicorn in a subprocess (temp SQLite), Debian's Chromium
+driven by Playwright for Python. Never downloads a browser: skips when /usr/bin/chromium or
+the playwright package is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@dataclass
+class Server:
+    url: str
+    user: str
+    password: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    work = tmp_path_factory.mktemp("e2e")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"),
+           "RPLCARE_DATABASE_URL": f"sqlite:///{work / 'e2e.db'}",
+           "RPLCARE_SECRET_KEY": "e2e-secret"}
+    subprocess.run([sys.executable, "-c", "from rplcare.web.commands import user_add;"
+                    "raise SystemExit(user_add('clin', 'clinician', False, 'pw-e2e'))"],
+                   env=env, cwd=work, check=True, capture_output=True, timeout=120)
+    port = _free_port()
+    log = (work / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "rplcare.web.app:create_app",
+                             "--factory", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the app did not start: " + (work / "server.log").read_text())
+            time.sleep(0.2)
+    yield Server(url, "clin", "pw-e2e")
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: object, server: Server) -> Iterator[object]:
+    context = browser.new_context(base_url=server.url, accept_downloads=True,
+                                  viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def pdf_text() -> object:
+    return _pdf_text
+
+
+def _pdf_text(path: Path) -> str | None:
+    """Text of a PDF with poppler's pdftotext, None when it is not installed."""
+    if shutil.which("pdftotext") is None:
+        return None
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    return " ".join(out.split())
