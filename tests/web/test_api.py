@@ -306,3 +306,27 @@ def test_repository_loss_needs_dating_or_ga(web):
     with store.write() as s:
         v = repo.record_loss(s, "undated", date(2026, 11, 1), None, ga="7+2")
     assert v.data["pregnancies"][-1]["ga"] == "7+2"
+
+
+def test_case_ids_must_be_addressable(web):
+    r = web.client.post("/api/cases", json={"id": "a/b"}, headers=web.h())
+    assert r.status_code == 422 and r.json()["problems"][0]["path"] == "id"
+
+
+def test_timestamps_are_utc_on_every_backend(web, example_text):
+    _create(web, example_text)
+    versions = web.client.get("/api/cases/example-bleeding/versions", headers=web.h()).json()
+    assert versions[0]["created"].endswith("+00:00")
+
+
+def test_cds_services_mounted_closed_by_default(web, monkeypatch):
+    if importlib.util.find_spec("jwt") is None:
+        pytest.skip("CDS Hooks needs the interop extra (pyjwt)")
+    r = web.client.get("/cds-services")
+    if r.status_code == 404:
+        pytest.skip("rplcare.interop.cds_service is not installed")
+    assert r.status_code == 200 and r.json()["services"]
+    sid = r.json()["services"][0]["id"]
+    r = web.client.post(f"/cds-services/{sid}", json={"hook": "patient-view",
+                                                      "hookInstance": "x", "context": {}})
+    assert r.status_code == 401

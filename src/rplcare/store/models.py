@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 ROLES = ("clinician", "viewer", "admin")
 DECISIONS = ("accepted", "overridden")
@@ -21,13 +22,31 @@ ACTIONS = ("created", "changed", "viewed", "overrode", "exported", "login")
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps always come back as UTC-aware datetimes, whatever the backend does."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        # PostgreSQL answers in the session's time zone; SQLite gives back what was stored
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dict[str, Any]: JsonType, datetime: DateTime(timezone=True)}
+        dict[str, Any]: JsonType, datetime: UtcDateTime()}
 
 
 class User(Base):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +118,6 @@ def user_for_token(s: Session, token: str) -> User | None:
         return None
     now = utcnow()
     last = row.last_used
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
     if last is None or now - last > TOKEN_TOUCH:
         row.last_used = now
     return row.user
@@ -196,6 +195,16 @@ def new_case_id() -> str:
     return "case-" + secrets.token_hex(4)
 
 
+_ADDRESSABLE = re.compile(r"[^\s/\\?#%][^/\\?#%]*(?<!\s)")
+
+
+def check_case_id(case_id: str) -> None:
+    """A stored case is addressed by URL (`/cases/{id}`), so its id must fit in one segment."""
+    if not _ADDRESSABLE.fullmatch(case_id):
+        raise CaseError([("id", f"{case_id!r}: a stored case id cannot contain / \\ ? # % "
+                                "or start or end with a space")])
+
+
 def get_case(s: Session, case_id: str, *, lock: bool = False) -> CaseRecord:
     row = s.get(CaseRecord, case_id, with_for_update=lock or None)
     if row is None:
@@ -221,6 +230,7 @@ def create_case(s: Session, source: str | bytes | Mapping[str, Any], user: User 
                 event: str = "created") -> CaseVersion:
     data = canonical_case(source)
     case_id = data.get("id") or new_case_id()
+    check_case_id(case_id)
     data["id"] = case_id
     if s.get(CaseRecord, case_id) is not None:
         raise Conflict(f"case {case_id!r} exists")

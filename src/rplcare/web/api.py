@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -142,16 +143,18 @@ def versions(request: Request, case_id: str, cred: Credentials) -> list[dict[str
                 for v in repo.case_versions(s, case_id)]
 
 
-@router.get("/cases/{case_id}/assessment", summary="The assessment of the latest version")
+@router.get("/cases/{case_id}/assessment", summary="The assessment of the latest version",
+            response_class=JSONResponse,
+            responses={200: {"description": "rplcare.assessment/1 JSON"}})
 def assessment(request: Request, case_id: str, cred: Credentials,
                definition: Definition = "eshre2022",
-               luteal_policy: LutealPolicy = "guideline") -> dict[str, Any]:
+               luteal_policy: LutealPolicy = "guideline") -> JSONResponse:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
         v = repo.latest_version(s, case_id)
         a = repo.assessment_for(s, v, definition, luteal_policy)
         repo.audit(s, user, "viewed", case_id, {"what": "assessment", "version": v.n})
-        return a
+    return JSONResponse(a)  # already JSON types: skip FastAPI's slow re-encoding
 
 
 @router.get("/cases/{case_id}/history",

@@ -152,10 +152,15 @@ def create_app(database_url: str | None = None, secret_key: str | None = None) -
 
 
 def _include_cds(app: FastAPI) -> None:
-    """Mount the CDS Hooks services when that module is installed; the app works without."""
+    """Mount the CDS Hooks services when that module is installed; the app works without.
+
+    Service calls need a client JWT from an issuer listed in `RPLCARE_CDS_CLIENTS`; with none
+    listed every call is refused (only discovery is public), so the default is closed.
+    """
     try:
+        from rplcare.interop.cds_auth import CdsJwtVerifier
         from rplcare.interop.cds_service import build_cds_router
     except ImportError as exc:
         log.info("CDS Hooks services not mounted: %s", exc)
         return
-    app.include_router(build_cds_router())
+    app.include_router(build_cds_router(CdsJwtVerifier.from_env()))

@@ -18,7 +18,10 @@ def serve(host: str, port: int) -> None:
 
     from rplcare.web.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", proxy_headers=False)
+    # a keep-alive longer than uvicorn's 5 s default avoids the race where a client reuses a
+    # connection the server is closing (seen as read errors under load)
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", proxy_headers=False,
+                timeout_keep_alive=30)
 
 
 def user_add(name: str, role: str, print_token: bool, password: str | None) -> int:
