@@ -323,6 +323,7 @@ def serve(
 
     if examples:
         commands.load_examples()
+    commands.first_login()
     commands.serve(host, port)
 
 

@@ -74,6 +74,10 @@ def test_structured_form_creates_a_case_and_shows_the_plan(web):
     assert 'id="rec-test-thyroid_function"' in text
     for link in ("report.pdf", "handout?lang=zh", "schedule.ics"):
         assert f"/cases/form-1/{link}" in text
+    # the footer names the app and knowledge-base versions, never a Python object
+    from rplcare import __version__
+
+    assert f"rplcare {__version__} · knowledge base" in text and "object at 0x" not in text
 
 
 def test_form_errors_are_inline_and_save_nothing(web):

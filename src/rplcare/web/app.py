@@ -107,7 +107,7 @@ def create_app(database_url: str | None = None, secret_key: str | None = None) -
         yield
         store.dispose()
 
-    app = FastAPI(title="rplcare", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="rplcare", version=__version__, lifespan=lifespan, docs_url=None,
                   description="Clinical decision support for recurrent pregnancy loss. "
                               "Decision support, not diagnosis.")
     app.state.store = store
@@ -129,6 +129,7 @@ def create_app(database_url: str | None = None, secret_key: str | None = None) -
 
     _install_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    _install_docs(app)
     app.include_router(api.router)
     app.include_router(pages.router)
     _include_cds(app)
@@ -164,3 +165,19 @@ def _include_cds(app: FastAPI) -> None:
         log.info("CDS Hooks services not mounted: %s", exc)
         return
     app.include_router(build_cds_router(CdsJwtVerifier.from_env()))
+
+
+def _install_docs(app: Any) -> None:
+    """Swagger UI at /docs from vendored assets (FastAPI's default loads them from a CDN,
+    which a hospital network or this project's machines may not reach)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Any:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="rplcare API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon.png",
+        )

@@ -18,9 +18,13 @@ def serve(host: str, port: int) -> None:
 
     from rplcare.web.app import create_app
 
+    app = create_app()
+    print(f"rplcare is running at http://{host}:{port}/ (decision support, not diagnosis)",
+          file=sys.stderr)
+
     # a keep-alive longer than uvicorn's 5 s default avoids the race where a client reuses a
     # connection the server is closing (seen as read errors under load)
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", proxy_headers=False,
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
                 timeout_keep_alive=30)
 
 
@@ -73,3 +77,39 @@ def load_examples(folder: Path | None = None) -> None:
         print(f"loaded {len(ids)} example case(s): {', '.join(ids)}", file=sys.stderr)
     finally:
         store.dispose()
+
+
+FIRST_LOGIN = Path("var") / "first-login.txt"
+
+
+def first_login(path: Path = FIRST_LOGIN) -> str:
+    """Make sure someone can log in to a new store, and say how.
+
+    An empty store gets a user `clinician` with a random password, written to
+    `var/first-login.txt` (mode 600, next to the SQLite file) so a second `make run` can show it
+    again; a store with users only gets a reminder. Returns the line printed.
+    """
+    import secrets
+
+    from rplcare.store import repository as repo
+    from rplcare.store.db import Store
+
+    store = Store()
+    try:
+        with store.write() as s:
+            if repo.list_users(s):
+                known = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+                line = (f"first login: {known}" if known else
+                        "log in with an existing user (add one: rplcare user add NAME --role "
+                        "clinician)")
+            else:
+                password = secrets.token_urlsafe(12)
+                repo.create_user(s, "clinician", "clinician", password)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(f"clinician / {password}\n", encoding="utf-8")
+                path.chmod(0o600)
+                line = f"first login: clinician / {password} (also in {path})"
+    finally:
+        store.dispose()
+    print(line, file=sys.stderr)
+    return line

@@ -347,7 +347,7 @@ def _plan_context(s: Any, case_id: str, definition: str, luteal_policy: str) -> 
     preg = a.get("pregnancy")
     scans = sorted((v.data.get("current_pregnancy") or {}).get("scans", []),
                    key=lambda sc: str(sc.get("date")))
-    return {"case_id": case_id, "version": v, "a": a, "recs": recs, "groups": GROUPS,
+    return {"case_id": case_id, "case_version": v, "a": a, "recs": recs, "groups": GROUPS,
             "overrides": repo.current_overrides(s, case_id), "status": repo.case_status(a),
             "lost": repo.is_lost(versions), "preg": preg, "scans": scans,
             "alerts": ((preg or {}).get("hcg") or {}).get("alerts") or [],
@@ -364,7 +364,7 @@ def plan(request: Request, case_id: str, definition: str = "eshre2022",
     with _store(request).write() as s:
         user = auth.page_user(s, request)
         ctx = _plan_context(s, case_id, definition, luteal_policy)
-        repo.audit(s, user, "viewed", case_id, {"what": "plan", "version": ctx["version"].n,
+        repo.audit(s, user, "viewed", case_id, {"what": "plan", "version": ctx["case_version"].n,
                                                 "definition": definition,
                                                 "luteal_policy": luteal_policy})
     chart = documents.hcg_chart(ctx["a"]) if ctx["preg"] else None
