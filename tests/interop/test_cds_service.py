@@ -41,6 +41,7 @@ from rplcare.interop.fhir_map import OVERRIDE_REASON_SYSTEM, RECOMMENDATION_SYST
 ROOT = Path(__file__).resolve().parents[2]
 APS = ROOT / "examples" / "aps-three-losses.yaml"
 BLEEDING = ROOT / "examples" / "bleeding-early-pregnancy.yaml"
+CARRIER = ROOT / "examples" / "carrier-frozen-transfer.yaml"
 FHIR = "https://ehr.example.org/fhir"
 
 
@@ -209,6 +210,18 @@ def test_order_sign_matches_codes_and_bed_rest() -> None:
     assert {c["source"]["topic"]["code"] for c in cards} == {"test.hla_typing",
                                                              "advice.no_bed_rest"}
     assert all(c["indicator"] == "critical" for c in cards)
+
+
+def test_order_sign_lit_critical_even_without_rpl_the_order_is_a_record() -> None:
+    # the gestational carrier has no losses: the assessment lists no LIT, but an order for it
+    # is a record of it, and the knowledge base advises against it for everyone
+    pid, prefetch, day = chart(CARRIER)
+    orders = _orders(pid, {"resourceType": "ServiceRequest", "id": "lit",
+                           "code": {"text": "Lymphocyte immunotherapy (partner cells)"}})
+    body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
+    (card,) = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
+    assert card["indicator"] == "critical"
+    assert card["source"]["topic"]["code"] == "treat.lymphocyte_immunotherapy"
 
 
 def _progesterone(pid: str, **timing: Any) -> dict[str, Any]:

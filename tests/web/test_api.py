@@ -330,3 +330,14 @@ def test_cds_services_mounted_closed_by_default(web, monkeypatch):
     r = web.client.post(f"/cds-services/{sid}", json={"hook": "patient-view",
                                                       "hookInstance": "x", "context": {}})
     assert r.status_code == 401
+
+
+def test_cds_endpoints_answer_the_authorization_preflight_pages_and_api_do_not(web):
+    pre = {"Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
+           "Access-Control-Request-Headers": "authorization,content-type"}
+    r = web.client.options("/cds-services/rplcare-patient-view", headers=pre)
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert "authorization" in r.headers["access-control-allow-headers"].lower()
+    api = web.client.options("/api/cases", headers=pre)
+    assert "access-control-allow-origin" not in api.headers

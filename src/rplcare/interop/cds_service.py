@@ -74,6 +74,8 @@ from rplcare.interop.fhir_out import medication_requests, progesterone_stop_date
 from rplcare.knowledge import get_kb
 from rplcare.pregnancy.gestation import format_ga
 from rplcare.reasoning.assess import Assessment, assess
+from rplcare.reasoning.engine import evaluate
+from rplcare.reasoning.findings import FindingSet
 
 __all__ = [
     "ENV_ALLOW_UNAUTHENTICATED",
@@ -161,6 +163,18 @@ ORDER_CODES: dict[tuple[str, str], str] = {
     (CS_TEST, "hla_typing"): "test.hla_typing",
     (CS_TEST, "blocking_antibodies"): "test.anti_hla_antibodies",
     (CS_TEST, "nk_cells"): "test.nk_cells",
+}
+# A draft order is a record of the item: the knowledge base's "recorded" rule then applies even
+# when the patient's assessment did not list it (e.g. LIT ordered for a woman without RPL).
+ORDERED_FINDING: dict[str, str] = {
+    "treat.lymphocyte_immunotherapy": "recorded.lymphocyte_immunotherapy",
+    "treat.ivig": "recorded.ivig",
+    "treat.intralipid": "recorded.intralipid",
+    "treat.g_csf": "recorded.g_csf",
+    "advice.no_bed_rest": "recorded.bed_rest",
+    "test.hla_typing": "recorded.hla_typing",
+    "test.anti_hla_antibodies": "recorded.anti_hla_antibodies",
+    "test.nk_cells": "recorded.nk_cells",
 }
 _PROGESTERONE = re.compile(r"progesteron|utrogestan|crinone|cyclogest|prometrium|endometrin",
                            re.I)
@@ -517,6 +531,16 @@ def _corrected(res: Mapping[str, Any], stop: date, today: date) -> dict[str, Any
     return fixed
 
 
+def _as_ordered(a: Assessment, rec_id: str) -> Any | None:
+    """The recommendation as the knowledge base states it once the case records the item."""
+    fs = FindingSet()
+    for f in a.findings:
+        fs.add(f.id, f.text, f.evidence, f.details)
+    fs.add(ORDERED_FINDING[rec_id], "Ordered in the draft orders being signed.",
+           ["context.draftOrders"])
+    return evaluate(get_kb().recommendations[rec_id], fs, get_kb())
+
+
 def order_sign_cards(a: Assessment, req: CdsRequest, cards: _CardFactory) -> list[Card]:
     out: list[Card] = []
     recs = {r.id: r for r in a.recommendations}
@@ -527,6 +551,8 @@ def order_sign_cards(a: Assessment, req: CdsRequest, cards: _CardFactory) -> lis
         ref = f"{rtype}/{rid_}" if rid_ else None
         rec_id = _match_order(res)
         rec = recs.get(rec_id or "")
+        if rec_id in ORDERED_FINDING and (rec is None or not rec.prominent):
+            rec = _as_ordered(a, rec_id) or rec
         against = rec is not None and (rec.status == "not_recommended" or
                                        rec.id == "advice.no_bed_rest")
         if rec is not None and against:

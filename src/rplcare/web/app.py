@@ -165,6 +165,27 @@ def _include_cds(app: FastAPI) -> None:
         log.info("CDS Hooks services not mounted: %s", exc)
         return
     app.include_router(build_cds_router(CdsJwtVerifier.from_env()))
+    app.add_middleware(_PrefixCors, prefix="/cds-services")
+
+
+class _PrefixCors:
+    """CORS (with the Authorization preflight) for the CDS Hooks endpoints only: EHR sandboxes
+    call them from a browser, while the clinician pages and API stay same-origin."""
+
+    def __init__(self, app: Any, prefix: str) -> None:
+        from starlette.middleware.cors import CORSMiddleware
+
+        self.app = app
+        self.prefix = prefix
+        self.cors = CORSMiddleware(app, allow_origins=["*"], allow_credentials=False,
+                                   allow_methods=["GET", "POST", "OPTIONS"],
+                                   allow_headers=["Authorization", "Content-Type"], max_age=600)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def _install_docs(app: Any) -> None:
