@@ -39,6 +39,23 @@ class LutealSupport(BaseModel):
     sources: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 
+    @classmethod
+    def not_indicated(
+        cls, policy: Policy, why: str, sources: list[str], warnings: list[str] | None = None
+    ) -> LutealSupport:
+        return cls(
+            indicated=False,
+            indication=None,
+            regimen=None,
+            stop_ga=None,
+            stop_date=None,
+            policy=policy,
+            label=None,
+            why=why,
+            sources=sources,
+            warnings=warnings or [],
+        )
+
 
 class Window(BaseModel):
     """A gestational window with its dates (None without dating)."""
@@ -82,16 +99,8 @@ def schedule(
         raise ValueError(f"luteal policy {policy!r} is not guideline or article")
     warnings: list[str] = []
     if not_indicated_reason:
-        return LutealSupport(
-            indicated=False,
-            indication=None,
-            regimen=None,
-            stop_ga=None,
-            stop_date=None,
-            policy=policy,
-            label=None,
-            sources=["nice-ng126"],
-            why=f"not indicated: {not_indicated_reason}",
+        return LutealSupport.not_indicated(
+            policy, f"not indicated: {not_indicated_reason}", ["nice-ng126"]
         )
     if indication not in (None, BLEEDING, ART):
         raise ValueError(f"unknown luteal indication {indication!r}")
@@ -174,18 +183,7 @@ def schedule(
         )
         if policy == "article" and not has_rpl:
             why = "the article policy applies to women with RPL only; " + why
-        return LutealSupport(
-            indicated=False,
-            indication=None,
-            regimen=None,
-            stop_ga=None,
-            stop_date=None,
-            policy=policy,
-            label=None,
-            why=why,
-            sources=["nice-ng126", "promise2015"],
-            warnings=warnings,
-        )
+        return LutealSupport.not_indicated(policy, why, ["nice-ng126", "promise2015"], warnings)
 
     ga, label, _, _ = max(stops, key=lambda s: s[0])
     why = "; ".join(r for _, _, r, _ in stops)
