@@ -16,7 +16,8 @@ def test_every_finding_id_code_can_emit_is_declared_in_the_knowledge_base():
     literal = set(re.findall(r'fs\.add\(\s*"([a-z]+\.[a-z0-9_]+)"', src))
     mapped = set(rules.NOT_ROUTINE_RECORDED.values()) | set(rules.RECORDED_TREATMENTS.values())
     mapping_values = set(re.findall(r"\"(cause\.[a-z_]*[a-z])\"", src))
-    emitted = literal | mapped | mapping_values
+    from_parameters = set(get_kb().param("anatomy.imaging_findings").values())
+    emitted = literal | mapped | mapping_values | from_parameters
     assert len(emitted) > 60
     assert sorted(emitted - set(get_kb().findings)) == []
 

@@ -211,3 +211,19 @@ def test_bad_kb_rule_without_source_and_bad_status_all_reported(tmp_path):
         load_kb(d)
     joined = "\n".join(exc.value.problems)
     assert "rules.0.status" in joined and "rules.0.sources" in joined
+
+
+def test_bad_kb_parameter_mapping_to_an_unknown_finding_fails_at_load(tmp_path):
+    d = _copy_kb(tmp_path)
+    f = d / "parameters.yaml"
+    f.write_text(
+        f.read_text(encoding="utf-8").replace(
+            "septate_uterus: cause.septate_uterus", "septate_uterus: cause.septet_uterus"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(KnowledgeError) as exc:
+        load_kb(d)
+    assert (
+        "parameter anatomy.imaging_findings.septate_uterus: unknown finding 'cause.septet_uterus'"
+    ) in exc.value.problems

@@ -105,9 +105,14 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             if ref.id not in sources:
                 problems.append(f"{where}: unknown source {ref.id!r}")
 
+    finding_prefixes = {fid.split(".", 1)[0] for fid in findings}
     for name, p in parameters.items():
         if p.source not in sources:
             problems.append(f"parameter {name}: unknown source {p.source!r}")
+        if isinstance(p.value, dict):  # maps to findings (e.g. imaging finding -> cause id)
+            for key, fid in p.value.items():
+                if fid.split(".", 1)[0] in finding_prefixes and fid not in findings:
+                    problems.append(f"parameter {name}.{key}: unknown finding {fid!r}")
     for fid, f in findings.items():
         check_refs(f"finding {fid}", f.sources)
     for rid, rec in recs.items():

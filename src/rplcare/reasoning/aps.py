@@ -157,10 +157,10 @@ def _aneuploid(karyotype: str) -> bool:
     return n != 46 or any(re.fullmatch(r"[+-](\d+|X|Y)", p) for p in parts[2:])
 
 
-def unbalanced_structural(karyotype: str) -> bool:
+def unbalanced_structural(karyotype: str, kb: KnowledgeBase) -> bool:
     """An unbalanced structural rearrangement (derivative, duplication, deletion, recombinant)."""
     k = karyotype.replace(" ", "").lower()
-    return any(tag in k for tag in ("der(", "dup(", "del(", "rec("))
+    return any(tag in k for tag in kb.param("genetics.poc_unbalanced_tags"))
 
 
 aneuploid = _aneuploid

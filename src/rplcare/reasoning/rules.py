@@ -217,7 +217,7 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
     unbal = [
         i
         for i, p in enumerate(case.pregnancies)
-        if p.poc_karyotype and unbalanced_structural(p.poc_karyotype)
+        if p.poc_karyotype and unbalanced_structural(p.poc_karyotype, kb)
     ]
     if unbal:
         fs.add(
@@ -476,17 +476,7 @@ def _metabolic(
 def _anatomy(
     case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet
 ) -> None:
-    mapping = {
-        "septate_uterus": "cause.septate_uterus",
-        "submucosal_fibroid": "cause.submucosal_fibroid",
-        "intramural_fibroid_distorting_cavity": "cause.submucosal_fibroid",
-        "intrauterine_adhesions": "cause.intrauterine_adhesions",
-        "endometrial_polyp": "cause.endometrial_polyp",
-        "arcuate_uterus": "cause.other_uterine_anomaly",
-        "bicornuate_uterus": "cause.other_uterine_anomaly",
-        "unicornuate_uterus": "cause.other_uterine_anomaly",
-        "didelphys_uterus": "cause.other_uterine_anomaly",
-    }
+    mapping = kb.param("anatomy.imaging_findings")
     for i, r in facts.all("uterine_imaging"):
         fid = mapping.get(r.finding or "")
         if fid:
@@ -500,20 +490,15 @@ def _anatomy(
         fs.add("cause.other_uterine_anomaly", "Uterine anomaly recorded.", ["patient.conditions"])
 
 
-_BENIGN = ("inv(9)(p12q13)", "inv(9)(p11q13)", "9qh+", "1qh+", "16qh+", "yqh+", "yqh-")
-_STRUCTURAL = ("t(", "rob(", "der(", "ins(", "inv(")
-
-
-def classify_karyotype(k: str) -> str:
+def classify_karyotype(k: str, kb: KnowledgeBase) -> str:
     """normal | normal_variant | structural | numerical, for a parental ISCN string."""
-    s = k.replace(" ", "").lower()
-    rest = s
+    rest = k.replace(" ", "").lower()
     variant = False
-    for b in _BENIGN:
-        if b in rest:
+    for b in kb.param("genetics.benign_heteromorphisms"):
+        if b.lower() in rest:
             variant = True
-            rest = rest.replace(b, "")
-    if any(tag in rest for tag in _STRUCTURAL):
+            rest = rest.replace(b.lower(), "")
+    if any(tag in rest for tag in kb.param("genetics.structural_rearrangement_tags")):
         return "structural"
     if aneuploid(k):
         return "numerical"
@@ -544,7 +529,7 @@ def _genetics(
             "done.parental_karyotype", "Parental karyotype(s) available.", [p for p, _, _ in karyos]
         )
     for path, who, iscn in karyos:
-        kind = classify_karyotype(iscn)
+        kind = classify_karyotype(iscn, kb)
         if kind == "structural":
             fs.add(
                 "cause.parental_structural_rearrangement",
