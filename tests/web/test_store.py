@@ -16,7 +16,7 @@ from rplcare.store.db import Store, database_url
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_migration_0001_matches_the_models(database_url):
+def test_migrations_match_the_models(database_url):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
@@ -30,7 +30,7 @@ def test_migration_0001_matches_the_models(database_url):
         with store.read() as s:
             from sqlalchemy import text
 
-            assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     finally:
         store.dispose()
 
@@ -143,3 +143,25 @@ def test_cli_facing_modules_import_without_heavy_dependencies(tmp_path):
              " 'weasyprint') if m in sys.modules]))", {}, tmp_path)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
+
+
+def test_cds_feedback_is_kept_once_and_an_override_is_audited(database_url):
+    store = Store(database_url)
+    fb = repo.SqlFeedbackStore(store)
+    row = {"card": "c-1", "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z",
+           "overrideReason": {"reason": {"code": "patient_declined",
+                                         "system": "https://rplcare.org/override-reason"},
+                              "userComment": "prefers to wait"},
+           "recommendation": "treat.lymphocyte_immunotherapy", "patient": "p1"}
+    try:
+        fb.add("rplcare-order-sign", row)
+        fb.add("rplcare-order-sign", dict(row))  # the client may report it twice
+        fb.add("rplcare-order-sign", {"card": "c-2", "outcome": "accepted"})
+        kept = fb.list("rplcare-order-sign")
+        assert [r["card"] for r in kept] == ["c-1", "c-2"]
+        assert kept[0]["overrideReason"]["userComment"] == "prefers to wait"
+        with store.read() as s:
+            entries = [e for e in repo.audit_log(s) if e.detail.get("source") == "cds-hooks"]
+        assert [(e.action, e.detail["reason"]) for e in entries] == [("overrode", "patient_declined")]
+    finally:
+        store.dispose()

@@ -146,3 +146,26 @@ class AuditEntry(Base):
     created: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User | None] = relationship(lazy="joined")
+
+
+class CdsFeedback(Base):
+    """An EHR's report of what a clinician did with a CDS Hooks card (accepted / overridden and
+    the coded reason), kept like an override so the record can answer who decided what."""
+
+    __tablename__ = "cds_feedback"
+    __table_args__ = (
+        UniqueConstraint("service_id", "card", "outcome", "outcome_timestamp", "reason_code",
+                         name="uq_cds_feedback_event"),
+        Index("ix_cds_feedback_service_created", "service_id", "created"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(100))
+    card: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(20))
+    outcome_timestamp: Mapped[str] = mapped_column(String(40), default="")
+    reason_code: Mapped[str] = mapped_column(String(100), default="")
+    recommendation_id: Mapped[str | None] = mapped_column(String(100))
+    patient_id: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]]
+    created: Mapped[datetime] = mapped_column(default=utcnow)

@@ -34,6 +34,7 @@ from rplcare.store.models import (
     AuditEntry,
     CaseRecord,
     CaseVersion,
+    CdsFeedback,
     Override,
     User,
     utcnow,
@@ -505,3 +506,51 @@ def load_directory(s: Session, folder: Path, user: User | None = None) -> list[s
     for path in sorted(folder.glob("*.y*ml")) + sorted(folder.glob("*.json")):
         ids.append(import_case(s, path.read_text(encoding="utf-8"), user).case_id)
     return ids
+
+
+# --------------------------------------------------------------------------------------------
+# CDS Hooks feedback (the `FeedbackStore` protocol of rplcare.interop.cds_service)
+# --------------------------------------------------------------------------------------------
+
+
+def add_cds_feedback(s: Session, service_id: str, feedback: Mapping[str, Any]) -> bool:
+    """Store one card outcome; the spec lets a client report the same outcome twice, so a
+    repeat is ignored (False). An override is also written to the audit log."""
+    reason = (feedback.get("overrideReason") or {}).get("reason") or {}
+    key = {"service_id": service_id, "card": str(feedback.get("card", "")),
+           "outcome": str(feedback.get("outcome", "")),
+           "outcome_timestamp": str(feedback.get("outcomeTimestamp") or ""),
+           "reason_code": str(reason.get("code") or "")}
+    if s.scalar(select(CdsFeedback.id).filter_by(**key)) is not None:
+        return False
+    s.add(CdsFeedback(**key, recommendation_id=feedback.get("recommendation"),
+                      patient_id=feedback.get("patient"), payload=dict(feedback)))
+    if key["outcome"] == "overridden":
+        audit(s, None, "overrode", None, {"source": "cds-hooks", "service": service_id,
+                                          "card": key["card"], "reason": key["reason_code"],
+                                          "recommendation": feedback.get("recommendation")})
+    return True
+
+
+def list_cds_feedback(s: Session, service_id: str) -> list[dict[str, Any]]:
+    rows = s.scalars(select(CdsFeedback).filter_by(service_id=service_id)
+                     .order_by(CdsFeedback.created, CdsFeedback.id))
+    return [dict(r.payload) for r in rows]
+
+
+class SqlFeedbackStore:
+    """CDS Hooks feedback kept in the care record (survives restarts, shared by workers)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def add(self, service_id: str, feedback: dict[str, Any]) -> None:
+        try:
+            with self.store.write() as s:
+                add_cds_feedback(s, service_id, feedback)
+        except IntegrityError:  # the same outcome raced in from another worker
+            pass
+
+    def list(self, service_id: str) -> list[dict[str, Any]]:
+        with self.store.read() as s:
+            return list_cds_feedback(s, service_id)

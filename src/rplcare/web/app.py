@@ -164,7 +164,10 @@ def _include_cds(app: FastAPI) -> None:
     except ImportError as exc:
         log.info("CDS Hooks services not mounted: %s", exc)
         return
-    app.include_router(build_cds_router(CdsJwtVerifier.from_env()))
+    from rplcare.store.repository import SqlFeedbackStore
+
+    app.include_router(build_cds_router(CdsJwtVerifier.from_env(),
+                                        feedback_store=SqlFeedbackStore(app.state.store)))
     app.add_middleware(_PrefixCors, prefix="/cds-services")
 
 
