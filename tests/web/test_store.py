@@ -162,6 +162,7 @@ def test_cds_feedback_is_kept_once_and_an_override_is_audited(database_url):
         assert kept[0]["overrideReason"]["userComment"] == "prefers to wait"
         with store.read() as s:
             entries = [e for e in repo.audit_log(s) if e.detail.get("source") == "cds-hooks"]
-        assert [(e.action, e.detail["reason"]) for e in entries] == [("overrode", "patient_declined")]
+        pairs = [(e.action, e.detail["reason"]) for e in entries]
+        assert pairs == [("overrode", "patient_declined")]
     finally:
         store.dispose()
