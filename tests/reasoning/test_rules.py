@@ -676,3 +676,30 @@ def test_cervical_surveillance_after_a_13_week_loss_rcog_gtg75_no_16_week_floor(
     assert statuses(a)["test.cervical_length_surveillance"] == "recommended"
     # NICE NG25's short-cervix treatment needs a loss at 16+0-34+0: not met by a 13-week loss
     assert "history.spontaneous_preterm_or_midtrimester_loss" not in finding_ids(a)
+
+
+def test_vaginal_progesterone_bleeding_not_started_from_16_weeks_nice_1_5_3():
+    scan = [
+        {
+            "date": "2026-11-20",
+            "location": "intrauterine",
+            "embryo": True,
+            "crl_mm": 60,
+            "heartbeat": True,
+        }
+    ]
+    early = case(
+        pregnancies=losses("7+0", "8+0"),
+        current_pregnancy={"lmp": "2026-08-25", "symptoms": ["bleeding"], "scans": scan},
+    )  # 12+6 on 2026-11-23
+    assert statuses(run(early))["treat.vaginal_progesterone_bleeding"] == "recommended"
+    late_scan = [
+        {"date": "2026-11-20", "location": "intrauterine", "embryo": True, "heartbeat": True}
+    ]
+    late = case(
+        pregnancies=losses("7+0", "8+0"),
+        current_pregnancy={"lmp": "2026-08-01", "symptoms": ["bleeding"], "scans": late_scan},
+    )  # 16+2 by LMP
+    a = run(late)
+    assert "current.ga_16w_plus" in finding_ids(a)
+    assert "treat.vaginal_progesterone_bleeding" not in statuses(a)

@@ -663,6 +663,12 @@ def _current(
             + ": folic acid applies.",
             ["current_pregnancy"],
         )
+    if ga is not None and ga >= kb.param("luteal.nice_stop_ga_days"):
+        fs.add(
+            "current.ga_16w_plus",
+            f"Gestation {format_ga(ga)}: 16+0 or more, past the NICE progesterone window.",
+            ["current_pregnancy"],
+        )
     if "bleeding" in cp.symptoms:
         fs.add(
             "current.bleeding",
