@@ -112,7 +112,8 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
                     f"({lut['stop_date']}; {lut['label']})"
                 )
             else:
-                con.print(f"luteal support not indicated: {escape(lut['why'])}")
+                why = lut["why"].removeprefix("not indicated: ")
+                con.print(f"luteal support not indicated: {escape(why)}")
         for e in p.get("events", []):
             con.print(
                 f"  {e['start']}{' to ' + e['end'] if e.get('end') else ''}: {escape(e['title'])}"
