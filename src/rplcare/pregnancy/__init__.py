@@ -1,0 +1,1 @@
+"""Early-pregnancy calculators: dating, hCG, progesterone, viability, luteal schedule."""

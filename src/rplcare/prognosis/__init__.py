@@ -1,0 +1,1 @@
+"""Prognosis for the next pregnancy (counselling aids with their caveats)."""

@@ -1,0 +1,1 @@
+"""Reasoning: classification, findings, knowledge-base rules and `assess()` (pure functions)."""

@@ -1,0 +1,1 @@
+"""Renderers: terminal text, clinician report (HTML/PDF), patient handout, hCG chart, iCalendar."""
