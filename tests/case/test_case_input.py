@@ -202,3 +202,14 @@ def test_case_round_trips_through_its_own_dump():
     )
     again = load_case(c.model_dump(mode="json", exclude_none=True), today=TODAY)
     assert again.model_dump() == c.model_dump()
+
+
+def test_bytes_that_are_not_utf8_are_a_case_error_not_a_traceback(tmp_path):
+    with pytest.raises(CaseError) as exc:
+        load_case(b"\x80\x81 not text", today=TODAY)
+    assert "not UTF-8" in exc.value.lines()[0]
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("id: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(CaseError) as exc:
+        load_case(bad, today=TODAY)
+    assert "not UTF-8" in exc.value.lines()[0]

@@ -26,10 +26,17 @@ def read_mapping(source: str | Path | bytes) -> Any:
         path = Path(source)
         try:
             text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CaseError([("", f"{path} is not UTF-8 text (byte {exc.start})")]) from None
         except OSError as exc:
             raise CaseError([("", f"cannot read {path}: {exc.strerror}")]) from None
     else:
-        text = source.decode("utf-8") if isinstance(source, bytes) else source
+        try:
+            text = source.decode("utf-8") if isinstance(source, bytes) else source
+        except UnicodeDecodeError as exc:
+            raise CaseError(
+                [("", f"not UTF-8 text (byte {exc.start}): save the case as UTF-8")]
+            ) from None
     try:
         if text.lstrip().startswith(("{", "[")):
             return json.loads(text)
