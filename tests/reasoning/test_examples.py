@@ -111,3 +111,19 @@ def test_same_case_same_options_same_output(examples_dir):
     one = run_example(examples_dir, "aps-three-losses").to_json()
     two = run_example(examples_dir, "aps-three-losses").to_json()
     assert one == two
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "aps-three-losses",
+        "thyroid-two-losses",
+        "bleeding-early-pregnancy",
+        "carrier-frozen-transfer",
+    ],
+)
+def test_every_because_id_resolves_to_a_finding_in_the_json(examples_dir, name):
+    d = json.loads(run_example(examples_dir, name).to_json())
+    listed = {f["id"] for f in d["findings"]}
+    for r in d["recommendations"]:
+        assert set(r["because"]) <= listed, r["id"]

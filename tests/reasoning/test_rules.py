@@ -703,3 +703,13 @@ def test_vaginal_progesterone_bleeding_not_started_from_16_weeks_nice_1_5_3():
     a = run(late)
     assert "current.ga_16w_plus" in finding_ids(a)
     assert "treat.vaginal_progesterone_bleeding" not in statuses(a)
+
+
+def test_because_ids_resolve_in_the_json_even_for_context_findings():
+    d = run(case(pregnancies=losses("7+0", "8+0", "6+0"))).to_dict()
+    rec = next(r for r in d["recommendations"] if r["id"] == "test.parental_karyotype")
+    assert "gap.poc_karyotype" in rec["because"]
+    listed = {f["id"]: f for f in d["findings"]}
+    assert listed["gap.poc_karyotype"]["reported"] is False
+    for r in d["recommendations"]:
+        assert set(r["because"]) <= set(listed), r["id"]

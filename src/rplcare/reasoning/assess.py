@@ -56,11 +56,14 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         kb = get_kb()
-        reported = [
-            f.to_json()
-            for f in self.findings
-            if kb.findings.get(f.id) is None or kb.findings[f.id].reported
-        ]
+        # every finding is listed, so each `because` id resolves; `reported: false` marks the
+        # context facts (e.g. "no bleeding recorded") that displays may leave out
+        findings = []
+        for f in self.findings:
+            item = f.to_json()
+            if f.id in kb.findings and not kb.findings[f.id].reported:
+                item["reported"] = False
+            findings.append(item)
         return {
             "format": FORMAT,
             "case_id": self.case_id,
@@ -72,7 +75,7 @@ class Assessment:
             },
             "disclaimer": DISCLAIMER,
             "classification": self.classification.to_json(),
-            "findings": reported,
+            "findings": findings,
             "recommendations": [r.to_json() for r in self.recommendations],
             "workup": {"done": self.workup_done},
             "pregnancy": self.pregnancy,
