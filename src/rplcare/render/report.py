@@ -161,6 +161,8 @@ def report_context(
     svg = hcg_chart_svg(dict(assessment)) if chart else None
     findings = []
     for f in assessment.get("findings") or ():
+        if f.get("reported", True) is False:  # context facts stay in the JSON, not the report
+            continue
         paths = [str(p) for p in f.get("evidence") or ()]
         findings.append({**f, "evidence_items": [(p, evidence_label(case, p)) for p in paths]})
     return {
