@@ -54,7 +54,8 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
         f"second-trimester); type {c['type'] or '-'}; care tier {tier}"
     )
     con.print(Rule("Findings"))
-    shown = [f for f in d["findings"] if f["id"].split(".")[0] in ("cause", "state")]
+    shown = [f for f in d["findings"]
+             if f["id"].split(".")[0] in ("cause", "state") and f.get("reported", True)]
     for f in shown:
         ev = f" ({', '.join(f['evidence'])})" if f["evidence"] else ""
         con.print(f"• [bold]{f['id']}[/]: {escape(f['text'])}[dim]{escape(ev)}[/]")
