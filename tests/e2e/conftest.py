@@ -19,8 +19,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
@@ -40,17 +46,44 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     work = tmp_path_factory.mktemp("e2e")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"),
-           "RPLCARE_DATABASE_URL": f"sqlite:///{work / 'e2e.db'}",
-           "RPLCARE_SECRET_KEY": "e2e-secret"}
-    subprocess.run([sys.executable, "-c", "from rplcare.web.commands import user_add;"
-                    "raise SystemExit(user_add('clin', 'clinician', False, 'pw-e2e'))"],
-                   env=env, cwd=work, check=True, capture_output=True, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "RPLCARE_DATABASE_URL": f"sqlite:///{work / 'e2e.db'}",
+        "RPLCARE_SECRET_KEY": "e2e-secret",
+    }
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from rplcare.web.commands import user_add;"
+            "raise SystemExit(user_add('clin', 'clinician', False, 'pw-e2e'))",
+        ],
+        env=env,
+        cwd=work,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     port = _free_port()
     log = (work / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "rplcare.web.app:create_app",
-                             "--factory", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "rplcare.web.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=work,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -85,8 +118,9 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser: object, server: Server) -> Iterator[object]:
-    context = browser.new_context(base_url=server.url, accept_downloads=True,
-                                  viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=server.url, accept_downloads=True, viewport={"width": 1280, "height": 900}
+    )
     pg = context.new_page()
     pg.set_default_timeout(15_000)
     yield pg
@@ -108,6 +142,11 @@ def _pdf_text(path: Path) -> str | None:
     """Text of a PDF with poppler's pdftotext, None when it is not installed."""
     if shutil.which("pdftotext") is None:
         return None
-    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
-                         text=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     return " ".join(out.split())

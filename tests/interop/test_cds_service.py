@@ -65,10 +65,14 @@ def chart(path: Path) -> tuple[str, dict[str, Any], date]:
     return patient["id"], prefetch, case.day
 
 
-def request(hook: str, patient_id: str, prefetch: dict[str, Any] | None = None,
-            **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"hook": hook, "hookInstance": str(uuid.uuid4()),
-                            "context": {"patientId": patient_id, "userId": "Practitioner/1"}}
+def request(
+    hook: str, patient_id: str, prefetch: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "hook": hook,
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"patientId": patient_id, "userId": "Practitioner/1"},
+    }
     if prefetch is not None:
         body["prefetch"] = prefetch
     for key, value in extra.items():
@@ -117,8 +121,11 @@ def test_discovery_lists_both_services_with_prefetch() -> None:
 
 def test_patient_view_aps_cause_and_workup_gaps() -> None:
     pid, prefetch, day = chart(APS)
-    cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                                          json=request("patient-view", pid, prefetch)))
+    cards = cards_of(
+        client_for(day).post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
+        )
+    )
     summaries = [c["summary"] for c in cards]
     cause = next(c for c in cards if c["summary"].startswith("Possible cause: Antiphospholipid"))
     assert cause["indicator"] == "warning"
@@ -135,8 +142,11 @@ def test_patient_view_aps_cause_and_workup_gaps() -> None:
 
 def test_patient_view_bleeding_luteal_schedule() -> None:
     pid, prefetch, day = chart(BLEEDING)
-    cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                                          json=request("patient-view", pid, prefetch)))
+    cards = cards_of(
+        client_for(day).post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
+        )
+    )
     luteal = next(c for c in cards if c["summary"].startswith("Luteal support"))
     assert "400 mg twice daily" in luteal["summary"]
     assert "16+0 (2027-01-28)" in luteal["summary"]
@@ -146,18 +156,23 @@ def test_patient_view_bleeding_luteal_schedule() -> None:
     repeat = action["resource"]["dosageInstruction"][0]["timing"]["repeat"]
     assert repeat["boundsPeriod"]["end"] == "2027-01-28"
     gaps = {c["source"]["topic"]["code"] for c in cards if c["summary"].startswith("Workup gap")}
-    assert {"test.antiphospholipid_antibodies", "test.thyroid_function",
-            "test.uterine_anatomy"} <= gaps
+    assert {
+        "test.antiphospholipid_antibodies",
+        "test.thyroid_function",
+        "test.uterine_anatomy",
+    } <= gaps
 
 
 def test_card_uuids_are_stable_per_hook_instance() -> None:
     pid, prefetch, day = chart(APS)
     client = client_for(day)
     body = request("patient-view", pid, prefetch)
-    first = [c["uuid"] for c in cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                                                     json=body))]
-    again = [c["uuid"] for c in cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                                                     json=body))]
+    first = [
+        c["uuid"] for c in cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body))
+    ]
+    again = [
+        c["uuid"] for c in cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body))
+    ]
     assert first == again and len(set(first)) == len(first)
 
 
@@ -167,20 +182,41 @@ def test_card_uuids_are_stable_per_hook_instance() -> None:
 
 
 def _orders(pid: str, *resources: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "collection",
-            "entry": [{"resource": {"subject": {"reference": f"Patient/{pid}"}, "status": "draft",
-                                    "intent": "order", **r}} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "resource": {
+                    "subject": {"reference": f"Patient/{pid}"},
+                    "status": "draft",
+                    "intent": "order",
+                    **r,
+                }
+            }
+            for r in resources
+        ],
+    }
 
 
 def test_order_sign_critical_for_lit_and_ivig() -> None:
     pid, prefetch, day = chart(APS)
     orders = _orders(
         pid,
-        {"resourceType": "ServiceRequest", "id": "lit",
-         "code": {"text": "Paternal LYMPHOCYTE IMMUNISATION therapy"}},
-        {"resourceType": "MedicationRequest", "id": "ivig",
-         "medicationCodeableConcept": {"coding": [{"system": "http://example.org/drugs",
-                                                   "code": "x", "display": "IVIg 0.4 g/kg"}]}},
+        {
+            "resourceType": "ServiceRequest",
+            "id": "lit",
+            "code": {"text": "Paternal LYMPHOCYTE IMMUNISATION therapy"},
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "ivig",
+            "medicationCodeableConcept": {
+                "coding": [
+                    {"system": "http://example.org/drugs", "code": "x", "display": "IVIg 0.4 g/kg"}
+                ]
+            },
+        },
         {"resourceType": "ServiceRequest", "id": "tsh", "code": {"text": "TSH"}},
     )
     body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
@@ -192,23 +228,32 @@ def test_order_sign_critical_for_lit_and_ivig() -> None:
         assert card["overrideReasons"] == [r.to_wire() for r in OVERRIDE_REASONS]
         delete = card["suggestions"][0]["actions"][0]
         assert delete["type"] == "delete"
-        assert delete["resourceId"] == ("ServiceRequest/lit" if "lymph" in rid
-                                        else "MedicationRequest/ivig")
+        assert delete["resourceId"] == (
+            "ServiceRequest/lit" if "lymph" in rid else "MedicationRequest/ivig"
+        )
 
 
 def test_order_sign_matches_codes_and_bed_rest() -> None:
     pid, prefetch, day = chart(BLEEDING)
     orders = _orders(
         pid,
-        {"resourceType": "ServiceRequest", "id": "hla",
-         "code": {"coding": [{"system": "https://rplcare.org/fhir/CodeSystem/test",
-                              "code": "hla_typing"}]}},
+        {
+            "resourceType": "ServiceRequest",
+            "id": "hla",
+            "code": {
+                "coding": [
+                    {"system": "https://rplcare.org/fhir/CodeSystem/test", "code": "hla_typing"}
+                ]
+            },
+        },
         {"resourceType": "ServiceRequest", "id": "rest", "code": {"text": "Strict bed rest"}},
     )
     body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
     cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
-    assert {c["source"]["topic"]["code"] for c in cards} == {"test.hla_typing",
-                                                             "advice.no_bed_rest"}
+    assert {c["source"]["topic"]["code"] for c in cards} == {
+        "test.hla_typing",
+        "advice.no_bed_rest",
+    }
     assert all(c["indicator"] == "critical" for c in cards)
 
 
@@ -216,8 +261,14 @@ def test_order_sign_lit_critical_even_without_rpl_the_order_is_a_record() -> Non
     # the gestational carrier has no losses: the assessment lists no LIT, but an order for it
     # is a record of it, and the knowledge base advises against it for everyone
     pid, prefetch, day = chart(CARRIER)
-    orders = _orders(pid, {"resourceType": "ServiceRequest", "id": "lit",
-                           "code": {"text": "Lymphocyte immunotherapy (partner cells)"}})
+    orders = _orders(
+        pid,
+        {
+            "resourceType": "ServiceRequest",
+            "id": "lit",
+            "code": {"text": "Lymphocyte immunotherapy (partner cells)"},
+        },
+    )
     body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
     (card,) = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
     assert card["indicator"] == "critical"
@@ -225,9 +276,13 @@ def test_order_sign_lit_critical_even_without_rpl_the_order_is_a_record() -> Non
 
 
 def _progesterone(pid: str, **timing: Any) -> dict[str, Any]:
-    return {"resourceType": "MedicationRequest", "id": "prog", "authoredOn": "2026-11-20",
-            "medicationCodeableConcept": {"text": "Progesterone 400 mg vaginal pessary"},
-            "dosageInstruction": [{"text": "400 mg twice daily", "timing": {"repeat": timing}}]}
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "prog",
+        "authoredOn": "2026-11-20",
+        "medicationCodeableConcept": {"text": "Progesterone 400 mg vaginal pessary"},
+        "dosageInstruction": [{"text": "400 mg twice daily", "timing": {"repeat": timing}}],
+    }
 
 
 @pytest.mark.parametrize("timing", ["period", "duration"])
@@ -235,11 +290,17 @@ def test_order_sign_progesterone_duration_differs_from_plan(timing: str) -> None
     pid, prefetch, day = chart(BLEEDING)
     stop = date(2027, 1, 28)  # 16+0 by the plan
     early = stop - timedelta(weeks=4)  # 12+0
-    repeat = ({"boundsPeriod": {"start": "2026-11-20", "end": early.isoformat()}}
-              if timing == "period" else
-              {"boundsDuration": {"value": (early - day).days, "unit": "days", "code": "d"}})
-    body = request("order-sign", pid, prefetch,
-                   context={"draftOrders": _orders(pid, _progesterone(pid, **repeat))})
+    repeat = (
+        {"boundsPeriod": {"start": "2026-11-20", "end": early.isoformat()}}
+        if timing == "period"
+        else {"boundsDuration": {"value": (early - day).days, "unit": "days", "code": "d"}}
+    )
+    body = request(
+        "order-sign",
+        pid,
+        prefetch,
+        context={"draftOrders": _orders(pid, _progesterone(pid, **repeat))},
+    )
     cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
     assert len(cards) == 1
     card = cards[0]
@@ -267,12 +328,16 @@ def test_order_sign_progesterone_matching_plan_is_silent() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def fhir_server(prefetch: dict[str, Any], seen: list[httpx.Request],
-                fail: int | None = None) -> httpx.Client:
-    by_type = {"Patient": prefetch["patient"], "Observation": prefetch["observations"],
-               "Condition": prefetch["conditions"],
-               "MedicationStatement": prefetch["medicationStatements"],
-               "MedicationRequest": {"resourceType": "Bundle", "type": "searchset", "entry": []}}
+def fhir_server(
+    prefetch: dict[str, Any], seen: list[httpx.Request], fail: int | None = None
+) -> httpx.Client:
+    by_type = {
+        "Patient": prefetch["patient"],
+        "Observation": prefetch["observations"],
+        "Condition": prefetch["conditions"],
+        "MedicationStatement": prefetch["medicationStatements"],
+        "MedicationRequest": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+    }
 
     def handler(req: httpx.Request) -> httpx.Response:
         seen.append(req)
@@ -289,12 +354,25 @@ def test_missing_prefetch_is_fetched_from_fhir_server_with_bearer() -> None:
     seen: list[httpx.Request] = []
     client = client_for(day, http_client=fhir_server(prefetch, seen))
     partial = {"patient": prefetch["patient"]}
-    body = request("patient-view", pid, partial, fhirServer=FHIR, fhirAuthorization={
-        "access_token": "secret-token", "token_type": "Bearer", "expires_in": 300,
-        "scope": "patient/*.read", "subject": "rplcare"})
+    body = request(
+        "patient-view",
+        pid,
+        partial,
+        fhirServer=FHIR,
+        fhirAuthorization={
+            "access_token": "secret-token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "rplcare",
+        },
+    )
     fetched = cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body))
-    full = cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                                json=request("patient-view", pid, prefetch)))
+    full = cards_of(
+        client.post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
+        )
+    )
     assert [c["summary"] for c in fetched] == [c["summary"] for c in full]
     assert len(seen) == 4
     assert all(r.headers["authorization"] == "Bearer secret-token" for r in seen)
@@ -310,27 +388,35 @@ def test_fhir_server_error_gives_empty_cards(caplog: pytest.LogCaptureFixture) -
     assert "answered 500" in caplog.text
 
 
-def test_no_prefetch_and_no_server_gives_200_empty_cards(caplog: pytest.LogCaptureFixture
-                                                         ) -> None:
+def test_no_prefetch_and_no_server_gives_200_empty_cards(caplog: pytest.LogCaptureFixture) -> None:
     client = client_for(date(2026, 11, 22))
     with caplog.at_level("INFO"):
-        resp = client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                           json=request("patient-view", "p1"))
+        resp = client.post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", "p1")
+        )
     assert resp.status_code == 200 and resp.json() == {"cards": []}
     assert "no fhirServer" in caplog.text
 
 
 def test_unreadable_chart_gives_empty_cards_not_500() -> None:
     pid, prefetch, day = chart(APS)
-    obs = next(e["resource"] for e in prefetch["observations"]["entry"]
-               if "3181-5" in json.dumps(e["resource"]["code"]))
+    obs = next(
+        e["resource"]
+        for e in prefetch["observations"]["entry"]
+        if "3181-5" in json.dumps(e["resource"]["code"])
+    )
     obs["valueQuantity"] = {"value": -5, "unit": "GPL"}  # impossible value: a CaseError
     client = client_for(day)
-    assert cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                                json=request("patient-view", pid, prefetch))) == []
+    assert (
+        cards_of(
+            client.post(
+                f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
+            )
+        )
+        == []
+    )
     wrong_patient = request("patient-view", "someone-else", prefetch)
-    assert cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                                json=wrong_patient)) == []
+    assert cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=wrong_patient)) == []
 
 
 def test_plain_http_fhir_server_is_refused() -> None:
@@ -343,8 +429,9 @@ def test_plain_http_fhir_server_is_refused() -> None:
 
 
 def test_wrong_hook_is_a_client_error() -> None:
-    resp = client_for(date(2026, 11, 22)).post(f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                                               json=request("order-sign", "p1"))
+    resp = client_for(date(2026, 11, 22)).post(
+        f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("order-sign", "p1")
+    )
     assert resp.status_code == 400
 
 
@@ -357,16 +444,27 @@ def test_feedback_is_stored_idempotently_with_its_recommendation() -> None:
     store = InMemoryFeedbackStore()
     pid, prefetch, day = chart(APS)
     client = client_for(day, feedback_store=store)
-    cards = cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                                 json=request("patient-view", pid, prefetch)))
+    cards = cards_of(
+        client.post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
+        )
+    )
     gap = next(c for c in cards if c["summary"].startswith("Workup gap"))
-    overridden = {"card": gap["uuid"], "outcome": "overridden",
-                  "outcomeTimestamp": "2026-11-22T10:00:00Z",
-                  "overrideReason": {"reason": OVERRIDE_REASONS[1].to_wire(),
-                                     "userComment": "done at the other hospital"}}
-    accepted = {"card": cards[0]["uuid"], "outcome": "accepted",
-                "outcomeTimestamp": "2026-11-22T10:01:00Z",
-                "acceptedSuggestions": [{"id": "s1"}]}
+    overridden = {
+        "card": gap["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-22T10:00:00Z",
+        "overrideReason": {
+            "reason": OVERRIDE_REASONS[1].to_wire(),
+            "userComment": "done at the other hospital",
+        },
+    }
+    accepted = {
+        "card": cards[0]["uuid"],
+        "outcome": "accepted",
+        "outcomeTimestamp": "2026-11-22T10:01:00Z",
+        "acceptedSuggestions": [{"id": "s1"}],
+    }
     url = f"/cds-services/{SERVICE_PATIENT_VIEW}/feedback"
     for _ in range(2):  # the spec allows the same report twice
         assert client.post(url, json={"feedback": [overridden, accepted]}).status_code == 200
@@ -376,8 +474,11 @@ def test_feedback_is_stored_idempotently_with_its_recommendation() -> None:
     assert rows[0]["recommendation"] == gap["source"]["topic"]["code"]
     assert rows[0]["patient"] == pid
     assert client.post("/cds-services/nope/feedback", json={"feedback": []}).status_code == 404
-    bad = {"feedback": [{"card": "x", "outcome": "accepted",
-                         "outcomeTimestamp": "2026-11-22T10:01:00Z"}]}
+    bad = {
+        "feedback": [
+            {"card": "x", "outcome": "accepted", "outcomeTimestamp": "2026-11-22T10:01:00Z"}
+        ]
+    }
     assert client.post(url, json=bad).status_code == 422
 
 
@@ -400,9 +501,12 @@ def _verifier(key: ec.EllipticCurvePrivateKey) -> CdsJwtVerifier:
 
 def _token(key: ec.EllipticCurvePrivateKey, aud: str) -> str:
     now = int(time.time())
-    return jwt.encode({"iss": ISS, "aud": aud, "iat": now, "exp": now + 300,
-                       "jti": str(uuid.uuid4())}, key, algorithm="ES384",
-                      headers={"kid": "k1", "typ": "JWT"})
+    return jwt.encode(
+        {"iss": ISS, "aud": aud, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())},
+        key,
+        algorithm="ES384",
+        headers={"kid": "k1", "typ": "JWT"},
+    )
 
 
 def test_jwt_required_when_verifier_configured(ec_key: ec.EllipticCurvePrivateKey) -> None:
@@ -413,15 +517,21 @@ def test_jwt_required_when_verifier_configured(ec_key: ec.EllipticCurvePrivateKe
     assert client.get("/cds-services").status_code == 200  # discovery is public
     assert client.post(url, json=body).status_code == 401
     wrong_aud = _token(ec_key, f"http://testserver/cds-services/{SERVICE_ORDER_SIGN}")
-    assert client.post(url, json=body,
-                       headers={"Authorization": f"Bearer {wrong_aud}"}).status_code == 401
+    assert (
+        client.post(url, json=body, headers={"Authorization": f"Bearer {wrong_aud}"}).status_code
+        == 401
+    )
     good = _token(ec_key, f"http://testserver{url}")
     assert cards_of(client.post(url, json=body, headers={"Authorization": f"Bearer {good}"}))
     fb = f"{url}/feedback"
     assert client.post(fb, json={"feedback": []}).status_code == 401
     token = _token(ec_key, f"http://testserver{fb}")
-    assert client.post(fb, json={"feedback": []},
-                       headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        client.post(
+            fb, json={"feedback": []}, headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_no_clients_configured_refuses_service_calls() -> None:
@@ -434,13 +544,24 @@ def test_no_clients_configured_refuses_service_calls() -> None:
     assert resp.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/cds-services", f"/cds-services/{SERVICE_PATIENT_VIEW}",
-                                  f"/cds-services/{SERVICE_ORDER_SIGN}/feedback"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/cds-services",
+        f"/cds-services/{SERVICE_PATIENT_VIEW}",
+        f"/cds-services/{SERVICE_ORDER_SIGN}/feedback",
+    ],
+)
 def test_cors_preflight_allows_authorization(path: str) -> None:
     client = TestClient(create_cds_app(environ={}))
-    resp = client.options(path, headers={
-        "Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, content-type"})
+    resp = client.options(
+        path,
+        headers={
+            "Origin": "https://sandbox.cds-hooks.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
     assert resp.status_code == 200
     assert resp.headers["access-control-allow-origin"] in ("*", "https://sandbox.cds-hooks.org")
     assert "authorization" in resp.headers["access-control-allow-headers"].lower()
@@ -458,7 +579,8 @@ def test_router_mounts_in_a_host_app() -> None:
 # --------------------------------------------------------------------------------------------
 
 _schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_cds_app(environ={"RPLCARE_CDS_ALLOW_UNAUTHENTICATED": "1"}))
+    "/openapi.json", create_cds_app(environ={"RPLCARE_CDS_ALLOW_UNAUTHENTICATED": "1"})
+)
 
 
 @_schema.parametrize()
@@ -469,20 +591,56 @@ def test_schemathesis_finds_no_server_error(case: Any) -> None:
 
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
-_FIELDS = ["resourceType", "code", "valueQuantity", "valueCodeableConcept", "valueString",
-           "effectiveDateTime", "status", "subject", "extension", "component", "coding",
-           "system", "value", "unit", "onsetDateTime", "medicationCodeableConcept", "entry",
-           "resource", "dosageInstruction", "clinicalStatus", "birthDate", "id"]
+_FIELDS = [
+    "resourceType",
+    "code",
+    "valueQuantity",
+    "valueCodeableConcept",
+    "valueString",
+    "effectiveDateTime",
+    "status",
+    "subject",
+    "extension",
+    "component",
+    "coding",
+    "system",
+    "value",
+    "unit",
+    "onsetDateTime",
+    "medicationCodeableConcept",
+    "entry",
+    "resource",
+    "dosageInstruction",
+    "clinicalStatus",
+    "birthDate",
+    "id",
+]
 _resource = st.fixed_dictionaries(
-    {"resourceType": st.sampled_from(["Observation", "Condition", "MedicationStatement",
-                                      "MedicationRequest", "Patient", "Bundle", "Encounter"])},
-    optional={f: _json for f in _FIELDS if f != "resourceType"})
+    {
+        "resourceType": st.sampled_from(
+            [
+                "Observation",
+                "Condition",
+                "MedicationStatement",
+                "MedicationRequest",
+                "Patient",
+                "Bundle",
+                "Encounter",
+            ]
+        )
+    },
+    optional={f: _json for f in _FIELDS if f != "resourceType"},
+)
 
 
 @given(data=st.data())
@@ -500,10 +658,15 @@ def test_fuzzed_prefetch_and_orders_never_fail(data: st.DataObject) -> None:
             entry["resource"][field] = data.draw(_json)
     else:
         mutated[key] = data.draw(st.one_of(st.none(), _resource, _json))
-    orders = {"resourceType": "Bundle", "entry": [{"resource": r} for r in
-                                                  data.draw(st.lists(_resource, max_size=3))]}
-    service, hook = data.draw(st.sampled_from([(SERVICE_PATIENT_VIEW, "patient-view"),
-                                               (SERVICE_ORDER_SIGN, "order-sign")]))
+    orders = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": r} for r in data.draw(st.lists(_resource, max_size=3))],
+    }
+    service, hook = data.draw(
+        st.sampled_from(
+            [(SERVICE_PATIENT_VIEW, "patient-view"), (SERVICE_ORDER_SIGN, "order-sign")]
+        )
+    )
     body = request(hook, pid, mutated, context={"draftOrders": orders})
     resp = _FUZZ_CLIENT.post(f"/cds-services/{service}", json=body)
     assert resp.status_code == 200

@@ -37,27 +37,70 @@ KITCHEN_SINK: dict[str, Any] = {
     "id": "kitchen sink/ü 1",
     "assessed_on": "2026-11-22",
     "patient": {
-        "birth_date": "1990-05-01", "age_years": 36, "bmi": 31.5, "smoking": True,
-        "alcohol_units_per_week": 4, "caffeine_mg_per_day": 250, "menstrual_cycle": "irregular",
-        "conditions": ["diabetes_type1", "diabetes_type2", "hypothyroidism", "hyperthyroidism",
-                       "pcos", "hyperprolactinaemia", "sle", "antiphospholipid_syndrome",
-                       "thrombophilia_inherited", "venous_thromboembolism",
-                       "arterial_thrombosis", "obesity", "cervical_insufficiency",
-                       "uterine_anomaly", "chronic_endometritis"],
-        "medications": ["low_dose_aspirin", "lmwh", "levothyroxine", "metformin",
-                        "bromocriptine", "cabergoline", "prednisolone", "folic_acid",
-                        "hydroxychloroquine", "lymphocyte_immunotherapy", "ivig", "intralipid",
-                        "g_csf", "hcg_injections", "bed_rest", "vaginal_progesterone"],
+        "birth_date": "1990-05-01",
+        "age_years": 36,
+        "bmi": 31.5,
+        "smoking": True,
+        "alcohol_units_per_week": 4,
+        "caffeine_mg_per_day": 250,
+        "menstrual_cycle": "irregular",
+        "conditions": [
+            "diabetes_type1",
+            "diabetes_type2",
+            "hypothyroidism",
+            "hyperthyroidism",
+            "pcos",
+            "hyperprolactinaemia",
+            "sle",
+            "antiphospholipid_syndrome",
+            "thrombophilia_inherited",
+            "venous_thromboembolism",
+            "arterial_thrombosis",
+            "obesity",
+            "cervical_insufficiency",
+            "uterine_anomaly",
+            "chronic_endometritis",
+        ],
+        "medications": [
+            "low_dose_aspirin",
+            "lmwh",
+            "levothyroxine",
+            "metformin",
+            "bromocriptine",
+            "cabergoline",
+            "prednisolone",
+            "folic_acid",
+            "hydroxychloroquine",
+            "lymphocyte_immunotherapy",
+            "ivig",
+            "intralipid",
+            "g_csf",
+            "hcg_injections",
+            "bed_rest",
+            "vaginal_progesterone",
+        ],
     },
     "gestational_carrier": True,
     "partner": {"karyotype": "46,XY"},
     "pregnancies": [
-        {"outcome": "live_birth", "ga": "30+2", "date": "2015-03-01", "year": 2015,
-         "conception": "ivf", "preterm_cause": "preeclampsia"},
-        {"outcome": "miscarriage", "ga": "8+3", "year": 2019, "conception": "icsi",
-         "heartbeat_seen": True, "fetal_anomaly": False, "poc_karyotype": "47,XX,+16"},
-        {"outcome": "miscarriage", "ga": "15+0", "year": 2020,
-         "painless_cervical_dilation": True},
+        {
+            "outcome": "live_birth",
+            "ga": "30+2",
+            "date": "2015-03-01",
+            "year": 2015,
+            "conception": "ivf",
+            "preterm_cause": "preeclampsia",
+        },
+        {
+            "outcome": "miscarriage",
+            "ga": "8+3",
+            "year": 2019,
+            "conception": "icsi",
+            "heartbeat_seen": True,
+            "fetal_anomaly": False,
+            "poc_karyotype": "47,XX,+16",
+        },
+        {"outcome": "miscarriage", "ga": "15+0", "year": 2020, "painless_cervical_dilation": True},
         {"outcome": "biochemical", "year": 2021},
         {"outcome": "ectopic", "date": "2022-02-02"},
         {"outcome": "molar"},
@@ -66,15 +109,32 @@ KITCHEN_SINK: dict[str, Any] = {
         {"outcome": "miscarriage", "ga": 9.5, "year": 2025, "conception": "iui"},
     ],
     "results": [
-        {"test": "tsh", "value": 3.1, "unit": "mIU/L", "date": "2026-10-01",
-         "reference_low": 0.4, "reference_high": 4.0},
+        {
+            "test": "tsh",
+            "value": 3.1,
+            "unit": "mIU/L",
+            "date": "2026-10-01",
+            "reference_low": 0.4,
+            "reference_high": 4.0,
+        },
         {"loinc": "3016-3", "value": 2.0, "unit": "uIU/mL", "date": "2026-10-02"},
-        {"test": "tsh", "loinc": "11580-8", "value": 1.5, "unit": "µIU/mL",
-         "date": "2026-10-03T08:30:00"},
+        {
+            "test": "tsh",
+            "loinc": "11580-8",
+            "value": 1.5,
+            "unit": "µIU/mL",
+            "date": "2026-10-03T08:30:00",
+        },
         {"test": "hcg", "value": 1200, "unit": "mIU/mL", "date": "2026-11-10T07:15:00+01:00"},
         {"test": "lupus_anticoagulant", "value": "Positive", "date": "2026-07-01"},
-        {"test": "tpo_antibodies", "value": 60, "unit": "IU/mL", "reference_high": 35,
-         "date": "2026-07-01", "note": "assay A\nrepeat advised"},
+        {
+            "test": "tpo_antibodies",
+            "value": 60,
+            "unit": "IU/mL",
+            "reference_high": 35,
+            "date": "2026-07-01",
+            "note": "assay A\nrepeat advised",
+        },
         {"test": "anticardiolipin_igg", "value": "negative", "date": "2026-07-01"},
         {"test": "hba1c", "value": 6.1, "unit": "%", "date": "2026-07-01"},
         {"test": "prolactin", "value": 12, "unit": "ng/mL", "date": "2026-07-01"},
@@ -82,8 +142,12 @@ KITCHEN_SINK: dict[str, Any] = {
         {"test": "fasting_glucose", "value": 90, "unit": "mg/dL", "date": "2026-07-01"},
         {"test": "anti_b2gpi_igm", "value": 3, "unit": "SMU", "date": "2026-07-01"},
         {"test": "full_blood_count", "value": 125, "unit": "g/L", "date": "2026-07-01"},
-        {"test": "uterine_imaging", "method": "3d_ultrasound", "finding": "septate_uterus",
-         "date": "2026-06-10"},
+        {
+            "test": "uterine_imaging",
+            "method": "3d_ultrasound",
+            "finding": "septate_uterus",
+            "date": "2026-06-10",
+        },
         {"test": "karyotype_female", "value": "46,XX,t(11;22)(q23;q11.2)", "date": "2026-05-01"},
         {"test": "karyotype_male", "value": "46,XY", "date": "2026-05-01"},
         {"test": "hla_typing", "value": "shared HLA-DQ", "date": "2026-05-01"},
@@ -92,14 +156,28 @@ KITCHEN_SINK: dict[str, Any] = {
         {"test": "mthfr", "value": "positive", "date": "2026-05-01"},
     ],
     "current_pregnancy": {
-        "lmp": "2026-10-05", "cycle_length_days": 28, "conception": "frozen_transfer",
-        "fetuses": 2, "transfer_date": "2026-10-20", "embryo_age_days": 5,
-        "endometrial_preparation": "artificial", "symptoms": ["bleeding", "pain"],
+        "lmp": "2026-10-05",
+        "cycle_length_days": 28,
+        "conception": "frozen_transfer",
+        "fetuses": 2,
+        "transfer_date": "2026-10-20",
+        "embryo_age_days": 5,
+        "endometrial_preparation": "artificial",
+        "symptoms": ["bleeding", "pain"],
         "treatments": ["vaginal_progesterone", "oral_dydrogesterone", "low_dose_aspirin"],
         "scans": [
-            {"date": "2026-11-10", "location": "intrauterine", "msd_mm": 14, "yolk_sac": True,
-             "yolk_sac_diameter_mm": 4.1, "amnion_empty": False, "embryo": True,
-             "crl_mm": 3.5, "heartbeat": True, "cervical_length_mm": 32},
+            {
+                "date": "2026-11-10",
+                "location": "intrauterine",
+                "msd_mm": 14,
+                "yolk_sac": True,
+                "yolk_sac_diameter_mm": 4.1,
+                "amnion_empty": False,
+                "embryo": True,
+                "crl_mm": 3.5,
+                "heartbeat": True,
+                "cervical_length_mm": 32,
+            },
             {"date": "2026-11-01", "location": "unknown"},
         ],
     },
@@ -150,19 +228,31 @@ def test_bundle_shape_and_r4b_validity(path: Path | None) -> None:
 
 def test_results_carry_loinc_and_ucum() -> None:
     case = load_case(ROOT / "examples" / "aps-three-losses.yaml", today=TODAY)
-    obs = [e["resource"] for e in case_to_bundle(case)["entry"]
-           if e["resource"]["resourceType"] == "Observation"]
+    obs = [
+        e["resource"]
+        for e in case_to_bundle(case)["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+    ]
     acl = next(o for o in obs if any(c.get("code") == "3181-5" for c in o["code"]["coding"]))
-    assert acl["valueQuantity"] == {"value": 18.0, "unit": "GPL",
-                                    "system": "http://unitsofmeasure.org", "code": "[GPL'U]"}
+    assert acl["valueQuantity"] == {
+        "value": 18.0,
+        "unit": "GPL",
+        "system": "http://unitsofmeasure.org",
+        "code": "[GPL'U]",
+    }
     la = next(o for o in obs if any(c.get("code") == "3282-1" for c in o["code"]["coding"]))
     assert la["valueCodeableConcept"]["coding"][0]["system"] == SNOMED
 
 
 def _bundle(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "collection",
-            "entry": [{"fullUrl": f"urn:uuid:00000000-0000-0000-0000-{i:012d}", "resource": r}
-                      for i, r in enumerate(resources)]}
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": f"urn:uuid:00000000-0000-0000-0000-{i:012d}", "resource": r}
+            for i, r in enumerate(resources)
+        ],
+    }
 
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "birthDate": "1990-01-01"}
@@ -170,58 +260,138 @@ SUBJ = {"reference": "Patient/p1"}
 
 
 def _obs(rid: str, loinc: str, **value: Any) -> dict[str, Any]:
-    return {"resourceType": "Observation", "id": rid, "status": "final", "subject": SUBJ,
-            "code": {"coding": [{"system": LOINC, "code": loinc}]},
-            "effectiveDateTime": "2026-10-01", **value}
+    return {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "subject": SUBJ,
+        "code": {"coding": [{"system": LOINC, "code": loinc}]},
+        "effectiveDateTime": "2026-10-01",
+        **value,
+    }
 
 
 def test_ehr_style_bundle_is_read_and_the_rest_reported() -> None:
     bundle = _bundle(
         PATIENT,
-        _obs("tsh", "3016-3", valueQuantity={"value": 5.1, "unit": "mIU/L",
-                                             "system": "http://unitsofmeasure.org",
-                                             "code": "m[IU]/L"}),
-        _obs("hcg", "21198-7", valueQuantity={"value": 900, "system": "http://unitsofmeasure.org",
-                                              "code": "m[IU]/mL"}),
-        _obs("la", "3282-1", valueCodeableConcept={"coding": [
-            {"system": SNOMED, "code": "10828004", "display": "Positive"}]}),
+        _obs(
+            "tsh",
+            "3016-3",
+            valueQuantity={
+                "value": 5.1,
+                "unit": "mIU/L",
+                "system": "http://unitsofmeasure.org",
+                "code": "m[IU]/L",
+            },
+        ),
+        _obs(
+            "hcg",
+            "21198-7",
+            valueQuantity={"value": 900, "system": "http://unitsofmeasure.org", "code": "m[IU]/mL"},
+        ),
+        _obs(
+            "la",
+            "3282-1",
+            valueCodeableConcept={
+                "coding": [{"system": SNOMED, "code": "10828004", "display": "Positive"}]
+            },
+        ),
         _obs("chol", "2093-3", valueQuantity={"value": 5, "unit": "mmol/L"}),
         _obs("acl-lt", "3181-5", valueQuantity={"value": 5, "comparator": "<", "unit": "GPL"}),
-        _obs("nodate", "2839-9", valueQuantity={"value": 30, "unit": "nmol/L"}) | {
-            "effectiveDateTime": None},
-        _obs("preg", "82810-3", valueCodeableConcept={"coding": [
-            {"system": SNOMED, "code": "77386006"}]}),
-        _obs("crl", "11957-8", valueQuantity={"value": 0.6, "unit": "cm"}) | {
-            "effectiveDateTime": "2026-11-01"},
+        _obs("nodate", "2839-9", valueQuantity={"value": 30, "unit": "nmol/L"})
+        | {"effectiveDateTime": None},
+        _obs(
+            "preg",
+            "82810-3",
+            valueCodeableConcept={"coding": [{"system": SNOMED, "code": "77386006"}]},
+        ),
+        _obs("crl", "11957-8", valueQuantity={"value": 0.6, "unit": "cm"})
+        | {"effectiveDateTime": "2026-11-01"},
         _obs("misc-count", "11614-5", valueInteger=3),
-        {"resourceType": "Condition", "id": "aps", "subject": SUBJ,
-         "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "D68.61"}]}},
-        {"resourceType": "Condition", "id": "m1", "subject": SUBJ,
-         "code": {"coding": [{"system": SNOMED, "code": "19169002"}]},
-         "onsetDateTime": "2024-03-01",
-         "extension": [{"url": "https://rplcare.org/fhir/StructureDefinition/"
-                               "gestational-age-at-outcome",
-                        "valueQuantity": {"value": 8, "unit": "wk", "code": "wk"}}]},
-        {"resourceType": "Condition", "id": "m2", "subject": SUBJ,
-         "code": {"coding": [{"system": SNOMED, "code": "19169002"}]}},
-        {"resourceType": "Condition", "id": "rpl", "subject": SUBJ,
-         "code": {"coding": [{"system": SNOMED, "code": "102878001"}]}},
-        {"resourceType": "Condition", "id": "hypo-old", "subject": SUBJ,
-         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
-                                                  "condition-clinical", "code": "resolved"}]},
-         "code": {"coding": [{"system": SNOMED, "code": "40930008"}]}},
-        {"resourceType": "MedicationStatement", "id": "cyclogest", "status": "active",
-         "subject": SUBJ, "medicationCodeableConcept": {"text": "Cyclogest 400 mg pessary"}},
-        {"resourceType": "MedicationRequest", "id": "asp", "status": "active", "intent": "order",
-         "subject": SUBJ, "medicationCodeableConcept": {"text": "Aspirin 75 mg tablets"}},
-        {"resourceType": "MedicationRequest", "id": "prog", "status": "active",
-         "intent": "order", "subject": SUBJ, "medicationCodeableConcept": {"text": "Progesterone"}},
-        {"resourceType": "MedicationStatement", "id": "old", "status": "completed",
-         "subject": SUBJ, "medicationCodeableConcept": {"text": "metformin"}},
-        {"resourceType": "Encounter", "id": "e1", "status": "finished",
-         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"}},
-        _obs("other", "3016-3", valueQuantity={"value": 1, "unit": "mIU/L"}) | {
-            "subject": {"reference": "Patient/someone-else"}},
+        {
+            "resourceType": "Condition",
+            "id": "aps",
+            "subject": SUBJ,
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "D68.61"}]},
+        },
+        {
+            "resourceType": "Condition",
+            "id": "m1",
+            "subject": SUBJ,
+            "code": {"coding": [{"system": SNOMED, "code": "19169002"}]},
+            "onsetDateTime": "2024-03-01",
+            "extension": [
+                {
+                    "url": "https://rplcare.org/fhir/StructureDefinition/"
+                    "gestational-age-at-outcome",
+                    "valueQuantity": {"value": 8, "unit": "wk", "code": "wk"},
+                }
+            ],
+        },
+        {
+            "resourceType": "Condition",
+            "id": "m2",
+            "subject": SUBJ,
+            "code": {"coding": [{"system": SNOMED, "code": "19169002"}]},
+        },
+        {
+            "resourceType": "Condition",
+            "id": "rpl",
+            "subject": SUBJ,
+            "code": {"coding": [{"system": SNOMED, "code": "102878001"}]},
+        },
+        {
+            "resourceType": "Condition",
+            "id": "hypo-old",
+            "subject": SUBJ,
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": "resolved",
+                    }
+                ]
+            },
+            "code": {"coding": [{"system": SNOMED, "code": "40930008"}]},
+        },
+        {
+            "resourceType": "MedicationStatement",
+            "id": "cyclogest",
+            "status": "active",
+            "subject": SUBJ,
+            "medicationCodeableConcept": {"text": "Cyclogest 400 mg pessary"},
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "asp",
+            "status": "active",
+            "intent": "order",
+            "subject": SUBJ,
+            "medicationCodeableConcept": {"text": "Aspirin 75 mg tablets"},
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "prog",
+            "status": "active",
+            "intent": "order",
+            "subject": SUBJ,
+            "medicationCodeableConcept": {"text": "Progesterone"},
+        },
+        {
+            "resourceType": "MedicationStatement",
+            "id": "old",
+            "status": "completed",
+            "subject": SUBJ,
+            "medicationCodeableConcept": {"text": "metformin"},
+        },
+        {
+            "resourceType": "Encounter",
+            "id": "e1",
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        },
+        _obs("other", "3016-3", valueQuantity={"value": 1, "unit": "mIU/L"})
+        | {"subject": {"reference": "Patient/someone-else"}},
     )
     result = import_bundle(bundle, today=TODAY)
     case = load_case(result.case, today=TODAY)
@@ -235,8 +405,19 @@ def test_ehr_style_bundle_is_read_and_the_rest_reported() -> None:
     assert case.current_pregnancy.scans[0].crl_mm == 6.0
     assert [p.outcome for p in case.pregnancies] == ["miscarriage"]
     why = {row["id"]: row["why"] for row in result.unmapped}
-    assert set(why) == {"chol", "acl-lt", "nodate", "m2", "rpl", "hypo-old", "prog", "old", "e1",
-                        "other", "misc-count"}
+    assert set(why) == {
+        "chol",
+        "acl-lt",
+        "nodate",
+        "m2",
+        "rpl",
+        "hypo-old",
+        "prog",
+        "old",
+        "e1",
+        "other",
+        "misc-count",
+    }
     assert "comparator" in why["acl-lt"]
     assert "gestational age" in why["m2"]
     assert "derived" in why["rpl"]
@@ -250,8 +431,11 @@ def test_ehr_style_bundle_is_read_and_the_rest_reported() -> None:
 
 
 def test_invalid_fhir_is_refused_with_paths() -> None:
-    bad = _bundle(PATIENT, _obs("x", "3016-3", valueQuantity={"value": "high"}),
-                  {"resourceType": "Observation", "id": "y", "code": {"text": "no status"}})
+    bad = _bundle(
+        PATIENT,
+        _obs("x", "3016-3", valueQuantity={"value": "high"}),
+        {"resourceType": "Observation", "id": "y", "code": {"text": "no status"}},
+    )
     with pytest.raises(CaseError) as info:
         import_bundle(bad)
     paths = [p for p, _ in info.value.problems]
@@ -288,9 +472,17 @@ def test_import_fhir_command(tmp_path: Path) -> None:
     assert dump(load_case(yaml.safe_load(target.read_text()), today=TODAY)) == dump(original)
 
     bundle = json.loads(out.getvalue())
-    bundle["entry"].append({"fullUrl": "urn:uuid:00000000-0000-0000-0000-00000000ffff",
-                            "resource": {"resourceType": "Encounter", "id": "enc",
-                                         "status": "finished", "class": {"code": "AMB"}}})
+    bundle["entry"].append(
+        {
+            "fullUrl": "urn:uuid:00000000-0000-0000-0000-00000000ffff",
+            "resource": {
+                "resourceType": "Encounter",
+                "id": "enc",
+                "status": "finished",
+                "class": {"code": "AMB"},
+            },
+        }
+    )
     src.write_text(json.dumps(bundle))
     out2, err2 = io.StringIO(), io.StringIO()
     assert import_fhir(src, None, None, TODAY, out=out2, err=err2) == 0
@@ -303,16 +495,20 @@ def test_import_fhir_command_errors(tmp_path: Path) -> None:
     missing = tmp_path / "none.json"
     assert import_fhir(missing, None, None, TODAY, out=io.StringIO(), err=err) == 2
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(_bundle(PATIENT, _obs("x", "3016-3",
-                                                    valueQuantity={"value": "high"}))))
+    bad.write_text(
+        json.dumps(_bundle(PATIENT, _obs("x", "3016-3", valueQuantity={"value": "high"})))
+    )
     err = io.StringIO()
     out = io.StringIO()
     assert import_fhir(bad, None, None, TODAY, out=out, err=err) == 2
     assert out.getvalue() == ""
     assert "entry[1].resource.valueQuantity.value: " in err.getvalue()
     # valid FHIR, invalid case: the problem names the resource it came from
-    future = _bundle(PATIENT, _obs("f", "3016-3", valueQuantity={"value": 1, "unit": "mIU/L"})
-                     | {"effectiveDateTime": "2030-01-01"})
+    future = _bundle(
+        PATIENT,
+        _obs("f", "3016-3", valueQuantity={"value": 1, "unit": "mIU/L"})
+        | {"effectiveDateTime": "2030-01-01"},
+    )
     bad.write_text(json.dumps(future))
     err = io.StringIO()
     assert import_fhir(bad, None, None, TODAY, out=io.StringIO(), err=err) == 2
@@ -321,11 +517,18 @@ def test_import_fhir_command_errors(tmp_path: Path) -> None:
 
 
 def test_local_test_code_only_for_tests_without_loinc() -> None:
-    case = load_case({"results": [{"test": "karyotype_female", "value": "46,XX",
-                                   "date": "2026-01-01"}]}, today=TODAY)
+    case = load_case(
+        {"results": [{"test": "karyotype_female", "value": "46,XX", "date": "2026-01-01"}]},
+        today=TODAY,
+    )
     obs = case_to_bundle(case)["entry"][1]["resource"]
-    assert obs["code"]["coding"] == [{"system": CS_TEST, "code": "karyotype_female",
-                                      "display": "karyotype of the genetic mother (egg source)"}]
+    assert obs["code"]["coding"] == [
+        {
+            "system": CS_TEST,
+            "code": "karyotype_female",
+            "display": "karyotype of the genetic mother (egg source)",
+        }
+    ]
 
 
 def test_docs_list_every_code_and_extension() -> None:

@@ -23,10 +23,13 @@ TODAY = date(2026, 11, 23)
 RECORDED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 LIT_CASE = {
-    "id": "lit-demo", "assessed_on": "2026-11-22",
+    "id": "lit-demo",
+    "assessed_on": "2026-11-22",
     "patient": {"age_years": 35, "medications": ["lymphocyte_immunotherapy", "ivig"]},
-    "pregnancies": [{"outcome": "miscarriage", "ga": "7+0", "year": 2024},
-                    {"outcome": "miscarriage", "ga": "8+0", "year": 2025}],
+    "pregnancies": [
+        {"outcome": "miscarriage", "ga": "7+0", "year": 2024},
+        {"outcome": "miscarriage", "ga": "8+0", "year": 2025},
+    ],
     "results": [{"test": "nk_cells", "value": "raised uterine NK", "date": "2026-06-01"}],
 }
 
@@ -41,8 +44,9 @@ def _of(bundle: dict[str, Any], rtype: str) -> list[dict[str, Any]]:
     return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
 
 
-@pytest.mark.parametrize("source", [*EXAMPLES, LIT_CASE],
-                         ids=lambda s: s.stem if isinstance(s, Path) else "lit")
+@pytest.mark.parametrize(
+    "source", [*EXAMPLES, LIT_CASE], ids=lambda s: s.stem if isinstance(s, Path) else "lit"
+)
 def test_every_resource_validates_with_r4b(source: Any) -> None:
     _, _, bundle = _bundle_for(source)
     Bundle.model_validate(bundle)
@@ -67,8 +71,9 @@ def test_careplan_covers_every_recommended_test_and_treatment(path: Path) -> Non
             req = urls[act["reference"]["reference"]]
             assert req["resourceType"] in ("ServiceRequest", "MedicationRequest")
             assert req["status"] == "draft" and req["intent"] == "proposal"
-            covered |= {i["value"] for i in req["identifier"]
-                        if i["system"] == RECOMMENDATION_SYSTEM}
+            covered |= {
+                i["value"] for i in req["identifier"] if i["system"] == RECOMMENDATION_SYSTEM
+            }
         else:
             covered |= {c["code"] for c in act["detail"]["code"]["coding"]}
     wanted = {r.id for r in a.recommendations if r.status in ("recommended", "conditional")}
@@ -78,8 +83,11 @@ def test_careplan_covers_every_recommended_test_and_treatment(path: Path) -> Non
 def test_progesterone_request_has_the_plans_stop_date() -> None:
     _, a, bundle = _bundle_for(ROOT / "examples" / "bleeding-early-pregnancy.yaml")
     stop = a.rec("treat.vaginal_progesterone_bleeding").extra["schedule"]["stop_date"]
-    mr = next(m for m in _of(bundle, "MedicationRequest")
-              if "progesterone" in m["medicationCodeableConcept"]["text"])
+    mr = next(
+        m
+        for m in _of(bundle, "MedicationRequest")
+        if "progesterone" in m["medicationCodeableConcept"]["text"]
+    )
     dosage = mr["dosageInstruction"][0]
     assert dosage["route"]["coding"][0]["code"] == "16857009"
     assert dosage["doseAndRate"][0]["doseQuantity"]["value"] == 400
@@ -100,8 +108,11 @@ def test_detected_issue_for_each_recorded_not_recommended_item() -> None:
     _, a, bundle = _bundle_for(LIT_CASE)
     issues = {i["code"]["coding"][0]["code"]: i for i in _of(bundle, "DetectedIssue")}
     prominent = {r.id for r in a.recommendations if r.status == "not_recommended" and r.prominent}
-    assert set(issues) == prominent >= {"treat.lymphocyte_immunotherapy", "treat.ivig",
-                                        "test.nk_cells"}
+    assert (
+        set(issues)
+        == prominent
+        >= {"treat.lymphocyte_immunotherapy", "treat.ivig", "test.nk_cells"}
+    )
     lit = issues["treat.lymphocyte_immunotherapy"]
     assert lit["severity"] == "high"
     assert "no benefit" in lit["detail"]
@@ -114,15 +125,15 @@ def test_detected_issue_for_each_recorded_not_recommended_item() -> None:
 def test_provenance_names_kb_version_and_agent() -> None:
     _, a, bundle = _bundle_for(ROOT / "examples" / "thyroid-two-losses.yaml")
     prov = _of(bundle, "Provenance")[0]
-    assert prov["entity"][0]["what"]["identifier"] == {"system": KB_SYSTEM,
-                                                       "value": a.kb_version}
+    assert prov["entity"][0]["what"]["identifier"] == {"system": KB_SYSTEM, "value": a.kb_version}
     assert "rplcare" in prov["agent"][0]["who"]["display"]
     assert prov["recorded"] == "2026-11-23T12:00:00Z"
     device = _of(bundle, "Device")[0]
     assert {"type": {"text": "knowledge base"}, "value": a.kb_version} in device["version"]
     targets = {t["reference"] for t in prov["target"]}
-    plan_url = next(e["fullUrl"] for e in bundle["entry"]
-                    if e["resource"]["resourceType"] == "CarePlan")
+    plan_url = next(
+        e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan"
+    )
     assert plan_url in targets
 
 

@@ -127,3 +127,17 @@ def test_every_because_id_resolves_to_a_finding_in_the_json(examples_dir, name):
     listed = {f["id"] for f in d["findings"]}
     for r in d["recommendations"]:
         assert set(r["because"]) <= listed, r["id"]
+
+
+def test_satisfied_tests_are_listed_under_workup_done_not_as_recommendations(examples_dir):
+    d = json.loads(run_example(examples_dir, "aps-three-losses").to_json())
+    done = {item["id"]: item for item in d["workup"]["done"]}
+    assert {
+        "test.antiphospholipid_antibodies",
+        "test.thyroid_function",
+        "test.uterine_anatomy",
+        "test.parental_karyotype",
+    } <= set(done)
+    assert done["test.uterine_anatomy"]["evidence"] == ["results[6]"]
+    recommended = {r["id"] for r in d["recommendations"]}
+    assert not set(done) & recommended

@@ -12,8 +12,12 @@ import yaml
 import rplcare
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-NAMES = ("aps-three-losses", "bleeding-early-pregnancy", "carrier-frozen-transfer",
-         "thyroid-two-losses")
+NAMES = (
+    "aps-three-losses",
+    "bleeding-early-pregnancy",
+    "carrier-frozen-transfer",
+    "thyroid-two-losses",
+)
 
 
 def _load(name: str) -> tuple[dict[str, Any], dict[str, Any]]:

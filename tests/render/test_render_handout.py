@@ -26,12 +26,12 @@ def esc(text: str) -> str:
 
 def _section(page: str, heading_id: str) -> str:
     start = page.index(f'id="{heading_id}"')
-    return page[start:page.index("</section>", start)]
+    return page[start : page.index("</section>", start)]
 
 
 def _rows(page: str, table_class: str) -> str:
     start = page.index(f'class="assumptions {table_class}"')
-    return page[start:page.index("</table>", start)]
+    return page[start : page.index("</table>", start)]
 
 
 def test_english_handout_of_a_pregnancy(bleeding):
@@ -46,8 +46,12 @@ def test_english_handout_of_a_pregnancy(bleeding):
     assert 'data-id="treat.vaginal_progesterone_bleeding"' in now
     assert "Continue to 16 weeks" in now
     avoid = _section(page, "h-avoid")
-    for rid in ("advice.no_bed_rest", "treat.lymphocyte_immunotherapy", "treat.ivig",
-                "test.nk_cells"):
+    for rid in (
+        "advice.no_bed_rest",
+        "treat.lymphocyte_immunotherapy",
+        "treat.ivig",
+        "test.nk_cells",
+    ):
         assert f'data-id="{rid}"' in avoid
     assert "Bed rest does not prevent miscarriage" in avoid
     help_ = _section(page, "h-help")
@@ -61,8 +65,8 @@ def test_assumptions_table_en(bleeding):
     assert "Due date" in dates and "15 July 2027" in dates and "last period" in dates
     assert "Earlier pregnancy losses in your notes" in dates
     medicines = _rows(page, "medicines")
-    row = medicines[medicines.index('<tr class="medicine">'):]
-    row = row[:row.index("</tr>")]
+    row = medicines[medicines.index('<tr class="medicine">') :]
+    row = row[: row.index("</tr>")]
     assert "Vaginal micronised progesterone 400 mg twice daily" in row
     assert "20 November 2026" in row  # start
     assert "28 January 2027" in row and "16 weeks" in row  # stop date and week
@@ -75,7 +79,7 @@ def test_chinese_handout(bleeding):
     assessment, case = bleeding
     page = render_handout_html(assessment, case, lang="zh")
     assert '<html lang="zh-Hans">' in page
-    body = page[page.index("<body"):]
+    body = page[page.index("<body") :]
     assert len(HAN.findall(body)) > 500
     for english in ("What to do now", "What we found", "When to get help", "Due date"):
         assert english not in page
@@ -98,9 +102,19 @@ def test_chinese_handout(bleeding):
 
 
 def test_lost_pregnancy_switches_to_after_loss_content(bleeding):
-    for lang, texts in (("en", ("What happens next", "Support", "before trying again",
-                                "very sorry", "You did not cause this loss")),
-                        ("zh", ("接下来会怎样", "支持", "再次备孕前", "深感难过"))):
+    for lang, texts in (
+        (
+            "en",
+            (
+                "What happens next",
+                "Support",
+                "before trying again",
+                "very sorry",
+                "You did not cause this loss",
+            ),
+        ),
+        ("zh", ("接下来会怎样", "支持", "再次备孕前", "深感难过")),
+    ):
         ongoing = render_handout_html(*bleeding, lang=lang)
         lost = render_handout_html(*bleeding, lang=lang, lost=True)
         stop = localised_date("2027-01-28", lang)
@@ -113,7 +127,7 @@ def test_lost_pregnancy_switches_to_after_loss_content(bleeding):
         assert 'id="h-now"' not in lost and 'id="h-next"' in lost
         for text in texts:
             assert text in lost, text
-        assert "after-loss" in lost[:lost.index("<main")]
+        assert "after-loss" in lost[: lost.index("<main")]
     lost = render_handout_html(*bleeding, lang="en", lost=True)
     assert "heartbeat" not in _section(lost, "h-found")
     assert "Tissue from this pregnancy can be tested" in lost

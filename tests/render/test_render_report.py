@@ -16,7 +16,7 @@ def esc(text: str) -> str:
 
 def _article(page: str, rid: str) -> str:
     start = page.index(f'id="rec-{rid}"')
-    return page[start:page.index("</article>", start)]
+    return page[start : page.index("</article>", start)]
 
 
 def test_every_recommendation_title_and_the_disclaimer(any_example):
@@ -33,7 +33,7 @@ def test_every_recommendation_title_and_the_disclaimer(any_example):
 def test_header_echoes_the_knowledge_base_options(aps):
     assessment, case = aps
     page = render_report_html(assessment, case)
-    header = page[page.index("<header>"):page.index("</header>")]
+    header = page[page.index("<header>") : page.index("</header>")]
     for text in ("example-aps", "22 November 2026", "2026.11.1", "eshre2022", "guideline"):
         assert text in header
 
@@ -47,8 +47,9 @@ def test_sources_show_locator_strength_and_unverified_marks(aps):
         assert esc(src["locator"]) in card
     assert "strength: Conditional" in card
     assert card.count("[unverified]") == sum(1 for s in rec["sources"] if not s["verified"])
-    unverified = sum(1 for r in assessment["recommendations"] for s in r["sources"]
-                     if s["verified"] is False)
+    unverified = sum(
+        1 for r in assessment["recommendations"] for s in r["sources"] if s["verified"] is False
+    )
     assert unverified and page.count("[unverified]") >= unverified
     verified_only = _article(page, "test.hla_typing")
     assert "[unverified]" not in verified_only
@@ -75,8 +76,8 @@ def test_sections_by_status_and_prominent_first_as_critical(aps):
 def test_findings_with_evidence_paths_resolved_against_the_case(aps):
     assessment, case = aps
     page = render_report_html(assessment, case)
-    item = page[page.index('id="finding-cause.antiphospholipid_syndrome"'):]
-    item = item[:item.index("</li>")]
+    item = page[page.index('id="finding-cause.antiphospholipid_syndrome"') :]
+    item = item[: item.index("</li>")]
     assert "<code>results[0]</code>" in item
     assert "lupus_anticoagulant positive 2026-02-02" in item
     assert evidence_label(case, "pregnancies[1]") == "miscarriage ga=8+2 2024"
@@ -87,23 +88,43 @@ def test_findings_with_evidence_paths_resolved_against_the_case(aps):
 def test_overrides_are_shown_next_to_their_recommendation_and_escaped(thyroid):
     assessment, case = thyroid
     overrides = [
-        {"recommendation_id": "treat.levothyroxine", "decision": "overridden",
-         "reason": "patient_declined", "comment": "<script>alert(1)</script>",
-         "who": "Dr Chen", "when": "2026-11-22T10:30:00"},
-        {"recommendation": "test.uterine_anatomy", "decision": "accepted", "reason_code": "agree",
-         "by": "Dr Roe", "at": "2026-11-22"},
-        {"recommendation_id": "treat.retired_rule", "decision": "overridden", "reason": "other",
-         "who": "Dr Chen", "when": "2026-11-01"},
+        {
+            "recommendation_id": "treat.levothyroxine",
+            "decision": "overridden",
+            "reason": "patient_declined",
+            "comment": "<script>alert(1)</script>",
+            "who": "Dr Chen",
+            "when": "2026-11-22T10:30:00",
+        },
+        {
+            "recommendation": "test.uterine_anatomy",
+            "decision": "accepted",
+            "reason_code": "agree",
+            "by": "Dr Roe",
+            "at": "2026-11-22",
+        },
+        {
+            "recommendation_id": "treat.retired_rule",
+            "decision": "overridden",
+            "reason": "other",
+            "who": "Dr Chen",
+            "when": "2026-11-01",
+        },
     ]
     page = render_report_html(assessment, case, overrides)
     card = _article(page, "treat.levothyroxine")
-    for text in ("overridden", "patient_declined", "Dr Chen", "2026-11-22T10:30:00",
-                 "&lt;script&gt;alert(1)&lt;/script&gt;"):
+    for text in (
+        "overridden",
+        "patient_declined",
+        "Dr Chen",
+        "2026-11-22T10:30:00",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+    ):
         assert text in card
     assert "<script>" not in page
     accepted = _article(page, "test.uterine_anatomy")
     assert "accepted" in accepted and "agree" in accepted and "Dr Roe" in accepted
-    orphans = page[page.index('id="h-orphans"'):]
+    orphans = page[page.index('id="h-orphans"') :]
     assert "treat.retired_rule" in orphans
 
 
@@ -122,7 +143,7 @@ def test_everything_is_escaped(thyroid):
 def test_pregnancy_panel(bleeding):
     assessment, case = bleeding
     page = render_report_html(assessment, case)
-    panel = page[page.index('id="h-preg"'):page.index('id="h-prognosis"')]
+    panel = page[page.index('id="h-preg"') : page.index('id="h-prognosis"')]
     assert "15 July 2027" in panel  # EDD
     assert esc(assessment["pregnancy"]["dating"]["why"]) in panel
     assert "2026-11-10" in panel and "2026-11-12" in panel and "+87.0 %" in panel
@@ -139,11 +160,11 @@ def test_pregnancy_panel(bleeding):
 
 def test_prognosis_with_caveat_and_warnings(aps, thyroid):
     page = render_report_html(*aps)
-    prognosis = page[page.index('id="h-prognosis"'):]
+    prognosis = page[page.index('id="h-prognosis"') :]
     assert "73.0 %" in prognosis and "brigham1999" in prognosis
     assert "over-optimistic" in prognosis
     page = render_report_html(*thyroid)
-    warnings = page[page.index('id="h-warnings"'):page.index('id="h-class"')]
+    warnings = page[page.index('id="h-warnings"') : page.index('id="h-class"')]
     assert "outside the model" in warnings
     assert "No prognosis" in page
 
@@ -183,8 +204,15 @@ def test_disclaimer_matches_the_engine_and_is_translated(aps):
 
 
 def test_overrides_in_the_store_shape(thyroid):
-    store_row = {"id": 7, "recommendation_id": "treat.levothyroxine", "decision": "accepted",
-                 "reason": None, "comment": "", "user": "Dr Chen",
-                 "created": "2026-11-22T10:30:00+00:00", "when": "2026-11-22 10:30 UTC"}
+    store_row = {
+        "id": 7,
+        "recommendation_id": "treat.levothyroxine",
+        "decision": "accepted",
+        "reason": None,
+        "comment": "",
+        "user": "Dr Chen",
+        "created": "2026-11-22T10:30:00+00:00",
+        "when": "2026-11-22 10:30 UTC",
+    }
     card = _article(render_report_html(*thyroid, [store_row]), "treat.levothyroxine")
     assert "accepted" in card and "Dr Chen" in card and "2026-11-22 10:30 UTC" in card

@@ -55,8 +55,15 @@ class Web:
 
     def login(self, name: str = "clin", password: str = "pw-clin") -> None:
         page = self.client.get("/login")
-        self.client.post("/login", data={"csrf_token": csrf_of(page.text), "name": name,
-                                         "password": password, "next": "/cases"})
+        self.client.post(
+            "/login",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "name": name,
+                "password": password,
+                "next": "/cases",
+            },
+        )
 
     def csrf(self) -> str:
         return csrf_of(self.client.get("/cases").text)

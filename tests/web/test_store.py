@@ -65,21 +65,32 @@ def test_json_diff_paths():
 
 
 def test_diff_assessments_and_status():
-    old = {"recommendations": [{"id": "a", "status": "recommended"},
-                               {"id": "b", "status": "conditional"}],
-           "findings": [{"id": "f1"}]}
-    new = {"recommendations": [{"id": "a", "status": "conditional"},
-                               {"id": "c", "status": "recommended"}],
-           "findings": [{"id": "f2"}, {"id": "state.workup_incomplete"}],
-           "pregnancy": {"hcg": {"pairs": [{"nice": "review_within_24h"}], "alerts": []}}}
+    old = {
+        "recommendations": [
+            {"id": "a", "status": "recommended"},
+            {"id": "b", "status": "conditional"},
+        ],
+        "findings": [{"id": "f1"}],
+    }
+    new = {
+        "recommendations": [
+            {"id": "a", "status": "conditional"},
+            {"id": "c", "status": "recommended"},
+        ],
+        "findings": [{"id": "f2"}, {"id": "state.workup_incomplete"}],
+        "pregnancy": {"hcg": {"pairs": [{"nice": "review_within_24h"}], "alerts": []}},
+    }
     d = repo.diff_assessments(old, new)
     assert d["status_changed"] == [{"id": "a", "before": "recommended", "after": "conditional"}]
     assert d["recommendations_added"] == [{"id": "c", "status": "recommended"}]
     assert d["recommendations_removed"] == [{"id": "b", "status": "conditional"}]
     assert d["findings_added"] == ["f2", "state.workup_incomplete"]
     assert d["findings_removed"] == ["f1"]
-    assert repo.case_status(new) == {"workup_incomplete": True, "pregnant": False,
-                                     "needs_review_24h": True}
+    assert repo.case_status(new) == {
+        "workup_incomplete": True,
+        "pregnant": False,
+        "needs_review_24h": True,
+    }
     urgent = {"pregnancy": {"hcg": {"pairs": [], "alerts": [{"level": "urgent"}]}}}
     assert repo.case_status(urgent)["needs_review_24h"]
 
@@ -109,28 +120,39 @@ def _run(code: str, env_extra: dict[str, str], cwd: Path) -> subprocess.Complete
     import os
 
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **env_extra}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 def test_commands_user_add_and_load_examples(tmp_path):
     url = f"sqlite:///{tmp_path / 'cmd.db'}"
-    r = _run("import sys; from rplcare.web.commands import user_add, load_examples;"
-             "rc = user_add('ann', 'clinician', True, 'pw'); load_examples(); load_examples();"
-             "sys.exit(rc)", {"RPLCARE_DATABASE_URL": url}, tmp_path)
+    r = _run(
+        "import sys; from rplcare.web.commands import user_add, load_examples;"
+        "rc = user_add('ann', 'clinician', True, 'pw'); load_examples(); load_examples();"
+        "sys.exit(rc)",
+        {"RPLCARE_DATABASE_URL": url},
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith("rpl_")
     assert "loaded 4 example case(s)" in r.stderr and "already has cases" in r.stderr
     assert not (tmp_path / "var").exists()  # RPLCARE_DATABASE_URL honoured
-    r = _run("import sys; from rplcare.web.commands import user_add;"
-             "sys.exit(user_add('ann', 'clinician', False, 'pw'))",
-             {"RPLCARE_DATABASE_URL": url}, tmp_path)
+    r = _run(
+        "import sys; from rplcare.web.commands import user_add;"
+        "sys.exit(user_add('ann', 'clinician', False, 'pw'))",
+        {"RPLCARE_DATABASE_URL": url},
+        tmp_path,
+    )
     assert r.returncode == 1 and "exists" in r.stderr
 
 
 def test_default_database_and_secret_under_var(tmp_path):
-    r = _run("from rplcare.web.app import create_app; create_app()",
-             {"RPLCARE_DATABASE_URL": "", "RPLCARE_SECRET_KEY": ""}, tmp_path)
+    r = _run(
+        "from rplcare.web.app import create_app; create_app()",
+        {"RPLCARE_DATABASE_URL": "", "RPLCARE_SECRET_KEY": ""},
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "var" / "rplcare.db").exists()
     key = tmp_path / "var" / "secret.key"
@@ -138,9 +160,13 @@ def test_default_database_and_secret_under_var(tmp_path):
 
 
 def test_cli_facing_modules_import_without_heavy_dependencies(tmp_path):
-    r = _run("import sys, json; import rplcare.web.commands, rplcare.store, rplcare.web;"
-             "print(json.dumps([m for m in ('sqlalchemy', 'fastapi', 'uvicorn', 'alembic',"
-             " 'weasyprint') if m in sys.modules]))", {}, tmp_path)
+    r = _run(
+        "import sys, json; import rplcare.web.commands, rplcare.store, rplcare.web;"
+        "print(json.dumps([m for m in ('sqlalchemy', 'fastapi', 'uvicorn', 'alembic',"
+        " 'weasyprint') if m in sys.modules]))",
+        {},
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
 
@@ -148,11 +174,17 @@ def test_cli_facing_modules_import_without_heavy_dependencies(tmp_path):
 def test_cds_feedback_is_kept_once_and_an_override_is_audited(database_url):
     store = Store(database_url)
     fb = repo.SqlFeedbackStore(store)
-    row = {"card": "c-1", "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z",
-           "overrideReason": {"reason": {"code": "patient_declined",
-                                         "system": "https://rplcare.org/override-reason"},
-                              "userComment": "prefers to wait"},
-           "recommendation": "treat.lymphocyte_immunotherapy", "patient": "p1"}
+    row = {
+        "card": "c-1",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-23T10:00:00Z",
+        "overrideReason": {
+            "reason": {"code": "patient_declined", "system": "https://rplcare.org/override-reason"},
+            "userComment": "prefers to wait",
+        },
+        "recommendation": "treat.lymphocyte_immunotherapy",
+        "patient": "p1",
+    }
     try:
         fb.add("rplcare-order-sign", row)
         fb.add("rplcare-order-sign", dict(row))  # the client may report it twice

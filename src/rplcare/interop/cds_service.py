@@ -113,18 +113,18 @@ SERVICES: dict[str, CdsService] = {
         hook="patient-view",
         title="rplcare: recurrent pregnancy loss workup and plan",
         description="Recurrent pregnancy loss decision support: outstanding workup, causes "
-                    "found, and the luteal-support schedule of a current pregnancy.",
+        "found, and the luteal-support schedule of a current pregnancy.",
         prefetch=PREFETCH,
         usageRequirements="Needs the patient's Observations (LOINC), Conditions and "
-                          "medications; decision support for a clinician, not a diagnosis.",
+        "medications; decision support for a clinician, not a diagnosis.",
     ),
     SERVICE_ORDER_SIGN: CdsService(
         id=SERVICE_ORDER_SIGN,
         hook="order-sign",
         title="rplcare: orders against RPL guidance",
         description="Warns when an order is recommended against for this patient (e.g. "
-                    "lymphocyte immunotherapy, IVIG, HLA/NK testing, bed rest) and when a "
-                    "progesterone order's duration differs from the plan.",
+        "lymphocyte immunotherapy, IVIG, HLA/NK testing, bed rest) and when a "
+        "progesterone order's duration differs from the plan.",
         prefetch=PREFETCH,
     ),
 }
@@ -132,28 +132,38 @@ _HOOKS = {sid: s.hook for sid, s in SERVICES.items()}
 
 OVERRIDE_REASONS: list[Coding] = [
     Coding(system=OVERRIDE_REASON_SYSTEM, code="patient-declined", display="Patient declined"),
-    Coding(system=OVERRIDE_REASON_SYSTEM, code="already-done",
-           display="Already done elsewhere"),
+    Coding(system=OVERRIDE_REASON_SYSTEM, code="already-done", display="Already done elsewhere"),
     Coding(system=OVERRIDE_REASON_SYSTEM, code="contraindicated", display="Contraindicated"),
-    Coding(system=OVERRIDE_REASON_SYSTEM, code="clinical-judgement",
-           display="Clinical judgement (see note)"),
-    Coding(system=OVERRIDE_REASON_SYSTEM, code="research-protocol",
-           display="Part of a research protocol"),
+    Coding(
+        system=OVERRIDE_REASON_SYSTEM,
+        code="clinical-judgement",
+        display="Clinical judgement (see note)",
+    ),
+    Coding(
+        system=OVERRIDE_REASON_SYSTEM,
+        code="research-protocol",
+        display="Part of a research protocol",
+    ),
 ]
 
 # Orders recommended against, matched by text (case-insensitive) or by an rplcare code.
 # Anti-HLA before HLA typing: "anti-HLA antibodies" also says "HLA".
-ORDER_RULES: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.I), rid) for p, rid in [
-    (r"lymphocyte\s*immun|leukocyte\s*immun|paternal\s*(lymphocyte|cell)|\bLIT\b",
-     "treat.lymphocyte_immunotherapy"),
-    (r"\bivig\b|immunoglobulin|immune\s*globulin", "treat.ivig"),
-    (r"blocking\s*antibod|anti-?\s*hla|anti-?paternal", "test.anti_hla_antibodies"),
-    (r"\bhla\b|tissue\s*typing", "test.hla_typing"),
-    (r"natural\s*killer|\bnk\b|\bnk[- ]?cell|uterine\s*nk", "test.nk_cells"),
-    (r"bed\s*-?rest", "advice.no_bed_rest"),
-    (r"intralipid", "treat.intralipid"),
-    (r"filgrastim|\bg-?csf\b", "treat.g_csf"),
-]]
+ORDER_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p, re.I), rid)
+    for p, rid in [
+        (
+            r"lymphocyte\s*immun|leukocyte\s*immun|paternal\s*(lymphocyte|cell)|\bLIT\b",
+            "treat.lymphocyte_immunotherapy",
+        ),
+        (r"\bivig\b|immunoglobulin|immune\s*globulin", "treat.ivig"),
+        (r"blocking\s*antibod|anti-?\s*hla|anti-?paternal", "test.anti_hla_antibodies"),
+        (r"\bhla\b|tissue\s*typing", "test.hla_typing"),
+        (r"natural\s*killer|\bnk\b|\bnk[- ]?cell|uterine\s*nk", "test.nk_cells"),
+        (r"bed\s*-?rest", "advice.no_bed_rest"),
+        (r"intralipid", "treat.intralipid"),
+        (r"filgrastim|\bg-?csf\b", "treat.g_csf"),
+    ]
+]
 ORDER_CODES: dict[tuple[str, str], str] = {
     (CS_MEDICATION, "lymphocyte_immunotherapy"): "treat.lymphocyte_immunotherapy",
     (CS_MEDICATION, "ivig"): "treat.ivig",
@@ -176,8 +186,7 @@ ORDERED_FINDING: dict[str, str] = {
     "test.anti_hla_antibodies": "recorded.anti_hla_antibodies",
     "test.nk_cells": "recorded.nk_cells",
 }
-_PROGESTERONE = re.compile(r"progesteron|utrogestan|crinone|cyclogest|prometrium|endometrin",
-                           re.I)
+_PROGESTERONE = re.compile(r"progesteron|utrogestan|crinone|cyclogest|prometrium|endometrin", re.I)
 _DYDRO = re.compile(r"dydrogesterone|duphaston", re.I)
 
 
@@ -204,8 +213,13 @@ class InMemoryFeedbackStore:
 
     def add(self, service_id: str, feedback: dict[str, Any]) -> None:
         reason = ((feedback.get("overrideReason") or {}).get("reason") or {}).get("code")
-        key = (service_id, str(feedback.get("card")), str(feedback.get("outcome")),
-               str(feedback.get("outcomeTimestamp")), str(reason))
+        key = (
+            service_id,
+            str(feedback.get("card")),
+            str(feedback.get("outcome")),
+            str(feedback.get("outcomeTimestamp")),
+            str(reason),
+        )
         with self._lock:
             if key in self._seen:
                 return
@@ -237,8 +251,9 @@ def _render(template: str, context: Mapping[str, Any]) -> str:
 
 
 class _Fetcher:
-    def __init__(self, client: httpx.Client | None, timeout_s: float, max_pages: int,
-                 allow_http: bool) -> None:
+    def __init__(
+        self, client: httpx.Client | None, timeout_s: float, max_pages: int, allow_http: bool
+    ) -> None:
         self._client = client
         self._timeout = timeout_s
         self._max_pages = max_pages
@@ -253,8 +268,9 @@ class _Fetcher:
             return self._client
 
     def fetch(self, server: str, token: str | None, query: str) -> list[Entry]:
-        if not server.startswith("https://") and not (self._allow_http and
-                                                      server.startswith("http://")):
+        if not server.startswith("https://") and not (
+            self._allow_http and server.startswith("http://")
+        ):
             raise _NoData("fhirServer is not https")
         base = server.rstrip("/") + "/"
         headers = {"Accept": "application/fhir+json, application/json"}
@@ -292,9 +308,14 @@ class _Fetcher:
 
 def _prefetch_complete(req: CdsRequest) -> bool:
     prefetch = req.prefetch or {}
-    return all(key in prefetch and not (isinstance(prefetch[key], Mapping) and
-                                        prefetch[key].get("resourceType") == "OperationOutcome")
-               for key in PREFETCH)
+    return all(
+        key in prefetch
+        and not (
+            isinstance(prefetch[key], Mapping)
+            and prefetch[key].get("resourceType") == "OperationOutcome"
+        )
+        for key in PREFETCH
+    )
 
 
 def _gather(req: CdsRequest, fetcher: _Fetcher) -> list[Entry]:
@@ -315,11 +336,13 @@ def _gather(req: CdsRequest, fetcher: _Fetcher) -> list[Entry]:
     if missing:
         if not req.fhirServer:
             raise _NoData(f"prefetch lacks {', '.join(missing)} and no fhirServer was given")
-        token = (req.fhirAuthorization.access_token.get_secret_value()
-                 if req.fhirAuthorization else None)
+        token = (
+            req.fhirAuthorization.access_token.get_secret_value() if req.fhirAuthorization else None
+        )
         for key in missing:
-            entries.extend(fetcher.fetch(req.fhirServer, token,
-                                         _render(PREFETCH[key], req.context)))
+            entries.extend(
+                fetcher.fetch(req.fhirServer, token, _render(PREFETCH[key], req.context))
+            )
     return entries
 
 
@@ -339,9 +362,11 @@ def _source(rec: Any) -> Source:
     if len(label) > 120:
         label = label[:119] + "…"
     url = s.get("url")
-    return Source(label=label, url=url if isinstance(url, str) and url.startswith("http")
-                  else None,
-                  topic=Coding(system=RECOMMENDATION_SYSTEM, code=rec.id, display=rec.title))
+    return Source(
+        label=label,
+        url=url if isinstance(url, str) and url.startswith("http") else None,
+        topic=Coding(system=RECOMMENDATION_SYSTEM, code=rec.id, display=rec.title),
+    )
 
 
 def _links(rec: Any) -> list[Link] | None:
@@ -349,8 +374,9 @@ def _links(rec: Any) -> list[Link] | None:
     for s in rec.sources[:3]:
         url = s.get("url")
         if isinstance(url, str) and url.startswith(("https://", "http://")):
-            links.append(Link(label=_summary(str(s.get("citation", s["id"])))[:80], url=url,
-                              type="absolute"))
+            links.append(
+                Link(label=_summary(str(s.get("citation", s["id"])))[:80], url=url, type="absolute")
+            )
     return links or None
 
 
@@ -382,8 +408,7 @@ class _CardFactory:
 
     def card(self, key: str, rec: Any | None, **fields: Any) -> Card:
         cid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"rplcare:{self.hook_instance}:{key}"))
-        self.issued.put(cid, {"recommendation": rec.id if rec else key,
-                              "patient": self.patient_id})
+        self.issued.put(cid, {"recommendation": rec.id if rec else key, "patient": self.patient_id})
         fields.setdefault("overrideReasons", OVERRIDE_REASONS)
         return Card(uuid=cid, **fields)
 
@@ -393,23 +418,39 @@ def patient_view_cards(a: Assessment, cards: _CardFactory) -> list[Card]:
     for rec in a.recommendations:
         if rec.status == "not_recommended" and rec.prominent:
             critical = rec.id in ("treat.lymphocyte_immunotherapy", "treat.ivig")
-            out.append(cards.card(rec.id, rec, summary=_summary(f"Not recommended: {rec.title}"),
-                                  indicator="critical" if critical else "warning",
-                                  detail=_detail(rec, "The record shows this; guidelines "
-                                                      "advise against it."),
-                                  source=_source(rec), links=_links(rec)))
+            out.append(
+                cards.card(
+                    rec.id,
+                    rec,
+                    summary=_summary(f"Not recommended: {rec.title}"),
+                    indicator="critical" if critical else "warning",
+                    detail=_detail(rec, "The record shows this; guidelines advise against it."),
+                    source=_source(rec),
+                    links=_links(rec),
+                )
+            )
     for f in a.findings:
         if not f.id.startswith("cause."):
             continue
-        related = next((r for r in a.recommendations if f.id in r.because
-                        and r.status != "not_recommended"), None)
+        related = next(
+            (r for r in a.recommendations if f.id in r.because and r.status != "not_recommended"),
+            None,
+        )
         src = _source(related) if related else Source(label="rplcare knowledge base")
         detail = f.text + "\n\nEvidence in the record: " + ", ".join(f.evidence or ["-"])
         if related:
             detail += "\n\n" + _detail(related, f"Suggested: {related.title}")
-        out.append(cards.card(f.id, None, summary=_summary(f"Possible cause: {f.text}"),
-                              indicator="warning", detail=detail, source=src,
-                              links=_links(related) if related else None))
+        out.append(
+            cards.card(
+                f.id,
+                None,
+                summary=_summary(f"Possible cause: {f.text}"),
+                indicator="warning",
+                detail=detail,
+                source=src,
+                links=_links(related) if related else None,
+            )
+        )
     for rec in a.recommendations:
         sched = rec.extra.get("schedule")
         if not sched:
@@ -418,26 +459,49 @@ def patient_view_cards(a: Assessment, cards: _CardFactory) -> list[Card]:
         mrs = medication_requests(rec, a, {"reference": f"Patient/{cards.patient_id}"})
         suggestions = None
         if mrs:
-            suggestions = [Suggestion(
-                label=f"Propose the progesterone order until {until}",
-                uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"rplcare:{cards.hook_instance}:sched")),
-                isRecommended=True,
-                actions=[Action(type="create", description=f"Draft order: {sched['regimen']}",
-                                resource=mr) for mr in mrs[:1]],
-            )]
-        out.append(cards.card(
-            f"{rec.id}:schedule", rec,
-            summary=_summary(f"Luteal support: {sched['regimen']} until {until}"),
-            indicator="info", detail=_detail(rec, f"Stop at {until}; policy "
-                                                  f"'{sched.get('policy')}'."),
-            source=_source(rec), links=_links(rec), suggestions=suggestions,
-            selectionBehavior="at-most-one" if suggestions else None))
+            suggestions = [
+                Suggestion(
+                    label=f"Propose the progesterone order until {until}",
+                    uuid=str(
+                        uuid.uuid5(uuid.NAMESPACE_URL, f"rplcare:{cards.hook_instance}:sched")
+                    ),
+                    isRecommended=True,
+                    actions=[
+                        Action(
+                            type="create",
+                            description=f"Draft order: {sched['regimen']}",
+                            resource=mr,
+                        )
+                        for mr in mrs[:1]
+                    ],
+                )
+            ]
+        out.append(
+            cards.card(
+                f"{rec.id}:schedule",
+                rec,
+                summary=_summary(f"Luteal support: {sched['regimen']} until {until}"),
+                indicator="info",
+                detail=_detail(rec, f"Stop at {until}; policy '{sched.get('policy')}'."),
+                source=_source(rec),
+                links=_links(rec),
+                suggestions=suggestions,
+                selectionBehavior="at-most-one" if suggestions else None,
+            )
+        )
     for rec in a.recommendations:
         if rec.id.startswith("test.") and rec.status == "recommended":
-            out.append(cards.card(rec.id, rec,
-                                  summary=_summary(f"Workup gap: {rec.title}"),
-                                  indicator="info", detail=_detail(rec),
-                                  source=_source(rec), links=_links(rec)))
+            out.append(
+                cards.card(
+                    rec.id,
+                    rec,
+                    summary=_summary(f"Workup gap: {rec.title}"),
+                    indicator="info",
+                    detail=_detail(rec),
+                    source=_source(rec),
+                    links=_links(rec),
+                )
+            )
     return out
 
 
@@ -485,8 +549,17 @@ def _duration_days(q: Mapping[str, Any]) -> int | None:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
     unit = str(q.get("code") or q.get("unit") or "").lower()
-    per = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30,
-           "month": 30, "months": 30}.get(unit)
+    per = {
+        "d": 1,
+        "day": 1,
+        "days": 1,
+        "wk": 7,
+        "week": 7,
+        "weeks": 7,
+        "mo": 30,
+        "month": 30,
+        "months": 30,
+    }.get(unit)
     return round(value * per) if per else None
 
 
@@ -502,7 +575,7 @@ def order_end(res: Mapping[str, Any], today: date) -> date | None:
             days = _duration_days(rep["boundsDuration"])
             if days is not None:
                 return (_day(bp.get("start")) or start) + timedelta(days=days)
-    validity = ((res.get("dispenseRequest") or {}).get("validityPeriod") or {})
+    validity = (res.get("dispenseRequest") or {}).get("validityPeriod") or {}
     return _day(validity.get("end"))
 
 
@@ -536,8 +609,11 @@ def _as_ordered(a: Assessment, rec_id: str) -> Any | None:
     fs = FindingSet()
     for f in a.findings:
         fs.add(f.id, f.text, f.evidence, f.details)
-    fs.add(ORDERED_FINDING[rec_id], "Ordered in the draft orders being signed.",
-           ["context.draftOrders"])
+    fs.add(
+        ORDERED_FINDING[rec_id],
+        "Ordered in the draft orders being signed.",
+        ["context.draftOrders"],
+    )
     return evaluate(get_kb().recommendations[rec_id], fs, get_kb())
 
 
@@ -553,25 +629,43 @@ def order_sign_cards(a: Assessment, req: CdsRequest, cards: _CardFactory) -> lis
         rec = recs.get(rec_id or "")
         if rec_id in ORDERED_FINDING and (rec is None or not rec.prominent):
             rec = _as_ordered(a, rec_id) or rec
-        against = rec is not None and (rec.status == "not_recommended" or
-                                       rec.id == "advice.no_bed_rest")
+        against = rec is not None and (
+            rec.status == "not_recommended" or rec.id == "advice.no_bed_rest"
+        )
         if rec is not None and against:
             text, _ = _order_text(res)
             suggestions = None
             if ref:
-                suggestions = [Suggestion(
-                    label="Remove this order",
-                    uuid=str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                        f"rplcare:{cards.hook_instance}:{ref}:remove")),
-                    actions=[Action(type="delete", description=f"Remove the draft order {ref}",
-                                    resourceId=ref)])]
-            out.append(cards.card(
-                f"order:{ref or text}:{rec.id}", rec,
-                summary=_summary(f"Recommended against for this patient: {rec.title}"),
-                indicator="critical",
-                detail=_detail(rec, f"Draft order: **{text or rtype}**."),
-                source=_source(rec), links=_links(rec), suggestions=suggestions,
-                selectionBehavior="at-most-one" if suggestions else None))
+                suggestions = [
+                    Suggestion(
+                        label="Remove this order",
+                        uuid=str(
+                            uuid.uuid5(
+                                uuid.NAMESPACE_URL, f"rplcare:{cards.hook_instance}:{ref}:remove"
+                            )
+                        ),
+                        actions=[
+                            Action(
+                                type="delete",
+                                description=f"Remove the draft order {ref}",
+                                resourceId=ref,
+                            )
+                        ],
+                    )
+                ]
+            out.append(
+                cards.card(
+                    f"order:{ref or text}:{rec.id}",
+                    rec,
+                    summary=_summary(f"Recommended against for this patient: {rec.title}"),
+                    indicator="critical",
+                    detail=_detail(rec, f"Draft order: **{text or rtype}**."),
+                    source=_source(rec),
+                    links=_links(rec),
+                    suggestions=suggestions,
+                    selectionBehavior="at-most-one" if suggestions else None,
+                )
+            )
             continue
         if rtype != "MedicationRequest" or stop is None:
             continue
@@ -586,20 +680,37 @@ def order_sign_cards(a: Assessment, req: CdsRequest, cards: _CardFactory) -> lis
         shown = f"{end} ({_ga_on(a, end)})" if end else "no stop date"
         fixed = _corrected(res, stop, a.assessed_on)
         label = f"Set the stop date to {stop} ({stop_ga})"
-        out.append(cards.card(
-            f"progesterone:{ref or text}", plan_rec,
-            summary=_summary(f"Progesterone order ends {shown}; the plan stops at {stop_ga} "
-                             f"({stop})"),
-            indicator="info",
-            detail=_detail(plan_rec, f"The draft order ends {shown}; the luteal-support plan "
-                                     f"stops at {stop_ga} ({stop}).") if plan_rec else None,
-            source=_source(plan_rec) if plan_rec else Source(label="rplcare"),
-            suggestions=[Suggestion(
-                label=label, isRecommended=True,
-                uuid=str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                    f"rplcare:{cards.hook_instance}:{ref}:stop")),
-                actions=[Action(type="update", description=label, resource=fixed)])],
-            selectionBehavior="at-most-one"))
+        out.append(
+            cards.card(
+                f"progesterone:{ref or text}",
+                plan_rec,
+                summary=_summary(
+                    f"Progesterone order ends {shown}; the plan stops at {stop_ga} ({stop})"
+                ),
+                indicator="info",
+                detail=_detail(
+                    plan_rec,
+                    f"The draft order ends {shown}; the luteal-support plan "
+                    f"stops at {stop_ga} ({stop}).",
+                )
+                if plan_rec
+                else None,
+                source=_source(plan_rec) if plan_rec else Source(label="rplcare"),
+                suggestions=[
+                    Suggestion(
+                        label=label,
+                        isRecommended=True,
+                        uuid=str(
+                            uuid.uuid5(
+                                uuid.NAMESPACE_URL, f"rplcare:{cards.hook_instance}:{ref}:stop"
+                            )
+                        ),
+                        actions=[Action(type="update", description=label, resource=fixed)],
+                    )
+                ],
+                selectionBehavior="at-most-one",
+            )
+        )
     return out
 
 
@@ -644,8 +755,9 @@ def build_cds_router(
     public). `http_client` is used to call the EHR's `fhirServer` when prefetch is incomplete
     (inject one with a mock transport in tests). `clock` is the service's today.
     """
-    store: FeedbackStore = feedback_store if feedback_store is not None else (
-        InMemoryFeedbackStore())
+    store: FeedbackStore = (
+        feedback_store if feedback_store is not None else (InMemoryFeedbackStore())
+    )
     fetcher = _Fetcher(http_client, fetch_timeout_s, max_pages, allow_http_fhir_server)
     issued = _Issued()
     deps = [Depends(require_cds_jwt(verifier))] if verifier is not None else []
@@ -656,13 +768,17 @@ def build_cds_router(
     def discovery() -> dict[str, Any]:
         return {"services": [s.to_wire() for s in SERVICES.values()]}
 
-    def run(service_id: str, body: CdsRequest,
-            build: Callable[[Assessment, CdsRequest, _CardFactory], Iterable[Card]]
-            ) -> dict[str, Any]:
+    def run(
+        service_id: str,
+        body: CdsRequest,
+        build: Callable[[Assessment, CdsRequest, _CardFactory], Iterable[Card]],
+    ) -> dict[str, Any]:
         """Read the chart, assess, build cards; every chart problem ends in no cards."""
         if body.hook != _HOOKS[service_id]:
-            raise HTTPException(400, f"service {service_id} answers the "
-                                     f"{_HOOKS[service_id]} hook, not {body.hook!r}")
+            raise HTTPException(
+                400,
+                f"service {service_id} answers the {_HOOKS[service_id]} hook, not {body.hook!r}",
+            )
         patient_id = body.context.get("patientId")
         try:
             if not isinstance(patient_id, str) or not patient_id:
@@ -679,18 +795,30 @@ def build_cds_router(
             return {"cards": []}
         except (MappingError, CaseError) as exc:
             paths = [p for p, _ in getattr(exc, "problems", [])][:10]
-            logger.warning("%s %s: no cards: chart is not a readable case (%s at %s)",
-                           service_id, body.hookInstance, type(exc).__name__, paths)
+            logger.warning(
+                "%s %s: no cards: chart is not a readable case (%s at %s)",
+                service_id,
+                body.hookInstance,
+                type(exc).__name__,
+                paths,
+            )
             return {"cards": []}
         except Exception as exc:  # never a 500 to the EHR; the type is safe to log
-            logger.error("%s %s: no cards: %s", service_id, body.hookInstance,
-                         type(exc).__name__, exc_info=logger.isEnabledFor(logging.DEBUG))
+            logger.error(
+                "%s %s: no cards: %s",
+                service_id,
+                body.hookInstance,
+                type(exc).__name__,
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
             return {"cards": []}
         return {"cards": [c.to_wire() for c in cards]}
 
-    async def answer(service_id: str, body: CdsRequest,
-                     build: Callable[[Assessment, CdsRequest, _CardFactory], Iterable[Card]]
-                     ) -> Response:
+    async def answer(
+        service_id: str,
+        body: CdsRequest,
+        build: Callable[[Assessment, CdsRequest, _CardFactory], Iterable[Card]],
+    ) -> Response:
         # With complete prefetch the work is ~1 ms of CPU: done inline, as a thread hop costs
         # more than it saves under the GIL. A call that must fetch from the EHR goes to the
         # thread pool so a slow FHIR server never blocks the event loop.
@@ -699,17 +827,26 @@ def build_cds_router(
         else:
             data = await run_in_threadpool(run, service_id, body, build)
         # Cards were validated as they were built; skip FastAPI's second validation pass.
-        return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-                        media_type="application/json")
+        return Response(
+            json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+            media_type="application/json",
+        )
 
-    @router.post(f"/{SERVICE_PATIENT_VIEW}", response_model=CdsResponse,
-                 response_model_exclude_none=True, dependencies=deps)
+    @router.post(
+        f"/{SERVICE_PATIENT_VIEW}",
+        response_model=CdsResponse,
+        response_model_exclude_none=True,
+        dependencies=deps,
+    )
     async def patient_view(body: CdsRequest) -> Response:
-        return await answer(SERVICE_PATIENT_VIEW, body,
-                            lambda a, _r, f: patient_view_cards(a, f))
+        return await answer(SERVICE_PATIENT_VIEW, body, lambda a, _r, f: patient_view_cards(a, f))
 
-    @router.post(f"/{SERVICE_ORDER_SIGN}", response_model=CdsResponse,
-                 response_model_exclude_none=True, dependencies=deps)
+    @router.post(
+        f"/{SERVICE_ORDER_SIGN}",
+        response_model=CdsResponse,
+        response_model_exclude_none=True,
+        dependencies=deps,
+    )
     async def order_sign(body: CdsRequest) -> Response:
         return await answer(SERVICE_ORDER_SIGN, body, order_sign_cards)
 
@@ -736,9 +873,14 @@ def add_cds_cors(app: FastAPI, origins: Iterable[str] = ("*",)) -> None:
     No credentials (cookies) are allowed: the JWT travels in the Authorization header, so a
     wildcard origin does not expose a session.
     """
-    app.add_middleware(CORSMiddleware, allow_origins=list(origins), allow_credentials=False,
-                       allow_methods=["GET", "POST", "OPTIONS"],
-                       allow_headers=["Authorization", "Content-Type"], max_age=600)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(origins),
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
 
 
 @asynccontextmanager
@@ -772,12 +914,18 @@ def create_cds_app(
     env = os.environ if environ is None else environ
     if allow_unauthenticated is None:
         allow_unauthenticated = env.get(ENV_ALLOW_UNAUTHENTICATED, "").strip().lower() in {
-            "1", "true", "yes", "on"}
+            "1",
+            "true",
+            "yes",
+            "on",
+        }
     if verifier is None and not allow_unauthenticated:
         verifier = CdsJwtVerifier.from_env(env)
         if not len(verifier.clients):
-            logger.warning("no CDS clients configured (%s): every service call will get 401",
-                           "RPLCARE_CDS_CLIENTS")
+            logger.warning(
+                "no CDS clients configured (%s): every service call will get 401",
+                "RPLCARE_CDS_CLIENTS",
+            )
     elif verifier is None:
         logger.warning("CDS Hooks service running WITHOUT client authentication (demo only)")
     app = FastAPI(title="rplcare CDS Hooks service", version="1.0", lifespan=_lifespan)

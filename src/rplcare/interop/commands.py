@@ -30,9 +30,15 @@ def _fail(lines: list[str], err: TextIO) -> int:
     return 2
 
 
-def import_fhir(bundle_path: Path, patient: str | None, output: Path | None,
-                today: date | None, *, out: TextIO | None = None,
-                err: TextIO | None = None) -> int:
+def import_fhir(
+    bundle_path: Path,
+    patient: str | None,
+    output: Path | None,
+    today: date | None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     """Write the case read from a FHIR Bundle as YAML; report unmapped resources on stderr.
 
     The case is checked with `load_case` before it is written, so a case that cannot be read
@@ -73,8 +79,9 @@ def import_fhir(bundle_path: Path, patient: str | None, output: Path | None,
     return 0
 
 
-def case_to_fhir(case_path: Path, today: date | None, *, out: TextIO | None = None,
-                 err: TextIO | None = None) -> int:
+def case_to_fhir(
+    case_path: Path, today: date | None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Print a case file as a FHIR R4 Bundle (JSON)."""
     out = out or sys.stdout
     err = err or sys.stderr

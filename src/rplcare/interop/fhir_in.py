@@ -57,8 +57,9 @@ def validate_bundle(bundle: Any) -> list[tuple[str, str]]:
     return []
 
 
-def import_bundle(bundle: dict[str, Any], patient_id: str | None = None,
-                  today: date | None = None) -> ImportResult:
+def import_bundle(
+    bundle: dict[str, Any], patient_id: str | None = None, today: date | None = None
+) -> ImportResult:
     """Validate a Bundle, then map one patient's resources into a case mapping.
 
     Raises CaseError (paths into the Bundle) when the Bundle is not valid FHIR or holds no

@@ -129,57 +129,110 @@ def local(system: str, code: str, display: str | None = None) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 _I32 = "interop.md §3.2"
-LOINC_DISPLAY: dict[str, Code] = {c.code: c for c in [
-    Code(LOINC, "21198-7", "Choriogonadotropin.beta subunit [Units/volume] in Serum or Plasma",
-         "✅", _I32),
-    Code(LOINC, "19080-1", "Choriogonadotropin [Units/volume] in Serum or Plasma", "✅", _I32),
-    Code(LOINC, "2839-9", "Progesterone [Mass/volume] in Serum or Plasma", "✅", _I32),
-    Code(LOINC, "3016-3", "Thyrotropin [Units/volume] in Serum or Plasma", "✅", _I32),
-    Code(LOINC, "11580-8", "Thyrotropin [Units/volume] in Serum or Plasma by Detection limit "
-         "<= 0.005 mIU/L", "⚠️", _I32 + " (code ✅; display from memory)"),
-    Code(LOINC, "3024-7", "Thyroxine (T4) free [Mass/volume] in Serum or Plasma", "✅", _I32),
-    Code(LOINC, "14920-3", "Thyroxine (T4) free [Moles/volume] in Serum or Plasma", "✅", _I32),
-    Code(LOINC, "8099-4", "Thyroperoxidase Ab [Units/volume] in Serum or Plasma", "✅", _I32),
-    Code(LOINC, "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "✅", _I32),
-    Code(LOINC, "59261-8", "Hemoglobin A1c/Hemoglobin.total in Blood by IFCC protocol", "✅",
-         _I32),
-    Code(LOINC, "1558-6", "Fasting glucose [Mass/volume] in Serum or Plasma", "❓",
-         "from memory"),
-    Code(LOINC, "2842-3", "Prolactin [Mass/volume] in Serum or Plasma", "✅", _I32),
-    Code(LOINC, "20568-2", "Prolactin [Mass/volume] in Serum or Plasma by Immunoassay", "✅",
-         _I32),
-    Code(LOINC, "3282-1", "Lupus anticoagulant neutralization hexagonal phase phospholipid "
-         "[Time] in Platelet poor plasma by Coagulation assay", "✅", _I32),
-    Code(LOINC, "3181-5", "Cardiolipin IgG Ab [Units/volume] in Serum by Immunoassay", "✅",
-         _I32),
-    Code(LOINC, "8065-5", "Cardiolipin IgG Ab [Units/volume] in Serum", "⚠️", _I32),
-    Code(LOINC, "3182-3", "Cardiolipin IgM Ab [Units/volume] in Serum by Immunoassay", "✅",
-         _I32),
-    Code(LOINC, "44448-9", "Beta 2 glycoprotein 1 IgG Ab [Units/volume] in Serum or Plasma by "
-         "Immunoassay", "✅", _I32),
-    Code(LOINC, "44449-7", "Beta 2 glycoprotein 1 IgM Ab [Units/volume] in Serum or Plasma by "
-         "Immunoassay", "✅", _I32),
-    Code(LOINC, "718-7", "Hemoglobin [Mass/volume] in Blood", "❓", "from memory"),
-]}
+LOINC_DISPLAY: dict[str, Code] = {
+    c.code: c
+    for c in [
+        Code(
+            LOINC,
+            "21198-7",
+            "Choriogonadotropin.beta subunit [Units/volume] in Serum or Plasma",
+            "✅",
+            _I32,
+        ),
+        Code(LOINC, "19080-1", "Choriogonadotropin [Units/volume] in Serum or Plasma", "✅", _I32),
+        Code(LOINC, "2839-9", "Progesterone [Mass/volume] in Serum or Plasma", "✅", _I32),
+        Code(LOINC, "3016-3", "Thyrotropin [Units/volume] in Serum or Plasma", "✅", _I32),
+        Code(
+            LOINC,
+            "11580-8",
+            "Thyrotropin [Units/volume] in Serum or Plasma by Detection limit <= 0.005 mIU/L",
+            "⚠️",
+            _I32 + " (code ✅; display from memory)",
+        ),
+        Code(LOINC, "3024-7", "Thyroxine (T4) free [Mass/volume] in Serum or Plasma", "✅", _I32),
+        Code(LOINC, "14920-3", "Thyroxine (T4) free [Moles/volume] in Serum or Plasma", "✅", _I32),
+        Code(LOINC, "8099-4", "Thyroperoxidase Ab [Units/volume] in Serum or Plasma", "✅", _I32),
+        Code(LOINC, "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "✅", _I32),
+        Code(
+            LOINC,
+            "59261-8",
+            "Hemoglobin A1c/Hemoglobin.total in Blood by IFCC protocol",
+            "✅",
+            _I32,
+        ),
+        Code(
+            LOINC, "1558-6", "Fasting glucose [Mass/volume] in Serum or Plasma", "❓", "from memory"
+        ),
+        Code(LOINC, "2842-3", "Prolactin [Mass/volume] in Serum or Plasma", "✅", _I32),
+        Code(
+            LOINC,
+            "20568-2",
+            "Prolactin [Mass/volume] in Serum or Plasma by Immunoassay",
+            "✅",
+            _I32,
+        ),
+        Code(
+            LOINC,
+            "3282-1",
+            "Lupus anticoagulant neutralization hexagonal phase phospholipid "
+            "[Time] in Platelet poor plasma by Coagulation assay",
+            "✅",
+            _I32,
+        ),
+        Code(
+            LOINC, "3181-5", "Cardiolipin IgG Ab [Units/volume] in Serum by Immunoassay", "✅", _I32
+        ),
+        Code(LOINC, "8065-5", "Cardiolipin IgG Ab [Units/volume] in Serum", "⚠️", _I32),
+        Code(
+            LOINC, "3182-3", "Cardiolipin IgM Ab [Units/volume] in Serum by Immunoassay", "✅", _I32
+        ),
+        Code(
+            LOINC,
+            "44448-9",
+            "Beta 2 glycoprotein 1 IgG Ab [Units/volume] in Serum or Plasma by Immunoassay",
+            "✅",
+            _I32,
+        ),
+        Code(
+            LOINC,
+            "44449-7",
+            "Beta 2 glycoprotein 1 IgM Ab [Units/volume] in Serum or Plasma by Immunoassay",
+            "✅",
+            _I32,
+        ),
+        Code(LOINC, "718-7", "Hemoglobin [Mass/volume] in Blood", "❓", "from memory"),
+    ]
+}
 
 PREGNANCY_STATUS = Code(LOINC, "82810-3", "Pregnancy status", "✅", _I32 + " (Synthea, IPS)")
 PREGNANT = Code(SNOMED, "77386006", "Pregnant", "✅", _I32)
 NOT_PREGNANT = Code(SNOMED, "60001007", "Not pregnant", "❓", "from memory")
 LMP = Code(LOINC, "8665-2", "Last menstrual period start date", "❓", "from memory")
 FETUSES = Code(LOINC, "55281-0", "Number of fetuses by US", "❓", "from memory")
-BMI = Code(LOINC, "39156-5", "Body mass index (BMI) [Ratio]", "❓",
-           "from memory (FHIR vital-signs profile)")
+BMI = Code(
+    LOINC,
+    "39156-5",
+    "Body mass index (BMI) [Ratio]",
+    "❓",
+    "from memory (FHIR vital-signs profile)",
+)
 SMOKING = Code(LOINC, "72166-2", "Tobacco smoking status", "❓", "from memory (US Core)")
 SMOKER = Code(SNOMED, "77176002", "Smoker", "❓", "from memory")
 NON_SMOKER = Code(SNOMED, "8392000", "Non-smoker", "❓", "from memory")
 SMOKING_VALUES: dict[str, bool] = {
-    "77176002": True, "449868002": True, "428041000124106": True, "65568007": True,
-    "8392000": False, "8517006": False, "266919005": False,
+    "77176002": True,
+    "449868002": True,
+    "428041000124106": True,
+    "65568007": True,
+    "8392000": False,
+    "8517006": False,
+    "266919005": False,
 }
 CRL = Code(LOINC, "11957-8", "Fetal Crown Rump length US", "✅", _I32)
 MSD = Code(LOINC, "11850-5", "Gestational sac Mean diameter US", "✅", _I32)
-YOLK_SAC_DIAMETER = Code(LOINC, "11816-6", "Yolk sac Diameter US", "⚠️",
-                         _I32 + " (code ⚠️; display from memory)")
+YOLK_SAC_DIAMETER = Code(
+    LOINC, "11816-6", "Yolk sac Diameter US", "⚠️", _I32 + " (code ⚠️; display from memory)"
+)
 CERVICAL_LENGTH = Code(LOINC, "11961-0", "Cervix [Length] US", "❓", "from memory")
 FHR_US = Code(LOINC, "11948-7", "Fetal Heart rate US", "✅", _I32)
 FHR = Code(LOINC, "55283-6", "Fetal Heart rate", "✅", _I32)
@@ -187,8 +240,10 @@ FHR = Code(LOINC, "55283-6", "Fetal Heart rate", "✅", _I32)
 # history counts: (code, outcomes counted); checked against the listed pregnancies on import
 COUNT_GRAVIDA = Code(LOINC, "11996-6", "[#] Pregnancies", "✅", _I32)
 COUNTS: dict[str, tuple[Code, tuple[str, ...]]] = {
-    "11614-5": (Code(LOINC, "11614-5", "[#] Abortions.spontaneous", "✅", _I32),
-                ("miscarriage", "biochemical")),
+    "11614-5": (
+        Code(LOINC, "11614-5", "[#] Abortions.spontaneous", "✅", _I32),
+        ("miscarriage", "biochemical"),
+    ),
     "11613-7": (Code(LOINC, "11613-7", "[#] Abortions.induced", "✅", _I32), ("termination",)),
     "33065-4": (Code(LOINC, "33065-4", "[#] Ectopic pregnancy", "✅", _I32), ("ectopic",)),
     "11636-8": (Code(LOINC, "11636-8", "[#] Births.live", "✅", _I32), ("live_birth",)),
@@ -204,45 +259,70 @@ _QUAL_BY_CODE = {c.code: word for word, c in QUALITATIVE_CODES.items()}
 
 _MEM = "from memory"
 CONDITION_CODES: dict[str, list[Code]] = {
-    "diabetes_type1": [Code(SNOMED, "46635009", "Diabetes mellitus type 1", "❓", _MEM),
-                       Code(ICD10, "E10", "Type 1 diabetes mellitus", "❓", _MEM)],
-    "diabetes_type2": [Code(SNOMED, "44054006", "Diabetes mellitus type 2", "❓", _MEM),
-                       Code(ICD10, "E11", "Type 2 diabetes mellitus", "❓", _MEM)],
-    "hypothyroidism": [Code(SNOMED, "40930008", "Hypothyroidism", "❓", _MEM),
-                       Code(ICD10, "E03.9", "Hypothyroidism, unspecified", "❓", _MEM)],
-    "hyperthyroidism": [Code(SNOMED, "34486009", "Hyperthyroidism", "❓", _MEM),
-                        Code(ICD10, "E05.9", "Thyrotoxicosis, unspecified", "❓", _MEM)],
-    "pcos": [Code(SNOMED, "237055002", "Polycystic ovary syndrome", "❓", _MEM),
-             Code(ICD10, "E28.2", "Polycystic ovarian syndrome", "❓", _MEM)],
-    "hyperprolactinaemia": [Code(SNOMED, "237662005", "Hyperprolactinemia", "❓", _MEM),
-                            Code(ICD10, "E22.1", "Hyperprolactinaemia", "❓", _MEM)],
-    "sle": [Code(SNOMED, "55464009", "Systemic lupus erythematosus", "❓", _MEM),
-            Code(ICD10, "M32.9", "Systemic lupus erythematosus, unspecified", "❓", _MEM)],
+    "diabetes_type1": [
+        Code(SNOMED, "46635009", "Diabetes mellitus type 1", "❓", _MEM),
+        Code(ICD10, "E10", "Type 1 diabetes mellitus", "❓", _MEM),
+    ],
+    "diabetes_type2": [
+        Code(SNOMED, "44054006", "Diabetes mellitus type 2", "❓", _MEM),
+        Code(ICD10, "E11", "Type 2 diabetes mellitus", "❓", _MEM),
+    ],
+    "hypothyroidism": [
+        Code(SNOMED, "40930008", "Hypothyroidism", "❓", _MEM),
+        Code(ICD10, "E03.9", "Hypothyroidism, unspecified", "❓", _MEM),
+    ],
+    "hyperthyroidism": [
+        Code(SNOMED, "34486009", "Hyperthyroidism", "❓", _MEM),
+        Code(ICD10, "E05.9", "Thyrotoxicosis, unspecified", "❓", _MEM),
+    ],
+    "pcos": [
+        Code(SNOMED, "237055002", "Polycystic ovary syndrome", "❓", _MEM),
+        Code(ICD10, "E28.2", "Polycystic ovarian syndrome", "❓", _MEM),
+    ],
+    "hyperprolactinaemia": [
+        Code(SNOMED, "237662005", "Hyperprolactinemia", "❓", _MEM),
+        Code(ICD10, "E22.1", "Hyperprolactinaemia", "❓", _MEM),
+    ],
+    "sle": [
+        Code(SNOMED, "55464009", "Systemic lupus erythematosus", "❓", _MEM),
+        Code(ICD10, "M32.9", "Systemic lupus erythematosus, unspecified", "❓", _MEM),
+    ],
     "antiphospholipid_syndrome": [
         Code(SNOMED, "26843008", "Antiphospholipid syndrome", "✅", "interop.md §3.3"),
-        Code(ICD10CM, "D68.61", "Antiphospholipid syndrome", "✅", "interop.md §3.3")],
-    "thrombophilia_inherited": [
-        Code(ICD10CM, "D68.59", "Other primary thrombophilia", "❓", _MEM)],
+        Code(ICD10CM, "D68.61", "Antiphospholipid syndrome", "✅", "interop.md §3.3"),
+    ],
+    "thrombophilia_inherited": [Code(ICD10CM, "D68.59", "Other primary thrombophilia", "❓", _MEM)],
     "venous_thromboembolism": [
         Code(SNOMED, "429098002", "Thromboembolism of vein", "❓", _MEM),
-        Code(ICD10, "I82.9", "Embolism and thrombosis of unspecified vein", "❓", _MEM)],
+        Code(ICD10, "I82.9", "Embolism and thrombosis of unspecified vein", "❓", _MEM),
+    ],
     "arterial_thrombosis": [
-        Code(ICD10, "I74.9", "Embolism and thrombosis of unspecified artery", "❓", _MEM)],
-    "obesity": [Code(SNOMED, "414916001", "Obesity", "❓", _MEM),
-                Code(ICD10, "E66.9", "Obesity, unspecified", "❓", _MEM)],
+        Code(ICD10, "I74.9", "Embolism and thrombosis of unspecified artery", "❓", _MEM)
+    ],
+    "obesity": [
+        Code(SNOMED, "414916001", "Obesity", "❓", _MEM),
+        Code(ICD10, "E66.9", "Obesity, unspecified", "❓", _MEM),
+    ],
     "cervical_insufficiency": [
         Code(SNOMED, "17382005", "Cervical incompetence", "✅", "interop.md §3.3"),
         Code(ICD10, "N88.3", "Incompetence of cervix uteri", "⚠️", "interop.md §3.3"),
-        Code(ICD10, "O34.3", "Maternal care for cervical incompetence", "✅", "interop.md §3.3")],
+        Code(ICD10, "O34.3", "Maternal care for cervical incompetence", "✅", "interop.md §3.3"),
+    ],
     "uterine_anomaly": [
         Code(SNOMED, "37849005", "Congenital anomaly of uterus", "✅", "interop.md §3.3"),
-        Code(ICD10, "Q51.2", "Other doubling of uterus", "⚠️", "interop.md §3.3 (septate)")],
+        Code(ICD10, "Q51.2", "Other doubling of uterus", "⚠️", "interop.md §3.3 (septate)"),
+    ],
     "chronic_endometritis": [
-        Code(ICD10, "N71.1", "Chronic inflammatory disease of uterus", "❓", _MEM)],
+        Code(ICD10, "N71.1", "Chronic inflammatory disease of uterus", "❓", _MEM)
+    ],
 }
 # history-type conditions count when resolved too (a past thrombosis is an APS criterion)
-HISTORY_CONDITIONS = {"venous_thromboembolism", "arterial_thrombosis", "cervical_insufficiency",
-                      "uterine_anomaly"}
+HISTORY_CONDITIONS = {
+    "venous_thromboembolism",
+    "arterial_thrombosis",
+    "cervical_insufficiency",
+    "uterine_anomaly",
+}
 # recognised but derived by rplcare, not case input
 DERIVED_CONDITIONS = {
     "102878001": "recurrent miscarriage is derived by rplcare from the pregnancy list",
@@ -252,22 +332,40 @@ DERIVED_CONDITIONS = {
 MISC_1ST = Code(SNOMED, "19169002", "Miscarriage in first trimester", "✅", "interop.md §3.3")
 MISC_2ND = Code(SNOMED, "85116003", "Miscarriage in second trimester", "✅", "interop.md §3.3")
 OUTCOME_CODES: dict[str, list[Code]] = {
-    "miscarriage": [Code(ICD10, "O03.9", "Spontaneous abortion, complete or unspecified, "
-                         "without complication", "❓", _MEM)],
+    "miscarriage": [
+        Code(
+            ICD10,
+            "O03.9",
+            "Spontaneous abortion, complete or unspecified, without complication",
+            "❓",
+            _MEM,
+        )
+    ],
     "biochemical": [],
-    "ectopic": [Code(SNOMED, "34801009", "Ectopic pregnancy", "❓", _MEM),
-                Code(ICD10, "O00.9", "Ectopic pregnancy, unspecified", "❓", _MEM)],
-    "molar": [Code(SNOMED, "44782008", "Molar pregnancy", "❓", _MEM),
-              Code(ICD10, "O01.9", "Hydatidiform mole, unspecified", "❓", _MEM)],
-    "termination": [Code(SNOMED, "57797005", "Termination of pregnancy", "❓", _MEM),
-                    Code(ICD10, "O04", "Medical abortion", "❓", _MEM)],
-    "stillbirth": [Code(SNOMED, "237364002", "Stillbirth", "❓", _MEM),
-                   Code(ICD10, "Z37.1", "Single stillbirth", "❓", _MEM)],
-    "live_birth": [Code(SNOMED, "281050002", "Livebirth", "❓", _MEM),
-                   Code(ICD10, "Z37.0", "Single live birth", "❓", _MEM)],
+    "ectopic": [
+        Code(SNOMED, "34801009", "Ectopic pregnancy", "❓", _MEM),
+        Code(ICD10, "O00.9", "Ectopic pregnancy, unspecified", "❓", _MEM),
+    ],
+    "molar": [
+        Code(SNOMED, "44782008", "Molar pregnancy", "❓", _MEM),
+        Code(ICD10, "O01.9", "Hydatidiform mole, unspecified", "❓", _MEM),
+    ],
+    "termination": [
+        Code(SNOMED, "57797005", "Termination of pregnancy", "❓", _MEM),
+        Code(ICD10, "O04", "Medical abortion", "❓", _MEM),
+    ],
+    "stillbirth": [
+        Code(SNOMED, "237364002", "Stillbirth", "❓", _MEM),
+        Code(ICD10, "Z37.1", "Single stillbirth", "❓", _MEM),
+    ],
+    "live_birth": [
+        Code(SNOMED, "281050002", "Livebirth", "❓", _MEM),
+        Code(ICD10, "Z37.0", "Single live birth", "❓", _MEM),
+    ],
 }
 NO_GA_OUTCOME_CODES = {
-    "156073000": "complete miscarriage", "35999006": "blighted ovum",
+    "156073000": "complete miscarriage",
+    "35999006": "blighted ovum",
     "161744009": "past pregnancy history of miscarriage",
 }
 EXTRA_OUTCOME_CODES = [
@@ -285,25 +383,42 @@ ROUTE_ORAL = Code(SNOMED, "26643006", "Oral route", "❓", _MEM)
 ROUTE_IM = Code(SNOMED, "78421000", "Intramuscular route", "❓", _MEM)
 ROUTE_SC = Code(SNOMED, "34206005", "Subcutaneous route", "❓", _MEM)
 MEDICATIONS: dict[str, tuple[str, Code | None, Code | None]] = {
-    "vaginal_progesterone": ("progesterone (vaginal)",
-                             Code(RXNORM, "8727", "progesterone", "❓", _RX), ROUTE_VAGINAL),
-    "intramuscular_progesterone": ("progesterone (intramuscular)",
-                                   Code(RXNORM, "8727", "progesterone", "❓", _RX), ROUTE_IM),
+    "vaginal_progesterone": (
+        "progesterone (vaginal)",
+        Code(RXNORM, "8727", "progesterone", "❓", _RX),
+        ROUTE_VAGINAL,
+    ),
+    "intramuscular_progesterone": (
+        "progesterone (intramuscular)",
+        Code(RXNORM, "8727", "progesterone", "❓", _RX),
+        ROUTE_IM,
+    ),
     "oral_dydrogesterone": ("dydrogesterone (oral)", None, ROUTE_ORAL),
-    "low_dose_aspirin": ("aspirin, low dose", Code(RXNORM, "1191", "aspirin", "❓", _RX),
-                         ROUTE_ORAL),
+    "low_dose_aspirin": (
+        "aspirin, low dose",
+        Code(RXNORM, "1191", "aspirin", "❓", _RX),
+        ROUTE_ORAL,
+    ),
     "lmwh": ("low-molecular-weight heparin", None, ROUTE_SC),
-    "levothyroxine": ("levothyroxine", Code(RXNORM, "10582", "levothyroxine", "❓", _RX),
-                      ROUTE_ORAL),
+    "levothyroxine": (
+        "levothyroxine",
+        Code(RXNORM, "10582", "levothyroxine", "❓", _RX),
+        ROUTE_ORAL,
+    ),
     "metformin": ("metformin", Code(RXNORM, "6809", "metformin", "❓", _RX), ROUTE_ORAL),
-    "bromocriptine": ("bromocriptine", Code(RXNORM, "1760", "bromocriptine", "❓", _RX),
-                      ROUTE_ORAL),
+    "bromocriptine": (
+        "bromocriptine",
+        Code(RXNORM, "1760", "bromocriptine", "❓", _RX),
+        ROUTE_ORAL,
+    ),
     "cabergoline": ("cabergoline", Code(RXNORM, "47579", "cabergoline", "❓", _RX), ROUTE_ORAL),
-    "prednisolone": ("prednisolone", Code(RXNORM, "8638", "prednisolone", "❓", _RX),
-                     ROUTE_ORAL),
+    "prednisolone": ("prednisolone", Code(RXNORM, "8638", "prednisolone", "❓", _RX), ROUTE_ORAL),
     "folic_acid": ("folic acid", Code(RXNORM, "4511", "folic acid", "❓", _RX), ROUTE_ORAL),
-    "hydroxychloroquine": ("hydroxychloroquine",
-                           Code(RXNORM, "5521", "hydroxychloroquine", "❓", _RX), ROUTE_ORAL),
+    "hydroxychloroquine": (
+        "hydroxychloroquine",
+        Code(RXNORM, "5521", "hydroxychloroquine", "❓", _RX),
+        ROUTE_ORAL,
+    ),
     "lymphocyte_immunotherapy": ("lymphocyte immunotherapy", None, None),
     "ivig": ("intravenous immunoglobulin (IVIG)", None, None),
     "intralipid": ("intralipid infusion", None, None),
@@ -312,37 +427,65 @@ MEDICATIONS: dict[str, tuple[str, Code | None, Code | None]] = {
     "bed_rest": ("bed rest", None, None),
 }
 # Text patterns for EHR medications without an rplcare coding, tried in order.
-_MED_PATTERNS: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.I), m) for p, m in [
-    (r"dydrogesterone|duphaston|dextroprogesterone|dextrogestrel", "oral_dydrogesterone"),
-    (r"lymphocyte\s*immun|leukocyte\s*immun|paternal\s*(lymphocyte|cell)",
-     "lymphocyte_immunotherapy"),
-    (r"\bivig\b|immunoglobulin|immune globulin", "ivig"),
-    (r"intralipid|lipid emulsion", "intralipid"),
-    (r"filgrastim|\bg-?csf\b", "g_csf"),
-    (r"chorionic gonadotrop|\bhcg\b", "hcg_injections"),
-    (r"bed\s*-?rest", "bed_rest"),
-    (r"aspirin|acetylsalicylic", "low_dose_aspirin"),
-    (r"heparin|enoxaparin|dalteparin|tinzaparin|nadroparin|\blmwh\b|clexane|fragmin", "lmwh"),
-    (r"levothyroxine|thyroxine|eltroxin|synthroid|euthyrox", "levothyroxine"),
-    (r"metformin", "metformin"),
-    (r"bromocriptine", "bromocriptine"),
-    (r"cabergoline", "cabergoline"),
-    (r"prednisolone|prednisone", "prednisolone"),
-    (r"folic acid|folate", "folic_acid"),
-    (r"hydroxychloroquine|plaquenil", "hydroxychloroquine"),
-]]
-_PROGESTERONE = re.compile(r"progesteron|utrogestan|crinone|cyclogest|prometrium|endometrin|"
-                           r"lubion|prolutex", re.I)
+_MED_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p, re.I), m)
+    for p, m in [
+        (r"dydrogesterone|duphaston|dextroprogesterone|dextrogestrel", "oral_dydrogesterone"),
+        (
+            r"lymphocyte\s*immun|leukocyte\s*immun|paternal\s*(lymphocyte|cell)",
+            "lymphocyte_immunotherapy",
+        ),
+        (r"\bivig\b|immunoglobulin|immune globulin", "ivig"),
+        (r"intralipid|lipid emulsion", "intralipid"),
+        (r"filgrastim|\bg-?csf\b", "g_csf"),
+        (r"chorionic gonadotrop|\bhcg\b", "hcg_injections"),
+        (r"bed\s*-?rest", "bed_rest"),
+        (r"aspirin|acetylsalicylic", "low_dose_aspirin"),
+        (r"heparin|enoxaparin|dalteparin|tinzaparin|nadroparin|\blmwh\b|clexane|fragmin", "lmwh"),
+        (r"levothyroxine|thyroxine|eltroxin|synthroid|euthyrox", "levothyroxine"),
+        (r"metformin", "metformin"),
+        (r"bromocriptine", "bromocriptine"),
+        (r"cabergoline", "cabergoline"),
+        (r"prednisolone|prednisone", "prednisolone"),
+        (r"folic acid|folate", "folic_acid"),
+        (r"hydroxychloroquine|plaquenil", "hydroxychloroquine"),
+    ]
+]
+_PROGESTERONE = re.compile(
+    r"progesteron|utrogestan|crinone|cyclogest|prometrium|endometrin|"
+    r"lubion|prolutex",
+    re.I,
+)
 _VAGINAL = re.compile(r"vagin|pessar|crinone|cyclogest|endometrin|gel|suppositor", re.I)
 _IM = re.compile(r"intramuscular|\bi\.?m\.?\b|in oil|injection|prolutex|lubion", re.I)
 
 UCUM_CODES: dict[str, str] = {
-    "IU/L": "[IU]/L", "mIU/mL": "m[IU]/mL", "ng/mL": "ng/mL", "nmol/L": "nmol/L",
-    "mIU/L": "m[IU]/L", "uIU/mL": "u[IU]/mL", "µIU/mL": "u[IU]/mL", "mU/L": "mU/L",
-    "pmol/L": "pmol/L", "ng/dL": "ng/dL", "IU/mL": "[IU]/mL", "kIU/L": "k[IU]/L",
-    "U/mL": "U/mL", "mmol/mol": "mmol/mol", "%": "%", "mmol/L": "mmol/L", "mg/dL": "mg/dL",
-    "ug/L": "ug/L", "µg/L": "ug/L", "GPL": "[GPL'U]", "GPL/mL": "[GPL'U]/mL",
-    "MPL": "[MPL'U]", "MPL/mL": "[MPL'U]/mL", "SGU": "{SGU}", "SMU": "{SMU}", "g/L": "g/L",
+    "IU/L": "[IU]/L",
+    "mIU/mL": "m[IU]/mL",
+    "ng/mL": "ng/mL",
+    "nmol/L": "nmol/L",
+    "mIU/L": "m[IU]/L",
+    "uIU/mL": "u[IU]/mL",
+    "µIU/mL": "u[IU]/mL",
+    "mU/L": "mU/L",
+    "pmol/L": "pmol/L",
+    "ng/dL": "ng/dL",
+    "IU/mL": "[IU]/mL",
+    "kIU/L": "k[IU]/L",
+    "U/mL": "U/mL",
+    "mmol/mol": "mmol/mol",
+    "%": "%",
+    "mmol/L": "mmol/L",
+    "mg/dL": "mg/dL",
+    "ug/L": "ug/L",
+    "µg/L": "ug/L",
+    "GPL": "[GPL'U]",
+    "GPL/mL": "[GPL'U]/mL",
+    "MPL": "[MPL'U]",
+    "MPL/mL": "[MPL'U]/mL",
+    "SGU": "{SGU}",
+    "SMU": "{SMU}",
+    "g/L": "g/L",
     "g/dL": "g/dL",
 }
 
@@ -353,9 +496,30 @@ _COUNT_CODES = {COUNT_GRAVIDA.code, *COUNTS, *OTHER_COUNTS}
 def all_codes() -> list[Code]:
     """Every standard code this mapping writes or reads (for docs/fhir-mapping.md)."""
     out: list[Code] = list(LOINC_DISPLAY.values())
-    out += [PREGNANCY_STATUS, PREGNANT, NOT_PREGNANT, LMP, FETUSES, BMI, SMOKING, SMOKER,
-            NON_SMOKER, CRL, MSD, YOLK_SAC_DIAMETER, CERVICAL_LENGTH, FHR_US, FHR, COUNT_GRAVIDA,
-            MISC_1ST, MISC_2ND, ROUTE_VAGINAL, ROUTE_ORAL, ROUTE_IM, ROUTE_SC]
+    out += [
+        PREGNANCY_STATUS,
+        PREGNANT,
+        NOT_PREGNANT,
+        LMP,
+        FETUSES,
+        BMI,
+        SMOKING,
+        SMOKER,
+        NON_SMOKER,
+        CRL,
+        MSD,
+        YOLK_SAC_DIAMETER,
+        CERVICAL_LENGTH,
+        FHR_US,
+        FHR,
+        COUNT_GRAVIDA,
+        MISC_1ST,
+        MISC_2ND,
+        ROUTE_VAGINAL,
+        ROUTE_ORAL,
+        ROUTE_IM,
+        ROUTE_SC,
+    ]
     out += [c for c, _ in COUNTS.values()]
     out += list(QUALITATIVE_CODES.values())
     for codes in (*CONDITION_CODES.values(), *OUTCOME_CODES.values()):
@@ -488,8 +652,7 @@ class _Writer:
         if resource["resourceType"] != "Patient":
             resource["subject"] = self.subject
         url = f"urn:uuid:{_uid(self.seed, rid)}"
-        self.entries.append({"fullUrl": url, "resource": resource,
-                             "search": {"mode": "match"}})
+        self.entries.append({"fullUrl": url, "resource": resource, "search": {"mode": "match"}})
         return resource
 
 
@@ -501,8 +664,12 @@ def _obs(code: list[dict[str, Any]], category: str, text: str | None = None) -> 
     concept: dict[str, Any] = {"coding": code}
     if text:
         concept["text"] = text
-    return {"resourceType": "Observation", "status": "final", "category": _category(category),
-            "code": concept}
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": _category(category),
+        "code": concept,
+    }
 
 
 def _effective(obs: dict[str, Any], when: str) -> None:
@@ -517,8 +684,11 @@ def _effective(obs: dict[str, Any], when: str) -> None:
 
 def case_to_bundle(case: Any) -> dict[str, Any]:
     """Print a case (a `Case` or its dump) as a searchset-style R4 Bundle with one Patient."""
-    data: dict[str, Any] = (case.model_dump(mode="json", exclude_none=True)
-                            if hasattr(case, "model_dump") else dict(case))
+    data: dict[str, Any] = (
+        case.model_dump(mode="json", exclude_none=True)
+        if hasattr(case, "model_dump")
+        else dict(case)
+    )
     cid = data.get("id")
     seed = cid or hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()[:16]
     w = _Writer(fhir_id(cid) if cid else None, seed)
@@ -526,8 +696,10 @@ def case_to_bundle(case: Any) -> dict[str, Any]:
     pat = data.get("patient") or {}
     _write_patient_observations(w, pat)
     if (data.get("partner") or {}).get("karyotype"):
-        obs = _obs([local(CS_OBSERVATION, "partner-karyotype", "karyotype of the genetic father")],
-                   "laboratory")
+        obs = _obs(
+            [local(CS_OBSERVATION, "partner-karyotype", "karyotype of the genetic father")],
+            "laboratory",
+        )
         obs["valueString"] = data["partner"]["karyotype"]
         w.add(obs, "partner")
     for name in pat.get("conditions") or []:
@@ -547,8 +719,12 @@ def case_to_bundle(case: Any) -> dict[str, Any]:
             w.add(_scan_observation(s), "scan")
         for name in cp.get("treatments") or []:
             w.add(_medication_statement(name, in_pregnancy=True), "treatment")
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(w.entries),
-            "entry": w.entries}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(w.entries),
+        "entry": w.entries,
+    }
 
 
 def _write_patient(w: _Writer, data: dict[str, Any]) -> None:
@@ -600,9 +776,11 @@ def _write_patient_observations(w: _Writer, pat: dict[str, Any]) -> None:
 
 def _condition(name: str) -> dict[str, Any]:
     codes = [local(CS_CONDITION, name)] + [coding(c) for c in CONDITION_CODES.get(name, [])]
-    return {"resourceType": "Condition",
-            "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": "active"}]},
-            "code": {"coding": codes, "text": name.replace("_", " ")}}
+    return {
+        "resourceType": "Condition",
+        "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": "active"}]},
+        "code": {"coding": codes, "text": name.replace("_", " ")},
+    }
 
 
 def _medication_statement(name: str, in_pregnancy: bool) -> dict[str, Any]:
@@ -632,12 +810,19 @@ def _pregnancy_condition(p: dict[str, Any], index: int) -> dict[str, Any]:
     ext: list[dict[str, Any]] = [{"url": EXT_SEQUENCE, "valueInteger": index}]
     if p.get("ga") is not None:
         days = parse_ga(p["ga"])
-        ext.append({"url": EXT_GA, "valueQuantity": {"value": days, "unit": "d", "system": UCUM,
-                                                     "code": "d"}})
+        ext.append(
+            {
+                "url": EXT_GA,
+                "valueQuantity": {"value": days, "unit": "d", "system": UCUM, "code": "d"},
+            }
+        )
     if p.get("conception"):
         ext.append({"url": EXT_CONCEPTION, "valueCode": p["conception"]})
-    for key, url in (("heartbeat_seen", EXT_HEARTBEAT_SEEN), ("fetal_anomaly", EXT_FETAL_ANOMALY),
-                     ("painless_cervical_dilation", EXT_PAINLESS_DILATION)):
+    for key, url in (
+        ("heartbeat_seen", EXT_HEARTBEAT_SEEN),
+        ("fetal_anomaly", EXT_FETAL_ANOMALY),
+        ("painless_cervical_dilation", EXT_PAINLESS_DILATION),
+    ):
         if p.get(key) is not None:
             ext.append({"url": url, "valueBoolean": p[key]})
     if p.get("poc_karyotype"):
@@ -645,7 +830,8 @@ def _pregnancy_condition(p: dict[str, Any], index: int) -> dict[str, Any]:
     if p.get("preterm_cause"):
         ext.append({"url": EXT_PRETERM_CAUSE, "valueCode": p["preterm_cause"]})
     res: dict[str, Any] = {
-        "resourceType": "Condition", "extension": ext,
+        "resourceType": "Condition",
+        "extension": ext,
         "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": "resolved"}]},
         "code": {"coding": _outcome_codes(p), "text": p["outcome"].replace("_", " ")},
     }
@@ -677,8 +863,9 @@ def _result_observation(r: dict[str, Any]) -> dict[str, Any]:
     if test:
         t = voc.tests.get(test)
         codes.append(local(CS_TEST, test, t.meaning if t else None))
-    loinc = r.get("loinc") or (voc.tests[test].loinc[0] if test in voc.tests and
-                               voc.tests[test].loinc else None)
+    loinc = r.get("loinc") or (
+        voc.tests[test].loinc[0] if test in voc.tests and voc.tests[test].loinc else None
+    )
     if loinc:
         c = LOINC_DISPLAY.get(loinc)
         lc: dict[str, Any] = coding(c) if c else {"system": LOINC, "code": loinc}
@@ -701,8 +888,7 @@ def _result_observation(r: dict[str, Any]) -> dict[str, Any]:
     elif isinstance(v, str):
         obs["valueString"] = v
     if r.get("unit") and not _is_num(v):
-        obs.setdefault("extension", []).append({"url": EXT_RESULT_UNIT,
-                                                "valueString": r["unit"]})
+        obs.setdefault("extension", []).append({"url": EXT_RESULT_UNIT, "valueString": r["unit"]})
     rng: dict[str, Any] = {}
     for key, fkey in (("reference_low", "low"), ("reference_high", "high")):
         if r.get(key) is not None:
@@ -735,8 +921,12 @@ _SCAN_COMPONENTS: dict[str, tuple[str, Code | None]] = {
     "heartbeat": ("fetal-heart-activity", None),
     "cervical_length_mm": ("cervical-length", CERVICAL_LENGTH),
 }
-_VALUE_SYSTEMS = {"conception": CS_CONCEPTION, "endometrial_preparation": CS_PREPARATION,
-                  "symptoms": CS_SYMPTOM, "location": CS_SCAN_LOCATION}
+_VALUE_SYSTEMS = {
+    "conception": CS_CONCEPTION,
+    "endometrial_preparation": CS_PREPARATION,
+    "symptoms": CS_SYMPTOM,
+    "location": CS_SCAN_LOCATION,
+}
 
 
 def _component(key: str, value: Any, table: dict[str, tuple[str, Code | None]]) -> dict[str, Any]:
@@ -776,11 +966,15 @@ def _pregnancy_status(cp: dict[str, Any], assessed_on: str | None) -> dict[str, 
 
 
 def _scan_observation(s: dict[str, Any]) -> dict[str, Any]:
-    obs = _obs([local(CS_OBSERVATION, "early-pregnancy-scan", "early pregnancy ultrasound")],
-               "imaging", text="Transvaginal ultrasound, current pregnancy")
+    obs = _obs(
+        [local(CS_OBSERVATION, "early-pregnancy-scan", "early pregnancy ultrasound")],
+        "imaging",
+        text="Transvaginal ultrasound, current pregnancy",
+    )
     obs["effectiveDateTime"] = s["date"]
-    comps = [_component(k, s[k], _SCAN_COMPONENTS) for k in _SCAN_COMPONENTS
-             if s.get(k) is not None]
+    comps = [
+        _component(k, s[k], _SCAN_COMPONENTS) for k in _SCAN_COMPONENTS if s.get(k) is not None
+    ]
     if comps:
         obs["component"] = comps
     return obs
@@ -862,13 +1056,17 @@ class _Reader:
         self.sources: dict[str, str] = {}
 
     def skip(self, res: Mapping[str, Any], why: str, concept: Any = None) -> None:
-        self.unmapped.append(Unmapped(str(res.get("resourceType")), res.get("id"),
-                                      code_label(concept), why))
+        self.unmapped.append(
+            Unmapped(str(res.get("resourceType")), res.get("id"), code_label(concept), why)
+        )
 
 
 def _ref(res: Mapping[str, Any]) -> str:
-    return f"{res.get('resourceType')}/{res.get('id')}" if res.get("id") else str(
-        res.get("resourceType"))
+    return (
+        f"{res.get('resourceType')}/{res.get('id')}"
+        if res.get("id")
+        else str(res.get("resourceType"))
+    )
 
 
 def case_from_entries(
@@ -887,8 +1085,9 @@ def case_from_entries(
     chosen: tuple[str | None, Mapping[str, Any]] | None = None
     if patient_id is not None:
         for u, r in patients:
-            ids = {r.get("id")} | {i.get("value") for i in r.get("identifier") or []
-                                   if isinstance(i, Mapping)}
+            ids = {r.get("id")} | {
+                i.get("value") for i in r.get("identifier") or [] if isinstance(i, Mapping)
+            }
             if patient_id in ids:
                 chosen = (u, r)
                 break
@@ -919,8 +1118,11 @@ def case_from_entries(
             continue
         subj = res.get("subject") or res.get("patient")
         sref = subj.get("reference") if isinstance(subj, Mapping) else None
-        if sref and sref not in refs and not any(sref.endswith("/" + r) for r in refs
-                                                 if r.startswith("Patient/")):
+        if (
+            sref
+            and sref not in refs
+            and not any(sref.endswith("/" + r) for r in refs if r.startswith("Patient/"))
+        ):
             rd.skip(res, f"belongs to another patient ({sref})", res.get("code"))
             continue
         handler = _HANDLERS.get(str(rtype))
@@ -1013,8 +1215,14 @@ def _read_observation(rd: _Reader, res: Mapping[str, Any]) -> None:
             rd.skip(res, "partner karyotype without a valueString", code)
     elif obs_code == "early-pregnancy-scan":
         _read_scan(rd, res)
-    elif loinc in (CRL.code, MSD.code, FHR.code, FHR_US.code, YOLK_SAC_DIAMETER.code,
-                   CERVICAL_LENGTH.code):
+    elif loinc in (
+        CRL.code,
+        MSD.code,
+        FHR.code,
+        FHR_US.code,
+        YOLK_SAC_DIAMETER.code,
+        CERVICAL_LENGTH.code,
+    ):
         _read_loose_scan_value(rd, res, str(loinc))
     elif loinc == LMP.code:
         when = res.get("valueDateTime")
@@ -1026,8 +1234,9 @@ def _read_observation(rd: _Reader, res: Mapping[str, Any]) -> None:
         rd.skip(res, "code not in rplcare's vocabulary", code)
 
 
-def _read_patient_quantity(rd: _Reader, res: Mapping[str, Any], key: str,
-                           units: tuple[str, ...]) -> None:
+def _read_patient_quantity(
+    rd: _Reader, res: Mapping[str, Any], key: str, units: tuple[str, ...]
+) -> None:
     q = res.get("valueQuantity")
     if not isinstance(q, Mapping) or not _is_num(q.get("value")):
         rd.skip(res, f"{key} without a numeric valueQuantity", res.get("code"))
@@ -1053,8 +1262,7 @@ def _unit_for(test: str | None, q: Mapping[str, Any], voc: Any) -> str | None:
     return unit or code
 
 
-def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None,
-                 loinc: str | None) -> None:
+def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: str | None) -> None:
     code = res.get("code")
     out: dict[str, Any] = {}
     if test:
@@ -1077,8 +1285,11 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None,
     cc = res.get("valueCodeableConcept")
     if isinstance(q, Mapping):
         if q.get("comparator"):
-            rd.skip(res, f"value with comparator {q['comparator']!r} cannot be entered as a "
-                         "number", code)
+            rd.skip(
+                res,
+                f"value with comparator {q['comparator']!r} cannot be entered as a number",
+                code,
+            )
             return
         if not _is_num(q.get("value")):
             rd.skip(res, "valueQuantity without a numeric value", code)
@@ -1139,8 +1350,9 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None,
 # ---------------------------------------------------------------- current pregnancy
 
 
-def _component_key(comp: Mapping[str, Any], table: dict[str, tuple[str, Code | None]]
-                   ) -> str | None:
+def _component_key(
+    comp: Mapping[str, Any], table: dict[str, tuple[str, Code | None]]
+) -> str | None:
     local_code = _code_in(comp.get("code"), CS_OBSERVATION)
     loinc = _code_in(comp.get("code"), LOINC)
     for key, (code, std) in table.items():
@@ -1231,8 +1443,12 @@ def _read_loose_scan_value(rd: _Reader, res: Mapping[str, Any], loinc: str) -> N
         if q["value"] > 0:
             scan["embryo"] = True
         return
-    key = {CRL.code: "crl_mm", MSD.code: "msd_mm", YOLK_SAC_DIAMETER.code: "yolk_sac_diameter_mm",
-           CERVICAL_LENGTH.code: "cervical_length_mm"}[loinc]
+    key = {
+        CRL.code: "crl_mm",
+        MSD.code: "msd_mm",
+        YOLK_SAC_DIAMETER.code: "yolk_sac_diameter_mm",
+        CERVICAL_LENGTH.code: "cervical_length_mm",
+    }[loinc]
     length = _mm(q)
     if length is None:
         rd.skip(res, f"ultrasound length in unit {q.get('unit')!r}, expected mm", res.get("code"))
@@ -1250,8 +1466,9 @@ def _read_loose_scan_value(rd: _Reader, res: Mapping[str, Any], loinc: str) -> N
 
 def _read_condition(rd: _Reader, res: Mapping[str, Any]) -> None:
     code = res.get("code")
-    ver = _code_in(res.get("verificationStatus"),
-                   "http://terminology.hl7.org/CodeSystem/condition-ver-status")
+    ver = _code_in(
+        res.get("verificationStatus"), "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+    )
     if ver in ("refuted", "entered-in-error"):
         rd.skip(res, f"verificationStatus {ver}", code)
         return
@@ -1264,8 +1481,12 @@ def _read_condition(rd: _Reader, res: Mapping[str, Any]) -> None:
         sn = _code_in(code, SNOMED) or ""
         icd = _code_in(code, ICD10) or _code_in(code, ICD10CM) or ""
         if sn in NO_GA_OUTCOME_CODES:
-            rd.skip(res, f"{NO_GA_OUTCOME_CODES[sn]} without gestational age: the case "
-                         "needs the GA of each loss", code)
+            rd.skip(
+                res,
+                f"{NO_GA_OUTCOME_CODES[sn]} without gestational age: the case "
+                "needs the GA of each loss",
+                code,
+            )
         elif sn in DERIVED_CONDITIONS or icd in DERIVED_CONDITIONS:
             rd.skip(res, DERIVED_CONDITIONS.get(sn) or DERIVED_CONDITIONS[icd], code)
         else:
@@ -1302,8 +1523,9 @@ def _condition_of(code: Any) -> str | None:
     for cname, codes in CONDITION_CODES.items():
         for c in codes:
             got = _code_in(code, c.system)
-            if got == c.code or (got and c.system in (ICD10, ICD10CM) and len(c.code) == 3
-                                 and got.startswith(c.code)):
+            if got == c.code or (
+                got and c.system in (ICD10, ICD10CM) and len(c.code) == 3 and got.startswith(c.code)
+            ):
                 return cname
     return None
 
@@ -1325,8 +1547,11 @@ def _read_pregnancy_outcome(rd: _Reader, res: Mapping[str, Any], outcome: str) -
         p["year"] = year
     if (c := _ext_value(res, EXT_CONCEPTION, "valueCode")) is not None:
         p["conception"] = c
-    for key, url in (("heartbeat_seen", EXT_HEARTBEAT_SEEN), ("fetal_anomaly", EXT_FETAL_ANOMALY),
-                     ("painless_cervical_dilation", EXT_PAINLESS_DILATION)):
+    for key, url in (
+        ("heartbeat_seen", EXT_HEARTBEAT_SEEN),
+        ("fetal_anomaly", EXT_FETAL_ANOMALY),
+        ("painless_cervical_dilation", EXT_PAINLESS_DILATION),
+    ):
         if (v := _ext_value(res, url, "valueBoolean")) is not None:
             p[key] = v
     if (k := _ext_value(res, EXT_POC_KARYOTYPE, "valueString")) is not None:
@@ -1334,8 +1559,11 @@ def _read_pregnancy_outcome(rd: _Reader, res: Mapping[str, Any], outcome: str) -
     if (pc := _ext_value(res, EXT_PRETERM_CAUSE, "valueCode")) is not None:
         p["preterm_cause"] = pc
     if outcome in ("miscarriage", "stillbirth", "live_birth") and "ga" not in p:
-        rd.skip(res, f"{outcome.replace('_', ' ')} without gestational age: the case needs it",
-                res.get("code"))
+        rd.skip(
+            res,
+            f"{outcome.replace('_', ' ')} without gestational age: the case needs it",
+            res.get("code"),
+        )
         return
     seq = _ext_value(res, EXT_SEQUENCE, "valueInteger")
     rd.pregnancies.append((p, seq if isinstance(seq, int) else None, _ref(res)))
@@ -1382,11 +1610,13 @@ def _read_medication(rd: _Reader, res: Mapping[str, Any]) -> None:
         rd.skip(res, f"status {status}: not a current medication", concept)
         return
     if concept is None:
-        rd.skip(res, "medicationReference is not resolved by rplcare; use a "
-                     "medicationCodeableConcept", res.get("medicationReference"))
+        rd.skip(
+            res,
+            "medicationReference is not resolved by rplcare; use a medicationCodeableConcept",
+            res.get("medicationReference"),
+        )
         return
-    dosages = res.get("dosage") if rtype == "MedicationStatement" else res.get(
-        "dosageInstruction")
+    dosages = res.get("dosage") if rtype == "MedicationStatement" else res.get("dosageInstruction")
     name, why = medication_name(concept, _dosage_text(dosages))
     if name is None:
         rd.skip(res, why, concept)
@@ -1428,12 +1658,16 @@ def _assemble(rd: _Reader, today: date | None, assessed_on: date | None) -> dict
     treatments: list[str] = []
     meds: list[str] = []
     for name, ref, flag in rd.meds:
-        in_preg = flag if flag is not None else (
-            pregnant is not None and name in rd.voc.progestogens)
+        in_preg = (
+            flag if flag is not None else (pregnant is not None and name in rd.voc.progestogens)
+        )
         if in_preg and pregnant is None:
             in_preg = False
-        target, path = (treatments, "current_pregnancy.treatments") if in_preg else (
-            meds, "patient.medications")
+        target, path = (
+            (treatments, "current_pregnancy.treatments")
+            if in_preg
+            else (meds, "patient.medications")
+        )
         rd.sources[f"{path}[{len(target)}]"] = ref
         target.append(name)
     if meds:
@@ -1469,8 +1703,12 @@ def _assemble(rd: _Reader, today: date | None, assessed_on: date | None) -> dict
     else:
         for _day, (_scan, parts) in sorted(rd.loose_scans.items()):
             for res in parts:
-                rd.skip(res, "ultrasound measurement without a current pregnancy status "
-                             f"({PREGNANCY_STATUS.code})", res.get("code"))
+                rd.skip(
+                    res,
+                    "ultrasound measurement without a current pregnancy status "
+                    f"({PREGNANCY_STATUS.code})",
+                    res.get("code"),
+                )
         for _when, res in rd.loose_lmp:
             rd.skip(res, "LMP without a current pregnancy status", res.get("code"))
     return case
@@ -1517,9 +1755,16 @@ def _check_counts(rd: _Reader, preg: list[dict[str, Any]], current: bool) -> Non
         elif code in COUNTS:
             listed = sum(p["outcome"] in COUNTS[code][1] for p in preg)
         else:
-            rd.skip(res, "history count not used: rplcare counts from the listed pregnancies",
-                    res.get("code"))
+            rd.skip(
+                res,
+                "history count not used: rplcare counts from the listed pregnancies",
+                res.get("code"),
+            )
             continue
         if n != listed:
-            rd.skip(res, f"count says {n}, the pregnancies read give {listed}: enter the "
-                         "missing pregnancies (outcome, GA) in the case", res.get("code"))
+            rd.skip(
+                res,
+                f"count says {n}, the pregnancies read give {listed}: enter the "
+                "missing pregnancies (outcome, GA) in the case",
+                res.get("code"),
+            )

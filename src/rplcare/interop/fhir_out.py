@@ -74,8 +74,9 @@ def _medication(name: str) -> dict[str, Any]:
     return {"coding": codes, "text": text}
 
 
-def _med_request(name: str, rec: Any, subject: dict[str, str], start: str,
-                 dosage: dict[str, Any]) -> dict[str, Any]:
+def _med_request(
+    name: str, rec: Any, subject: dict[str, str], start: str, dosage: dict[str, Any]
+) -> dict[str, Any]:
     note = rec.text if rec.status == "recommended" else f"Conditional (consider): {rec.text}"
     return {
         "resourceType": "MedicationRequest",
@@ -111,42 +112,65 @@ def medication_requests(rec: Any, assessment: Any, subject: dict[str, str]) -> l
         dosage = {
             "text": sched.get("regimen") or "vaginal micronised progesterone 400 mg twice daily",
             "route": _route(ROUTE_VAGINAL),
-            "timing": {"repeat": {"boundsPeriod": _bounds(start, stop), "frequency": 2,
-                                  "period": 1, "periodUnit": "d"}},
+            "timing": {
+                "repeat": {
+                    "boundsPeriod": _bounds(start, stop),
+                    "frequency": 2,
+                    "period": 1,
+                    "periodUnit": "d",
+                }
+            },
             "doseAndRate": [{"doseQuantity": _dose(400)}],
         }
         return [_med_request("vaginal_progesterone", rec, subject, start, dosage)]
     if rid == "treat.luteal_phase_support_art":
         sched = rec.extra.get("schedule") or {}
-        dosage = {"text": sched.get("regimen") or "progesterone as prescribed by the clinic",
-                  "timing": {"repeat": {"boundsPeriod": _bounds(start, stop)}}}
+        dosage = {
+            "text": sched.get("regimen") or "progesterone as prescribed by the clinic",
+            "timing": {"repeat": {"boundsPeriod": _bounds(start, stop)}},
+        }
         return [_med_request("vaginal_progesterone", rec, subject, start, dosage)]
     if rid == "treat.aspirin_heparin":
-        aspirin = {"text": "aspirin 75-100 mg once daily", "route": _route(ROUTE_ORAL),
-                   "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
-                   "doseAndRate": [{"doseRange": {"low": _dose(75), "high": _dose(100)}}]}
-        lmwh = {"text": "low-molecular-weight heparin, prophylactic dose, once daily from the "
-                        "positive pregnancy test",
-                "route": _route(ROUTE_SC),
-                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}}
-        return [_med_request("low_dose_aspirin", rec, subject, start, aspirin),
-                _med_request("lmwh", rec, subject, start, lmwh)]
+        aspirin = {
+            "text": "aspirin 75-100 mg once daily",
+            "route": _route(ROUTE_ORAL),
+            "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+            "doseAndRate": [{"doseRange": {"low": _dose(75), "high": _dose(100)}}],
+        }
+        lmwh = {
+            "text": "low-molecular-weight heparin, prophylactic dose, once daily from the "
+            "positive pregnancy test",
+            "route": _route(ROUTE_SC),
+            "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+        }
+        return [
+            _med_request("low_dose_aspirin", rec, subject, start, aspirin),
+            _med_request("lmwh", rec, subject, start, lmwh),
+        ]
     if rid in ("treat.levothyroxine", "treat.levothyroxine_pregnancy_adjustment"):
-        dosage = {"text": "levothyroxine, dose individualised to TSH (" + rec.title + ")",
-                  "route": _route(ROUTE_ORAL)}
+        dosage = {
+            "text": "levothyroxine, dose individualised to TSH (" + rec.title + ")",
+            "route": _route(ROUTE_ORAL),
+        }
         return [_med_request("levothyroxine", rec, subject, start, dosage)]
     if rid == "treat.folic_acid":
         high = "5 mg" in rec.text
-        dosage = {"text": rec.text, "route": _route(ROUTE_ORAL),
-                  "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
-                  "doseAndRate": [{"doseQuantity": _dose(5) if high else _dose(400, "ug")}]}
+        dosage = {
+            "text": rec.text,
+            "route": _route(ROUTE_ORAL),
+            "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+            "doseAndRate": [{"doseQuantity": _dose(5) if high else _dose(400, "ug")}],
+        }
         return [_med_request("folic_acid", rec, subject, start, dosage)]
     if rid == "treat.bromocriptine":
         dosage = {"text": rec.text, "route": _route(ROUTE_ORAL)}
         return [_med_request("bromocriptine", rec, subject, start, dosage)]
     if rid == "treat.dydrogesterone" and rec.status != "not_recommended":
-        dosage = {"text": rec.text, "route": _route(ROUTE_ORAL),
-                  "timing": {"repeat": {"boundsPeriod": _bounds(start, stop)}}}
+        dosage = {
+            "text": rec.text,
+            "route": _route(ROUTE_ORAL),
+            "timing": {"repeat": {"boundsPeriod": _bounds(start, stop)}},
+        }
         return [_med_request("oral_dydrogesterone", rec, subject, start, dosage)]
     return []
 
@@ -181,18 +205,25 @@ def _device(assessment: Any) -> dict[str, Any]:
     }
 
 
-def _detected_issue(rec: Any, findings: Any, patient_ref: dict[str, str],
-                    device_ref: dict[str, str], day: str) -> dict[str, Any]:
+def _detected_issue(
+    rec: Any, findings: Any, patient_ref: dict[str, str], device_ref: dict[str, str], day: str
+) -> dict[str, Any]:
     evidence: list[dict[str, Any]] = []
     codes = []
     for fid in rec.because:
         f = findings.get(fid) if findings is not None else None
-        codes.append({"system": FINDING_SYSTEM, "code": fid, **({"display": f.text[:250]}
-                                                              if f else {})})
+        codes.append(
+            {"system": FINDING_SYSTEM, "code": fid, **({"display": f.text[:250]} if f else {})}
+        )
     if codes:
         evidence.append({"code": [{"coding": codes}]})
-    sources = [{"display": f"{s.get('citation', s['id'])}"
-                + (f" - {s['locator']}" if s.get("locator") else "")} for s in rec.sources]
+    sources = [
+        {
+            "display": f"{s.get('citation', s['id'])}"
+            + (f" - {s['locator']}" if s.get("locator") else "")
+        }
+        for s in rec.sources
+    ]
     if sources:
         evidence.append({"detail": sources})
     issue: dict[str, Any] = {
@@ -200,7 +231,8 @@ def _detected_issue(rec: Any, findings: Any, patient_ref: dict[str, str],
         "identifier": [{"system": RECOMMENDATION_SYSTEM, "value": rec.id}],
         "status": "final",
         "code": {"coding": [_rec_coding(rec)], "text": f"Not recommended: {rec.title}"},
-        "severity": "high" if rec.id in ("treat.lymphocyte_immunotherapy", "treat.ivig")
+        "severity": "high"
+        if rec.id in ("treat.lymphocyte_immunotherapy", "treat.ivig")
         else "moderate",
         "patient": patient_ref,
         "identifiedDateTime": day,
@@ -215,16 +247,18 @@ def _detected_issue(rec: Any, findings: Any, patient_ref: dict[str, str],
     return issue
 
 
-def assessment_bundle(assessment: Any, case: Any, recorded: datetime | None = None
-                      ) -> dict[str, Any]:
+def assessment_bundle(
+    assessment: Any, case: Any, recorded: datetime | None = None
+) -> dict[str, Any]:
     """A collection Bundle: Patient, CarePlan, its requests, DetectedIssues, Device, Provenance.
 
     `recorded` (Provenance.recorded) defaults to now; pass it for reproducible output.
     """
     patient_entry = case_to_bundle(case)["entry"][0]
     seed = f"assessment/{assessment.input_hash or assessment.case_id}/{assessment.assessed_on}"
-    entries: list[dict[str, Any]] = [{"fullUrl": patient_entry["fullUrl"],
-                                      "resource": patient_entry["resource"]}]
+    entries: list[dict[str, Any]] = [
+        {"fullUrl": patient_entry["fullUrl"], "resource": patient_entry["resource"]}
+    ]
     patient_ref = {"reference": patient_entry["fullUrl"]}
     day = assessment.assessed_on.isoformat()
 
@@ -232,36 +266,42 @@ def assessment_bundle(assessment: Any, case: Any, recorded: datetime | None = No
         url = f"urn:uuid:{_uid(seed, key)}"
         rtype = resource.pop("resourceType")
         rid = resource.pop("id", None) or _uid(seed, key, "id")
-        entries.append({"fullUrl": url,
-                        "resource": {"resourceType": rtype, "id": rid, **resource}})
+        entries.append({"fullUrl": url, "resource": {"resourceType": rtype, "id": rid, **resource}})
         return {"reference": url}
 
     device_ref = add(_device(assessment), "device")
-    device_ref = {**device_ref, "display": f"rplcare {rplcare.__version__} (knowledge base "
-                                           f"{assessment.kb_version})"}
+    device_ref = {
+        **device_ref,
+        "display": f"rplcare {rplcare.__version__} (knowledge base {assessment.kb_version})",
+    }
     activities: list[dict[str, Any]] = []
     for rec in assessment.recommendations:
         if rec.status not in ("recommended", "conditional"):
             continue
         if rec.kind in ("test", "treatment"):
             reqs = medication_requests(rec, assessment, patient_ref) or [
-                _service_request(rec, patient_ref, day)]
+                _service_request(rec, patient_ref, day)
+            ]
             for i, req in enumerate(reqs):
                 ref = add(req, f"{rec.id}/{i}")
                 activities.append({"reference": {**ref, "display": rec.title}})
         else:
-            activities.append({"detail": {
-                "code": {"coding": [_rec_coding(rec)], "text": rec.title},
-                "status": "not-started",
-                "description": rec.text,
-            }})
+            activities.append(
+                {
+                    "detail": {
+                        "code": {"coding": [_rec_coding(rec)], "text": rec.title},
+                        "status": "not-started",
+                        "description": rec.text,
+                    }
+                }
+            )
     careplan: dict[str, Any] = {
         "resourceType": "CarePlan",
         "status": "active",
         "intent": "proposal",
         "title": "Recurrent pregnancy loss: proposed plan (rplcare)",
         "description": "Decision support, not diagnosis: every item is for a clinician to "
-                       "review against the full clinical picture.",
+        "review against the full clinical picture.",
         "subject": patient_ref,
         "created": day,
         "author": device_ref,
@@ -272,29 +312,47 @@ def assessment_bundle(assessment: Any, case: Any, recorded: datetime | None = No
     targets = [careplan_ref] + [{"reference": e["fullUrl"]} for e in entries[2:-1]]
     for rec in assessment.recommendations:
         if rec.status == "not_recommended" and rec.prominent:
-            ref = add(_detected_issue(rec, assessment.findings, patient_ref, device_ref, day),
-                      f"issue/{rec.id}")
+            ref = add(
+                _detected_issue(rec, assessment.findings, patient_ref, device_ref, day),
+                f"issue/{rec.id}",
+            )
             targets.append(ref)
     when = (recorded or datetime.now(UTC)).astimezone(UTC)
     provenance = {
         "resourceType": "Provenance",
         "target": targets,
         "recorded": when.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "agent": [{
-            "type": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                "code": "assembler", "display": "Assembler"}]},
-            "who": device_ref,
-        }],
-        "entity": [{
-            "role": "source",
-            "what": {"identifier": {"system": KB_SYSTEM, "value": assessment.kb_version},
-                     "display": f"rplcare knowledge base {assessment.kb_version}"},
-        }],
+        "agent": [
+            {
+                "type": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                            "code": "assembler",
+                            "display": "Assembler",
+                        }
+                    ]
+                },
+                "who": device_ref,
+            }
+        ],
+        "entity": [
+            {
+                "role": "source",
+                "what": {
+                    "identifier": {"system": KB_SYSTEM, "value": assessment.kb_version},
+                    "display": f"rplcare knowledge base {assessment.kb_version}",
+                },
+            }
+        ],
     }
     add(provenance, "provenance")
-    return {"resourceType": "Bundle", "type": "collection",
-            "timestamp": provenance["recorded"], "entry": entries}
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": provenance["recorded"],
+        "entry": entries,
+    }
 
 
 def assessment_json(assessment: Any, case: Any, recorded: datetime | None = None) -> str:

@@ -44,7 +44,7 @@ class Assessment:
     pregnancy: dict[str, Any] | None
     prognosis: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
-    workup_done: list[str] = field(default_factory=list)
+    workup_done: list[dict[str, Any]] = field(default_factory=list)
     input_hash: str | None = None
 
     def rec(self, rid: str) -> Rec | None:
@@ -134,7 +134,11 @@ def assess(
         prog, why = brigham1999(age, cls.miscarriages)
         prognosis = prog.model_dump(mode="json") if prog else None
         warnings.extend(why)
-    done = [f.id for f in fs if f.id.startswith("done.")]
+    done = [
+        {"id": test_id, "because": [fid], "evidence": fs.get(fid).evidence}
+        for test_id, fid in kb.param("workup.satisfied_by").items()
+        if fid in fs
+    ]
     return Assessment(
         case_id=case.id,
         assessed_on=as_of,

@@ -767,7 +767,10 @@ def _workup(case: Case, facts: Facts, cls: Classification, fs: FindingSet) -> No
             n for n, ok in (("lupus anticoagulant", la), ("anticardiolipin IgG/IgM", acl)) if not ok
         ]
         fs.add("gap.antiphospholipid", "Not yet tested: " + ", ".join(missing) + ".")
-    if not (has("anti_b2gpi_igg") or has("anti_b2gpi_igm")):
+    b2 = [f"results[{i}]" for c in ("anti_b2gpi_igg", "anti_b2gpi_igm") for i, _ in facts.all(c)]
+    if b2:
+        fs.add("done.anti_b2gpi", "Anti-beta2-glycoprotein I tested.", b2)
+    else:
         fs.add("gap.anti_b2gpi", "Anti-beta2-glycoprotein I not tested.")
     if has("tsh") and has("tpo_antibodies"):
         fs.add(
@@ -782,7 +785,11 @@ def _workup(case: Case, facts: Facts, cls: Classification, fs: FindingSet) -> No
             if not ok
         ]
         fs.add("gap.thyroid_function", "Not yet tested: " + ", ".join(missing) + ".")
-    if "state.tsh_out_of_range" in fs and not has("free_t4"):
+    if has("free_t4"):
+        fs.add(
+            "done.free_t4", "Free T4 measured.", [f"results[{i}]" for i, _ in facts.all("free_t4")]
+        )
+    elif "state.tsh_out_of_range" in fs:
         fs.add("gap.free_t4", "TSH outside the reference range and no free T4.")
     if has("uterine_imaging"):
         fs.add(
@@ -792,7 +799,13 @@ def _workup(case: Case, facts: Facts, cls: Classification, fs: FindingSet) -> No
         )
     else:
         fs.add("gap.uterine_imaging", "Uterine anatomy not yet imaged.")
-    if not has("full_blood_count"):
+    if has("full_blood_count"):
+        fs.add(
+            "done.full_blood_count",
+            "Full blood count done.",
+            [f"results[{i}]" for i, _ in facts.all("full_blood_count")],
+        )
+    else:
         fs.add("gap.full_blood_count", "No full blood count.")
     if "done.parental_karyotype" not in fs:
         fs.add("gap.parental_karyotype", "No parental karyotypes.")

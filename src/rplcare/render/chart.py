@@ -54,8 +54,14 @@ def hcg_chart_svg(assessment: dict[str, Any]) -> str | None:
     lo = min(min(values) * (1 - fall) ** 2, min(values) / 4)
     hi = max(max(values) * (1 + rise) ** 2, max(values) * 4)
 
-    with matplotlib.rc_context({"svg.hashsalt": "rplcare-hcg", "svg.fonttype": "none",
-                                "font.family": "DejaVu Sans", "font.size": 9}):
+    with matplotlib.rc_context(
+        {
+            "svg.hashsalt": "rplcare-hcg",
+            "svg.fonttype": "none",
+            "font.family": "DejaVu Sans",
+            "font.size": 9,
+        }
+    ):
         fig = Figure(figsize=(7.5, 3.8))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
@@ -70,16 +76,24 @@ def hcg_chart_svg(assessment: dict[str, Any]) -> str | None:
                 ("fall", lo, v * (1 - fall)),
             )
             for name, y0, y1 in bands:
-                band = Rectangle((x0, y0), width, y1 - y0, facecolor=BAND_COLOURS[name],
-                                 alpha=0.22, linewidth=0)
+                band = Rectangle(
+                    (x0, y0), width, y1 - y0, facecolor=BAND_COLOURS[name], alpha=0.22, linewidth=0
+                )
                 band.set_gid(f"nice-band-{name}-{i}")
                 ax.add_patch(band)
         xs = [mdates.date2num(t) for t, _ in samples]
         (line,) = ax.plot(xs, values, marker="o", color="#1a237e", linewidth=1.5, zorder=3)
         line.set_gid("hcg-series")
         for i, (x, v) in enumerate(zip(xs, values, strict=True)):
-            label = ax.annotate(f"{v:,.0f}", (x, v), textcoords="offset points", xytext=(0, 7),
-                                ha="center", fontsize=8, color="#1a237e")
+            label = ax.annotate(
+                f"{v:,.0f}",
+                (x, v),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize=8,
+                color="#1a237e",
+            )
             label.set_gid(f"hcg-point-{i}")
         ax.set_ylim(lo, hi)
         start = samples[0][0] - timedelta(hours=12)
@@ -93,17 +107,30 @@ def hcg_chart_svg(assessment: dict[str, Any]) -> str | None:
         hours = f"{interval.total_seconds() / 3600:g}"
         ax.legend(
             handles=[
-                Patch(color=BAND_COLOURS["rise"], alpha=0.35,
-                      label=f"> {pct_rise} % rise in {hours} h: likely intrauterine"),
-                Patch(color=BAND_COLOURS["review"], alpha=0.35,
-                      label="between: review within 24 h"),
-                Patch(color=BAND_COLOURS["fall"], alpha=0.35,
-                      label=f"> {pct_fall} % fall in {hours} h: unlikely to continue"),
+                Patch(
+                    color=BAND_COLOURS["rise"],
+                    alpha=0.35,
+                    label=f"> {pct_rise} % rise in {hours} h: likely intrauterine",
+                ),
+                Patch(
+                    color=BAND_COLOURS["review"], alpha=0.35, label="between: review within 24 h"
+                ),
+                Patch(
+                    color=BAND_COLOURS["fall"],
+                    alpha=0.35,
+                    label=f"> {pct_fall} % fall in {hours} h: unlikely to continue",
+                ),
             ],
-            loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=7, frameon=False,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.14),
+            ncol=3,
+            fontsize=7,
+            frameon=False,
         )
-        ax.set_title(f"Serial hCG with NICE NG126 bands for the value {hours} h after each sample",
-                     fontsize=9)
+        ax.set_title(
+            f"Serial hCG with NICE NG126 bands for the value {hours} h after each sample",
+            fontsize=9,
+        )
         fig.autofmt_xdate(rotation=0, ha="center")
         fig.tight_layout()
         buf = io.StringIO()
@@ -113,4 +140,4 @@ def hcg_chart_svg(assessment: dict[str, Any]) -> str | None:
 
 def inline_svg(svg: str) -> str:
     """The `<svg>` element alone, for embedding in HTML (drops the XML prolog and doctype)."""
-    return svg[svg.index("<svg"):]
+    return svg[svg.index("<svg") :]

@@ -23,11 +23,12 @@ from rplcare.render.report import LANGS, LOCALE_DIR, N_, as_date, catalog, envir
 CAUSES: dict[str, str] = {
     "cause.antiphospholipid_syndrome": N_(
         "Your blood tests show antiphospholipid syndrome. This can cause miscarriage, and there "
-        "is a treatment for the next pregnancy."),
+        "is a treatment for the next pregnancy."
+    ),
     "cause.cervical_insufficiency_history": N_(
-        "A past late loss suggests the neck of the womb (cervix) opened too early."),
-    "cause.diabetes_suboptimal": N_(
-        "Your blood sugar is higher than the target for a pregnancy."),
+        "A past late loss suggests the neck of the womb (cervix) opened too early."
+    ),
+    "cause.diabetes_suboptimal": N_("Your blood sugar is higher than the target for a pregnancy."),
     "cause.endometrial_polyp": N_("The scan showed a polyp (a small growth) inside the womb."),
     "cause.hyperprolactinaemia": N_("Your level of the hormone prolactin is high."),
     "cause.intrauterine_adhesions": N_("The scan showed scar tissue inside the womb."),
@@ -39,13 +40,15 @@ CAUSES: dict[str, str] = {
     "cause.other_uterine_anomaly": N_("The womb has a different shape from usual."),
     "cause.overt_hypothyroidism": N_("Your thyroid is underactive."),
     "cause.parental_structural_rearrangement": N_(
-        "One genetic parent carries a change in how the chromosomes are arranged."),
+        "One genetic parent carries a change in how the chromosomes are arranged."
+    ),
     "cause.septate_uterus": N_("The scan showed a wall (septum) inside the womb."),
     "cause.subclinical_hypothyroidism": N_("Your thyroid is slightly underactive."),
     "cause.submucosal_fibroid": N_("The scan showed a fibroid that changes the shape of the womb."),
     "cause.unexplained": N_(
         "The tests so far have not found a cause. This is common, and it does not mean a cause "
-        "was missed."),
+        "was missed."
+    ),
 }
 
 MEDICINES: dict[str, str] = {
@@ -62,8 +65,9 @@ MEDICINES: dict[str, str] = {
     "folic_acid": N_("Folic acid"),
     "hydroxychloroquine": N_("Hydroxychloroquine"),
 }
-PROGESTOGENS = frozenset({"vaginal_progesterone", "intramuscular_progesterone",
-                          "oral_dydrogesterone"})
+PROGESTOGENS = frozenset(
+    {"vaginal_progesterone", "intramuscular_progesterone", "oral_dydrogesterone"}
+)
 
 EVENTS: dict[str, str] = {
     "next_scan": N_("Ultrasound scan"),
@@ -82,25 +86,37 @@ DATING_BASIS: dict[str, str] = {
 
 VIABILITY: dict[str, str] = {
     "viable": N_("The scan on %(date)s showed the baby's heartbeat."),
-    "too_early": N_("On the scan on %(date)s it was too early to be sure how the pregnancy is "
-                    "growing. Another scan is planned."),
-    "failure_suspicious": N_("The scan on %(date)s raised a concern about the pregnancy. Another "
-                             "scan is needed to be sure."),
-    "failure_diagnostic": N_("The scan on %(date)s showed that the pregnancy has stopped growing. "
-                             "Your care team will talk with you about what happens next."),
-    "location_unknown": N_("The scan has not yet shown where the pregnancy is. More tests are "
-                           "needed."),
-    "ectopic": N_("The scan suggests the pregnancy is outside the womb (ectopic). This needs "
-                  "care today."),
+    "too_early": N_(
+        "On the scan on %(date)s it was too early to be sure how the pregnancy is "
+        "growing. Another scan is planned."
+    ),
+    "failure_suspicious": N_(
+        "The scan on %(date)s raised a concern about the pregnancy. Another "
+        "scan is needed to be sure."
+    ),
+    "failure_diagnostic": N_(
+        "The scan on %(date)s showed that the pregnancy has stopped growing. "
+        "Your care team will talk with you about what happens next."
+    ),
+    "location_unknown": N_(
+        "The scan has not yet shown where the pregnancy is. More tests are needed."
+    ),
+    "ectopic": N_(
+        "The scan suggests the pregnancy is outside the womb (ectopic). This needs care today."
+    ),
     "not_assessable": N_("There is no scan of this pregnancy yet."),
 }
 
 HCG: dict[str, str] = {
     "likely_intrauterine": N_("Your pregnancy hormone (hCG) rose as expected."),
-    "review_within_24h": N_("Your pregnancy hormone (hCG) did not rise as much as expected. Your "
-                            "clinic needs to see you again soon."),
-    "unlikely_to_continue": N_("Your pregnancy hormone (hCG) went down. This usually means the "
-                               "pregnancy will not continue."),
+    "review_within_24h": N_(
+        "Your pregnancy hormone (hCG) did not rise as much as expected. Your "
+        "clinic needs to see you again soon."
+    ),
+    "unlikely_to_continue": N_(
+        "Your pregnancy hormone (hCG) went down. This usually means the "
+        "pregnancy will not continue."
+    ),
 }
 
 # Recommendations that tell the patient what not to do, although their status is "recommended".
@@ -115,8 +131,13 @@ def _zh_texts() -> dict[str, Any]:
 
 def localise_rec(rec: Mapping[str, Any], lang: str) -> dict[str, Any]:
     """A recommendation's title and patient text in `lang` (English ones are the KB's own)."""
-    out = {"id": rec.get("id"), "kind": rec.get("kind"), "status": rec.get("status"),
-           "title": rec.get("title") or rec.get("id"), "patient_text": rec.get("patient_text")}
+    out = {
+        "id": rec.get("id"),
+        "kind": rec.get("kind"),
+        "status": rec.get("status"),
+        "title": rec.get("title") or rec.get("id"),
+        "patient_text": rec.get("patient_text"),
+    }
     if lang == "zh":
         zh = _zh_texts()["recommendations"].get(str(rec.get("id")))
         if zh:
@@ -183,13 +204,18 @@ def handout_context(
     preg = None if lost else assessment.get("pregnancy")
     cls = assessment.get("classification") or {}
 
-    recs = [r for r in assessment.get("recommendations") or []
-            if not (lost and pregnancy_bound(r))]
-    do_now = [localise_rec(r, lang) for r in recs
-              if r.get("status") == "recommended" and r.get("id") not in AVOID_ADVICE]
+    recs = [r for r in assessment.get("recommendations") or [] if not (lost and pregnancy_bound(r))]
+    do_now = [
+        localise_rec(r, lang)
+        for r in recs
+        if r.get("status") == "recommended" and r.get("id") not in AVOID_ADVICE
+    ]
     consider = [localise_rec(r, lang) for r in recs if r.get("status") == "conditional"]
-    avoid = [localise_rec(r, lang) for r in recs
-             if r.get("status") == "not_recommended" or r.get("id") in AVOID_ADVICE]
+    avoid = [
+        localise_rec(r, lang)
+        for r in recs
+        if r.get("status") == "not_recommended" or r.get("id") in AVOID_ADVICE
+    ]
     avoid_tests = [r for r in avoid if r["kind"] == "test"]
     avoid_other = [r for r in avoid if r["kind"] != "test"]
 
@@ -197,15 +223,27 @@ def handout_context(
     found: list[str] = []
     losses = int(cls.get("losses_counted") or 0)
     if losses:
-        found.append(t.ngettext("Your notes record %(num)d pregnancy loss before this one.",
-                                "Your notes record %(num)d pregnancy losses before this one.",
-                                losses) % {"num": losses}
-                     if cp else
-                     t.ngettext("You have had %(num)d pregnancy loss.",
-                                "You have had %(num)d pregnancy losses.", losses) % {"num": losses})
+        found.append(
+            t.ngettext(
+                "Your notes record %(num)d pregnancy loss before this one.",
+                "Your notes record %(num)d pregnancy losses before this one.",
+                losses,
+            )
+            % {"num": losses}
+            if cp
+            else t.ngettext(
+                "You have had %(num)d pregnancy loss.",
+                "You have had %(num)d pregnancy losses.",
+                losses,
+            )
+            % {"num": losses}
+        )
         if cls.get("rpl"):
-            found.append(t.gettext("Doctors call this recurrent pregnancy loss. You are not to "
-                                   "blame for it."))
+            found.append(
+                t.gettext(
+                    "Doctors call this recurrent pregnancy loss. You are not to blame for it."
+                )
+            )
     for f in assessment.get("findings") or []:
         cause = CAUSES.get(str(f.get("id")))
         if cause:
@@ -222,8 +260,12 @@ def handout_context(
         if dating.get("ga") and dating.get("edd"):
             pregnancy_lines.append(
                 t.gettext("On %(date)s you were %(ga)s pregnant. Your due date is %(edd)s.")
-                % {"date": fmt(assessment.get("assessed_on")), "ga": _ga_text(dating["ga"], t),
-                   "edd": fmt(dating["edd"])})
+                % {
+                    "date": fmt(assessment.get("assessed_on")),
+                    "ga": _ga_text(dating["ga"], t),
+                    "edd": fmt(dating["edd"]),
+                }
+            )
         pairs = (preg.get("hcg") or {}).get("pairs") or []
         trend = HCG.get(str(pairs[-1].get("nice"))) if pairs else None
         if trend:
@@ -244,28 +286,36 @@ def handout_context(
             value = fmt(dating["edd"]) + (f" ({t.gettext(basis)})" if basis else "")
             dates.append((t.gettext("Due date"), value))
         if dating.get("ga"):
-            dates.append((t.gettext("How far along on %(date)s")
-                          % {"date": fmt(assessment.get("assessed_on"))},
-                          _ga_text(dating["ga"], t) or ""))
+            dates.append(
+                (
+                    t.gettext("How far along on %(date)s")
+                    % {"date": fmt(assessment.get("assessed_on"))},
+                    _ga_text(dating["ga"], t) or "",
+                )
+            )
         lut = preg.get("luteal_support") or {}
         if lut.get("indicated") and lut.get("regimen"):
-            stop = (fmt(lut["stop_date"]) if lut.get("stop_date")
-                    else t.gettext("ask your clinic"))
+            stop = fmt(lut["stop_date"]) if lut.get("stop_date") else t.gettext("ask your clinic")
             if lut.get("stop_ga"):
                 stop += " (" + (_ga_text(lut["stop_ga"], t) or "") + ")"
-            medicines.append({
-                "name": _sentence_case(localise_regimen(lut["regimen"], lang) or ""),
-                "start": fmt(lut["start"]) if lut.get("start")
-                else t.gettext("as your clinic prescribed"),
-                "stop": stop,
-            })
+            medicines.append(
+                {
+                    "name": _sentence_case(localise_regimen(lut["regimen"], lang) or ""),
+                    "start": fmt(lut["start"])
+                    if lut.get("start")
+                    else t.gettext("as your clinic prescribed"),
+                    "stop": stop,
+                }
+            )
         for e in preg.get("events") or []:
             if e.get("kind") == "luteal_stop":
                 continue
             when = fmt(e.get("start"))
             if e.get("end"):
-                when = t.gettext("between %(start)s and %(end)s") % {"start": when,
-                                                                      "end": fmt(e["end"])}
+                when = t.gettext("between %(start)s and %(end)s") % {
+                    "start": when,
+                    "end": fmt(e["end"]),
+                }
             label = EVENTS.get(str(e.get("kind")))
             upcoming.append((t.gettext(label) if label else str(e.get("title")), when))
     recorded = list(patient.get("medications") or [])
@@ -274,10 +324,16 @@ def handout_context(
     for code, name in _medicine_names(recorded, t):
         if medicines and code in PROGESTOGENS:
             continue  # the progesterone row above already has its dates
-        medicines.append({"name": name, "start": t.gettext("as prescribed"),
-                          "stop": t.gettext("ask your clinic")})
-    when_test = (t.gettext("ask your clinic when") if preg
-                 else t.gettext("before your next pregnancy"))
+        medicines.append(
+            {
+                "name": name,
+                "start": t.gettext("as prescribed"),
+                "stop": t.gettext("ask your clinic"),
+            }
+        )
+    when_test = (
+        t.gettext("ask your clinic when") if preg else t.gettext("before your next pregnancy")
+    )
     upcoming += [(r["title"], when_test) for r in do_now + consider if r["kind"] == "test"]
     history = [(t.gettext("Earlier pregnancy losses in your notes"), str(losses))]
     return {
@@ -313,8 +369,11 @@ def render_handout_html(
     """
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r} (allowed: {', '.join(LANGS)})")
-    return environment(lang).get_template("handout.html").render(
-        **handout_context(assessment_dict, case_dict, lang, lost))
+    return (
+        environment(lang)
+        .get_template("handout.html")
+        .render(**handout_context(assessment_dict, case_dict, lang, lost))
+    )
 
 
 def render_handout_pdf(

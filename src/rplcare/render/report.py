@@ -33,8 +33,10 @@ def N_(message: str) -> str:
 
 
 # The words of rplcare.reasoning.assess.DISCLAIMER, written out here so the catalog has them.
-DISCLAIMER = N_("Decision support, not diagnosis: every recommendation is for a clinician to "
-                "review against the full clinical picture.")
+DISCLAIMER = N_(
+    "Decision support, not diagnosis: every recommendation is for a clinician to "
+    "review against the full clinical picture."
+)
 
 
 def _lang(lang: str) -> str:
@@ -91,8 +93,20 @@ def environment(lang: str = "en") -> Environment:
 
 
 _PATH_TOKEN = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
-_SUMMARY_KEYS = ("test", "outcome", "value", "unit", "finding", "method", "ga", "date", "year",
-                 "location", "crl_mm", "heartbeat")
+_SUMMARY_KEYS = (
+    "test",
+    "outcome",
+    "value",
+    "unit",
+    "finding",
+    "method",
+    "ga",
+    "date",
+    "year",
+    "location",
+    "crl_mm",
+    "heartbeat",
+)
 
 
 def evidence_label(case: Mapping[str, Any] | None, path: str) -> str:
@@ -105,8 +119,11 @@ def evidence_label(case: Mapping[str, Any] | None, path: str) -> str:
         except (KeyError, IndexError, TypeError):
             return ""
     if isinstance(node, Mapping):
-        parts = [f"{k}={node[k]}" if k in ("ga", "crl_mm", "heartbeat") else str(node[k])
-                 for k in _SUMMARY_KEYS if node.get(k) not in (None, "")]
+        parts = [
+            f"{k}={node[k]}" if k in ("ga", "crl_mm", "heartbeat") else str(node[k])
+            for k in _SUMMARY_KEYS
+            if node.get(k) not in (None, "")
+        ]
         return " ".join(parts)
     return "" if node is None else str(node)
 
@@ -123,14 +140,16 @@ def normalise_overrides(overrides: Iterable[Mapping[str, Any]] | None) -> list[d
     """
     out = []
     for o in overrides or ():
-        out.append({
-            "recommendation_id": _first(o, "recommendation_id", "recommendation", "rec_id"),
-            "decision": _first(o, "decision", "action") or "overridden",
-            "reason": _first(o, "reason", "reason_code", "code"),
-            "comment": _first(o, "comment", "note", "text"),
-            "who": _first(o, "who", "by", "user", "clinician"),
-            "when": _first(o, "when", "at", "created_at", "created", "timestamp"),
-        })
+        out.append(
+            {
+                "recommendation_id": _first(o, "recommendation_id", "recommendation", "rec_id"),
+                "decision": _first(o, "decision", "action") or "overridden",
+                "reason": _first(o, "reason", "reason_code", "code"),
+                "comment": _first(o, "comment", "note", "text"),
+                "who": _first(o, "who", "by", "user", "clinician"),
+                "when": _first(o, "when", "at", "created_at", "created", "timestamp"),
+            }
+        )
     return out
 
 

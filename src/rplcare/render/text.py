@@ -54,13 +54,21 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
         f"second-trimester); type {c['type'] or '-'}; care tier {tier}"
     )
     con.print(Rule("Findings"))
-    shown = [f for f in d["findings"]
-             if f["id"].split(".")[0] in ("cause", "state") and f.get("reported", True)]
+    shown = [
+        f
+        for f in d["findings"]
+        if f["id"].split(".")[0] in ("cause", "state") and f.get("reported", True)
+    ]
     for f in shown:
         ev = f" ({', '.join(f['evidence'])})" if f["evidence"] else ""
         con.print(f"• [bold]{f['id']}[/]: {escape(f['text'])}[dim]{escape(ev)}[/]")
     if not shown:
         con.print("none")
+    done = d.get("workup", {}).get("done") or []
+    if done:
+        con.print(Rule("Workup done"))
+        for item in done:
+            con.print(f"• {item['id']} [dim]({escape(', '.join(item['evidence']))})[/]")
     numbers: dict[str, int] = {}
     sources: dict[int, dict[str, Any]] = {}
     for status, title in SECTIONS:

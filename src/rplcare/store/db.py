@@ -34,19 +34,19 @@ def database_url(url: str | None = None) -> str:
         return f"sqlite:///{DEFAULT_SQLITE}"
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
 def make_engine(url: str | None = None) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, pool_size=20, max_overflow=40, pool_timeout=60,
-                               connect_args={"timeout": 60})
+        engine = create_engine(
+            url, pool_size=20, max_overflow=40, pool_timeout=60, connect_args={"timeout": 60}
+        )
         _sqlite_setup(engine)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60,
-                         pool_pre_ping=True)
+    return create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60, pool_pre_ping=True)
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -73,8 +73,9 @@ class Store:
         self.url = database_url(url)
         self.engine = make_engine(self.url)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(self.engine.execution_options(**{_WRITE: True}),
-                                   expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
+        )
         # SQLite has one writer at a time; queueing writers on a lock in this process wakes
         # them as soon as the writer ends, instead of SQLite's sleeping busy handler, which
         # gives long, unfair waits under load. BEGIN IMMEDIATE still guards other processes.

@@ -46,7 +46,9 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dict[str, Any]: JsonType, datetime: UtcDateTime()}
+        dict[str, Any]: JsonType,
+        datetime: UtcDateTime(),
+    }
 
 
 class User(Base):
@@ -78,7 +80,8 @@ class CaseRecord(Base):
     created: Mapped[datetime] = mapped_column(default=utcnow)
 
     versions: Mapped[list[CaseVersion]] = relationship(
-        back_populates="case", order_by="CaseVersion.n", lazy="raise")
+        back_populates="case", order_by="CaseVersion.n", lazy="raise"
+    )
 
 
 class CaseVersion(Base):
@@ -101,13 +104,20 @@ class CaseVersion(Base):
 class AssessmentRecord(Base):
     __tablename__ = "assessments"
     __table_args__ = (
-        UniqueConstraint("case_version_id", "kb_version", "definition", "luteal_policy",
-                         "assessed_on", name="uq_assessments_key"),
+        UniqueConstraint(
+            "case_version_id",
+            "kb_version",
+            "definition",
+            "luteal_policy",
+            "assessed_on",
+            name="uq_assessments_key",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_version_id: Mapped[int] = mapped_column(
-        ForeignKey("case_versions.id", ondelete="CASCADE"), index=True)
+        ForeignKey("case_versions.id", ondelete="CASCADE"), index=True
+    )
     kb_version: Mapped[str] = mapped_column(String(40))
     input_hash: Mapped[str] = mapped_column(String(64))
     definition: Mapped[str] = mapped_column(String(20))
@@ -154,8 +164,14 @@ class CdsFeedback(Base):
 
     __tablename__ = "cds_feedback"
     __table_args__ = (
-        UniqueConstraint("service_id", "card", "outcome", "outcome_timestamp", "reason_code",
-                         name="uq_cds_feedback_event"),
+        UniqueConstraint(
+            "service_id",
+            "card",
+            "outcome",
+            "outcome_timestamp",
+            "reason_code",
+            name="uq_cds_feedback_event",
+        ),
         Index("ix_cds_feedback_service_created", "service_id", "created"),
     )
 

@@ -17,15 +17,20 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-SERVER_OPTIONS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                  "-c max_connections=200 -c shared_buffers=64MB")
+SERVER_OPTIONS = (
+    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+    "-c max_connections=200 -c shared_buffers=64MB"
+)
 
 
 def find_bin() -> Path | None:
     """The newest installed PostgreSQL bin directory with initdb and pg_ctl, if any."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parent.parent.name)
-                   if Path(p).parent.parent.name.isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
+    )
     for initdb in reversed(found):
         bindir = Path(initdb).parent
         if (bindir / "pg_ctl").exists():
@@ -36,8 +41,10 @@ def find_bin() -> Path | None:
 def unavailable_reason() -> str | None:
     """Why a temporary cluster cannot start here, or None when it can."""
     if find_bin() is None:
-        return ("PostgreSQL binaries not found in /usr/lib/postgresql/*/bin "
-                "(apt-get install postgresql)")
+        return (
+            "PostgreSQL binaries not found in /usr/lib/postgresql/*/bin "
+            "(apt-get install postgresql)"
+        )
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
@@ -79,11 +86,33 @@ class TempPostgres:
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         os.chmod(self.dir, 0o700)
-        self._run(f"{self.bindir}/initdb", "-D", str(self.data), "-A", "trust", "-U",
-                  self.user, "-E", "UTF8", "--no-locale", "--no-sync")
+        self._run(
+            f"{self.bindir}/initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            self.user,
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {SERVER_OPTIONS}"
-        self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "-o", opts, "-w", "-t", "60",
-                  "-l", str(self.dir / "server.log"), "start")
+        self._run(
+            f"{self.bindir}/pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.dir / "server.log"),
+            "start",
+        )
         self._started = True
         return self
 
@@ -93,16 +122,18 @@ class TempPostgres:
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def stop(self) -> None:
         if self._started:
             with contextlib.suppress(subprocess.SubprocessError):
-                self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "-m", "immediate",
-                          "-w", "stop")
+                self._run(
+                    f"{self.bindir}/pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop"
+                )
             self._started = False
         shutil.rmtree(self.dir, ignore_errors=True)
 

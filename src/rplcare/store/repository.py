@@ -131,10 +131,21 @@ def list_users(s: Session) -> list[User]:
 # --- audit ------------------------------------------------------------------------------
 
 
-def audit(s: Session, user: User | None, action: str, case_id: str | None = None,
-          detail: Mapping[str, Any] | None = None) -> None:
-    s.add(AuditEntry(user_id=user.id if user else None, action=action, case_id=case_id,
-                     detail=dict(detail or {})))
+def audit(
+    s: Session,
+    user: User | None,
+    action: str,
+    case_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    s.add(
+        AuditEntry(
+            user_id=user.id if user else None,
+            action=action,
+            case_id=case_id,
+            detail=dict(detail or {}),
+        )
+    )
 
 
 def audit_log(s: Session, case_id: str | None = None, limit: int = 200) -> list[AuditEntry]:
@@ -156,8 +167,11 @@ def json_diff(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
     if isinstance(before, list) and isinstance(after, list):
         out = []
         for i in range(max(len(before), len(after))):
-            out += json_diff(before[i] if i < len(before) else None,
-                             after[i] if i < len(after) else None, f"{path}[{i}]")
+            out += json_diff(
+                before[i] if i < len(before) else None,
+                after[i] if i < len(after) else None,
+                f"{path}[{i}]",
+            )
         return out
     return [] if before == after else [{"path": path, "before": before, "after": after}]
 
@@ -175,8 +189,9 @@ def _prune(value: Any) -> Any:
     return value
 
 
-def canonical_case(source: str | bytes | Mapping[str, Any], today: date | None = None
-                   ) -> dict[str, Any]:
+def canonical_case(
+    source: str | bytes | Mapping[str, Any], today: date | None = None
+) -> dict[str, Any]:
     """Validate a case file and return it as stored: the model's JSON dump, same structure.
 
     Raises CaseError with every problem. An omitted `assessed_on` stays omitted, so the case
@@ -202,8 +217,15 @@ _ADDRESSABLE = re.compile(r"[^\s/\\?#%][^/\\?#%]*(?<!\s)")
 def check_case_id(case_id: str) -> None:
     """A stored case is addressed by URL (`/cases/{id}`), so its id must fit in one segment."""
     if not _ADDRESSABLE.fullmatch(case_id):
-        raise CaseError([("id", f"{case_id!r}: a stored case id cannot contain / \\ ? # % "
-                                "or start or end with a space")])
+        raise CaseError(
+            [
+                (
+                    "id",
+                    f"{case_id!r}: a stored case id cannot contain / \\ ? # % "
+                    "or start or end with a space",
+                )
+            ]
+        )
 
 
 def get_case(s: Session, case_id: str, *, lock: bool = False) -> CaseRecord:
@@ -214,8 +236,12 @@ def get_case(s: Session, case_id: str, *, lock: bool = False) -> CaseRecord:
 
 
 def latest_version(s: Session, case_id: str) -> CaseVersion:
-    v = s.scalar(select(CaseVersion).where(CaseVersion.case_id == case_id)
-                 .order_by(CaseVersion.n.desc()).limit(1))
+    v = s.scalar(
+        select(CaseVersion)
+        .where(CaseVersion.case_id == case_id)
+        .order_by(CaseVersion.n.desc())
+        .limit(1)
+    )
     if v is None:
         raise NotFound(f"no case {case_id!r}")
     return v
@@ -223,12 +249,14 @@ def latest_version(s: Session, case_id: str) -> CaseVersion:
 
 def case_versions(s: Session, case_id: str) -> list[CaseVersion]:
     get_case(s, case_id)
-    return list(s.scalars(select(CaseVersion).where(CaseVersion.case_id == case_id)
-                          .order_by(CaseVersion.n)))
+    return list(
+        s.scalars(select(CaseVersion).where(CaseVersion.case_id == case_id).order_by(CaseVersion.n))
+    )
 
 
-def create_case(s: Session, source: str | bytes | Mapping[str, Any], user: User | None,
-                event: str = "created") -> CaseVersion:
+def create_case(
+    s: Session, source: str | bytes | Mapping[str, Any], user: User | None, event: str = "created"
+) -> CaseVersion:
     data = canonical_case(source)
     case_id = data.get("id") or new_case_id()
     check_case_id(case_id)
@@ -238,8 +266,9 @@ def create_case(s: Session, source: str | bytes | Mapping[str, Any], user: User 
     try:
         with s.begin_nested():
             s.add(CaseRecord(id=case_id))
-            version = CaseVersion(case_id=case_id, n=1, data=data, event=event,
-                                  author_id=user.id if user else None)
+            version = CaseVersion(
+                case_id=case_id, n=1, data=data, event=event, author_id=user.id if user else None
+            )
             s.add(version)
     except IntegrityError:
         raise Conflict(f"case {case_id!r} exists") from None
@@ -247,8 +276,13 @@ def create_case(s: Session, source: str | bytes | Mapping[str, Any], user: User 
     return version
 
 
-def update_case(s: Session, case_id: str, source: str | bytes | Mapping[str, Any],
-                user: User | None, event: str = "edited") -> CaseVersion:
+def update_case(
+    s: Session,
+    case_id: str,
+    source: str | bytes | Mapping[str, Any],
+    user: User | None,
+    event: str = "edited",
+) -> CaseVersion:
     """Add a version (the previous ones stay); an unchanged case adds nothing."""
     get_case(s, case_id, lock=True)  # serialises concurrent edits of one case (PostgreSQL)
     data = canonical_case(source)
@@ -259,12 +293,18 @@ def update_case(s: Session, case_id: str, source: str | bytes | Mapping[str, Any
     prev = latest_version(s, case_id)
     if prev.data == data:
         return prev
-    version = CaseVersion(case_id=case_id, n=prev.n + 1, data=data, event=event,
-                          author_id=user.id if user else None)
+    version = CaseVersion(
+        case_id=case_id, n=prev.n + 1, data=data, event=event, author_id=user.id if user else None
+    )
     s.add(version)
     s.flush()
-    audit(s, user, "changed", case_id, {"version": version.n, "event": event,
-                                        "changes": json_diff(prev.data, data)})
+    audit(
+        s,
+        user,
+        "changed",
+        case_id,
+        {"version": version.n, "event": event, "changes": json_diff(prev.data, data)},
+    )
     return version
 
 
@@ -284,16 +324,24 @@ def export_case(version: CaseVersion, fmt: str = "yaml") -> str:
     return yaml.safe_dump(version.data, sort_keys=False, allow_unicode=True)
 
 
-def list_cases(s: Session, query: str | None = None, limit: int = 500
-               ) -> list[tuple[CaseRecord, CaseVersion]]:
+def list_cases(
+    s: Session, query: str | None = None, limit: int = 500
+) -> list[tuple[CaseRecord, CaseVersion]]:
     """Cases with their latest version, newest change first; `query` matches the id."""
-    latest = (select(CaseVersion.case_id, func.max(CaseVersion.n).label("n"))
-              .group_by(CaseVersion.case_id).subquery())
-    q = (select(CaseRecord, CaseVersion)
-         .join(latest, latest.c.case_id == CaseRecord.id)
-         .join(CaseVersion, (CaseVersion.case_id == latest.c.case_id)
-               & (CaseVersion.n == latest.c.n))
-         .order_by(CaseVersion.created.desc(), CaseRecord.id).limit(limit))
+    latest = (
+        select(CaseVersion.case_id, func.max(CaseVersion.n).label("n"))
+        .group_by(CaseVersion.case_id)
+        .subquery()
+    )
+    q = (
+        select(CaseRecord, CaseVersion)
+        .join(latest, latest.c.case_id == CaseRecord.id)
+        .join(
+            CaseVersion, (CaseVersion.case_id == latest.c.case_id) & (CaseVersion.n == latest.c.n)
+        )
+        .order_by(CaseVersion.created.desc(), CaseRecord.id)
+        .limit(limit)
+    )
     if query:
         q = q.where(func.lower(CaseRecord.id).contains(query.strip().lower(), autoescape=True))
     return [(c, v) for c, v in s.execute(q)]
@@ -306,9 +354,13 @@ def count_cases(s: Session) -> int:
 # --- assessments ------------------------------------------------------------------------
 
 
-def assessment_for(s: Session, version: CaseVersion, definition: str = "eshre2022",
-                   luteal_policy: str = "guideline", today: date | None = None
-                   ) -> dict[str, Any]:
+def assessment_for(
+    s: Session,
+    version: CaseVersion,
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+    today: date | None = None,
+) -> dict[str, Any]:
     """The assessment of a version (as `assess()` returns it), stored once per options/date."""
     from rplcare.knowledge import get_kb
     from rplcare.reasoning.assess import assess
@@ -316,26 +368,34 @@ def assessment_for(s: Session, version: CaseVersion, definition: str = "eshre202
     if definition not in DEFINITIONS:
         raise CaseError([("definition", f"{definition!r} is not one of {', '.join(DEFINITIONS)}")])
     if luteal_policy not in LUTEAL_POLICIES:
-        raise CaseError([("luteal_policy",
-                          f"{luteal_policy!r} is not one of {', '.join(LUTEAL_POLICIES)}")])
+        raise CaseError(
+            [("luteal_policy", f"{luteal_policy!r} is not one of {', '.join(LUTEAL_POLICIES)}")]
+        )
     today = today or date.today()
     raw = version.data.get("assessed_on")
     as_of = date.fromisoformat(raw) if raw else today
     kb_version = get_kb().version
-    key = (AssessmentRecord.case_version_id == version.id,
-           AssessmentRecord.kb_version == kb_version,
-           AssessmentRecord.definition == definition,
-           AssessmentRecord.luteal_policy == luteal_policy,
-           AssessmentRecord.assessed_on == as_of)
+    key = (
+        AssessmentRecord.case_version_id == version.id,
+        AssessmentRecord.kb_version == kb_version,
+        AssessmentRecord.definition == definition,
+        AssessmentRecord.luteal_policy == luteal_policy,
+        AssessmentRecord.assessed_on == as_of,
+    )
     found = s.scalar(select(AssessmentRecord).where(*key))
     if found is not None:
         return found.data
-    result = assess(version.data, today=as_of, definition=definition,
-                    luteal_policy=luteal_policy)
+    result = assess(version.data, today=as_of, definition=definition, luteal_policy=luteal_policy)
     data = result.to_dict()
-    row = AssessmentRecord(case_version_id=version.id, kb_version=result.kb_version,
-                           input_hash=result.input_hash or "", definition=definition,
-                           luteal_policy=luteal_policy, assessed_on=as_of, data=data)
+    row = AssessmentRecord(
+        case_version_id=version.id,
+        kb_version=result.kb_version,
+        input_hash=result.input_hash or "",
+        definition=definition,
+        luteal_policy=luteal_policy,
+        assessed_on=as_of,
+        data=data,
+    )
     try:
         with s.begin_nested():
             s.add(row)
@@ -365,12 +425,17 @@ def diff_assessments(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> d
     old_f = {f["id"] for f in (old or {}).get("findings", [])}
     new_f = {f["id"] for f in new.get("findings", [])}
     return {
-        "recommendations_added": [{"id": i, "status": new_recs[i]}
-                                  for i in new_recs if i not in old_recs],
-        "recommendations_removed": [{"id": i, "status": old_recs[i]}
-                                    for i in old_recs if i not in new_recs],
-        "status_changed": [{"id": i, "before": old_recs[i], "after": new_recs[i]}
-                           for i in new_recs if i in old_recs and old_recs[i] != new_recs[i]],
+        "recommendations_added": [
+            {"id": i, "status": new_recs[i]} for i in new_recs if i not in old_recs
+        ],
+        "recommendations_removed": [
+            {"id": i, "status": old_recs[i]} for i in old_recs if i not in new_recs
+        ],
+        "status_changed": [
+            {"id": i, "before": old_recs[i], "after": new_recs[i]}
+            for i in new_recs
+            if i in old_recs and old_recs[i] != new_recs[i]
+        ],
         "findings_added": sorted(new_f - old_f),
         "findings_removed": sorted(old_f - new_f),
     }
@@ -383,8 +448,9 @@ class HistoryItem:
     changes: dict[str, Any]
 
 
-def history(s: Session, case_id: str, definition: str = "eshre2022",
-            luteal_policy: str = "guideline") -> list[HistoryItem]:
+def history(
+    s: Session, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
+) -> list[HistoryItem]:
     """Each version with its assessment and what changed from the previous one, newest first."""
     items: list[HistoryItem] = []
     prev: dict[str, Any] | None = None
@@ -398,15 +464,23 @@ def history(s: Session, case_id: str, definition: str = "eshre2022",
 # --- overrides --------------------------------------------------------------------------
 
 
-def record_override(s: Session, case_id: str, recommendation_id: str, decision: str,
-                    reason: str | None, comment: str, user: User | None,
-                    known_ids: set[str] | None = None) -> Override:
+def record_override(
+    s: Session,
+    case_id: str,
+    recommendation_id: str,
+    decision: str,
+    reason: str | None,
+    comment: str,
+    user: User | None,
+    known_ids: set[str] | None = None,
+) -> Override:
     """Store a decision on a recommendation; the latest per recommendation id is current."""
     get_case(s, case_id)
     problems: list[tuple[str, str]] = []
     if known_ids is not None and recommendation_id not in known_ids:
-        problems.append(("recommendation_id",
-                         f"{recommendation_id!r} is not a recommendation of this case"))
+        problems.append(
+            ("recommendation_id", f"{recommendation_id!r} is not a recommendation of this case")
+        )
     if decision not in DECISIONS:
         problems.append(("decision", f"{decision!r} is not one of {', '.join(DECISIONS)}"))
     reason = reason or None
@@ -419,19 +493,39 @@ def record_override(s: Session, case_id: str, recommendation_id: str, decision: 
         problems.append(("comment", "required when the reason is 'other'"))
     if problems:
         raise CaseError(problems)
-    row = Override(case_id=case_id, recommendation_id=recommendation_id, decision=decision,
-                   reason=reason, comment=comment, user_id=user.id if user else None)
+    row = Override(
+        case_id=case_id,
+        recommendation_id=recommendation_id,
+        decision=decision,
+        reason=reason,
+        comment=comment,
+        user_id=user.id if user else None,
+    )
     s.add(row)
     s.flush()
-    audit(s, user, "overrode", case_id, {"recommendation_id": recommendation_id,
-                                         "decision": decision, "reason": reason,
-                                         "comment": comment})
+    audit(
+        s,
+        user,
+        "overrode",
+        case_id,
+        {
+            "recommendation_id": recommendation_id,
+            "decision": decision,
+            "reason": reason,
+            "comment": comment,
+        },
+    )
     return row
 
 
 def override_history(s: Session, case_id: str) -> list[Override]:
-    return list(s.scalars(select(Override).where(Override.case_id == case_id)
-                          .order_by(Override.created.desc(), Override.id.desc())))
+    return list(
+        s.scalars(
+            select(Override)
+            .where(Override.case_id == case_id)
+            .order_by(Override.created.desc(), Override.id.desc())
+        )
+    )
 
 
 def current_overrides(s: Session, case_id: str) -> dict[str, Override]:
@@ -443,22 +537,31 @@ def current_overrides(s: Session, case_id: str) -> dict[str, Override]:
 
 
 def override_json(row: Override) -> dict[str, Any]:
-    return {"id": row.id, "recommendation_id": row.recommendation_id, "decision": row.decision,
-            "reason": row.reason, "comment": row.comment,
-            "user": row.user.name if row.user else None, "created": row.created.isoformat()}
+    return {
+        "id": row.id,
+        "recommendation_id": row.recommendation_id,
+        "decision": row.decision,
+        "reason": row.reason,
+        "comment": row.comment,
+        "user": row.user.name if row.user else None,
+        "created": row.created.isoformat(),
+    }
 
 
 def overrides_for_report(s: Session, case_id: str) -> list[dict[str, Any]]:
     """The current decision per recommendation, as the report renderer takes them."""
-    return [{**override_json(row), "when": row.created.strftime("%Y-%m-%d %H:%M UTC")}
-            for row in current_overrides(s, case_id).values()]
+    return [
+        {**override_json(row), "when": row.created.strftime("%Y-%m-%d %H:%M UTC")}
+        for row in current_overrides(s, case_id).values()
+    ]
 
 
 # --- pregnancy outcome (data entry) -----------------------------------------------------
 
 
-def record_loss(s: Session, case_id: str, on: date, user: User | None,
-                ga: str | None = None) -> CaseVersion:
+def record_loss(
+    s: Session, case_id: str, on: date, user: User | None, ga: str | None = None
+) -> CaseVersion:
     """Move `current_pregnancy` into `pregnancies[]` as a miscarriage on `on`.
 
     The GA at loss is the one given, else the assessment's dating carried forward to `on`.
@@ -475,7 +578,8 @@ def record_loss(s: Session, case_id: str, on: date, user: User | None,
     as_of = date.fromisoformat(raw) if raw else on
     if ga is None:
         dating = (assessment_for(s, prev, today=max(as_of, on)).get("pregnancy") or {}).get(
-            "dating") or {}
+            "dating"
+        ) or {}
         if dating.get("ga_days") is None:
             raise CaseError([("ga", "the pregnancy has no dating: give the GA at loss")])
         ga = format_ga(int(dating["ga_days"]) + (on - as_of).days)
@@ -517,24 +621,46 @@ def add_cds_feedback(s: Session, service_id: str, feedback: Mapping[str, Any]) -
     """Store one card outcome; the spec lets a client report the same outcome twice, so a
     repeat is ignored (False). An override is also written to the audit log."""
     reason = (feedback.get("overrideReason") or {}).get("reason") or {}
-    key = {"service_id": service_id, "card": str(feedback.get("card", "")),
-           "outcome": str(feedback.get("outcome", "")),
-           "outcome_timestamp": str(feedback.get("outcomeTimestamp") or ""),
-           "reason_code": str(reason.get("code") or "")}
+    key = {
+        "service_id": service_id,
+        "card": str(feedback.get("card", "")),
+        "outcome": str(feedback.get("outcome", "")),
+        "outcome_timestamp": str(feedback.get("outcomeTimestamp") or ""),
+        "reason_code": str(reason.get("code") or ""),
+    }
     if s.scalar(select(CdsFeedback.id).filter_by(**key)) is not None:
         return False
-    s.add(CdsFeedback(**key, recommendation_id=feedback.get("recommendation"),
-                      patient_id=feedback.get("patient"), payload=dict(feedback)))
+    s.add(
+        CdsFeedback(
+            **key,
+            recommendation_id=feedback.get("recommendation"),
+            patient_id=feedback.get("patient"),
+            payload=dict(feedback),
+        )
+    )
     if key["outcome"] == "overridden":
-        audit(s, None, "overrode", None, {"source": "cds-hooks", "service": service_id,
-                                          "card": key["card"], "reason": key["reason_code"],
-                                          "recommendation": feedback.get("recommendation")})
+        audit(
+            s,
+            None,
+            "overrode",
+            None,
+            {
+                "source": "cds-hooks",
+                "service": service_id,
+                "card": key["card"],
+                "reason": key["reason_code"],
+                "recommendation": feedback.get("recommendation"),
+            },
+        )
     return True
 
 
 def list_cds_feedback(s: Session, service_id: str) -> list[dict[str, Any]]:
-    rows = s.scalars(select(CdsFeedback).filter_by(service_id=service_id)
-                     .order_by(CdsFeedback.created, CdsFeedback.id))
+    rows = s.scalars(
+        select(CdsFeedback)
+        .filter_by(service_id=service_id)
+        .order_by(CdsFeedback.created, CdsFeedback.id)
+    )
     return [dict(r.payload) for r in rows]
 
 

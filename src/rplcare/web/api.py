@@ -30,8 +30,10 @@ CASE_BODY = {
     "requestBody": {
         "required": True,
         "description": "a case file in rplcare.case/1, as JSON or YAML",
-        "content": {"application/json": {"schema": {"type": "object"}},
-                    "application/yaml": {"schema": {"type": "string"}}},
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
     }
 }
 
@@ -44,8 +46,12 @@ class CaseRef(BaseModel):
 class OverrideIn(BaseModel):
     recommendation_id: str = Field(examples=["treat.levothyroxine"])
     decision: Literal["accepted", "overridden"]
-    reason: Literal["patient_declined", "done_elsewhere", "contraindicated",
-                    "clinical_judgement", "other"] | None = None
+    reason: (
+        Literal[
+            "patient_declined", "done_elsewhere", "contraindicated", "clinical_judgement", "other"
+        ]
+        | None
+    ) = None
     comment: str = ""
 
 
@@ -62,8 +68,13 @@ def _header(cred: HTTPAuthorizationCredentials | None) -> str | None:
     return f"Bearer {cred.credentials}" if cred else None
 
 
-@router.post("/cases", status_code=status.HTTP_201_CREATED, response_model=CaseRef,
-             openapi_extra=CASE_BODY, summary="Create a case (409 if its id exists)")
+@router.post(
+    "/cases",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseRef,
+    openapi_extra=CASE_BODY,
+    summary="Create a case (409 if its id exists)",
+)
 async def create_case(request: Request, response: Response, cred: Credentials) -> CaseRef:
     body = await request.body()
 
@@ -79,8 +90,13 @@ async def create_case(request: Request, response: Response, cred: Credentials) -
     return ref
 
 
-@router.post("/import", status_code=status.HTTP_201_CREATED, response_model=CaseRef,
-             openapi_extra=CASE_BODY, summary="Import a case file: new case or new version")
+@router.post(
+    "/import",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseRef,
+    openapi_extra=CASE_BODY,
+    summary="Import a case file: new case or new version",
+)
 async def import_case(request: Request, cred: Credentials) -> CaseRef:
     body = await request.body()
 
@@ -101,14 +117,21 @@ def list_cases(request: Request, cred: Credentials, q: str | None = None) -> lis
         out = []
         for case, v in repo.list_cases(s, q):
             a = repo.assessment_for(s, v)
-            out.append({"id": case.id, "version": v.n, "updated": v.created.isoformat(),
-                        "status": repo.case_status(a)})
+            out.append(
+                {
+                    "id": case.id,
+                    "version": v.n,
+                    "updated": v.created.isoformat(),
+                    "status": repo.case_status(a),
+                }
+            )
         return out
 
 
 @router.get("/cases/{case_id}", summary="The latest case file (format=json|yaml)")
-def get_case(request: Request, case_id: str, cred: Credentials,
-             format: Literal["json", "yaml"] = "json") -> Response:
+def get_case(
+    request: Request, case_id: str, cred: Credentials, format: Literal["json", "yaml"] = "json"
+) -> Response:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
         v = repo.latest_version(s, case_id)
@@ -118,8 +141,12 @@ def get_case(request: Request, case_id: str, cred: Credentials,
     return Response(text, media_type=media, headers={"X-Case-Version": str(v.n)})
 
 
-@router.put("/cases/{case_id}", response_model=CaseRef, openapi_extra=CASE_BODY,
-            summary="Save a new version of a case (earlier versions are kept)")
+@router.put(
+    "/cases/{case_id}",
+    response_model=CaseRef,
+    openapi_extra=CASE_BODY,
+    summary="Save a new version of a case (earlier versions are kept)",
+)
 async def put_case(request: Request, case_id: str, cred: Credentials) -> CaseRef:
     body = await request.body()
 
@@ -138,17 +165,31 @@ def versions(request: Request, case_id: str, cred: Credentials) -> list[dict[str
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
         repo.audit(s, user, "viewed", case_id, {"what": "versions"})
-        return [{"version": v.n, "event": v.event, "author": v.author.name if v.author else None,
-                 "created": v.created.isoformat(), "case": v.data}
-                for v in repo.case_versions(s, case_id)]
+        return [
+            {
+                "version": v.n,
+                "event": v.event,
+                "author": v.author.name if v.author else None,
+                "created": v.created.isoformat(),
+                "case": v.data,
+            }
+            for v in repo.case_versions(s, case_id)
+        ]
 
 
-@router.get("/cases/{case_id}/assessment", summary="The assessment of the latest version",
-            response_class=JSONResponse,
-            responses={200: {"description": "rplcare.assessment/1 JSON"}})
-def assessment(request: Request, case_id: str, cred: Credentials,
-               definition: Definition = "eshre2022",
-               luteal_policy: LutealPolicy = "guideline") -> JSONResponse:
+@router.get(
+    "/cases/{case_id}/assessment",
+    summary="The assessment of the latest version",
+    response_class=JSONResponse,
+    responses={200: {"description": "rplcare.assessment/1 JSON"}},
+)
+def assessment(
+    request: Request,
+    case_id: str,
+    cred: Credentials,
+    definition: Definition = "eshre2022",
+    luteal_policy: LutealPolicy = "guideline",
+) -> JSONResponse:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
         v = repo.latest_version(s, case_id)
@@ -157,19 +198,30 @@ def assessment(request: Request, case_id: str, cred: Credentials,
     return JSONResponse(a)  # already JSON types: skip FastAPI's slow re-encoding
 
 
-@router.get("/cases/{case_id}/history",
-            summary="Assessments of every version and what changed between them")
-def history(request: Request, case_id: str, cred: Credentials,
-            definition: Definition = "eshre2022",
-            luteal_policy: LutealPolicy = "guideline") -> list[dict[str, Any]]:
+@router.get(
+    "/cases/{case_id}/history", summary="Assessments of every version and what changed between them"
+)
+def history(
+    request: Request,
+    case_id: str,
+    cred: Credentials,
+    definition: Definition = "eshre2022",
+    luteal_policy: LutealPolicy = "guideline",
+) -> list[dict[str, Any]]:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
         items = repo.history(s, case_id, definition, luteal_policy)
         repo.audit(s, user, "viewed", case_id, {"what": "history"})
-        return [{"version": i.version.n, "event": i.version.event,
-                 "created": i.version.created.isoformat(),
-                 "input_hash": i.assessment.get("input_hash"), "changes": i.changes}
-                for i in items]
+        return [
+            {
+                "version": i.version.n,
+                "event": i.version.event,
+                "created": i.version.created.isoformat(),
+                "input_hash": i.assessment.get("input_hash"),
+                "changes": i.changes,
+            }
+            for i in items
+        ]
 
 
 @router.get("/cases/{case_id}/overrides", summary="Decisions on recommendations, newest first")
@@ -177,28 +229,46 @@ def overrides(request: Request, case_id: str, cred: Credentials) -> dict[str, An
     with _store(request).read() as s:
         auth.api_user(s, _header(cred))
         repo.get_case(s, case_id)
-        return {"current": {rid: repo.override_json(o)
-                            for rid, o in repo.current_overrides(s, case_id).items()},
-                "history": [repo.override_json(o) for o in repo.override_history(s, case_id)]}
+        return {
+            "current": {
+                rid: repo.override_json(o) for rid, o in repo.current_overrides(s, case_id).items()
+            },
+            "history": [repo.override_json(o) for o in repo.override_history(s, case_id)],
+        }
 
 
-@router.post("/cases/{case_id}/overrides", status_code=status.HTTP_201_CREATED,
-             summary="Accept or override a recommendation (reason required to override)")
-def post_override(request: Request, case_id: str, body: OverrideIn,
-                  cred: Credentials) -> dict[str, Any]:
+@router.post(
+    "/cases/{case_id}/overrides",
+    status_code=status.HTTP_201_CREATED,
+    summary="Accept or override a recommendation (reason required to override)",
+)
+def post_override(
+    request: Request, case_id: str, body: OverrideIn, cred: Credentials
+) -> dict[str, Any]:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
         auth.require_write(user)
         v = repo.latest_version(s, case_id)
         known = {r["id"] for r in repo.assessment_for(s, v)["recommendations"]}
-        row = repo.record_override(s, case_id, body.recommendation_id, body.decision,
-                                   body.reason, body.comment, user, known_ids=known)
+        row = repo.record_override(
+            s,
+            case_id,
+            body.recommendation_id,
+            body.decision,
+            body.reason,
+            body.comment,
+            user,
+            known_ids=known,
+        )
         return repo.override_json(row)
 
 
-@router.post("/cases/{case_id}/loss", status_code=status.HTTP_201_CREATED,
-             response_model=CaseRef,
-             summary="Record the current pregnancy as lost (a new version; data entry only)")
+@router.post(
+    "/cases/{case_id}/loss",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseRef,
+    summary="Record the current pregnancy as lost (a new version; data entry only)",
+)
 def record_loss(request: Request, case_id: str, body: LossIn, cred: Credentials) -> CaseRef:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
@@ -212,33 +282,54 @@ def case_audit(request: Request, case_id: str, cred: Credentials) -> list[dict[s
     with _store(request).read() as s:
         auth.api_user(s, _header(cred))
         repo.get_case(s, case_id)
-        return [{"action": e.action, "user": e.user.name if e.user else None,
-                 "created": e.created.isoformat(), "detail": e.detail}
-                for e in repo.audit_log(s, case_id)]
+        return [
+            {
+                "action": e.action,
+                "user": e.user.name if e.user else None,
+                "created": e.created.isoformat(),
+                "detail": e.detail,
+            }
+            for e in repo.audit_log(s, case_id)
+        ]
 
 
 # --- documents ------------------------------------------------------------------------
 
 
-def document_context(store: Store, case_id: str, authorization: str | None = None,
-                     user: Any = None, definition: str = "eshre2022",
-                     luteal_policy: str = "guideline") -> dict[str, Any]:
+def document_context(
+    store: Store,
+    case_id: str,
+    authorization: str | None = None,
+    user: Any = None,
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+) -> dict[str, Any]:
     """What the renderers need, read in one transaction (rendering happens outside it)."""
     with store.write() as s:
         if user is None:
             user = auth.api_user(s, authorization)
         versions = repo.case_versions(s, case_id)
         v = versions[-1]
-        return {"user": user, "case_id": case_id, "version": v.n, "case": v.data,
-                "assessment": repo.assessment_for(s, v, definition, luteal_policy),
-                "overrides": repo.overrides_for_report(s, case_id),
-                "lost": repo.is_lost(versions)}
+        return {
+            "user": user,
+            "case_id": case_id,
+            "version": v.n,
+            "case": v.data,
+            "assessment": repo.assessment_for(s, v, definition, luteal_policy),
+            "overrides": repo.overrides_for_report(s, case_id),
+            "lost": repo.is_lost(versions),
+        }
 
 
 def log_export(store: Store, ctx: dict[str, Any], what: str, **extra: Any) -> None:
     with store.write() as s:
-        repo.audit(s, ctx["user"], "exported", ctx["case_id"],
-                   {"what": what, "version": ctx["version"], **extra})
+        repo.audit(
+            s,
+            ctx["user"],
+            "exported",
+            ctx["case_id"],
+            {"what": what, "version": ctx["version"], **extra},
+        )
 
 
 def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "en") -> Response:
@@ -246,52 +337,79 @@ def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "e
     a, case = ctx["assessment"], ctx["case"]
     if kind == "report.pdf":
         body: Any = documents.report_pdf(a, case, ctx["overrides"])
-        resp = Response(body, media_type="application/pdf", headers={
-            "Content-Disposition": f'attachment; filename="{ctx["case_id"]}-report.pdf"'})
+        resp = Response(
+            body,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{ctx["case_id"]}-report.pdf"'},
+        )
     elif kind == "report.html":
-        resp = Response(documents.report_html(a, case, ctx["overrides"], lang),
-                        media_type="text/html; charset=utf-8")
+        resp = Response(
+            documents.report_html(a, case, ctx["overrides"], lang),
+            media_type="text/html; charset=utf-8",
+        )
     elif kind == "handout":
-        resp = Response(documents.handout_html(a, case, lang, ctx["lost"]),
-                        media_type="text/html; charset=utf-8")
+        resp = Response(
+            documents.handout_html(a, case, lang, ctx["lost"]),
+            media_type="text/html; charset=utf-8",
+        )
     else:
-        resp = Response(documents.schedule_ics(a, ctx["case_id"], ctx["lost"]),
-                        media_type="text/calendar; charset=utf-8", headers={
-                            "Content-Disposition":
-                                f'attachment; filename="{ctx["case_id"]}-schedule.ics"'})
+        resp = Response(
+            documents.schedule_ics(a, ctx["case_id"], ctx["lost"]),
+            media_type="text/calendar; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{ctx["case_id"]}-schedule.ics"'
+            },
+        )
     log_export(store, ctx, kind, lang=lang, lost=ctx["lost"])
     return resp
 
 
-@router.get("/cases/{case_id}/report.pdf", tags=["documents"], response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
+@router.get(
+    "/cases/{case_id}/report.pdf",
+    tags=["documents"],
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
 def report_pdf(request: Request, case_id: str, cred: Credentials) -> Response:
     store = _store(request)
     return render_document(store, document_context(store, case_id, _header(cred)), "report.pdf")
 
 
-@router.get("/cases/{case_id}/report.html", tags=["documents"], response_class=Response,
-            responses={200: {"content": {"text/html": {}}}})
-def report_html(request: Request, case_id: str, cred: Credentials,
-                lang: Literal["en", "zh"] = "en") -> Response:
+@router.get(
+    "/cases/{case_id}/report.html",
+    tags=["documents"],
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}}},
+)
+def report_html(
+    request: Request, case_id: str, cred: Credentials, lang: Literal["en", "zh"] = "en"
+) -> Response:
     store = _store(request)
     ctx = document_context(store, case_id, _header(cred))
     return render_document(store, ctx, "report.html", lang)
 
 
-@router.get("/cases/{case_id}/handout", tags=["documents"], response_class=Response,
-            responses={200: {"content": {"text/html": {}}}},
-            summary="Patient handout; the after-loss version once a loss is recorded")
-def handout(request: Request, case_id: str, cred: Credentials,
-            lang: Literal["en", "zh"] = "en") -> Response:
+@router.get(
+    "/cases/{case_id}/handout",
+    tags=["documents"],
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}}},
+    summary="Patient handout; the after-loss version once a loss is recorded",
+)
+def handout(
+    request: Request, case_id: str, cred: Credentials, lang: Literal["en", "zh"] = "en"
+) -> Response:
     store = _store(request)
-    return render_document(store, document_context(store, case_id, _header(cred)), "handout",
-                           lang)
+    return render_document(store, document_context(store, case_id, _header(cred)), "handout", lang)
 
 
-@router.get("/cases/{case_id}/schedule.ics", tags=["documents"], response_class=Response,
-            responses={200: {"content": {"text/calendar": {}}}},
-            summary="Follow-up events as iCalendar (none once a loss is recorded)")
+@router.get(
+    "/cases/{case_id}/schedule.ics",
+    tags=["documents"],
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+    summary="Follow-up events as iCalendar (none once a loss is recorded)",
+)
 def schedule(request: Request, case_id: str, cred: Credentials) -> Response:
     store = _store(request)
     return render_document(store, document_context(store, case_id, _header(cred)), "ics")

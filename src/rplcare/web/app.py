@@ -75,8 +75,9 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                                headers=exc.headers)
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
         return _error_page(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(auth.LoginRequired)
@@ -107,18 +108,28 @@ def create_app(database_url: str | None = None, secret_key: str | None = None) -
         yield
         store.dispose()
 
-    app = FastAPI(title="rplcare", version=__version__, lifespan=lifespan, docs_url=None,
-                  description="Clinical decision support for recurrent pregnancy loss. "
-                              "Decision support, not diagnosis.")
+    app = FastAPI(
+        title="rplcare",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        description="Clinical decision support for recurrent pregnancy loss. "
+        "Decision support, not diagnosis.",
+    )
     app.state.store = store
     app.state.htmx = (HERE / "static" / "htmx.min.js").exists()
-    app.add_middleware(SessionMiddleware, secret_key=secret_key or auth.secret_key(),
-                       session_cookie=auth.SESSION_COOKIE, max_age=auth.SESSION_MAX_AGE,
-                       same_site="lax")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key or auth.secret_key(),
+        session_cookie=auth.SESSION_COOKIE,
+        max_age=auth.SESSION_MAX_AGE,
+        same_site="lax",
+    )
 
     @app.middleware("http")
-    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                      ) -> Response:
+    async def headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -145,8 +156,11 @@ def create_app(database_url: str | None = None, secret_key: str | None = None) -
         except Exception:
             log.exception("health check: database")
             db = "error"
-        body: dict[str, Any] = {"status": "ok" if db == "ok" else "degraded", "database": db,
-                                "renderers": documents.available()}
+        body: dict[str, Any] = {
+            "status": "ok" if db == "ok" else "degraded",
+            "database": db,
+            "renderers": documents.available(),
+        }
         return JSONResponse(body, status_code=200 if db == "ok" else 503)
 
     return app
@@ -166,8 +180,11 @@ def _include_cds(app: FastAPI) -> None:
         return
     from rplcare.store.repository import SqlFeedbackStore
 
-    app.include_router(build_cds_router(CdsJwtVerifier.from_env(),
-                                        feedback_store=SqlFeedbackStore(app.state.store)))
+    app.include_router(
+        build_cds_router(
+            CdsJwtVerifier.from_env(), feedback_store=SqlFeedbackStore(app.state.store)
+        )
+    )
     app.add_middleware(_PrefixCors, prefix="/cds-services")
 
 
@@ -180,9 +197,14 @@ class _PrefixCors:
 
         self.app = app
         self.prefix = prefix
-        self.cors = CORSMiddleware(app, allow_origins=["*"], allow_credentials=False,
-                                   allow_methods=["GET", "POST", "OPTIONS"],
-                                   allow_headers=["Authorization", "Content-Type"], max_age=600)
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=["*"],
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):

@@ -74,8 +74,11 @@ def api_user(s: Session, authorization: str | None) -> User:
     scheme, _, token = (authorization or "").partition(" ")
     user = repo.user_for_token(s, token.strip()) if scheme.lower() == "bearer" and token else None
     if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return user
 
 
@@ -128,8 +131,9 @@ def page_user(s: Session, request: Request) -> User:
 def log_in(request: Request, user: User) -> None:
     """A fresh session (new CSRF token) on login, so a planted session cannot be reused."""
     request.session.clear()
-    request.session.update({"uid": user.id, "gen": _generation(user),
-                            "csrf": secrets.token_urlsafe(32)})
+    request.session.update(
+        {"uid": user.id, "gen": _generation(user), "csrf": secrets.token_urlsafe(32)}
+    )
 
 
 def log_out(request: Request) -> None:

@@ -19,13 +19,16 @@ def serve(host: str, port: int) -> None:
     from rplcare.web.app import create_app
 
     app = create_app()
-    print(f"rplcare is running at http://{host}:{port}/ (decision support, not diagnosis)",
-          file=sys.stderr)
+    print(
+        f"rplcare is running at http://{host}:{port}/ (decision support, not diagnosis)",
+        file=sys.stderr,
+    )
 
     # a keep-alive longer than uvicorn's 5 s default avoids the race where a client reuses a
     # connection the server is closing (seen as read errors under load)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
-                timeout_keep_alive=30)
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", proxy_headers=False, timeout_keep_alive=30
+    )
 
 
 def user_add(name: str, role: str, print_token: bool, password: str | None) -> int:
@@ -99,9 +102,12 @@ def first_login(path: Path = FIRST_LOGIN) -> str:
         with store.write() as s:
             if repo.list_users(s):
                 known = path.read_text(encoding="utf-8").strip() if path.exists() else ""
-                line = (f"first login: {known}" if known else
-                        "log in with an existing user (add one: rplcare user add NAME --role "
-                        "clinician)")
+                line = (
+                    f"first login: {known}"
+                    if known
+                    else "log in with an existing user (add one: rplcare user add NAME --role "
+                    "clinician)"
+                )
             else:
                 password = secrets.token_urlsafe(12)
                 repo.create_user(s, "clinician", "clinician", password)

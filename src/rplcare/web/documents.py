@@ -20,9 +20,10 @@ def _renderer(module: str, name: str) -> Callable[..., Any]:
     try:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, OSError) as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            f"{module}.{name} is not available in this installation ({exc})"
-                            ) from None
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"{module}.{name} is not available in this installation ({exc})",
+        ) from None
 
 
 def check_lang(lang: str) -> str:
@@ -33,14 +34,19 @@ def check_lang(lang: str) -> str:
     return lang
 
 
-def report_html(assessment: dict[str, Any], case: dict[str, Any],
-                overrides: list[dict[str, Any]] | None, lang: str = "en") -> str:
+def report_html(
+    assessment: dict[str, Any],
+    case: dict[str, Any],
+    overrides: list[dict[str, Any]] | None,
+    lang: str = "en",
+) -> str:
     fn = _renderer("rplcare.render.report", "render_report_html")
     return fn(assessment, case, overrides=overrides, lang=check_lang(lang))
 
 
-def report_pdf(assessment: dict[str, Any], case: dict[str, Any],
-               overrides: list[dict[str, Any]] | None) -> bytes:
+def report_pdf(
+    assessment: dict[str, Any], case: dict[str, Any], overrides: list[dict[str, Any]] | None
+) -> bytes:
     try:
         fn = _renderer("rplcare.render.report", "render_report_pdf")
     except HTTPException:
@@ -48,12 +54,12 @@ def report_pdf(assessment: dict[str, Any], case: dict[str, Any],
     try:
         return fn(assessment, case, overrides=overrides)
     except (ImportError, OSError) as exc:  # WeasyPrint or its system libraries missing
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            f"PDF rendering is not available here ({exc})") from None
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"PDF rendering is not available here ({exc})"
+        ) from None
 
 
-def handout_html(assessment: dict[str, Any], case: dict[str, Any], lang: str,
-                 lost: bool) -> str:
+def handout_html(assessment: dict[str, Any], case: dict[str, Any], lang: str, lost: bool) -> str:
     fn = _renderer("rplcare.render.handout", "render_handout_html")
     return fn(assessment, case, lang=check_lang(lang), lost=lost)
 
@@ -78,8 +84,12 @@ def hcg_chart(assessment: dict[str, Any]) -> str | None:
 def available() -> dict[str, bool]:
     """Which renderers this installation has (shown on /healthz and the plan page)."""
     out = {}
-    for key, module in (("report", "rplcare.render.report"), ("pdf", "rplcare.render.pdf"),
-                        ("handout", "rplcare.render.handout"), ("chart", "rplcare.render.chart")):
+    for key, module in (
+        ("report", "rplcare.render.report"),
+        ("pdf", "rplcare.render.pdf"),
+        ("handout", "rplcare.render.handout"),
+        ("chart", "rplcare.render.chart"),
+    ):
         try:
             importlib.import_module(module)
             out[key] = True

@@ -29,12 +29,22 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
 
-STATUS_LABEL = {"recommended": "do now", "conditional": "consider",
-                "not_recommended": "not recommended"}
+STATUS_LABEL = {
+    "recommended": "do now",
+    "conditional": "consider",
+    "not_recommended": "not recommended",
+}
 REASON_LABEL = {r: r.replace("_", " ") for r in REASONS}
 GROUPS = [("do_now", "Do now"), ("consider", "Consider"), ("not_recommended", "Not recommended")]
-OUTCOMES = ["miscarriage", "biochemical", "ectopic", "molar", "termination", "stillbirth",
-            "live_birth"]
+OUTCOMES = [
+    "miscarriage",
+    "biochemical",
+    "ectopic",
+    "molar",
+    "termination",
+    "stillbirth",
+    "live_birth",
+]
 CONCEPTIONS = ["natural", "iui", "ivf", "icsi", "frozen_transfer", "donor_egg"]
 PREGNANCY_ROWS = 6
 
@@ -47,16 +57,21 @@ def _htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def render(request: Request, name: str, user: User | None, status_code: int = 200,
-           **context: Any) -> HTMLResponse:
+def render(
+    request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     from rplcare import __version__
     from rplcare.knowledge import get_kb
 
-    base = {"user": user, "csrf": auth.csrf_token(request), "can_write": auth.can_write(user),
-            "htmx": request.app.state.htmx, "version": __version__,
-            "kb_version": get_kb().version}
-    return templates.TemplateResponse(request, name, {**base, **context},
-                                      status_code=status_code)
+    base = {
+        "user": user,
+        "csrf": auth.csrf_token(request),
+        "can_write": auth.can_write(user),
+        "htmx": request.app.state.htmx,
+        "version": __version__,
+        "kb_version": get_kb().version,
+    }
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -95,8 +110,14 @@ async def login(request: Request) -> Response:
 
     user = await _in_thread(work)
     if user is None:
-        return render(request, "login.html", None, status.HTTP_401_UNAUTHORIZED,
-                      next=target, error="Unknown user name or wrong password.")
+        return render(
+            request,
+            "login.html",
+            None,
+            status.HTTP_401_UNAUTHORIZED,
+            next=target,
+            error="Unknown user name or wrong password.",
+        )
     auth.log_in(request, user)
     return _redirect(target)
 
@@ -124,20 +145,28 @@ def case_list(request: Request, q: str | None = None) -> HTMLResponse:
         rows = []
         for case, v in repo.list_cases(s, q):
             a = repo.assessment_for(s, v)
-            rows.append({"id": case.id, "version": v.n, "status": repo.case_status(a),
-                         "lost": v.event == "loss_recorded",
-                         "updated": v.created.strftime("%Y-%m-%d %H:%M"),
-                         "author": v.author.name if v.author else None})
+            rows.append(
+                {
+                    "id": case.id,
+                    "version": v.n,
+                    "status": repo.case_status(a),
+                    "lost": v.event == "loss_recorded",
+                    "updated": v.created.strftime("%Y-%m-%d %H:%M"),
+                    "author": v.author.name if v.author else None,
+                }
+            )
     return render(request, "cases.html", user, rows=rows, q=q)
 
 
 # --- case form ------------------------------------------------------------------------
 
 
-def case_from_form(form: Mapping[str, Any], lists: Mapping[str, list[str]]
-                   ) -> tuple[dict[str, Any], dict[int, str]]:
+def case_from_form(
+    form: Mapping[str, Any], lists: Mapping[str, list[str]]
+) -> tuple[dict[str, Any], dict[int, str]]:
     """The structured form as a case mapping, and which table row became which
     `pregnancies[i]` (empty rows are skipped), so errors land next to the right field."""
+
     def val(key: str) -> str:
         return str(form.get(key) or "").strip()
 
@@ -146,8 +175,14 @@ def case_from_form(form: Mapping[str, Any], lists: Mapping[str, list[str]]
         if val(key):
             data[key] = val(key)
     patient: dict[str, Any] = {}
-    for key in ("age_years", "birth_date", "bmi", "alcohol_units_per_week",
-                "caffeine_mg_per_day", "menstrual_cycle"):
+    for key in (
+        "age_years",
+        "birth_date",
+        "bmi",
+        "alcohol_units_per_week",
+        "caffeine_mg_per_day",
+        "menstrual_cycle",
+    ):
         if val(key):
             patient[key] = val(key)
     if val("smoking"):
@@ -177,17 +212,24 @@ def case_from_form(form: Mapping[str, Any], lists: Mapping[str, list[str]]
     return data, rows
 
 
-def _form_context(form: Mapping[str, Any] | None = None,
-                  lists: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+def _form_context(
+    form: Mapping[str, Any] | None = None, lists: Mapping[str, list[str]] | None = None
+) -> dict[str, Any]:
     from rplcare.case.vocabulary import vocabulary
 
-    return {"conditions": sorted(vocabulary().conditions), "outcomes": OUTCOMES,
-            "conceptions": CONCEPTIONS, "pregnancy_rows": PREGNANCY_ROWS,
-            "form": dict(form or {}), "form_lists": dict(lists or {})}
+    return {
+        "conditions": sorted(vocabulary().conditions),
+        "outcomes": OUTCOMES,
+        "conceptions": CONCEPTIONS,
+        "pregnancy_rows": PREGNANCY_ROWS,
+        "form": dict(form or {}),
+        "form_lists": dict(lists or {}),
+    }
 
 
-def _problems(exc: CaseError, rows: Mapping[int, str] | None = None
-              ) -> tuple[list[str], dict[str, str], dict[int, str]]:
+def _problems(
+    exc: CaseError, rows: Mapping[int, str] | None = None
+) -> tuple[list[str], dict[str, str], dict[int, str]]:
     errors: dict[str, str] = {}
     for path, msg in exc.problems:
         errors.setdefault(path, msg)
@@ -200,9 +242,20 @@ def new_case_page(request: Request) -> HTMLResponse:
         user = auth.page_user(s, request)
     if not auth.can_write(user):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may only read")
-    return render(request, "case_form.html", user, heading="New case", action="/cases/new",
-                  structured=True, yaml_text="", problems=[], errors={}, row_paths={},
-                  cancel="/cases", **_form_context())
+    return render(
+        request,
+        "case_form.html",
+        user,
+        heading="New case",
+        action="/cases/new",
+        structured=True,
+        yaml_text="",
+        problems=[],
+        errors={},
+        row_paths={},
+        cancel="/cases",
+        **_form_context(),
+    )
 
 
 @router.post("/cases/new")
@@ -231,10 +284,21 @@ async def new_case(request: Request) -> Response:
         return _redirect(f"/cases/{outcome}")
     error = outcome
     lines, errors, row_paths = _problems(error, {} if text else rows)
-    return render(request, "case_form.html", user, status.HTTP_422_UNPROCESSABLE_CONTENT,
-                  heading="New case", action="/cases/new", structured=True, yaml_text=text,
-                  problems=lines, errors=errors, row_paths=row_paths, cancel="/cases",
-                  **_form_context(flat, lists))
+    return render(
+        request,
+        "case_form.html",
+        user,
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        heading="New case",
+        action="/cases/new",
+        structured=True,
+        yaml_text=text,
+        problems=lines,
+        errors=errors,
+        row_paths=row_paths,
+        cancel="/cases",
+        **_form_context(flat, lists),
+    )
 
 
 @router.get("/cases/import")
@@ -267,8 +331,13 @@ async def import_case(request: Request) -> Response:
     user, outcome = await _in_thread(work)
     if isinstance(outcome, str):
         return _redirect(f"/cases/{outcome}")
-    return render(request, "import.html", user, status.HTTP_422_UNPROCESSABLE_CONTENT,
-                  problems=outcome.lines())
+    return render(
+        request,
+        "import.html",
+        user,
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        problems=outcome.lines(),
+    )
 
 
 @router.get("/cases/{case_id}/edit")
@@ -277,10 +346,21 @@ def edit_page(request: Request, case_id: str) -> HTMLResponse:
         user = auth.page_user(s, request)
         auth.require_write(user)
         v = repo.latest_version(s, case_id)
-    return render(request, "case_form.html", user, heading=f"Edit {case_id}",
-                  action=f"/cases/{case_id}/edit", structured=False,
-                  yaml_text=repo.export_case(v), next_version=v.n + 1, problems=[], errors={},
-                  row_paths={}, cancel=f"/cases/{case_id}", **_form_context())
+    return render(
+        request,
+        "case_form.html",
+        user,
+        heading=f"Edit {case_id}",
+        action=f"/cases/{case_id}/edit",
+        structured=False,
+        yaml_text=repo.export_case(v),
+        next_version=v.n + 1,
+        problems=[],
+        errors={},
+        row_paths={},
+        cancel=f"/cases/{case_id}",
+        **_form_context(),
+    )
 
 
 @router.post("/cases/{case_id}/edit")
@@ -305,10 +385,22 @@ async def edit_case(request: Request, case_id: str) -> Response:
     if error is None:
         return _redirect(f"/cases/{case_id}")
     lines, errors, _ = _problems(error)
-    return render(request, "case_form.html", user, status.HTTP_422_UNPROCESSABLE_CONTENT,
-                  heading=f"Edit {case_id}", action=f"/cases/{case_id}/edit", structured=False,
-                  yaml_text=text, next_version=n + 1, problems=lines, errors=errors,
-                  row_paths={}, cancel=f"/cases/{case_id}", **_form_context())
+    return render(
+        request,
+        "case_form.html",
+        user,
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        heading=f"Edit {case_id}",
+        action=f"/cases/{case_id}/edit",
+        structured=False,
+        yaml_text=text,
+        next_version=n + 1,
+        problems=lines,
+        errors=errors,
+        row_paths={},
+        cancel=f"/cases/{case_id}",
+        **_form_context(),
+    )
 
 
 # --- plan -----------------------------------------------------------------------------
@@ -318,8 +410,10 @@ def audit_text(entry: AuditEntry) -> str:
     """One line per audit entry; changes list their paths with before → after."""
     d = entry.detail or {}
     if entry.action == "changed":
-        parts = [f"{c['path']}: {_short(c['before'])} → {_short(c['after'])}"
-                 for c in d.get("changes", [])[:8]]
+        parts = [
+            f"{c['path']}: {_short(c['before'])} → {_short(c['after'])}"
+            for c in d.get("changes", [])[:8]
+        ]
         more = len(d.get("changes", [])) - 8
         tail = f"; +{more} more" if more > 0 else ""
         return f"v{d.get('version')} ({d.get('event')}): " + "; ".join(parts) + tail
@@ -340,33 +434,55 @@ def _plan_context(s: Any, case_id: str, definition: str, luteal_policy: str) -> 
     v = versions[-1]
     a = repo.assessment_for(s, v, definition, luteal_policy)
     recs: dict[str, list[dict[str, Any]]] = {"do_now": [], "consider": [], "not_recommended": []}
-    key = {"recommended": "do_now", "conditional": "consider",
-           "not_recommended": "not_recommended"}
+    key = {"recommended": "do_now", "conditional": "consider", "not_recommended": "not_recommended"}
     for r in a["recommendations"]:
         recs[key.get(r["status"], "consider")].append(r)
     preg = a.get("pregnancy")
-    scans = sorted((v.data.get("current_pregnancy") or {}).get("scans", []),
-                   key=lambda sc: str(sc.get("date")))
-    return {"case_id": case_id, "case_version": v, "a": a, "recs": recs, "groups": GROUPS,
-            "overrides": repo.current_overrides(s, case_id), "status": repo.case_status(a),
-            "lost": repo.is_lost(versions), "preg": preg, "scans": scans,
-            "alerts": ((preg or {}).get("hcg") or {}).get("alerts") or [],
-            "audit": repo.audit_log(s, case_id, limit=100), "audit_text": audit_text,
-            "status_label": STATUS_LABEL, "reason_label": REASON_LABEL,
-            "definitions": repo.DEFINITIONS, "luteal_policies": repo.LUTEAL_POLICIES}
+    scans = sorted(
+        (v.data.get("current_pregnancy") or {}).get("scans", []), key=lambda sc: str(sc.get("date"))
+    )
+    return {
+        "case_id": case_id,
+        "case_version": v,
+        "a": a,
+        "recs": recs,
+        "groups": GROUPS,
+        "overrides": repo.current_overrides(s, case_id),
+        "status": repo.case_status(a),
+        "lost": repo.is_lost(versions),
+        "preg": preg,
+        "scans": scans,
+        "alerts": ((preg or {}).get("hcg") or {}).get("alerts") or [],
+        "audit": repo.audit_log(s, case_id, limit=100),
+        "audit_text": audit_text,
+        "status_label": STATUS_LABEL,
+        "reason_label": REASON_LABEL,
+        "definitions": repo.DEFINITIONS,
+        "luteal_policies": repo.LUTEAL_POLICIES,
+    }
 
 
 @router.get("/cases/{case_id}")
-def plan(request: Request, case_id: str, definition: str = "eshre2022",
-         luteal_policy: str = "guideline") -> HTMLResponse:
+def plan(
+    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
+) -> HTMLResponse:
     from rplcare.web import documents
 
     with _store(request).write() as s:
         user = auth.page_user(s, request)
         ctx = _plan_context(s, case_id, definition, luteal_policy)
-        repo.audit(s, user, "viewed", case_id, {"what": "plan", "version": ctx["case_version"].n,
-                                                "definition": definition,
-                                                "luteal_policy": luteal_policy})
+        repo.audit(
+            s,
+            user,
+            "viewed",
+            case_id,
+            {
+                "what": "plan",
+                "version": ctx["case_version"].n,
+                "definition": definition,
+                "luteal_policy": luteal_policy,
+            },
+        )
     chart = documents.hcg_chart(ctx["a"]) if ctx["preg"] else None
     return render(request, "plan.html", user, chart=chart, rec_error=None, **ctx)
 
@@ -387,8 +503,16 @@ async def override(request: Request, case_id: str) -> Response:
             with _store(request).write() as s:
                 v = repo.latest_version(s, case_id)
                 known = {r["id"] for r in repo.assessment_for(s, v)["recommendations"]}
-                repo.record_override(s, case_id, rid, fields["decision"], fields["reason"],
-                                     fields["comment"], user, known_ids=known)
+                repo.record_override(
+                    s,
+                    case_id,
+                    rid,
+                    fields["decision"],
+                    fields["reason"],
+                    fields["comment"],
+                    user,
+                    known_ids=known,
+                )
         except CaseError as exc:
             error = "; ".join(exc.lines())
         with _store(request).write() as s:
@@ -404,8 +528,15 @@ async def override(request: Request, case_id: str) -> Response:
         return render(request, "_rec.html", user, r=rec, rec_error=rec_error, **ctx)
     if error is None:
         return _redirect(f"/cases/{case_id}#rec-{rid.replace('.', '-')}")
-    return render(request, "plan.html", user, status.HTTP_422_UNPROCESSABLE_CONTENT,
-                  chart=None, rec_error=rec_error, **ctx)
+    return render(
+        request,
+        "plan.html",
+        user,
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        chart=None,
+        rec_error=rec_error,
+        **ctx,
+    )
 
 
 @router.post("/cases/{case_id}/loss")
@@ -430,16 +561,30 @@ async def record_loss(request: Request, case_id: str) -> Response:
 
 
 @router.get("/cases/{case_id}/history")
-def history(request: Request, case_id: str, definition: str = "eshre2022",
-            luteal_policy: str = "guideline") -> HTMLResponse:
+def history(
+    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
+) -> HTMLResponse:
     with _store(request).write() as s:
         user = auth.page_user(s, request)
-        items = [{"version": i.version, "assessment": i.assessment, "changes": i.changes,
-                  "yaml": repo.export_case(i.version)}
-                 for i in repo.history(s, case_id, definition, luteal_policy)]
+        items = [
+            {
+                "version": i.version,
+                "assessment": i.assessment,
+                "changes": i.changes,
+                "yaml": repo.export_case(i.version),
+            }
+            for i in repo.history(s, case_id, definition, luteal_policy)
+        ]
         repo.audit(s, user, "viewed", case_id, {"what": "history"})
-    return render(request, "history.html", user, case_id=case_id, items=items,
-                  definition=definition, luteal_policy=luteal_policy)
+    return render(
+        request,
+        "history.html",
+        user,
+        case_id=case_id,
+        items=items,
+        definition=definition,
+        luteal_policy=luteal_policy,
+    )
 
 
 # --- documents ------------------------------------------------------------------------
@@ -455,8 +600,11 @@ def export(request: Request, case_id: str, fmt: str) -> Response:
         text = repo.export_case(v, fmt)
         repo.audit(s, user, "exported", case_id, {"what": f"case.{fmt}", "version": v.n})
     media = "application/json" if fmt == "json" else "application/yaml"
-    return Response(text, media_type=media, headers={
-        "Content-Disposition": f'attachment; filename="{case_id}.{fmt}"'})
+    return Response(
+        text,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{case_id}.{fmt}"'},
+    )
 
 
 def _document(request: Request, case_id: str, kind: str, lang: str = "en") -> Response:
