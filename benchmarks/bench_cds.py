@@ -61,12 +61,16 @@ def aps_request() -> dict[str, Any]:
 
     patient = entries[0]["resource"]
     return {
-        "hook": "patient-view", "hookInstance": str(uuid.uuid4()),
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
         "context": {"patientId": patient["id"], "userId": "Practitioner/bench"},
-        "prefetch": {"patient": patient, "observations": searchset("Observation"),
-                     "conditions": searchset("Condition"),
-                     "medicationStatements": searchset("MedicationStatement"),
-                     "medicationRequests": None},
+        "prefetch": {
+            "patient": patient,
+            "observations": searchset("Observation"),
+            "conditions": searchset("Condition"),
+            "medicationStatements": searchset("MedicationStatement"),
+            "medicationRequests": None,
+        },
     }
 
 
@@ -83,15 +87,25 @@ class Signer:
         public = ECAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
         public.update({"kid": "bench", "use": "sig", "alg": "ES384"})
         self.clients = workdir / "clients.json"
-        self.clients.write_text(json.dumps([{"iss": "https://bench.invalid/",
-                                             "jwks": {"keys": [public]}}]))
+        self.clients.write_text(
+            json.dumps([{"iss": "https://bench.invalid/", "jwks": {"keys": [public]}}])
+        )
         self.aud = f"http://127.0.0.1:{port}{PATH}"
 
     def token(self) -> str:
         now = int(time.time())
-        return self._jwt.encode({"iss": "https://bench.invalid/", "aud": self.aud, "iat": now,
-                                 "exp": now + 300, "jti": uuid.uuid4().hex}, self.key,
-                                algorithm="ES384", headers={"kid": "bench", "typ": "JWT"})
+        return self._jwt.encode(
+            {
+                "iss": "https://bench.invalid/",
+                "aud": self.aud,
+                "iat": now,
+                "exp": now + 300,
+                "jti": uuid.uuid4().hex,
+            },
+            self.key,
+            algorithm="ES384",
+            headers={"kid": "bench", "typ": "JWT"},
+        )
 
 
 class Pool:
@@ -101,7 +115,8 @@ class Pool:
         self.port = port
         self.size = size
         self.free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = (
-            asyncio.Queue())
+            asyncio.Queue()
+        )
 
     async def start(self) -> None:
         for _ in range(self.size):
@@ -142,8 +157,12 @@ class Pool:
 
 
 def http_payload(port: int, body: bytes, token: str | None) -> bytes:
-    head = [f"POST {PATH} HTTP/1.1", f"Host: 127.0.0.1:{port}",
-            "Content-Type: application/json", f"Content-Length: {len(body)}"]
+    head = [
+        f"POST {PATH} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+    ]
     if token:
         head.append(f"Authorization: Bearer {token}")
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
@@ -157,12 +176,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
-async def drive(port: int, body: bytes, rate: float, seconds: float, signer: Signer | None,
-                connections: int) -> dict[str, Any]:
+async def drive(
+    port: int, body: bytes, rate: float, seconds: float, signer: Signer | None, connections: int
+) -> dict[str, Any]:
     """Send `rate` requests/s for `seconds`; latency from the scheduled send time."""
     total = int(rate * seconds)
-    payloads = [http_payload(port, body, signer.token() if signer else None)
-                for _ in range(total)] if signer else None
+    payloads = (
+        [http_payload(port, body, signer.token() if signer else None) for _ in range(total)]
+        if signer
+        else None
+    )
     shared = None if signer else http_payload(port, body, None)
     pool = Pool(port, connections)
     await pool.start()
@@ -176,7 +199,8 @@ async def drive(port: int, body: bytes, rate: float, seconds: float, signer: Sig
         sent = loop.time()
         try:
             status, data = await asyncio.wait_for(
-                pool.request(payloads[i] if payloads else shared), timeout=5)  # type: ignore[arg-type]
+                pool.request(payloads[i] if payloads else shared), timeout=5
+            )  # type: ignore[arg-type]
             done = loop.time()
             if status != 200 or not json.loads(data).get("cards"):
                 errors[f"status {status}"] = errors.get(f"status {status}", 0) + 1
@@ -197,8 +221,11 @@ async def drive(port: int, body: bytes, rate: float, seconds: float, signer: Sig
     elapsed = loop.time() - start
     await pool.close()
     return {
-        "rate_target": rate, "seconds": seconds, "requests": total,
-        "ok": len(latencies), "errors": errors,
+        "rate_target": rate,
+        "seconds": seconds,
+        "requests": total,
+        "ok": len(latencies),
+        "errors": errors,
         "achieved_rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(percentile(latencies, 50), 2),
         "p90_ms": round(percentile(latencies, 90), 2),
@@ -210,9 +237,22 @@ async def drive(port: int, body: bytes, rate: float, seconds: float, signer: Sig
 
 
 def start_server(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "uvicorn", "--factory",
-           "rplcare.interop.cds_service:create_cds_app", "--host", "127.0.0.1", "--port",
-           str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "rplcare.interop.cds_service:create_cds_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -258,20 +298,34 @@ def main(argv: list[str] | None = None) -> int:
     server = start_server(port, args.workers, env)
     try:
         asyncio.run(drive(port, body, 50, 2, signer, args.connections))  # warm-up
-        baseline = asyncio.run(drive(port, body, args.rate, args.seconds, signer,
-                                     args.connections))
+        baseline = asyncio.run(drive(port, body, args.rate, args.seconds, signer, args.connections))
         steps = []
         best = None
         rate = args.rate
         while rate <= args.max_rate:
-            step = asyncio.run(drive(port, body, rate, args.step_seconds, signer,
-                                     args.connections))
-            step["passed"] = (not step["errors"] and step["p99_ms"] <= args.p99_ms
-                              and step["achieved_rps"] >= 0.97 * rate)
+            step = asyncio.run(drive(port, body, rate, args.step_seconds, signer, args.connections))
+            step["passed"] = (
+                not step["errors"]
+                and step["p99_ms"] <= args.p99_ms
+                and step["achieved_rps"] >= 0.97 * rate
+            )
             steps.append(step)
-            print(json.dumps({k: step[k] for k in ("rate_target", "achieved_rps", "p50_ms",
-                                                   "p99_ms", "errors", "passed")}),
-                  file=sys.stderr)
+            print(
+                json.dumps(
+                    {
+                        k: step[k]
+                        for k in (
+                            "rate_target",
+                            "achieved_rps",
+                            "p50_ms",
+                            "p99_ms",
+                            "errors",
+                            "passed",
+                        )
+                    }
+                ),
+                file=sys.stderr,
+            )
             if not step["passed"]:
                 break
             best = rate
@@ -285,13 +339,21 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "benchmark": "cds patient-view, APS example as prefetch, loopback",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "loadavg_before": [round(x, 2) for x in load_before],
-                    "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
-        "config": {"workers": args.workers, "jwt": args.jwt, "connections": args.connections,
-                   "p99_limit_ms": args.p99_ms, "step_seconds": args.step_seconds,
-                   "request_bytes": len(body)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "config": {
+            "workers": args.workers,
+            "jwt": args.jwt,
+            "connections": args.connections,
+            "p99_limit_ms": args.p99_ms,
+            "step_seconds": args.step_seconds,
+            "request_bytes": len(body),
+        },
         "baseline": baseline,
         "steps": steps,
         "max_sustained_rps": best,

@@ -43,20 +43,35 @@ def case_for(client: int, n: int) -> dict[str, Any]:
         "id": f"bench-{client:02d}-{n:06d}",
         "assessed_on": "2026-11-20",
         "patient": {"age_years": 25 + (client + n) % 18, "bmi": 20 + (n % 12)},
-        "pregnancies": [{"outcome": "miscarriage", "ga": "8+0", "year": 2024},
-                        {"outcome": "miscarriage", "ga": f"{6 + n % 4}+2", "year": 2025}],
+        "pregnancies": [
+            {"outcome": "miscarriage", "ga": "8+0", "year": 2024},
+            {"outcome": "miscarriage", "ga": f"{6 + n % 4}+2", "year": 2025},
+        ],
         "results": [
             {"test": "hcg", "value": first, "unit": "IU/L", "date": "2026-11-10"},
-            {"test": "hcg", "value": first * (1.2 + (n % 8) / 10), "unit": "IU/L",
-             "date": "2026-11-12"},
-            {"test": "tsh", "value": 1.5 + (n % 40) / 10, "unit": "mIU/L",
-             "date": "2026-10-01"},
+            {
+                "test": "hcg",
+                "value": first * (1.2 + (n % 8) / 10),
+                "unit": "IU/L",
+                "date": "2026-11-12",
+            },
+            {"test": "tsh", "value": 1.5 + (n % 40) / 10, "unit": "mIU/L", "date": "2026-10-01"},
         ],
         "current_pregnancy": {
-            "lmp": "2026-10-06", "conception": "natural",
+            "lmp": "2026-10-06",
+            "conception": "natural",
             "symptoms": ["bleeding"] if n % 2 else [],
-            "scans": [{"date": "2026-11-20", "location": "intrauterine", "msd_mm": 16,
-                       "yolk_sac": True, "embryo": True, "crl_mm": 4.2, "heartbeat": True}],
+            "scans": [
+                {
+                    "date": "2026-11-20",
+                    "location": "intrauterine",
+                    "msd_mm": 16,
+                    "yolk_sac": True,
+                    "embryo": True,
+                    "crl_mm": 4.2,
+                    "heartbeat": True,
+                }
+            ],
         },
     }
 
@@ -84,14 +99,35 @@ class Server:
     def __init__(self, url: str, workdir: Path):
         self.port = pgtemp.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "RPLCARE_DATABASE_URL": url,
-               "RPLCARE_SECRET_KEY": "bench"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "src"),
+            "RPLCARE_DATABASE_URL": url,
+            "RPLCARE_SECRET_KEY": "bench",
+        }
         self.log = (workdir / "server.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "rplcare.web.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-             "--log-level", "warning", "--timeout-keep-alive", "30"],
-            env=env, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "rplcare.web.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--timeout-keep-alive",
+                "30",
+            ],
+            env=env,
+            cwd=workdir,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -152,8 +188,9 @@ async def _load(base: str, token: str, clients: int, seconds: float) -> dict[str
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
-                                 timeout=REQUEST_TIMEOUT) as http:
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=REQUEST_TIMEOUT
+    ) as http:
         await asyncio.gather(*(client(i, http) for i in range(clients)))
         elapsed = time.monotonic() - started
         lost = await _read_back(http, acknowledged)
@@ -164,12 +201,16 @@ async def _load(base: str, token: str, clients: int, seconds: float) -> dict[str
         "requests": len(every),
         "requests_per_s": round(len(every) / elapsed, 1),
         "cases_created": len(acknowledged),
-        "latency_ms": {"p50": round(_pct(every, 0.50) * ms, 1) if every else None,
-                       "p99": round(_pct(every, 0.99) * ms, 1) if every else None,
-                       "mean": round(statistics.fmean(every) * ms, 1) if every else None},
-        "latency_ms_by_op": {op: {"p50": round(_pct(v, 0.5) * ms, 1),
-                                  "p99": round(_pct(v, 0.99) * ms, 1)}
-                             for op, v in lat.items() if v},
+        "latency_ms": {
+            "p50": round(_pct(every, 0.50) * ms, 1) if every else None,
+            "p99": round(_pct(every, 0.99) * ms, 1) if every else None,
+            "mean": round(statistics.fmean(every) * ms, 1) if every else None,
+        },
+        "latency_ms_by_op": {
+            op: {"p50": round(_pct(v, 0.5) * ms, 1), "p99": round(_pct(v, 0.99) * ms, 1)}
+            for op, v in lat.items()
+            if v
+        },
         "errors": sum(errors.values()),
         "errors_by_kind": errors,
         "writes_lost": lost,
@@ -204,8 +245,7 @@ async def _read_back(http: Any, acknowledged: dict[str, dict[str, Any]]) -> int:
     return lost
 
 
-def run_backend(name: str, url: str, clients: int, seconds: float, workdir: Path
-                ) -> dict[str, Any]:
+def run_backend(name: str, url: str, clients: int, seconds: float, workdir: Path) -> dict[str, Any]:
     token = _seed_user(url)
     server = Server(url, workdir)
     try:
@@ -229,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("clients must be 1-500 and seconds 0-600")
     report: dict[str, Any] = {
         "benchmark": "web API: POST /api/cases + GET assessment per iteration",
-        "clients": args.clients, "seconds": args.seconds,
+        "clients": args.clients,
+        "seconds": args.seconds,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "results": {},
     }
@@ -237,16 +278,18 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"rplcare-bench-{name}-") as tmp:
             work = Path(tmp)
             if name == "sqlite":
-                report["results"][name] = run_backend(name, f"sqlite:///{work / 'bench.db'}",
-                                                      args.clients, args.seconds, work)
+                report["results"][name] = run_backend(
+                    name, f"sqlite:///{work / 'bench.db'}", args.clients, args.seconds, work
+                )
             elif name == "postgres":
                 reason = pgtemp.unavailable_reason()
                 if reason:
                     report["results"][name] = {"skipped": reason}
                     continue
                 with pgtemp.TempPostgres() as pg:
-                    report["results"][name] = run_backend(name, pg.create_database("bench"),
-                                                          args.clients, args.seconds, work)
+                    report["results"][name] = run_backend(
+                        name, pg.create_database("bench"), args.clients, args.seconds, work
+                    )
             else:
                 ap.error(f"unknown backend {name!r}")
         print(json.dumps(report["results"][name]), file=sys.stderr)
