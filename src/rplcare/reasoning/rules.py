@@ -347,12 +347,16 @@ def _thyroid(
     assert value is not None
     upper = r.ref_high_si if r.ref_high_si is not None else kb.param("thyroid.tsh_upper_default")
     lower = r.ref_low_si if r.ref_low_si is not None else kb.param("thyroid.tsh_lower_default")
-    src = "the lab's range" if r.ref_high_si is not None else "the default upper limit (ATA 2017)"
+    src = (
+        "the lab's range"
+        if r.ref_high_si is not None
+        else "default range: upper limit from ATA 2017, lower limit unverified"
+    )
     ev = [f"results[{i}]"]
     if value > upper or value < lower:
         fs.add(
             "state.tsh_out_of_range",
-            f"TSH {value:g} mIU/L outside {lower:g}-{upper:g} ({src}).",
+            f"TSH {value:g} mIU/L outside {lower:g}-{upper:g} mIU/L ({src}).",
             ev,
         )
     ft4_low = ft4_normal = False
@@ -385,7 +389,7 @@ def _thyroid(
         )
         fs.add(
             "cause.subclinical_hypothyroidism",
-            f"Subclinical hypothyroidism: TSH {value:g} mIU/L above {upper:g} ({src}), {t4}.",
+            f"Subclinical hypothyroidism: TSH {value:g} mIU/L above {upper:g} mIU/L, {t4}.",
             ev_ft4 if ft4 else ev,
         )
     elif value >= lower and tpo_pos:
