@@ -713,3 +713,17 @@ def test_because_ids_resolve_in_the_json_even_for_context_findings():
     assert listed["gap.poc_karyotype"]["reported"] is False
     for r in d["recommendations"]:
         assert set(r["because"]) <= set(listed), r["id"]
+
+
+def test_preterm_birth_without_a_recorded_cause_is_counted_but_says_the_cause_was_assumed():
+    data = case(
+        pregnancies=[{"outcome": "live_birth", "ga": "30+0", "year": 2022}, *losses("7+0", "8+0")],
+        current_pregnancy={"lmp": "2026-10-01"},
+    )
+    a = run(data)
+    assert statuses(a)["test.cervical_length_surveillance"] == "recommended"
+    f = a.findings.get("history.second_trimester_loss_or_spontaneous_preterm")
+    assert "not recorded (pregnancies[0])" in f.text and "taken as spontaneous" in f.text
+    data["pregnancies"][0]["preterm_cause"] = "spontaneous"
+    f = run(data).findings.get("history.second_trimester_loss_or_spontaneous_preterm")
+    assert "taken as spontaneous" not in f.text

@@ -171,24 +171,37 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
             spont.append(i)
         if is_second_trimester_loss(p, kb) or spontaneous_birth:
             cerclage_events.append(i)
+    # a preterm birth without a recorded cause is counted (missing surveillance is the worse
+    # error) but never silently: the finding says the cause was assumed
+    unknown = [
+        i
+        for i in cerclage_events
+        if case.pregnancies[i].outcome == "live_birth" and case.pregnancies[i].preterm_cause is None
+    ]
+    caveat = (
+        f" Cause of preterm birth not recorded ({', '.join(f'pregnancies[{i}]' for i in unknown)}):"
+        " taken as spontaneous; record preterm_cause."
+        if unknown
+        else ""
+    )
     if cerclage_events:
         fs.add(
             "history.second_trimester_loss_or_spontaneous_preterm",
             "A spontaneous second-trimester loss or preterm birth: cervical-length surveillance "
-            "in the next pregnancy.",
+            "in the next pregnancy." + caveat,
             [f"pregnancies[{i}]" for i in cerclage_events],
         )
     if spont:
         fs.add(
             "history.spontaneous_preterm_or_midtrimester_loss",
-            "A spontaneous preterm birth or mid-trimester loss between 16+0 and 34+0.",
+            "A spontaneous preterm birth or mid-trimester loss between 16+0 and 34+0." + caveat,
             [f"pregnancies[{i}]" for i in spont],
         )
     if len(cerclage_events) >= kb.param("cerclage.history_min_events"):
         fs.add(
             "history.three_preterm_or_second_trimester",
             f"{len(cerclage_events)} previous "
-            "spontaneous preterm births and/or second-trimester losses.",
+            "spontaneous preterm births and/or second-trimester losses." + caveat,
             [f"pregnancies[{i}]" for i in cerclage_events],
         )
     painless = [

@@ -7,6 +7,7 @@ and its audit entry commit in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -68,6 +69,23 @@ def _header(cred: HTTPAuthorizationCredentials | None) -> str | None:
     return f"Bearer {cred.credentials}" if cred else None
 
 
+async def _save_case(
+    request: Request, cred: HTTPAuthorizationCredentials | None, save: Callable[..., Any]
+) -> CaseRef:
+    """Write a case file (create, import or new version) as the token's user, in one
+    transaction off the event loop: invalid input raises CaseError and saves nothing."""
+    body = await request.body()
+
+    def work() -> CaseRef:
+        with _store(request).write() as s:
+            user = auth.api_user(s, _header(cred))
+            auth.require_write(user)
+            v = save(s, body, user)
+            return CaseRef(id=v.case_id, version=v.n)
+
+    return await run_in_threadpool(work)
+
+
 @router.post(
     "/cases",
     status_code=status.HTTP_201_CREATED,
@@ -76,16 +94,7 @@ def _header(cred: HTTPAuthorizationCredentials | None) -> str | None:
     summary="Create a case (409 if its id exists)",
 )
 async def create_case(request: Request, response: Response, cred: Credentials) -> CaseRef:
-    body = await request.body()
-
-    def work() -> CaseRef:
-        with _store(request).write() as s:
-            user = auth.api_user(s, _header(cred))
-            auth.require_write(user)
-            v = repo.create_case(s, body, user)
-            return CaseRef(id=v.case_id, version=v.n)
-
-    ref = await run_in_threadpool(work)
+    ref = await _save_case(request, cred, repo.create_case)
     response.headers["Location"] = f"/api/cases/{ref.id}"
     return ref
 
@@ -98,16 +107,7 @@ async def create_case(request: Request, response: Response, cred: Credentials) -
     summary="Import a case file: new case or new version",
 )
 async def import_case(request: Request, cred: Credentials) -> CaseRef:
-    body = await request.body()
-
-    def work() -> CaseRef:
-        with _store(request).write() as s:
-            user = auth.api_user(s, _header(cred))
-            auth.require_write(user)
-            v = repo.import_case(s, body, user)
-            return CaseRef(id=v.case_id, version=v.n)
-
-    return await run_in_threadpool(work)
+    return await _save_case(request, cred, repo.import_case)
 
 
 @router.get("/cases", summary="Cases with their latest version and status badges")
@@ -148,16 +148,9 @@ def get_case(
     summary="Save a new version of a case (earlier versions are kept)",
 )
 async def put_case(request: Request, case_id: str, cred: Credentials) -> CaseRef:
-    body = await request.body()
-
-    def work() -> CaseRef:
-        with _store(request).write() as s:
-            user = auth.api_user(s, _header(cred))
-            auth.require_write(user)
-            v = repo.update_case(s, case_id, body, user)
-            return CaseRef(id=v.case_id, version=v.n)
-
-    return await run_in_threadpool(work)
+    return await _save_case(
+        request, cred, lambda s, body, user: repo.update_case(s, case_id, body, user)
+    )
 
 
 @router.get("/cases/{case_id}/versions", summary="Every version of a case, oldest first")
