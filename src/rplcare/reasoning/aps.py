@@ -29,12 +29,18 @@ class LabCriterion:
     titre_unknown: list[int] = field(default_factory=list)
 
     def persistent(self, days: int) -> tuple[int, int] | None:
-        """Indices of the first pair of positives at least `days` apart, if any."""
-        pos = sorted(self.positives, key=lambda ir: ir[1].day)
-        for a in range(len(pos)):
-            for b in range(len(pos) - 1, a, -1):
-                if (pos[b][1].day - pos[a][1].day).days >= days:
-                    return pos[a][0], pos[b][0]
+        """Indices of the earliest and the latest positive when they are `days` or more apart.
+
+        Some pair is at least `days` apart exactly when the earliest and the latest are (any
+        pair spans no more than they do), so this is linear in the number of positives. Ties
+        on a day keep the order of entry (the first entered earliest, the last entered latest).
+        """
+        if len(self.positives) < 2:
+            return None
+        first = min(self.positives, key=lambda ir: ir[1].day)
+        last = max(reversed(self.positives), key=lambda ir: ir[1].day)
+        if (last[1].day - first[1].day).days >= days:
+            return first[0], last[0]
         return None
 
 

@@ -22,6 +22,7 @@ from rplcare.reasoning.classification import DEFINITIONS, Classification, classi
 from rplcare.reasoning.engine import Rec, recommend
 from rplcare.reasoning.findings import FindingSet
 from rplcare.reasoning.rules import compute_findings
+from rplcare.util import jsonio
 
 FORMAT = "rplcare.assessment/1"
 DISCLAIMER = (
@@ -85,7 +86,8 @@ class Assessment:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        """The assessment JSON (orjson; `indent=None` gives the compact form)."""
+        return jsonio.dumps(self.to_dict(), compact=indent is None)
 
 
 def case_hash(case: Case) -> str:
