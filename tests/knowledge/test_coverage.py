@@ -12,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_finding_id_code_can_emit_is_declared_in_the_knowledge_base():
-    src = (ROOT / "src/rplcare/reasoning/rules.py").read_text(encoding="utf-8")
+    src = "\n".join(
+        (ROOT / "src/rplcare/reasoning" / f).read_text(encoding="utf-8")
+        for f in ("rules.py", "rules_safety.py")
+    )
     literal = set(re.findall(r'fs\.add\(\s*"([a-z]+\.[a-z0-9_]+)"', src))
     mapped = set(rules.NOT_ROUTINE_RECORDED.values()) | set(rules.RECORDED_TREATMENTS.values())
     mapping_values = set(re.findall(r"\"(cause\.[a-z_]*[a-z])\"", src))
@@ -31,7 +34,10 @@ def test_every_recommendation_id_is_named_in_a_test():
 def test_every_declared_finding_is_used_by_a_rule_or_emitted():
     kb = get_kb()
     used = {n for r in kb.recommendations.values() for rule in r.rules for n in rule.when.names()}
-    src = (ROOT / "src/rplcare/reasoning/rules.py").read_text(encoding="utf-8")
+    src = "\n".join(
+        (ROOT / "src/rplcare/reasoning" / f).read_text(encoding="utf-8")
+        for f in ("rules.py", "rules_safety.py")
+    )
     orphans = [
         f
         for f in kb.findings

@@ -68,6 +68,10 @@ SPEC_IDS = [
     "advice.supportive_care",
     "advice.lifestyle",
     "advice.mental_health",
+    # §7, added with the clinical-safety work (issue 9)
+    "treat.vte_thromboprophylaxis",
+    "treat.metformin",
+    "treat.vaginal_progesterone_short_cervix",
 ]
 
 SPEC_FINDINGS = [
@@ -95,6 +99,7 @@ SPEC_FINDINGS = [
     "cause.lifestyle_caffeine",
     "state.workup_incomplete",
     "cause.unexplained",
+    "state.lupus_anticoagulant_on_anticoagulation",
 ]
 
 

@@ -76,8 +76,10 @@ def _medications(values: list[str], info: ValidationInfo) -> list[str]:
             problems.append((f"[{i}]", f"{raw!r} rejected: {voc.medication_rejected[name]}"))
         elif name in voc.medication_aliases:
             target = voc.medication_aliases[name]
-            if name != "dydrogesterone":
+            if target == "oral_dydrogesterone" and name != "dydrogesterone":
                 _warn(info, f"{raw!r} read as {target} (a mistranslation of dydrogesterone)")
+            elif target != "oral_dydrogesterone":
+                _warn(info, f"{raw!r} read as {target}")
             out.append(target)
         elif name in voc.medications:
             out.append(name)
@@ -158,6 +160,10 @@ Outcome = Literal[
 
 class Partner(Model):
     karyotype: str | None = None
+    age_years: int | None = Field(None, ge=12, le=100)
+    smoking: bool | None = None
+    bmi: float | None = Field(None, ge=10, le=80)
+    alcohol_units_per_week: float | None = Field(None, ge=0, le=300)
 
 
 class PastPregnancy(Model):
@@ -220,6 +226,7 @@ ImagingFinding = Literal[
     "intramural_fibroid_distorting_cavity",
     "endometrial_polyp",
     "intrauterine_adhesions",
+    "adenomyosis",
 ]
 _ISCN = re.compile(r"^\s*\d{2}\s*,\s*[XY]")
 
@@ -235,6 +242,7 @@ class Result(Model):
     method: ImagingMethod | None = None
     finding: ImagingFinding | None = None
     note: str | None = None
+    on_anticoagulation: bool | None = None  # sample taken on heparin/warfarin/DOAC (LA caveat)
 
     # normalised, computed in _normalise; not part of the case file
     _code: str = PrivateAttr("")
@@ -473,8 +481,25 @@ class Case(Model):
     pregnancies: list[PastPregnancy] = Field(default_factory=list)
     results: list[Result] = Field(default_factory=list)
     current_pregnancy: CurrentPregnancy | None = None
+    # recommendation ids the patient asked about (kept visible, never folded away)
+    asked_about: list[str] = Field(default_factory=list)
 
     _warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("asked_about")
+    @classmethod
+    def _asked(cls, values: list[str]) -> list[str]:
+        from rplcare.knowledge import get_kb
+
+        known = get_kb().recommendations
+        bad = [
+            (f"[{i}]", f"{v!r} is not a recommendation id (allowed: {', '.join(sorted(known))})")
+            for i, v in enumerate(values)
+            if v not in known
+        ]
+        if bad:
+            raise Problems(bad)
+        return values
 
     @property
     def warnings(self) -> list[str]:

@@ -10,11 +10,19 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from rplcare.knowledge.model import FindingDef, Parameter, Recommendation, Source, SourceRef
+from rplcare.knowledge.model import (
+    Conflict,
+    FindingDef,
+    Parameter,
+    Population,
+    Recommendation,
+    Source,
+    SourceRef,
+)
 from rplcare.util import yamlio
 
 DATA_DIR = Path(__file__).parent / "data"
-_KINDS = ("sources", "parameters", "findings", "recommendations")
+_KINDS = ("sources", "parameters", "findings", "recommendations", "populations", "conflicts")
 
 
 class KnowledgeError(Exception):
@@ -33,6 +41,7 @@ class KnowledgeBase:
     findings: Mapping[str, FindingDef]
     recommendations: Mapping[str, Recommendation]
     _order: tuple[str, ...] = field(default=())
+    conflicts: tuple[Conflict, ...] = ()
 
     def param(self, name: str) -> Any:
         """The value of a named parameter (KeyError names the parameter)."""
@@ -71,7 +80,8 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
                     problems.append(f"{path.name}: version {value} differs from {version}")
                 version = str(value)
             elif key in _KINDS:
-                items = value.items() if key == "parameters" else enumerate(value or [])
+                keyed_kind = key in ("parameters", "populations")
+                items = value.items() if keyed_kind else enumerate(value or [])
                 raw[key].extend((f"{path.name}:{key}[{i}]", item) for i, item in items)
             else:
                 problems.append(f"{path.name}: unknown top-level key {key!r}")
@@ -89,7 +99,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
                     loc = ".".join(str(p) for p in err["loc"])
                     problems.append(f"{where}.{loc}: {err['msg']}")
                 continue
-            key = where.rsplit("[", 1)[1].rstrip("]") if keyed else obj.id
+            key = where.rsplit("[", 1)[1].rstrip("]") if keyed else getattr(obj, "id", where)
             if key in out:
                 problems.append(f"{where}: duplicate {kind[:-1]} id {key!r}")
             out[key] = obj
@@ -99,6 +109,8 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     parameters = build("parameters", Parameter, keyed=True)
     findings = build("findings", FindingDef)
     recs = build("recommendations", Recommendation)
+    populations = build("populations", Population, keyed=True)
+    conflicts = list(build("conflicts", Conflict).values())
 
     def check_refs(where: str, refs: tuple[SourceRef, ...]) -> None:
         for ref in refs:
@@ -125,6 +137,8 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             for name in rule.when.names():
                 if name not in findings:
                     problems.append(f"recommendation {rid}.rules[{i}]: unknown finding {name!r}")
+    recs = _attach_populations(recs, populations, sources, problems)
+    _check_conflicts(conflicts, recs, problems)
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(
@@ -134,7 +148,57 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
         findings=findings,
         recommendations=recs,
         _order=tuple(recs),
+        conflicts=tuple(conflicts),
     )
+
+
+def _attach_populations(
+    recs: dict[str, Recommendation],
+    populations: dict[str, Population],
+    sources: Mapping[str, Source],
+    problems: list[str],
+) -> dict[str, Recommendation]:
+    """Every recommendation declares the population its evidence covers (populations.yaml)."""
+    out = {}
+    for rid in populations:
+        if rid not in recs:
+            problems.append(f"populations.{rid}: unknown recommendation")
+    for rid, rec in recs.items():
+        pop = populations.get(rid) or rec.population
+        if pop is None:
+            problems.append(f"recommendation {rid}: no population declared (populations.yaml)")
+            out[rid] = rec
+            continue
+        for p in (pop, *(r.population for r in rec.rules if r.population)):
+            if p.source and p.source not in sources:
+                problems.append(f"populations.{rid}: unknown source {p.source!r}")
+            if p.ga_days is not None and "pregnant" not in p.stage:
+                problems.append(f"populations.{rid}: ga_days given but stage excludes pregnant")
+            if p.ga_days is not None and not 0 <= p.ga_days[0] < p.ga_days[1]:
+                problems.append(f"populations.{rid}: ga_days {p.ga_days} is not [from, to)")
+        out[rid] = rec.model_copy(update={"population": pop})
+    return out
+
+
+def _check_conflicts(
+    conflicts: list[Conflict], recs: Mapping[str, Recommendation], problems: list[str]
+) -> None:
+    for i, c in enumerate(conflicts):
+        for side in c.between:
+            rid, _, status = side.partition(":")
+            rec = recs.get(rid)
+            if rec is None:
+                problems.append(f"conflicts[{i}]: unknown recommendation {rid!r}")
+            elif status and status not in {r.status for r in rec.rules}:
+                problems.append(f"conflicts[{i}]: {rid} never has status {status!r}")
+        if c.between[0] == c.between[1]:
+            problems.append(f"conflicts[{i}]: a side cannot conflict with itself")
+
+
+def conflict_side_holds(side: str, statuses: Mapping[str, str]) -> bool:
+    """Whether a conflict side (`id` or `id:status`) is in a plan given its statuses."""
+    rid, _, status = side.partition(":")
+    return rid in statuses and (not status or statuses[rid] == status)
 
 
 @cache

@@ -8,6 +8,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["recommended", "conditional", "not_recommended"]
 Kind = Literal["test", "treatment", "advice"]
+Urgency = Literal["immediate", "same_day", "within_24h", "routine"]
+URGENCIES: tuple[str, ...] = ("immediate", "same_day", "within_24h", "routine")
+Stage = Literal["preconception", "pregnant"]
+# how the current pregnancy was conceived, as populations name it (reasoning maps the case)
+ConceptionMode = Literal[
+    "natural", "iui", "fresh", "frozen", "artificial_fet", "donor_egg", "gestational_carrier"
+]
+CONCEPTION_MODES: tuple[str, ...] = (
+    "natural", "iui", "fresh", "frozen", "artificial_fet", "donor_egg", "gestational_carrier"
+)
+Timing = Literal["now", "before_next_pregnancy", "in_this_pregnancy", "after_this_pregnancy"]
 
 
 class Strict(BaseModel):
@@ -63,6 +74,33 @@ class Condition(Strict):
         )
 
 
+class WhenPregnant(Strict):
+    """How a recommendation reads for a woman who is pregnant now (pregnancy wording/timing)."""
+
+    text: str | None = None
+    patient_text: str | None = None
+    timing: Timing | None = None
+    urgency: Urgency | None = None
+
+
+class Population(Strict):
+    """Who a recommendation's evidence covers; it fires only there (issue 9 §1).
+
+    `stage`: preconception (no current pregnancy) and/or pregnant. `ga_days`: [from, to) of the
+    current pregnancy in days (only when pregnant; an unknown gestation matches a window that
+    starts at 0, i.e. early pregnancy). `conception`: modes of the current pregnancy (only when
+    pregnant). Omitted fields mean "any".
+    """
+
+    stage: tuple[Stage, ...] = ("preconception", "pregnant")
+    ga_days: tuple[int, int] | None = None
+    conception: tuple[ConceptionMode, ...] = CONCEPTION_MODES  # type: ignore[assignment]
+    source: str | None = None  # source id whose population this is (e.g. promise2015)
+    note: str | None = None
+    # wording for a pregnant woman, for rules without their own text (rule-level wins)
+    when_pregnant: WhenPregnant | None = None
+
+
 class Rule(Strict):
     """One way a recommendation applies; the first rule that holds decides the status."""
 
@@ -72,6 +110,10 @@ class Rule(Strict):
     text: str | None = None  # clinician text for this rule; defaults to the recommendation's
     patient_text: str | None = None
     prominent: bool = False  # shown as critical (e.g. the case records a not-recommended item)
+    population: Population | None = None  # narrows the recommendation's population
+    urgency: Urgency = "routine"
+    timing: Timing | None = None
+    when_pregnant: WhenPregnant | None = None
 
 
 class Recommendation(Strict):
@@ -82,6 +124,16 @@ class Recommendation(Strict):
     patient_text: str
     rules: tuple[Rule, ...] = Field(min_length=1)
     note: str | None = None
+    population: Population | None = None  # set from populations.yaml at load
+
+
+class Conflict(Strict):
+    """Two recommendation states that must never be in one plan (checked at load and by a
+    property test over generated cases). A side is `id` or `id:status`."""
+
+    between: tuple[str, str]
+    why: str
+    source: str | None = None
 
 
 class FindingDef(Strict):

@@ -236,7 +236,9 @@ def _iu_sac_seen(scans: list[ScanInput]) -> bool:
     return any(s.location == "intrauterine" for s in scans)
 
 
-def alerts(samples: list[HcgSample], scans: list[ScanInput], pain: bool) -> list[Alert]:
+def alerts(
+    samples: list[HcgSample], scans: list[ScanInput], pain: bool, bleeding: bool = False
+) -> list[Alert]:
     """Safety alerts that need action today, whatever the hCG trend says."""
     out: list[Alert] = []
     ordered = sorted(samples, key=lambda s: s.at)
@@ -290,6 +292,22 @@ def alerts(samples: list[HcgSample], scans: list[ScanInput], pain: bool) -> list
                 )
             )
             break
+    if (pain or bleeding) and pul and latest is not None and latest.value_iu_l >= disc:
+        symptom = " and ".join(w for w, on in (("pain", pain), ("bleeding", bleeding)) if on)
+        out.append(
+            Alert(
+                id="alert.ectopic_suspected_symptomatic_pul",
+                level="urgent",
+                text=(
+                    f"{symptom} with a pregnancy of unknown location and hCG "
+                    f"{latest.value_iu_l:g} IU/L (≥ {disc:g}, the level at which a sac is seen in "
+                    "99 % of viable intrauterine pregnancies): suspected ectopic pregnancy — "
+                    "urgent same-day gynaecology assessment and transvaginal scan (NICE NG126; "
+                    "Connolly 2013)"
+                ),
+                sources=["nice-ng126", "connolly2013"],
+            )
+        )
     if pain and pul:
         out.append(
             Alert(

@@ -97,7 +97,7 @@ def analyse(
     ga_at = (lambda d: ga_on(dating, d)) if dating is not None else None
     viability = assess_viability(scans, ga_at, today)
     pairs = hcg_mod.analyse_series(samples)
-    alerts = hcg_mod.alerts(samples, scans, "pain" in cp.symptoms)
+    alerts = hcg_mod.alerts(samples, scans, "pain" in cp.symptoms, "bleeding" in cp.symptoms)
     intrauterine = any(s.location == "intrauterine" for s in scans)
     progs = [m for m in cp.treatments if m in vocabulary().progestogens]
     art = (cp.conception in ART_CONCEPTIONS) or cp.transfer_date is not None
@@ -121,7 +121,8 @@ def analyse(
             initial_hcg_iu_l=samples[0].value_iu_l if samples else None,
         )
     short: list[int] = []
-    short_mm = kb.param("cervix.surveillance_short_mm")
+    # NICE NG25 as updated in 2019: "25 mm or less" (cervix.short_mm_ng25_2019)
+    short_mm = kb.param("cervix.short_mm_ng25_2019")
     lo, hi = (
         kb.param("cervix.surveillance_start_ga_days"),
         kb.param("cervix.surveillance_end_ga_days"),
@@ -129,7 +130,7 @@ def analyse(
     for s in scans:
         if (
             s.cervical_length_mm is not None
-            and s.cervical_length_mm < short_mm
+            and s.cervical_length_mm <= short_mm
             and dating is not None
         ) and lo <= ga_on(dating, s.date) <= hi:
             short.append(s.index or 0)

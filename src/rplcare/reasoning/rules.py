@@ -18,6 +18,7 @@ from rplcare.pregnancy.gestation import format_ga
 from rplcare.reasoning.aps import aneuploid, assess_aps, unbalanced_structural
 from rplcare.reasoning.classification import Classification, is_second_trimester_loss
 from rplcare.reasoning.findings import FindingSet
+from rplcare.reasoning.rules_safety import compute_safety_findings
 
 # tests guidelines advise against (or allow only for explanation), by recorded result code
 NOT_ROUTINE_RECORDED = {
@@ -42,6 +43,7 @@ RECORDED_TREATMENTS = {
     "hcg_injections": "recorded.hcg_supplementation",
     "bed_rest": "recorded.bed_rest",
     "oral_dydrogesterone": "recorded.dydrogesterone",
+    "metformin": "recorded.metformin",
 }
 
 
@@ -93,6 +95,7 @@ def compute_findings(
     _lifestyle(case, kb, fs)
     _recorded(case, facts, fs)
     _current(case, cls, kb, fs, preg)
+    compute_safety_findings(case, facts, cls, kb, fs, preg)
     _workup(case, facts, cls, fs)
     return fs
 
