@@ -158,6 +158,7 @@ def assess(
         statuses = {r.id: r.status for r in recs}
         preg_mod.plan_luteal(parts, case, cls, statuses, luteal_policy, as_of, kb, fs.ids)
         pregnancy = preg_mod.block(parts)
+        warnings.extend(parts.warnings)
         for block in (parts.dating, parts.viability, parts.progesterone, parts.luteal):
             warnings.extend(getattr(block, "warnings", None) or [])
         _attach_schedule(recs, parts)

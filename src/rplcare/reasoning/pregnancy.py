@@ -42,6 +42,7 @@ class PregnancyParts:
     cervical: Any = None
     cerclage: Any = None
     events: list[Event] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _scans(case: Case) -> list[ScanInput]:
@@ -86,7 +87,7 @@ def analyse(
         today, cp.lmp, cp.cycle_length_days, cp.transfer_date, cp.embryo_age_days, scans
     )
     start = pregnancy_start(case, dating, kb)
-    samples = sorted(
+    all_samples = sorted(
         (
             HcgSample(at=r.at, value_iu_l=r.si, index=i)
             for i, r in enumerate(case.results)
@@ -94,6 +95,20 @@ def analyse(
         ),
         key=lambda s: s.at,
     )
+    # an hCG of 0 is a negative test: every calculator takes positive values only (no log of 0,
+    # no division by it); the negative result is reported, never silently dropped
+    samples = [s for s in all_samples if s.value_iu_l > 0]
+    notes = [
+        f"results[{s.index}]: hCG 0 IU/L (negative test) on {s.at.date()} is not used in the "
+        "hCG pair analysis"
+        + (
+            "; after a positive hCG it suggests the pregnancy has resolved: confirm"
+            if any(p.at < s.at for p in samples)
+            else ""
+        )
+        for s in all_samples
+        if s.value_iu_l <= 0
+    ]
     ga_at = (lambda d: ga_on(dating, d)) if dating is not None else None
     viability = assess_viability(scans, ga_at, today)
     pairs = hcg_mod.analyse_series(samples)
@@ -143,7 +158,9 @@ def analyse(
         art_preparation_unknown=prep_unknown,
         cervical_length_short=short,
     )
-    return PregnancyParts(ctx, dating, viability, pairs, alerts, progesterone, scans, samples)
+    parts = PregnancyParts(ctx, dating, viability, pairs, alerts, progesterone, scans, samples)
+    parts.warnings = notes
+    return parts
 
 
 def plan_luteal(
