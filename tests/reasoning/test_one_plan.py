@@ -131,7 +131,9 @@ def results(draw: Any) -> list[dict[str, Any]]:
                 "test": "uterine_imaging",
                 "method": "3d_ultrasound",
                 "finding": draw(
-                    st.sampled_from(["normal", "septate_uterus", "submucosal_fibroid", "adenomyosis"])
+                    st.sampled_from(
+                        ["normal", "septate_uterus", "submucosal_fibroid", "adenomyosis"]
+                    )
                 ),
                 "date": first.isoformat(),
             }

@@ -16,7 +16,13 @@ ConceptionMode = Literal[
     "natural", "iui", "fresh", "frozen", "artificial_fet", "donor_egg", "gestational_carrier"
 ]
 CONCEPTION_MODES: tuple[str, ...] = (
-    "natural", "iui", "fresh", "frozen", "artificial_fet", "donor_egg", "gestational_carrier"
+    "natural",
+    "iui",
+    "fresh",
+    "frozen",
+    "artificial_fet",
+    "donor_egg",
+    "gestational_carrier",
 )
 Timing = Literal["now", "before_next_pregnancy", "in_this_pregnancy", "after_this_pregnancy"]
 

@@ -165,3 +165,31 @@ def fold_not_recommended(
     if len(routine) < minimum:
         return {"count": 0, "ids": []}
     return {"count": len(routine), "ids": routine}
+
+
+URGENCY_TITLES = {
+    "immediate": "IMMEDIATE",
+    "same_day": "Today",
+    "within_24h": "Within 24 h",
+    "routine": "Routine",
+}
+
+
+def action_events(actions: list[Action]) -> list[Any]:
+    """Calendar events for the actions that have a due date, on their due day (the iCalendar
+    export and the schedule list show them with the follow-ups). The event kind is the action
+    id, so its iCalendar UID stays the same when the list is reordered."""
+    from rplcare.pregnancy.schedule import Event
+
+    return [
+        Event(
+            kind=a.id,
+            title=f"{URGENCY_TITLES[a.urgency]}: {a.id}",
+            start=a.due,
+            end=None,
+            description=a.text,
+            source=a.sources[0] if a.sources else "rplcare-spec",
+        )
+        for a in actions
+        if a.due is not None
+    ]

@@ -18,7 +18,13 @@ from rplcare.case.model import Case
 from rplcare.knowledge import KnowledgeBase, get_kb
 from rplcare.prognosis.brigham import brigham1999
 from rplcare.reasoning import pregnancy as preg_mod
-from rplcare.reasoning.actions import Action, build_actions, fold_not_recommended, supersede_events
+from rplcare.reasoning.actions import (
+    Action,
+    action_events,
+    build_actions,
+    fold_not_recommended,
+    supersede_events,
+)
 from rplcare.reasoning.classification import DEFINITIONS, Classification, classify
 from rplcare.reasoning.engine import PopulationContext, Rec, recommend
 from rplcare.reasoning.findings import FindingSet
@@ -164,7 +170,8 @@ def assess(
         _attach_schedule(recs, parts)
     actions = build_actions(recs, parts.alerts if parts else [], kb, as_of, fs.ids)
     if parts is not None:
-        parts.events = supersede_events(parts.events, actions, as_of)
+        parts.events = action_events(actions) + supersede_events(parts.events, actions, as_of)
+        parts.events.sort(key=lambda e: e.start)  # stable: due actions lead their day
         assert pregnancy is not None
         pregnancy["events"] = [e.model_dump(mode="json") for e in parts.events]
     prognosis = None
@@ -213,9 +220,7 @@ def conception_mode(case: Case) -> str | None:
     return "natural"
 
 
-def population_context(
-    case: Case, parts: preg_mod.PregnancyParts | None
-) -> PopulationContext:
+def population_context(case: Case, parts: preg_mod.PregnancyParts | None) -> PopulationContext:
     if case.current_pregnancy is None or parts is None:
         return PopulationContext(stage="preconception")
     return PopulationContext(

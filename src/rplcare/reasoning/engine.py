@@ -40,6 +40,7 @@ def population_holds(pop: Population | None, ctx: PopulationContext) -> bool:
             return False
     return ctx.conception is None or ctx.conception in pop.conception
 
+
 UNVERIFIED_NOTE = "(source wording not verified)"
 
 

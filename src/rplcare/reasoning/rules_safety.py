@@ -68,7 +68,9 @@ def compute_safety_findings(
     _parental_numerical(case, facts, fs)
     _aps_titre(case, kb, fs)
     if "chronic_endometritis" in case.patient.conditions:
-        fs.add("state.chronic_endometritis", "Chronic endometritis recorded.", ["patient.conditions"])
+        fs.add(
+            "state.chronic_endometritis", "Chronic endometritis recorded.", ["patient.conditions"]
+        )
 
 
 def _anticoagulation(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet) -> None:
@@ -107,7 +109,7 @@ def _anticoagulation(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet
             fs.add(
                 "state.lupus_anticoagulant_on_anticoagulation",
                 f"Lupus anticoagulant of {r.day} with an anticoagulant on record ("
-                + ", ".join(sorted({m.replace('_', ' ') for _, m in on}))
+                + ", ".join(sorted({m.replace("_", " ") for _, m in on}))
                 + "): if it was taken on anticoagulation it may be falsely positive or negative "
                 "(ISTH SSC 2020); record on_anticoagulation for the sample.",
                 [f"results[{i}]", *(p for p, _ in on)],
@@ -229,7 +231,10 @@ def _partner(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
 def _parental_numerical(case: Case, facts: Facts, fs: FindingSet) -> None:
     items = [
         (f"results[{i}]", who, r.value)
-        for code, who in (("karyotype_female", "genetic mother"), ("karyotype_male", "genetic father"))
+        for code, who in (
+            ("karyotype_female", "genetic mother"),
+            ("karyotype_male", "genetic father"),
+        )
         for i, r in facts.all(code)
         if isinstance(r.value, str)
     ]
