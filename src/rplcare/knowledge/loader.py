@@ -10,8 +10,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from rplcare.knowledge import templates
 from rplcare.knowledge.model import (
     Conflict,
+    Dose,
     FindingDef,
     Parameter,
     Population,
@@ -22,7 +24,18 @@ from rplcare.knowledge.model import (
 from rplcare.util import yamlio
 
 DATA_DIR = Path(__file__).parent / "data"
-_KINDS = ("sources", "parameters", "findings", "recommendations", "populations", "conflicts")
+_KINDS = (
+    "sources",
+    "parameters",
+    "findings",
+    "recommendations",
+    "doses",
+    "sentences",
+    "populations",
+    "conflicts",
+)
+# mappings name -> item; the others are lists with `id`
+_KEYED = ("parameters", "sentences", "populations")
 
 
 class KnowledgeError(Exception):
@@ -42,6 +55,10 @@ class KnowledgeBase:
     recommendations: Mapping[str, Recommendation]
     _order: tuple[str, ...] = field(default=())
     conflicts: tuple[Conflict, ...] = ()
+    doses: Mapping[str, Dose] = field(default_factory=dict)
+    # resolved sentence templates: finding sentences as "finding.id" (default variant) or
+    # "finding.id:variant", calculator sentences by their own id (sentences*.yaml)
+    sentences: Mapping[str, str] = field(default_factory=dict)
 
     def param(self, name: str) -> Any:
         """The value of a named parameter (KeyError names the parameter)."""
@@ -52,6 +69,19 @@ class KnowledgeBase:
 
     def source(self, ref: SourceRef) -> Source:
         return self.sources[ref.id]
+
+    def say(self, key: str, /, **slots: object) -> str:
+        """The sentence `key` with its runtime slots filled (KeyError names what is wrong)."""
+        try:
+            template = self.sentences[key]
+        except KeyError:
+            raise KeyError(f"knowledge base has no sentence {key!r}") from None
+        return templates.fill(key, template, slots)
+
+    def shown(self, name: str, style: str | None = None) -> str:
+        """A parameter written as a sentence writes it (`{param:NAME}`)."""
+        p = self.parameters[name]
+        return templates.format_value(p.value, style or p.shown_as or "number")
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -80,8 +110,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
                     problems.append(f"{path.name}: version {value} differs from {version}")
                 version = str(value)
             elif key in _KINDS:
-                keyed_kind = key in ("parameters", "populations")
-                items = value.items() if keyed_kind else enumerate(value or [])
+                items = value.items() if key in _KEYED else enumerate(value or [])
                 raw[key].extend((f"{path.name}:{key}[{i}]", item) for i, item in items)
             else:
                 problems.append(f"{path.name}: unknown top-level key {key!r}")
@@ -111,6 +140,16 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     recs = build("recommendations", Recommendation)
     populations = build("populations", Population, keyed=True)
     conflicts = list(build("conflicts", Conflict).values())
+    doses = build("doses", Dose)
+    sentences: dict[str, str] = {}
+    for where, item in raw["sentences"]:
+        key = where.rsplit("[", 1)[1].rstrip("]")
+        if not isinstance(item, str):
+            problems.append(f"{where}: a sentence must be a string")
+        elif key in sentences:
+            problems.append(f"{where}: duplicate sentence id {key!r}")
+        else:
+            sentences[key] = item
 
     def check_refs(where: str, refs: tuple[SourceRef, ...]) -> None:
         for ref in refs:
@@ -137,6 +176,90 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             for name in rule.when.names():
                 if name not in findings:
                     problems.append(f"recommendation {rid}.rules[{i}]: unknown finding {name!r}")
+    for did, d in doses.items():
+        if d.source not in sources:
+            problems.append(f"dose {did}: unknown source {d.source!r}")
+        if d.stop_ga_param is not None and d.stop_ga_param not in parameters:
+            problems.append(f"dose {did}: unknown parameter {d.stop_ga_param!r}")
+
+    # ---- templates: {param:NAME} / {dose:ID} resolved now, an unknown name fails here
+    def shown(name: str, style: str | None) -> str:
+        if name not in parameters:
+            raise KeyError(f"unknown parameter {name!r}")
+        p = parameters[name]
+        return templates.format_value(p.value, style or p.shown_as or "number")
+
+    def dose_text(did: str, style: str | None) -> str:
+        if did not in doses:
+            raise KeyError(f"unknown dose {did!r}")
+        if style not in (None, *templates.DOSE_STYLES):
+            raise ValueError(f"unknown dose style {style!r} (allowed: full, amount)")
+        return doses[did].amount() if style == "amount" else doses[did].full()
+
+    def res(where: str, text: str | None, runtime: bool) -> str | None:
+        if text is None:
+            return None
+        try:
+            out = templates.resolve(text, shown, dose_text)
+        except (KeyError, ValueError) as exc:
+            problems.append(f"{where}: {exc.args[0]}")
+            return text
+        problems.extend(f"{where}: {p}" for p in templates.check_slots(out))
+        if not runtime and templates.slots(out):
+            problems.append(
+                f"{where}: runtime slot(s) {sorted(templates.slots(out))} in a text code never "
+                "fills (only finding and calculator sentences take slots)"
+            )
+        return out
+
+    for did, d in list(doses.items()):
+        doses[did] = d.model_copy(
+            update={
+                "start": res(f"dose {did}.start", d.start, False),
+                "stop": res(f"dose {did}.stop", d.stop, False),
+            }
+        )
+    for fid, f in list(findings.items()):
+        new = {k: res(f"finding {fid}.sentences.{k}", t, True) for k, t in f.sentences.items()}
+        findings[fid] = f.model_copy(
+            update={"text": res(f"finding {fid}.text", f.text, False), "sentences": new}
+        )
+        for k, t in new.items():
+            sentences[fid if k == "default" else f"{fid}:{k}"] = t or ""
+    for key, t in list(sentences.items()):
+        if key not in findings and key.split(":", 1)[0] not in findings:
+            sentences[key] = res(f"sentence {key}", t, True) or ""
+    for rid, rec in list(recs.items()):
+        rules = tuple(
+            rule.model_copy(
+                update={
+                    "text": res(f"recommendation {rid}.rules[{i}].text", rule.text, False),
+                    "patient_text": res(
+                        f"recommendation {rid}.rules[{i}].patient_text", rule.patient_text, False
+                    ),
+                    "when_pregnant": _resolve_when_pregnant(
+                        rule.when_pregnant, f"recommendation {rid}.rules[{i}]", res
+                    ),
+                }
+            )
+            for i, rule in enumerate(rec.rules)
+        )
+        recs[rid] = rec.model_copy(
+            update={
+                "title": res(f"recommendation {rid}.title", rec.title, False),
+                "text": res(f"recommendation {rid}.text", rec.text, False),
+                "patient_text": res(f"recommendation {rid}.patient_text", rec.patient_text, False),
+                "rules": rules,
+            }
+        )
+    for rid, pop in list(populations.items()):
+        populations[rid] = pop.model_copy(
+            update={
+                "when_pregnant": _resolve_when_pregnant(
+                    pop.when_pregnant, f"populations.{rid}", res
+                )
+            }
+        )
     recs = _attach_populations(recs, populations, sources, problems)
     _check_conflicts(conflicts, recs, problems)
     if problems:
@@ -149,6 +272,20 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
         recommendations=recs,
         _order=tuple(recs),
         conflicts=tuple(conflicts),
+        doses=doses,
+        sentences=sentences,
+    )
+
+
+def _resolve_when_pregnant(wp: Any, where: str, res: Any) -> Any:
+    """Resolve the {param:}/{dose:} templates of a pregnancy wording."""
+    if wp is None:
+        return None
+    return wp.model_copy(
+        update={
+            "text": res(f"{where}.when_pregnant.text", wp.text, False),
+            "patient_text": res(f"{where}.when_pregnant.patient_text", wp.patient_text, False),
+        }
     )
 
 

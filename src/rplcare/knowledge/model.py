@@ -24,7 +24,7 @@ CONCEPTION_MODES: tuple[str, ...] = (
     "donor_egg",
     "gestational_carrier",
 )
-Timing = Literal["now", "before_next_pregnancy", "in_this_pregnancy", "after_this_pregnancy"]
+PlanTiming = Literal["now", "before_next_pregnancy", "in_this_pregnancy", "after_this_pregnancy"]
 
 
 class Strict(BaseModel):
@@ -60,6 +60,49 @@ class Parameter(Strict):
     locator: str | None = None
     verified: bool = True
     note: str | None = None
+    # how `{param:NAME}` writes the value into a sentence (knowledge/templates.py)
+    shown_as: Literal["number", "ga", "ga_before", "weeks", "months"] | None = None
+
+
+class Timing(Strict):
+    """How often a dose is taken, as FHIR Timing.repeat (frequency per period)."""
+
+    frequency: int = Field(ge=1)
+    period: float = Field(default=1, gt=0)
+    period_unit: Literal["h", "d", "wk"] = "d"
+
+
+class Dose(Strict):
+    """A structured dose, used by the sentences (`{dose:ID}`) and by FHIR Dosage."""
+
+    id: str
+    drug: str
+    dose: float | None = None  # None: individualised (e.g. LMWH "prophylactic dose")
+    dose_high: float | None = None  # a range "75-100"
+    unit: str | None = None  # UCUM (mg, ug, [iU])
+    unit_text: str | None = None  # how the sentence writes the unit ("micrograms")
+    dose_text: str | None = None  # wording when there is no single number
+    route: Literal["oral", "vaginal", "subcutaneous"]
+    timing: Timing | None = None
+    frequency_text: str  # "twice daily"
+    start: str
+    stop: str
+    stop_ga_param: str | None = None  # parameter holding the stop gestational age (days)
+    source: str
+    locator: str | None = None
+    verified: bool = True
+    note: str | None = None
+
+    def amount(self) -> str:
+        """The amount as a sentence writes it: "400 mg", "75-100 mg", "prophylactic dose"."""
+        if self.dose is None:
+            return self.dose_text or "dose individualised"
+        n = f"{self.dose:g}" + (f"-{self.dose_high:g}" if self.dose_high is not None else "")
+        unit = self.unit_text or self.unit
+        return f"{n} {unit}" if unit else n
+
+    def full(self) -> str:
+        return f"{self.amount()} {self.frequency_text}".strip()
 
 
 class Condition(Strict):
@@ -85,7 +128,7 @@ class WhenPregnant(Strict):
 
     text: str | None = None
     patient_text: str | None = None
-    timing: Timing | None = None
+    timing: PlanTiming | None = None
     urgency: Urgency | None = None
 
 
@@ -118,7 +161,7 @@ class Rule(Strict):
     prominent: bool = False  # shown as critical (e.g. the case records a not-recommended item)
     population: Population | None = None  # narrows the recommendation's population
     urgency: Urgency = "routine"
-    timing: Timing | None = None
+    timing: PlanTiming | None = None
     when_pregnant: WhenPregnant | None = None
 
 
@@ -149,3 +192,5 @@ class FindingDef(Strict):
     text: str
     reported: bool = True
     sources: tuple[SourceRef, ...] = ()
+    # what code writes when it adds the finding: variant -> template ("default" when one)
+    sentences: dict[str, str] = Field(default_factory=dict)

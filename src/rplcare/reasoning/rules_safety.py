@@ -62,14 +62,16 @@ def compute_safety_findings(
 ) -> None:
     _anticoagulation(case, facts, kb, fs)
     _hyperthyroidism(case, facts, kb, fs)
-    _cervix_single_criterion(fs)
+    _cervix_single_criterion(kb, fs)
     _preeclampsia(case, cls, kb, fs)
     _partner(case, kb, fs)
-    _parental_numerical(case, facts, fs)
+    _parental_numerical(case, facts, kb, fs)
     _aps_titre(case, kb, fs)
     if "chronic_endometritis" in case.patient.conditions:
         fs.add(
-            "state.chronic_endometritis", "Chronic endometritis recorded.", ["patient.conditions"]
+            "state.chronic_endometritis",
+            kb.say("state.chronic_endometritis"),
+            ["patient.conditions"],
         )
 
 
@@ -82,18 +84,20 @@ def _anticoagulation(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet
     if oral_on:
         fs.add(
             "current.on_oral_anticoagulant",
-            "Takes " + ", ".join(m.replace("_", " ") for _, m in oral_on) + ".",
+            kb.say(
+                "current.on_oral_anticoagulant",
+                drugs=", ".join(m.replace("_", " ") for _, m in oral_on),
+            ),
             [p for p, _ in oral_on],
         )
     if "venous_thromboembolism" in case.patient.conditions:
-        fs.add("history.vte", "Past venous thromboembolism recorded.", ["patient.conditions"])
+        fs.add("history.vte", kb.say("history.vte"), ["patient.conditions"])
     if "state.aps_thrombotic" in fs or (
         "history.thrombosis" in fs and "state.antiphospholipid_persistent_noncriteria" in fs
     ):
         fs.add(
             "state.therapeutic_anticoagulation_indicated",
-            "Confirmed thrombotic APS, or past thrombosis with persistent antiphospholipid "
-            "antibodies.",
+            kb.say("state.therapeutic_anticoagulation_indicated"),
         )
     for i, r in facts.all("lupus_anticoagulant"):
         if r.on_anticoagulation is False:
@@ -101,24 +105,28 @@ def _anticoagulation(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet
         if r.on_anticoagulation:
             fs.add(
                 "state.lupus_anticoagulant_on_anticoagulation",
-                f"Lupus anticoagulant of {r.day} taken on anticoagulation: it may be falsely "
-                "positive or negative (ISTH SSC 2020); interpret with the haematology lab.",
+                kb.say("state.lupus_anticoagulant_on_anticoagulation:recorded", day=r.day),
                 [f"results[{i}]"],
             )
         elif on:
             fs.add(
                 "state.lupus_anticoagulant_on_anticoagulation",
-                f"Lupus anticoagulant of {r.day} with an anticoagulant on record ("
-                + ", ".join(sorted({m.replace("_", " ") for _, m in on}))
-                + "): if it was taken on anticoagulation it may be falsely positive or negative "
-                "(ISTH SSC 2020); record on_anticoagulation for the sample.",
+                kb.say(
+                    "state.lupus_anticoagulant_on_anticoagulation:on_record",
+                    day=r.day,
+                    drugs=", ".join(sorted({m.replace("_", " ") for _, m in on})),
+                ),
                 [f"results[{i}]", *(p for p, _ in on)],
             )
 
 
 def _hyperthyroidism(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet) -> None:
     if "hyperthyroidism" in case.patient.conditions:
-        fs.add("cause.hyperthyroidism", "Hyperthyroidism recorded.", ["patient.conditions"])
+        fs.add(
+            "cause.hyperthyroidism",
+            kb.say("cause.hyperthyroidism:recorded"),
+            ["patient.conditions"],
+        )
     tsh, ft4 = facts.latest("tsh"), facts.latest("free_t4")
     if tsh is None or tsh[1].si is None:
         return
@@ -130,7 +138,7 @@ def _hyperthyroidism(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet
     if ft4 is None:
         fs.add(
             "state.tsh_suppressed_no_ft4",
-            f"TSH {tsh[1].si:g} mIU/L below {lower:g} with no free T4.",
+            kb.say("state.tsh_suppressed_no_ft4", tsh=f"{tsh[1].si:g}", lower=f"{lower:g}"),
             [f"results[{tsh[0]}]"],
         )
         return
@@ -138,36 +146,38 @@ def _hyperthyroidism(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet
     if r.si is not None and r.ref_high_si is not None and r.si > r.ref_high_si:
         fs.add(
             "cause.hyperthyroidism",
-            f"Hyperthyroidism: TSH {tsh[1].si:g} mIU/L below {lower:g} with free T4 "
-            f"{r.si:g} pmol/L above the lab's upper limit ({r.ref_high_si:g}).",
+            kb.say(
+                "cause.hyperthyroidism:result",
+                tsh=f"{tsh[1].si:g}",
+                lower=f"{lower:g}",
+                ft4=f"{r.si:g}",
+                upper=f"{r.ref_high_si:g}",
+            ),
             [f"results[{tsh[0]}]", f"results[{ft4[0]}]"],
         )
 
 
-def _cervix_single_criterion(fs: FindingSet) -> None:
+def _cervix_single_criterion(kb: KnowledgeBase, fs: FindingSet) -> None:
+    """NICE NG25 (2019): one of history / short cervix alone -> consider progesterone."""
     if "current.pregnant" not in fs:
         return
     history = fs.get("history.spontaneous_preterm_or_midtrimester_loss")
     short = fs.get("current.short_cervix")
     if short and not history:
-        fs.add(
-            "current.short_cervix_only",
-            "A cervix of 25 mm or less at 16+0-24+0 without a history of spontaneous preterm "
-            "birth or mid-trimester loss.",
-            short.evidence,
-        )
+        fs.add("current.short_cervix_only", kb.say("current.short_cervix_only"), short.evidence)
     elif history and not short:
         fs.add(
             "current.cervical_history_only",
-            "A history of spontaneous preterm birth or mid-trimester loss (16+0-34+0), no short "
-            "cervix recorded at 16+0-24+0.",
+            kb.say("current.cervical_history_only"),
             history.evidence,
         )
 
 
 def _preeclampsia(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> None:
+    """NICE NG133: one high or more than one moderate risk factor -> aspirin from 12 weeks."""
     if "current.pregnant" not in fs:
         return
+    say = kb.say
     conds = set(case.patient.conditions)
     high: list[tuple[str, str]] = [
         (c.replace("_", " "), "patient.conditions")
@@ -178,7 +188,12 @@ def _preeclampsia(case: Case, cls: Classification, kb: KnowledgeBase, fs: Findin
         high.append(("antiphospholipid syndrome", "patient.conditions"))
     for i, p in enumerate(case.pregnancies):
         if p.preterm_cause == "preeclampsia":
-            high.append(("hypertensive disease in a previous pregnancy", f"pregnancies[{i}]"))
+            high.append(
+                (
+                    say("state.preeclampsia_aspirin_indicated:previous_hypertensive"),
+                    f"pregnancies[{i}]",
+                )
+            )
     moderate: list[tuple[str, str]] = []
     age = case.patient.age_on(case.day)
     if age is not None and age >= kb.param("preeclampsia.moderate_age"):
@@ -186,32 +201,36 @@ def _preeclampsia(case: Case, cls: Classification, kb: KnowledgeBase, fs: Findin
     if case.patient.bmi is not None and case.patient.bmi >= kb.param("preeclampsia.moderate_bmi"):
         moderate.append((f"BMI {case.patient.bmi:g}", "patient.bmi"))
     if "current.multiple" in fs:
-        moderate.append(("multi-fetal pregnancy", "current_pregnancy.fetuses"))
+        moderate.append(
+            (say("state.preeclampsia_aspirin_indicated:multiple"), "current_pregnancy.fetuses")
+        )
     if not case.pregnancies:
-        moderate.append(("first pregnancy", "pregnancies"))
+        moderate.append((say("state.preeclampsia_aspirin_indicated:first"), "pregnancies"))
     else:
         years = [p.when.year for p in case.pregnancies if p.when]
         gap = kb.param("preeclampsia.moderate_interval_years")
         if years and case.day.year - max(years) > gap:
-            moderate.append((f"pregnancy interval over {gap} years", "pregnancies"))
+            moderate.append((say("state.preeclampsia_aspirin_indicated:interval"), "pregnancies"))
     if high or len(moderate) > kb.param("preeclampsia.moderate_min_more_than"):
         factors = high + moderate
         fs.add(
             "state.preeclampsia_aspirin_indicated",
-            "Pre-eclampsia risk (NICE NG133): "
-            + ", ".join(dict.fromkeys(t for t, _ in factors))
-            + ".",
+            say(
+                "state.preeclampsia_aspirin_indicated",
+                factors=", ".join(dict.fromkeys(t for t, _ in factors)),
+            ),
             list(dict.fromkeys(e for _, e in factors)),
         )
 
 
 def _partner(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
+    """Male partner's age, smoking, BMI and alcohol (Lancet 2021 risk factors; ESHRE 2022)."""
     p = case.partner
     bits: list[tuple[str, str]] = []
     if p.age_years is not None and p.age_years > kb.param("partner.age_risk_years"):
         bits.append((f"age {p.age_years}", "partner.age_years"))
     if p.smoking:
-        bits.append(("smokes", "partner.smoking"))
+        bits.append((kb.say("state.partner_lifestyle_factor:smokes"), "partner.smoking"))
     if p.bmi is not None and (
         p.bmi > kb.param("lifestyle.bmi_high") or p.bmi < kb.param("lifestyle.bmi_low")
     ):
@@ -219,16 +238,19 @@ def _partner(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
     if p.alcohol_units_per_week is not None and p.alcohol_units_per_week > kb.param(
         "lifestyle.alcohol_units_week"
     ):
-        bits.append((f"alcohol {p.alcohol_units_per_week:g} units/week", "partner.alcohol"))
+        bits.append(
+            (f"alcohol {p.alcohol_units_per_week:g} units/week", "partner.alcohol_units_per_week")
+        )
     if bits:
         fs.add(
             "state.partner_lifestyle_factor",
-            "Male partner: " + ", ".join(t for t, _ in bits) + ".",
-            [e.replace("partner.alcohol", "partner.alcohol_units_per_week") for _, e in bits],
+            kb.say("state.partner_lifestyle_factor", factors=", ".join(t for t, _ in bits)),
+            [e for _, e in bits],
         )
 
 
-def _parental_numerical(case: Case, facts: Facts, fs: FindingSet) -> None:
+def _parental_numerical(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet) -> None:
+    """Numerical parental karyotypes (e.g. mosaic 45,X) are kept, never dropped as 'normal'."""
     items = [
         (f"results[{i}]", who, r.value)
         for code, who in (
@@ -244,21 +266,19 @@ def _parental_numerical(case: Case, facts: Facts, fs: FindingSet) -> None:
         if numerical_karyotype(str(iscn)):
             fs.add(
                 "state.parental_numerical_karyotype",
-                f"The {who}'s karyotype {iscn} is numerical (sex-chromosome or mosaic): kept and "
-                "referred for genetic counselling.",
+                kb.say("state.parental_numerical_karyotype", who=who, iscn=iscn),
                 [path],
             )
 
 
 def _aps_titre(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
+    """A positive without a titre twice >= 12 weeks apart: persistent, next step the titre."""
     a = assess_aps(case, kb)
     for family, pair in a.persistent.items():
         unknown = set(a.lab[family].titre_unknown)
         if unknown & set(pair):
             fs.add(
                 "state.antiphospholipid_persistent_titre_unknown",
-                f"{family.upper()} reported positive twice at least 12 weeks apart without a titre "
-                "or the lab's 99th centile: persistent; ask the lab for the titre or the 99th "
-                "centile (Sydney 2006 needs > 40 units or > 99th centile).",
+                kb.say("state.antiphospholipid_persistent_titre_unknown", antibody=family.upper()),
                 [f"results[{i}]" for i in pair],
             )
