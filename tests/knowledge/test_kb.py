@@ -154,8 +154,8 @@ def test_bad_kb_unknown_finding_fails_at_load_naming_it(tmp_path):
     f = d / "recommendations.yaml"
     f.write_text(
         f.read_text(encoding="utf-8").replace(
-            "when: {all: [state.antiphospholipid_positive_unconfirmed]}",
-            "when: {all: [state.antiphospholipid_positve_unconfirmed]}",
+            "when: {all: [state.antiphospholipid_positive_unconfirmed], none:",
+            "when: {all: [state.antiphospholipid_positve_unconfirmed], none:",
         ),
         encoding="utf-8",
     )

@@ -394,11 +394,18 @@ def _thyroid(
             )
         ev_ft4 = [*ev, f"results[{fi}]"]
     overt_limit = kb.param("thyroid.tsh_overt")
-    if value > upper and (ft4_low or value > overt_limit):
-        why = "ft4_low" if ft4_low else "tsh_high"
+    if value > overt_limit:
+        # levothyroxine is recommended above this TSH whatever free T4 shows (ATA 2017 rec. 29)
+        fs.add(
+            "state.tsh_above_overt_limit",
+            kb.say("state.tsh_above_overt_limit", value=f"{value:g}"),
+            ev,
+        )
+    # overt hypothyroidism needs a low free T4 (issue 9 §5); TSH alone is not enough
+    if value > upper and ft4_low:
         fs.add(
             "cause.overt_hypothyroidism",
-            kb.say(f"cause.overt_hypothyroidism:{why}", value=f"{value:g}"),
+            kb.say("cause.overt_hypothyroidism:ft4_low", value=f"{value:g}"),
             ev_ft4 if ft4 else ev,
         )
     elif value > upper:

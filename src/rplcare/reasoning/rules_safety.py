@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from rplcare.case.model import Case
 from rplcare.knowledge import KnowledgeBase
-from rplcare.reasoning.aps import assess_aps
+from rplcare.reasoning.aps import LabCriterion, assess_aps
 from rplcare.reasoning.classification import Classification
 from rplcare.reasoning.findings import FindingSet
 
@@ -274,9 +274,19 @@ def _parental_numerical(case: Case, facts: Facts, kb: KnowledgeBase, fs: Finding
 def _aps_titre(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
     """A positive without a titre twice >= 12 weeks apart: persistent, next step the titre."""
     a = assess_aps(case, kb)
-    for family, pair in a.persistent.items():
-        unknown = set(a.lab[family].titre_unknown)
-        if unknown & set(pair):
+    days = kb.param("aps.persistence_days")
+    for family, crit in a.lab.items():
+        qualitative = LabCriterion(
+            family,
+            positives=[
+                (i, case.results[i])
+                for i in crit.titre_unknown
+                if case.results[i].qualitative == "positive"
+            ]
+            + crit.positives,
+        )
+        pair = qualitative.persistent(days)
+        if pair and set(pair) & set(crit.titre_unknown):
             fs.add(
                 "state.antiphospholipid_persistent_titre_unknown",
                 kb.say("state.antiphospholipid_persistent_titre_unknown", antibody=family.upper()),
