@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from casebuilder import TODAY, case, finding_ids, run, statuses
 
+from casebuilder import TODAY, case, finding_ids, run, statuses
 from rplcare.reasoning.assess import assess
 from rplcare.reasoning.rules_safety import numerical_karyotype
 
