@@ -300,7 +300,7 @@ def test_every_recommendation_declares_a_population(tmp_path):
     shutil.copytree(DATA_DIR, d)
     f = d / "populations.yaml"
     f.write_text(
-        f.read_text(encoding="utf-8").replace("  treat.folic_acid: {}\n", ""), encoding="utf-8"
+        f.read_text(encoding="utf-8").replace("  advice.mental_health: {}\n", ""), encoding="utf-8"
     )
-    with pytest.raises(KnowledgeError, match=r"treat\.folic_acid: no population declared"):
+    with pytest.raises(KnowledgeError, match=r"advice\.mental_health: no population declared"):
         load_kb(d)

@@ -66,7 +66,7 @@ def _warn(info: ValidationInfo, message: str) -> None:
         info.context.setdefault("warnings", []).append(message)
 
 
-def _medications(values: list[str], info: ValidationInfo) -> list[str]:
+def _medications(values: list[str], info: ValidationInfo, where: str = "") -> list[str]:
     voc = vocabulary()
     out: list[str] = []
     problems: list[tuple[str, str]] = []
@@ -76,10 +76,11 @@ def _medications(values: list[str], info: ValidationInfo) -> list[str]:
             problems.append((f"[{i}]", f"{raw!r} rejected: {voc.medication_rejected[name]}"))
         elif name in voc.medication_aliases:
             target = voc.medication_aliases[name]
+            at = f"{where}[{i}]: " if where else ""
             if target == "oral_dydrogesterone" and name != "dydrogesterone":
-                _warn(info, f"{raw!r} read as {target} (a mistranslation of dydrogesterone)")
+                _warn(info, f"{at}{raw!r} read as {target} (a mistranslation of dydrogesterone)")
             elif target != "oral_dydrogesterone":
-                _warn(info, f"{raw!r} read as {target}")
+                _warn(info, f"{at}{raw!r} read as {target}")
             out.append(target)
         elif name in voc.medications:
             out.append(name)
@@ -125,7 +126,7 @@ class Patient(Model):
     @field_validator("medications")
     @classmethod
     def _meds(cls, values: list[str], info: ValidationInfo) -> list[str]:
-        return _medications(values, info)
+        return _medications(values, info, "patient.medications")
 
     @model_validator(mode="after")
     def _dates(self, info: ValidationInfo) -> Patient:
@@ -447,7 +448,7 @@ class CurrentPregnancy(Model):
     @field_validator("treatments")
     @classmethod
     def _meds(cls, values: list[str], info: ValidationInfo) -> list[str]:
-        return _medications(values, info)
+        return _medications(values, info, "current_pregnancy.treatments")
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> CurrentPregnancy:
@@ -500,6 +501,17 @@ class Case(Model):
         if bad:
             raise Problems(bad)
         return values
+
+    @model_validator(mode="after")
+    def _whole_record(self, info: ValidationInfo) -> Case:
+        from rplcare.case.record_checks import check_record
+
+        problems, warnings = check_record(self)
+        for w in warnings:
+            _warn(info, w)
+        if problems:
+            raise Problems(problems)
+        return self
 
     @property
     def warnings(self) -> list[str]:
