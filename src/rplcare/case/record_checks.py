@@ -86,15 +86,18 @@ def _current(case: Case, problems: list[tuple[str, str]], warnings: list[str]) -
                     f"contradicts the conception mode (allowed with: {', '.join(ART_CONCEPTIONS)})",
                 )
             )
-    if cp.endometrial_preparation is not None and cp.conception not in (None, "frozen_transfer"):
-        if cp.conception not in NON_ART:
-            problems.append(
-                (
-                    "current_pregnancy.endometrial_preparation",
-                    f"given although conception is {cp.conception!r}: endometrial preparation "
-                    "belongs to a frozen transfer (conception: frozen_transfer)",
-                )
+    if cp.endometrial_preparation is not None and cp.conception not in (
+        None,
+        "frozen_transfer",
+        *NON_ART,
+    ):
+        problems.append(
+            (
+                "current_pregnancy.endometrial_preparation",
+                f"given although conception is {cp.conception!r}: endometrial preparation "
+                "belongs to a frozen transfer (conception: frozen_transfer)",
             )
+        )
     if cp.conception in ART_CONCEPTIONS and cp.transfer_date is None:
         warnings.append(
             f"current_pregnancy.transfer_date: missing for conception {cp.conception!r}; "
@@ -155,16 +158,19 @@ def _karyotypes(case: Case, problems: list[tuple[str, str]]) -> None:
     if not case.partner.karyotype:
         return
     for i, r in enumerate(case.results):
-        if r.code == "karyotype_male" and isinstance(r.value, str):
-            if _normal_iscn(r.value) != _normal_iscn(case.partner.karyotype):
-                problems.append(
-                    (
-                        "partner.karyotype",
-                        f"{case.partner.karyotype!r} contradicts results[{i}] ({r.value!r}), the "
-                        "genetic father's karyotype; keep one (an abnormal result is never "
-                        "dropped silently)",
-                    )
+        if (
+            r.code == "karyotype_male"
+            and isinstance(r.value, str)
+            and _normal_iscn(r.value) != _normal_iscn(case.partner.karyotype)
+        ):
+            problems.append(
+                (
+                    "partner.karyotype",
+                    f"{case.partner.karyotype!r} contradicts results[{i}] ({r.value!r}), the "
+                    "genetic father's karyotype; keep one (an abnormal result is never "
+                    "dropped silently)",
                 )
+            )
 
 
 def _odd(case: Case, warnings: list[str]) -> None:
