@@ -165,7 +165,9 @@ def hcg(
         problems.append("samples: give at least two samples")
     if problems:
         _fail(problems)
-    block = hcg_block(parsed).model_dump(mode="json", by_alias=True)
+    from rplcare.knowledge import get_kb
+
+    block = hcg_block(parsed, kb=get_kb()).model_dump(mode="json", by_alias=True)
     if format is Fmt.json:
         typer.echo(json.dumps({"hcg": block}, indent=2, ensure_ascii=False))
         return
@@ -216,12 +218,18 @@ def date_cmd(
     day = _parse_day(today, "--today") or on_d or date.today()
     if (transfer_d is None) != (embryo_day is None):
         problems.append("--transfer and --embryo-day go together")
-    if embryo_day is not None and embryo_day not in (3, 5, 6):
-        problems.append(f"--embryo-day: {embryo_day} is not 3, 5 or 6")
+    from rplcare.knowledge import get_kb
+    from rplcare.knowledge.templates import join_or
+
+    kb = get_kb()
+    ages = kb.param("dating.embryo_ages_days")
+    if embryo_day is not None and embryo_day not in ages:
+        problems.append(f"--embryo-day: {embryo_day} is not {join_or(ages)}")
     if crl is not None and on_d is None:
         problems.append("--crl needs --on (the scan date)")
-    if crl is not None and not 0 < crl <= 95:
-        problems.append(f"--crl: {crl:g} mm is outside 0-95 mm (the CRL dating range)")
+    crl_max = kb.param("dating.intergrowth_max_crl_mm")
+    if crl is not None and not 0 < crl <= crl_max:
+        problems.append(f"--crl: {crl:g} mm is outside 0-{crl_max:g} mm (the CRL dating range)")
     if cycle is not None and not 20 <= cycle <= 60:
         problems.append(f"--cycle: {cycle} is outside 20-60 days")
     if lmp_d is None and transfer_d is None and crl is None:
@@ -246,7 +254,7 @@ def date_cmd(
         else []
     )
     try:
-        dating = date_pregnancy(day, lmp_d, cycle, transfer_d, embryo_day, scans)
+        dating = date_pregnancy(day, lmp_d, cycle, transfer_d, embryo_day, scans, kb=kb)
     except ValueError as exc:
         _fail([str(exc)])
     if dating is None:

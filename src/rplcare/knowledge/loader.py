@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -46,6 +47,8 @@ class KnowledgeBase:
     # resolved sentence templates: finding sentences as "finding.id" (default variant) or
     # "finding.id:variant", calculator sentences by their own id (sentences*.yaml)
     sentences: Mapping[str, str] = field(default_factory=dict)
+    # SHA-256 over every data file (name + bytes, sorted): what exactly made an assessment
+    content_hash: str = ""
 
     def param(self, name: str) -> Any:
         """The value of a named parameter (KeyError names the parameter)."""
@@ -85,7 +88,9 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     problems: list[str] = []
     version: str | None = None
     raw: dict[str, list[tuple[str, Any]]] = {k: [] for k in _KINDS}
+    digest = hashlib.sha256()
     for path in sorted(data_dir.glob("*.yaml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         try:
             doc = _read(path)
         except (yamlio.YAMLError, KnowledgeError) as exc:
@@ -245,6 +250,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
         _order=tuple(recs),
         doses=doses,
         sentences=sentences,
+        content_hash=digest.hexdigest(),
     )
 
 

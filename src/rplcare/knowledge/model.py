@@ -37,7 +37,7 @@ class SourceRef(Strict):
 class Parameter(Strict):
     """A clinical threshold or constant with its source; code reads it by name."""
 
-    value: float | int | str | tuple[str, ...] | dict[str, str]
+    value: int | float | str | tuple[int, ...] | tuple[str, ...] | dict[str, str]
     unit: str | None = None
     source: str
     locator: str | None = None

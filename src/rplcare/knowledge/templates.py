@@ -59,6 +59,12 @@ def format_value(value: Any, style: str) -> str:
     raise ValueError(f"unknown style {style!r} (allowed: {', '.join(STYLES)})")
 
 
+def join_or(values: list[object] | tuple[object, ...]) -> str:
+    """'3, 5 or 6' for an allowed-values message."""
+    items = [str(v) for v in values]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
 def resolve(
     text: str,
     param: Callable[[str, str | None], str],

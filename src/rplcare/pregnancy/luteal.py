@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.dating import Dating
 from rplcare.pregnancy.gestation import format_ga
 
@@ -71,8 +71,8 @@ class Window(BaseModel):
     note: str | None = None
 
 
-def _p(name: str) -> int:
-    return int(get_kb().param(name))
+def _p(kb: KnowledgeBase, name: str) -> int:
+    return int(kb.param(name))
 
 
 def _on(dating: Dating | None, ga_days: int) -> date | None:
@@ -90,6 +90,8 @@ def schedule(
     any_second_trimester_loss: bool,
     not_indicated_reason: str | None,
     today: date | None = None,
+    *,
+    kb: KnowledgeBase,
 ) -> LutealSupport:
     """Whether luteal support is indicated, its regimen and when it stops under `policy`.
 
@@ -107,14 +109,14 @@ def schedule(
     if indication is None and is_art and art_requires_progesterone:
         indication = ART
         warnings.append("ART regimen that needs progesterone: ART luteal support assumed")
-    nice_regimen = str(get_kb().param("luteal.nice_regimen"))
+    nice_regimen = str(kb.param("luteal.nice_regimen"))
 
     # Candidate stops: (GA days, label, reason, sources); the latest one wins.
     stops: list[tuple[int, Label, str, list[str]]] = []
     if indication == BLEEDING:
         stops.append(
             (
-                _p("luteal.nice_stop_ga_days"),
+                _p(kb, "luteal.nice_stop_ga_days"),
                 "guideline",
                 "NICE NG126 1.5.2–1.5.3: vaginal bleeding with a scan-confirmed intrauterine "
                 "pregnancy and a previous miscarriage; continue to 16 completed weeks once a "
@@ -125,7 +127,7 @@ def schedule(
     if indication == ART or (is_art and art_requires_progesterone):
         stops.append(
             (
-                _p("luteal.art_default_stop_ga_days"),
+                _p(kb, "luteal.art_default_stop_ga_days"),
                 "practice, not evidence",
                 "ART: evidence supports luteal support at least until the positive pregnancy test "
                 "after fresh IVF (Liu 2012; Watters 2020); the clinic default of 10+0 is practice "
@@ -143,18 +145,21 @@ def schedule(
 
     if policy == "article" and has_rpl:
         if any_second_trimester_loss:
-            ga = _p("luteal.article_second_trimester_stop_ga_days")
+            ga = _p(kb, "luteal.article_second_trimester_stop_ga_days")
             rule = f"after a second-trimester loss, stop at {format_ga(ga)}"
         elif last_loss_ga_days is not None:
-            raw = last_loss_ga_days + _p("luteal.article_after_last_loss_days")
-            lo, hi = _p("luteal.article_min_stop_ga_days"), _p("luteal.article_max_stop_ga_days")
+            raw = last_loss_ga_days + _p(kb, "luteal.article_after_last_loss_days")
+            lo, hi = (
+                _p(kb, "luteal.article_min_stop_ga_days"),
+                _p(kb, "luteal.article_max_stop_ga_days"),
+            )
             ga = min(max(raw, lo), hi)
             rule = (
                 f"last loss at {format_ga(last_loss_ga_days)} + 2 weeks = {format_ga(raw)}, "
                 f"kept within {format_ga(lo)}–{format_ga(hi)}: stop at {format_ga(ga)}"
             )
         else:
-            ga = _p("luteal.article_max_stop_ga_days")
+            ga = _p(kb, "luteal.article_max_stop_ga_days")
             rule = f"GA of the last loss unknown: the protocol's latest stop {format_ga(ga)} used"
             warnings.append("gestational age of the last loss not recorded")
         stops.append(
@@ -212,14 +217,17 @@ def schedule(
 
 
 def cervical_surveillance(
-    dating: Dating | None, any_second_trimester_loss_or_spontaneous_preterm: bool
+    dating: Dating | None,
+    any_second_trimester_loss_or_spontaneous_preterm: bool,
+    *,
+    kb: KnowledgeBase,
 ) -> Window | None:
     """Serial transvaginal cervical length 16+0–24+0 after a spontaneous second-trimester loss
     or preterm birth (RCOG GTG 75, NICE NG25); None when not indicated."""
     if not any_second_trimester_loss_or_spontaneous_preterm:
         return None
-    lo, hi = _p("cervix.surveillance_start_ga_days"), _p("cervix.surveillance_end_ga_days")
-    short = get_kb().param("cervix.surveillance_short_mm")
+    lo, hi = _p(kb, "cervix.surveillance_start_ga_days"), _p(kb, "cervix.surveillance_end_ga_days")
+    short = kb.param("cervix.surveillance_short_mm")
     return Window(
         kind="cervical_length",
         start_ga=format_ga(lo),
@@ -235,11 +243,11 @@ def cervical_surveillance(
     )
 
 
-def cerclage_window(dating: Dating | None, indicated: bool) -> Window | None:
+def cerclage_window(dating: Dating | None, indicated: bool, *, kb: KnowledgeBase) -> Window | None:
     """History-indicated cerclage window 12+0–14+0 (timing unverified); None when not indicated."""
     if not indicated:
         return None
-    lo, hi = _p("cerclage.history_start_ga_days"), _p("cerclage.history_end_ga_days")
+    lo, hi = _p(kb, "cerclage.history_start_ga_days"), _p(kb, "cerclage.history_end_ga_days")
     return Window(
         kind="cerclage",
         start_ga=format_ga(lo),

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase
 
 DYDROGESTERONE = frozenset(
     {"dydrogesterone", "oral_dydrogesterone", "dextroprogesterone", "dextrogestrel"}
@@ -42,13 +42,13 @@ class ProgesteroneBlock(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def ng_ml_to_nmol_l(x: float) -> float:
+def ng_ml_to_nmol_l(x: float, *, kb: KnowledgeBase) -> float:
     """ng/mL → nmol/L (× 3.18, from the molar mass 314.46 g/mol)."""
-    return x * get_kb().param("progesterone.ng_ml_to_nmol_l")
+    return x * kb.param("progesterone.ng_ml_to_nmol_l")
 
 
-def nmol_l_to_ng_ml(x: float) -> float:
-    return x / get_kb().param("progesterone.ng_ml_to_nmol_l")
+def nmol_l_to_ng_ml(x: float, *, kb: KnowledgeBase) -> float:
+    return x / kb.param("progesterone.ng_ml_to_nmol_l")
 
 
 def interpret(
@@ -58,6 +58,8 @@ def interpret(
     location_known_intrauterine: bool,
     artificial_cycle_fet: bool,
     initial_hcg_iu_l: float | None = None,
+    *,
+    kb: KnowledgeBase,
 ) -> ProgesteroneBlock:
     """Interpret the latest progesterone; `initial_hcg_iu_l` (optional) checks the M6
     population (hCG > 25 IU/L)."""
@@ -127,8 +129,8 @@ def interpret(
             sources.append("ranisavljevic2022")
             block["dose_review_suggested"] = True
     elif not location_known_intrauterine:
-        cut = get_kb().param("progesterone.pul_failing_nmol_l")
-        min_hcg = get_kb().param("hcg.m6_min_hcg_iu_l")
+        cut = kb.param("progesterone.pul_failing_nmol_l")
+        min_hcg = kb.param("hcg.m6_min_hcg_iu_l")
         sources += ["m6-2st", "verhaegen2012", "nice-ng126"]
         block["usable_for_pul_triage"] = True
         if initial_hcg_iu_l is not None and initial_hcg_iu_l <= min_hcg:

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.hcg import HcgPair
 from rplcare.pregnancy.luteal import LutealSupport, Window
 from rplcare.pregnancy.viability import Viability
@@ -37,6 +37,8 @@ def events(
     viability: Viability | None = None,
     cervical: Window | None = None,
     cerclage: Window | None = None,
+    *,
+    kb: KnowledgeBase,
 ) -> list[Event]:
     """Follow-up events in date order; only those that follow from the blocks given."""
     out: list[Event] = []
@@ -79,7 +81,7 @@ def events(
     if last is not None and second is not None and not scanned_since:
         needs_review = last.nice == "review_within_24h" or last.interval_warning is not None
         if needs_review:
-            nxt = second + timedelta(hours=int(get_kb().param("hcg.nice_interval_h")))
+            nxt = second + timedelta(hours=int(kb.param("hcg.nice_interval_h")))
             out.append(
                 Event(
                     kind="next_hcg",
@@ -98,9 +100,7 @@ def events(
                 Event(
                     kind="urine_pregnancy_test",
                     title="Urine pregnancy test",
-                    start=max(
-                        second + timedelta(days=int(get_kb().param("hcg.nice_upt_days"))), today
-                    ),
+                    start=max(second + timedelta(days=int(kb.param("hcg.nice_upt_days"))), today),
                     end=None,
                     description=(
                         "NICE NG126: urine pregnancy test 14 days after the second hCG; if "
@@ -110,7 +110,6 @@ def events(
                 )
             )
         elif last.nice == "likely_intrauterine" and not scan_event:
-            kb = get_kb()
             out.append(
                 Event(
                     kind="next_scan",

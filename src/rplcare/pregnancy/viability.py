@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.gestation import format_ga
 from rplcare.pregnancy.inputs import ScanInput
 
@@ -43,10 +43,6 @@ class Viability(BaseModel):
     evidence: list[int] = Field(default_factory=list)  # ScanInput.index values
 
 
-def _p(name: str) -> float:
-    return get_kb().param(name)
-
-
 def _no_embryo_with_heartbeat(s: ScanInput) -> bool | None:
     """True when the scan shows no embryo with a heartbeat; None when that is not recorded."""
     if s.embryo is False or s.heartbeat is False:
@@ -59,7 +55,7 @@ def _no_embryo_with_heartbeat(s: ScanInput) -> bool | None:
 
 
 def _time_rules(
-    latest: ScanInput, earlier: list[ScanInput], warnings: list[str]
+    latest: ScanInput, earlier: list[ScanInput], warnings: list[str], kb: KnowledgeBase
 ) -> tuple[list[str], list[str]]:
     """SRU rules across scans: (diagnostic, suspicious) criteria met by the latest scan."""
     diagnostic: list[str] = []
@@ -75,9 +71,9 @@ def _time_rules(
         return diagnostic, suspicious
     if not absent:
         return diagnostic, suspicious
-    d_without = int(_p("sru.no_embryo_after_sac_without_yolk_days"))
-    d_with = int(_p("sru.no_embryo_after_sac_with_yolk_days"))
-    s_min = int(_p("sru.suspicious_after_sac_min_days"))
+    d_without = int(kb.param("sru.no_embryo_after_sac_without_yolk_days"))
+    d_with = int(kb.param("sru.no_embryo_after_sac_with_yolk_days"))
+    s_min = int(kb.param("sru.suspicious_after_sac_min_days"))
     for e in earlier:
         if e.location != "intrauterine":
             continue
@@ -101,15 +97,17 @@ def _time_rules(
     return diagnostic, suspicious
 
 
-def _window(latest: date, lo: str, hi: str | None) -> tuple[date, date | None]:
-    start = latest + timedelta(days=int(_p(lo)))
-    return start, (latest + timedelta(days=int(_p(hi)))) if hi else None
+def _window(latest: date, lo: str, hi: str | None, kb: KnowledgeBase) -> tuple[date, date | None]:
+    start = latest + timedelta(days=int(kb.param(lo)))
+    return start, (latest + timedelta(days=int(kb.param(hi)))) if hi else None
 
 
 def assess_viability(
     scans: list[ScanInput],
     dating_ga_days_at: Callable[[date], int] | None,
     today: date,
+    *,
+    kb: KnowledgeBase,
 ) -> Viability:
     """Viability status from all scans, the latest deciding (SRU 2013, NICE NG126)."""
     if not scans:
@@ -160,9 +158,9 @@ def assess_viability(
             evidence=evidence,
         )
 
-    crl_lim = _p("sru.crl_no_heartbeat_mm")
-    msd_lim = _p("sru.msd_no_embryo_mm")
-    msd_susp = _p("sru.msd_suspicious_min_mm")
+    crl_lim = kb.param("sru.crl_no_heartbeat_mm")
+    msd_lim = kb.param("sru.msd_no_embryo_mm")
+    msd_susp = kb.param("sru.msd_suspicious_min_mm")
     diagnostic: list[str] = []
     suspicious: list[str] = []
     s = latest
@@ -180,19 +178,19 @@ def assess_viability(
             diagnostic.append(f"MSD {s.msd_mm:g} mm (≥ {msd_lim:g}) and no embryo")
         elif s.msd_mm >= msd_susp:
             suspicious.append(f"MSD {s.msd_mm:g} mm ({msd_susp:g}–{msd_lim - 1:g}) and no embryo")
-    d_time, s_time = _time_rules(s, ordered[:-1], warnings)
+    d_time, s_time = _time_rules(s, ordered[:-1], warnings, kb)
     diagnostic += d_time
     suspicious += s_time
     ga = dating_ga_days_at(s.date) if dating_ga_days_at is not None else None
-    no_embryo_ga = int(_p("sru.no_embryo_after_lmp_days"))
+    no_embryo_ga = int(kb.param("sru.no_embryo_after_lmp_days"))
     if s.embryo is False and ga is not None and ga >= no_embryo_ga:
         suspicious.append(f"no embryo at {format_ga(ga)} (≥ 6 weeks after LMP)")
     if s.amnion_empty is True:
         suspicious.append("empty amnion (amnion next to the yolk sac, no embryo)")
-    ys_lim = _p("sru.yolk_sac_enlarged_mm")
+    ys_lim = kb.param("sru.yolk_sac_enlarged_mm")
     if s.yolk_sac_diameter_mm is not None and s.yolk_sac_diameter_mm > ys_lim:
         suspicious.append(f"enlarged yolk sac {s.yolk_sac_diameter_mm:g} mm (> {ys_lim:g})")
-    small = _p("sru.small_sac_difference_mm")
+    small = kb.param("sru.small_sac_difference_mm")
     if s.msd_mm is not None and s.crl_mm is not None and s.msd_mm - s.crl_mm < small:
         suspicious.append(
             f"small sac for the embryo: MSD {s.msd_mm:g} − CRL {s.crl_mm:g} = "
@@ -205,7 +203,7 @@ def assess_viability(
         "evidence": evidence,
     }
     if diagnostic:
-        start, _ = _window(s.date, "viability.nice_repeat_scan_min_days", None)
+        start, _ = _window(s.date, "viability.nice_repeat_scan_min_days", None, kb)
         return Viability(
             status="failure_diagnostic",
             rule="diagnostic of pregnancy failure (SRU 2013): " + "; ".join(diagnostic),
@@ -219,7 +217,7 @@ def assess_viability(
             **common,
         )
     if suspicious:
-        start, end = _window(s.date, "sru.followup_min_days", "sru.followup_max_days")
+        start, end = _window(s.date, "sru.followup_min_days", "sru.followup_max_days", kb)
         return Viability(
             status="failure_suspicious",
             rule="suspicious for, not diagnostic of, pregnancy failure (SRU 2013): "
@@ -249,7 +247,10 @@ def assess_viability(
         )
     if (ga is None or ga < no_embryo_ga) and (s.msd_mm is None or s.msd_mm < msd_susp):
         start, end = _window(
-            s.date, "viability.too_early_rescan_min_days", "viability.too_early_rescan_max_days"
+            s.date,
+            "viability.too_early_rescan_min_days",
+            "viability.too_early_rescan_max_days",
+            kb,
         )
         if s.msd_mm is None:
             warnings.append("mean sac diameter not recorded")

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase
 
 CAVEAT = (
     "Approximate counselling aid: external validation in 739 Leiden couples (Youssef 2022) "
@@ -35,8 +35,7 @@ class Prognosis(BaseModel):
     sources: list[str] = Field(default_factory=lambda: ["brigham1999", "youssef2022"])
 
 
-def _fit_pct(age: int, n: int) -> float:
-    kb = get_kb()
+def _fit_pct(age: int, n: int, kb: KnowledgeBase) -> float:
     logit = (
         kb.param("brigham.fit_intercept")
         + kb.param("brigham.fit_age_coef") * age
@@ -46,10 +45,9 @@ def _fit_pct(age: int, n: int) -> float:
 
 
 def brigham1999(
-    age_years: int | None, previous_miscarriages: int
+    age_years: int | None, previous_miscarriages: int, *, kb: KnowledgeBase
 ) -> tuple[Prognosis | None, list[str]]:
-    """Predicted % success of the next pregnancy; (None, [why]) outside 20–45 y or 2–5 losses."""
-    kb = get_kb()
+    """Predicted % success of the next pregnancy; (None, [why]) outside the model's ranges."""
     a_lo, a_hi = int(kb.param("brigham.min_age_years")), int(kb.param("brigham.max_age_years"))
     n_lo = int(kb.param("brigham.min_miscarriages"))
     n_hi = int(kb.param("brigham.max_miscarriages"))
@@ -84,7 +82,7 @@ def brigham1999(
             note=note,
         ), []
     return Prognosis(
-        next_pregnancy_success_pct=round(_fit_pct(age_years, previous_miscarriages), 1),
+        next_pregnancy_success_pct=round(_fit_pct(age_years, previous_miscarriages, kb), 1),
         exact_table_cell=False,
         verified_cell=False,
         interpolated=True,

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from rplcare import __version__ as ENGINE_VERSION
 from rplcare.case.loader import load_case
 from rplcare.case.model import Case
 from rplcare.knowledge import KnowledgeBase, get_kb
@@ -46,6 +47,8 @@ class Assessment:
     warnings: list[str] = field(default_factory=list)
     workup_done: list[dict[str, Any]] = field(default_factory=list)
     input_hash: str | None = None
+    # the knowledge base that made it: to_dict() reads finding flags and the stamp from it
+    kb: KnowledgeBase | None = field(default=None, repr=False, compare=False)
 
     def rec(self, rid: str) -> Rec | None:
         return next((r for r in self.recommendations if r.id == rid), None)
@@ -55,7 +58,9 @@ class Assessment:
         return r.status if r else None
 
     def to_dict(self) -> dict[str, Any]:
-        kb = get_kb()
+        kb = self.kb
+        if kb is None:
+            raise ValueError("Assessment.to_dict needs the knowledge base that made it (kb=)")
         # every finding is listed, so each `because` id resolves; `reported: false` marks the
         # context facts (e.g. "no bleeding recorded") that displays may leave out
         findings = []
@@ -70,6 +75,8 @@ class Assessment:
             "assessed_on": self.assessed_on.isoformat(),
             "knowledge_base": {
                 "version": self.kb_version,
+                "content_hash": kb.content_hash,
+                "engine": ENGINE_VERSION,
                 "definition": self.definition,
                 "luteal_policy": self.luteal_policy,
             },
@@ -101,18 +108,22 @@ def assess(
     luteal_policy: Literal["guideline", "article"] | str = "guideline",
     kb: KnowledgeBase | None = None,
 ) -> Assessment:
-    """Assess a case as of `today` (default: the case's `assessed_on`, else the caller's date).
+    """Assess a case as of `today` (default: the case's `assessed_on`; one of them is required).
 
-    Raises CaseError for invalid input and ValueError for an unknown option.
+    `kb` is the knowledge base to reason with; when omitted the packaged one is used (the
+    only place in reasoning that picks it: everything below receives `kb` as an argument).
+    Raises CaseError for invalid input and ValueError for an unknown option or no date.
     """
     if definition not in DEFINITIONS:
         raise ValueError(f"unknown definition {definition!r} (allowed: {', '.join(DEFINITIONS)})")
     if luteal_policy not in LUTEAL_POLICIES:
         raise ValueError(f"unknown luteal policy {luteal_policy!r} (allowed: guideline, article)")
-    if not isinstance(case, Case):
-        case = load_case(case, today=today)
     kb = kb or get_kb()
-    as_of = today or case.assessed_on or date.today()
+    if not isinstance(case, Case):
+        case = load_case(case, today=today, kb=kb)
+    as_of = today or case.assessed_on
+    if as_of is None:
+        raise ValueError("no assessment date: pass today= or set assessed_on in the case")
     if case.assessed_on is not None and as_of < case.assessed_on:
         raise ValueError(f"today ({as_of}) is before the case's assessed_on ({case.assessed_on})")
     cls = classify(case, definition, kb)
@@ -131,7 +142,7 @@ def assess(
     prognosis = None
     if cls.miscarriages:
         age = case.patient.age_on(as_of)
-        prog, why = brigham1999(age, cls.miscarriages)
+        prog, why = brigham1999(age, cls.miscarriages, kb=kb)
         prognosis = prog.model_dump(mode="json") if prog else None
         warnings.extend(why)
     done = [
@@ -153,6 +164,7 @@ def assess(
         warnings=list(dict.fromkeys(warnings)),
         workup_done=done,
         input_hash=case_hash(case),
+        kb=kb,
     )
 
 
