@@ -152,7 +152,11 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             problems.append(f"parameter {name}: unknown source {p.source!r}")
         if isinstance(p.value, dict):  # maps to findings (e.g. imaging finding -> cause id)
             for key, fid in p.value.items():
-                if fid.split(".", 1)[0] in finding_prefixes and fid not in findings:
+                if (
+                    isinstance(fid, str)
+                    and fid.split(".", 1)[0] in finding_prefixes
+                    and fid not in findings
+                ):
                     problems.append(f"parameter {name}.{key}: unknown finding {fid!r}")
     for fid, f in findings.items():
         check_refs(f"finding {fid}", f.sources)

@@ -84,15 +84,9 @@ def _interval_warning(hours: float, kb: KnowledgeBase) -> str | None:
     nice_h = kb.param("hcg.nice_interval_h")
     far = kb.param("hcg.interval_far_max_h")
     if hours < nice_h - _EPS:
-        return (
-            f"samples {hours:g} h apart: NICE asks for 48 h apart and no earlier; the 48-h "
-            "change is extrapolated (our convention) — repeat at 48 h before acting on it"
-        )
+        return kb.say("hcg.interval.too_short", hours=f"{hours:g}")
     if hours > far + _EPS:
-        return (
-            f"samples {hours:g} h apart, far from 48 h: the change is normalised to 48 h "
-            "(our convention, not NICE's), so read the class with caution"
-        )
+        return kb.say("hcg.interval.too_long", hours=f"{hours:g}")
     return None
 
 
@@ -112,11 +106,11 @@ def _pair(a: HcgSample, b: HcgSample, kb: KnowledgeBase) -> HcgPair:
             change_48h_pct=None,
             nice=None,
             barnhart_min_rise_met=None,
-            interval_warning="two samples at the same time: no rate can be computed",
-            why="same sampling time",
+            interval_warning=kb.say("hcg.interval.same_time"),
+            why=kb.say("hcg.why.same_time"),
         )
     r = b.value_iu_l / a.value_iu_l
-    pct = (r ** (48 / hours) - 1) * 100
+    pct = (r ** (kb.param("hcg.nice_interval_h") / hours) - 1) * 100
     doubling = half_life = None
     if r > 1:
         doubling = round(hours * math.log(2) / math.log(r), 1)
@@ -126,22 +120,11 @@ def _pair(a: HcgSample, b: HcgSample, kb: KnowledgeBase) -> HcgPair:
     nice: NiceClass
     if pct > rise_lim + _EPS:
         nice = "likely_intrauterine"
-        nice_txt = (
-            f"rise > {rise_lim:g} % in 48 h: likely developing intrauterine pregnancy, though an "
-            "ectopic is not excluded; transvaginal scan in 7–14 days, earlier if hCG ≥ 1,500 IU/L"
-        )
     elif -pct > fall_lim + _EPS:
         nice = "unlikely_to_continue"
-        nice_txt = (
-            f"fall > {fall_lim:g} % in 48 h: pregnancy unlikely to continue (not confirmed); urine "
-            "pregnancy test 14 days after the second sample"
-        )
     else:
         nice = "review_within_24h"
-        nice_txt = (
-            f"neither a rise > {rise_lim:g} % nor a fall > {fall_lim:g} % in 48 h: clinical "
-            "review in the early pregnancy unit within 24 h"
-        )
+    nice_txt = kb.say(f"hcg.nice.{nice}")
     sources = ["nice-ng126"]
     fields: dict[str, object] = {}
     if r >= 1:
@@ -159,8 +142,14 @@ def _pair(a: HcgSample, b: HcgSample, kb: KnowledgeBase) -> HcgPair:
         fields["cameron2016_fall_met"] = _cameron(hours, (1 - r) * 100, kb)
         sources += ["barnhart2004-decline", "cameron2016"]
     warning = _interval_warning(hours, kb)
-    why = f"{a.value_iu_l:g} → {b.value_iu_l:g} IU/L in {hours:g} h = {pct:+.1f} % per 48 h; "
-    why += f"NICE NG126: {nice_txt}"
+    why = kb.say(
+        "hcg.why.pair",
+        first=f"{a.value_iu_l:g}",
+        second=f"{b.value_iu_l:g}",
+        hours=f"{hours:g}",
+        change=f"{pct:+.1f}",
+        nice=nice_txt,
+    )
     return HcgPair(
         **base,
         change_48h_pct=round(pct, 1),
@@ -179,26 +168,14 @@ def _fall_check(fall_pct: float, kb: KnowledgeBase) -> FallCheck:
         kb.param("hcg.barnhart2004_min_fall_2d_low_pct"),
         kb.param("hcg.barnhart2004_min_fall_2d_high_pct"),
     )
+    assessment: Literal["slower_than_expected", "depends_on_initial_hcg", "as_expected"]
     if fall_pct < lo - _EPS:
         assessment = "slower_than_expected"
-        text = (
-            f"fall {fall_pct:.1f} % per 48 h is slower than the slowest expected for a "
-            f"spontaneous miscarriage ({lo:g} % at 2 days, Barnhart 2004): consider retained "
-            "trophoblast or an ectopic pregnancy"
-        )
     elif fall_pct < hi - _EPS:
         assessment = "depends_on_initial_hcg"
-        text = (
-            f"fall {fall_pct:.1f} % per 48 h lies between the published minimal falls "
-            f"({lo:g}–{hi:g} % at 2 days, faster at higher initial hCG); the table by initial "
-            "level is not available, so no finer judgement is made"
-        )
     else:
         assessment = "as_expected"
-        text = (
-            f"fall {fall_pct:.1f} % per 48 h is at least the fastest minimal fall expected for a "
-            f"spontaneous miscarriage ({hi:g} % at 2 days); an ectopic is still not excluded"
-        )
+    text = kb.say(f"hcg.fall.{assessment}", fall=f"{fall_pct:.1f}")
     return FallCheck(
         expected_min_fall_2d_pct=(lo, hi),
         observed_fall_48h_pct=round(fall_pct, 1),
@@ -210,9 +187,9 @@ def _fall_check(fall_pct: float, kb: KnowledgeBase) -> FallCheck:
 def _cameron(hours: float, actual_fall_pct: float, kb: KnowledgeBase) -> bool | None:
     """Cameron 2016 rule-out pattern on the actual (not normalised) fall; None when the
     pair's interval is longer than the rule's window."""
-    if hours <= 4 * 24 + _EPS:
+    if hours <= kb.param("hcg.cameron2016_window_4d_days") * 24 + _EPS:
         limit = kb.param("hcg.cameron2016_fall_4d_pct")
-    elif hours <= 7 * 24 + _EPS:
+    elif hours <= kb.param("hcg.cameron2016_window_7d_days") * 24 + _EPS:
         limit = kb.param("hcg.cameron2016_fall_7d_pct")
     else:
         return None
@@ -254,7 +231,7 @@ def alerts(
             Alert(
                 id="alert.ectopic_on_scan",
                 level="urgent",
-                text="a scan reports an ectopic pregnancy: urgent gynaecology care (NICE NG126)",
+                text=kb.say("alert.ectopic_on_scan"),
                 sources=["nice-ng126"],
             )
         )
@@ -263,10 +240,7 @@ def alerts(
             Alert(
                 id="alert.hcg_scan_now",
                 level="same_day",
-                text=(
-                    f"hCG {latest.value_iu_l:g} IU/L (≥ {scan_now:g}) and no intrauterine sac "
-                    "seen: transvaginal scan now (NICE NG126)"
-                ),
+                text=kb.say("alert.hcg_scan_now", value=f"{latest.value_iu_l:g}"),
                 sources=["nice-ng126"],
             )
         )
@@ -283,11 +257,10 @@ def alerts(
                 Alert(
                     id="alert.hcg_above_discriminatory_no_sac",
                     level="urgent",
-                    text=(
-                        f"no intrauterine sac recorded on the scan of {scan.date} with hCG "
-                        f"{near.value_iu_l:g} IU/L (≥ {disc:g}, the level at which a sac is "
-                        "seen in 99 % of viable intrauterine pregnancies): an ectopic pregnancy "
-                        "must be excluded (Connolly 2013)"
+                    text=kb.say(
+                        "alert.hcg_above_discriminatory_no_sac",
+                        day=scan.date,
+                        value=f"{near.value_iu_l:g}",
                     ),
                     sources=["connolly2013"],
                 )
@@ -298,10 +271,7 @@ def alerts(
             Alert(
                 id="alert.pain_pul",
                 level="same_day",
-                text=(
-                    "pain with a pregnancy of unknown location: same-day clinical review "
-                    "(an ectopic pregnancy is not excluded)"
-                ),
+                text=kb.say("alert.pain_pul"),
                 sources=["nice-ng126"],
             )
         )
