@@ -14,11 +14,6 @@ from pydantic import BaseModel, Field
 
 from rplcare.knowledge import KnowledgeBase
 
-CAVEAT = (
-    "Approximate counselling aid: external validation in 739 Leiden couples (Youssef 2022) "
-    "found the Brigham model over-optimistic, too extreme and poorly discriminating."
-)
-
 
 class Prognosis(BaseModel):
     """`rplcare.assessment/1` prognosis."""
@@ -28,7 +23,7 @@ class Prognosis(BaseModel):
     exact_table_cell: bool
     verified_cell: bool
     interpolated: bool
-    caveat: str = CAVEAT
+    caveat: str  # from the knowledge base (prognosis.brigham.caveat)
     age_years: int
     previous_miscarriages: int
     note: str
@@ -52,25 +47,18 @@ def brigham1999(
     n_lo = int(kb.param("brigham.min_miscarriages"))
     n_hi = int(kb.param("brigham.max_miscarriages"))
     if age_years is None:
-        return None, ["prognosis (Brigham 1999) not given: maternal age not recorded"]
+        return None, [kb.say("prognosis.brigham.no_age")]
     if not a_lo <= age_years <= a_hi:
-        return None, [
-            f"prognosis (Brigham 1999) not given: age {age_years} is outside the model's "
-            f"{a_lo}–{a_hi} years"
-        ]
+        return None, [kb.say("prognosis.brigham.age_outside", age=age_years)]
     if not n_lo <= previous_miscarriages <= n_hi:
-        return None, [
-            f"prognosis (Brigham 1999) not given: {previous_miscarriages} previous miscarriages "
-            f"is outside the model's {n_lo}–{n_hi}"
-        ]
+        return None, [kb.say("prognosis.brigham.count_outside", n=previous_miscarriages)]
+    caveat = kb.say("prognosis.brigham.caveat")
     name = f"brigham.cell_{age_years}_{previous_miscarriages}"
     cell = kb.parameters.get(name)
     if cell is not None:
         verified = cell.verified
-        note = (
-            "exact table cell, verified through secondary quotes of the paper"
-            if verified
-            else "exact table cell, unverified (the primary table was not seen)"
+        note = kb.say(
+            "prognosis.brigham.cell_verified" if verified else "prognosis.brigham.cell_unverified"
         )
         return Prognosis(
             next_pregnancy_success_pct=float(cell.value),
@@ -80,6 +68,7 @@ def brigham1999(
             age_years=age_years,
             previous_miscarriages=previous_miscarriages,
             note=note,
+            caveat=caveat,
         ), []
     return Prognosis(
         next_pregnancy_success_pct=round(_fit_pct(age_years, previous_miscarriages, kb), 1),
@@ -88,10 +77,10 @@ def brigham1999(
         interpolated=True,
         age_years=age_years,
         previous_miscarriages=previous_miscarriages,
-        note=(
-            "interpolated between table rows with rplcare's logistic fit to the table "
-            f"(logit p = {kb.param('brigham.fit_intercept')} "
-            f"{kb.param('brigham.fit_age_coef'):+} · age "
-            f"{kb.param('brigham.fit_miscarriage_coef'):+} · n); the fit is ours, not published"
+        note=kb.say(
+            "prognosis.brigham.interpolated",
+            age_coef=f"{kb.param('brigham.fit_age_coef'):+}",
+            n_coef=f"{kb.param('brigham.fit_miscarriage_coef'):+}",
         ),
+        caveat=caveat,
     ), []
