@@ -43,9 +43,9 @@ def crl_to_ga_days(crl_mm: float, *, kb: KnowledgeBase) -> float:
     """
     lo, hi = kb.param("dating.intergrowth_min_crl_mm"), kb.param("dating.intergrowth_max_crl_mm")
     if not math.isfinite(crl_mm) or crl_mm <= 0:
-        raise ValueError(f"CRL {crl_mm!r} mm is not a crown-rump length (must be > 0)")
+        raise ValueError(kb.say("dating.error.crl_not_positive", crl=repr(crl_mm)))
     if crl_mm > hi:
-        raise ValueError(f"CRL {crl_mm} mm is above {hi:g} mm: date by biometry, not CRL")
+        raise ValueError(kb.say("dating.error.crl_too_long", crl=crl_mm))
     if crl_mm < lo:
         return kb.param("dating.robinson_bmus_coef") * math.sqrt(
             kb.param("dating.robinson_bmus_scale") * crl_mm
@@ -59,8 +59,8 @@ def crl_to_ga_days(crl_mm: float, *, kb: KnowledgeBase) -> float:
 
 def crl_formula_name(crl_mm: float, *, kb: KnowledgeBase) -> str:
     if crl_mm < kb.param("dating.intergrowth_min_crl_mm"):
-        return "Robinson & Fleming (BMUS form)"
-    return "INTERGROWTH-21st"
+        return kb.say("dating.formula.robinson")
+    return kb.say("dating.formula.intergrowth")
 
 
 def ga_on(dating: Dating, day: date) -> int:
@@ -80,7 +80,7 @@ def _build(
 ) -> Dating:
     ga_days = (today - lmp_eq).days
     if ga_days < 0:
-        warnings.append(f"today ({today}) is before the start of the pregnancy by these dates")
+        warnings.append(kb.say("dating.warning.before_start", today=today))
     edd = lmp_eq + timedelta(days=int(kb.param("dating.naegele_days")))
     return Dating(
         basis=basis,
@@ -112,7 +112,6 @@ def date_pregnancy(
     )
     first = crl_scans[0] if crl_scans else None
     first_ga = crl_to_ga_days(first.crl_mm, kb=kb) if first and first.crl_mm else None
-    naegele = int(kb.param("dating.naegele_days"))
 
     if transfer_date is not None and embryo_age_days is not None:
         lo, hi = kb.param("dating.art_embryo_age_range_days")
@@ -131,14 +130,13 @@ def date_pregnancy(
                 "discrepancy_days": diff,
             }
             if abs(diff) > kb.param("dating.redate_before_9w_days"):
-                warnings.append(
-                    f"the CRL on {first.date} differs from the ART dates by {diff:+d} days; "
-                    "ART dates are kept (ACOG CO 700) — check the transfer details and growth"
-                )
-        why = (
-            f"ART dates (ACOG CO 700): day-{embryo_age_days} embryo transferred on "
-            f"{transfer_date}, EDD = transfer + {edd_offset} days (266 − embryo age); "
-            f"GA at transfer {format_ga(base + embryo_age_days)}"
+                warnings.append(kb.say("dating.warning.art_crl", day=first.date, diff=f"{diff:+d}"))
+        why = kb.say(
+            "dating.why.art",
+            age=embryo_age_days,
+            transfer=transfer_date,
+            offset=edd_offset,
+            ga=format_ga(base + embryo_age_days),
         )
         return _build(kb, today, "art", lmp_eq, why, ["acog-co700"], warnings, **extra)
 
@@ -147,16 +145,22 @@ def date_pregnancy(
         shift = (cycle_length_days - ref) if cycle_length_days is not None else 0
         lmp_eq = lmp + timedelta(days=shift)
         cyc = (
-            f"cycle {cycle_length_days} days, so dates shifted {shift:+d} days"
+            kb.say("dating.cycle.shifted", cycle=cycle_length_days, shift=f"{shift:+d}")
             if cycle_length_days is not None and shift
-            else "28-day cycle assumed"
+            else kb.say("dating.cycle.assumed")
             if cycle_length_days is None
-            else "28-day cycle"
+            else kb.say("dating.cycle.reference")
         )
-        lmp_why = f"LMP {lmp} (Naegele: EDD = LMP + {naegele} days; {cyc})"
+        lmp_why = kb.say("dating.why.lmp", lmp=lmp, cycle=cyc)
         if first is None or first_ga is None:
             return _build(
-                kb, today, "lmp", lmp_eq, lmp_why + "; no CRL scan to check it", ["naegele"], []
+                kb,
+                today,
+                "lmp",
+                lmp_eq,
+                kb.say("dating.why.lmp_no_crl", why=lmp_why),
+                ["naegele"],
+                [],
             )
         lmp_ga_at_scan = (first.date - lmp_eq).days
         crl_ga = round(first_ga)
@@ -166,10 +170,14 @@ def date_pregnancy(
             "crl_scan_date": first.date,
             "discrepancy_days": diff,
         }
-        scan_txt = (
-            f"first CRL {first.crl_mm:g} mm on {first.date} = {format_ga(crl_ga)} "
-            f"({crl_formula_name(first.crl_mm or 0, kb=kb)}) vs {format_ga(lmp_ga_at_scan)} "
-            f"by LMP, difference {diff:+d} days"
+        scan_txt = kb.say(
+            "dating.scan_vs_lmp",
+            crl=f"{first.crl_mm:g}",
+            day=first.date,
+            crl_ga=format_ga(crl_ga),
+            formula=crl_formula_name(first.crl_mm or 0, kb=kb),
+            lmp_ga=format_ga(lmp_ga_at_scan),
+            diff=f"{diff:+d}",
         )
         if lmp_ga_at_scan >= kb.param("dating.crl_redating_max_ga_days"):
             return _build(
@@ -177,22 +185,19 @@ def date_pregnancy(
                 today,
                 "lmp",
                 lmp_eq,
-                f"{lmp_why}; {scan_txt}: at 14+0 or later redating uses biometry, not CRL",
+                kb.say("dating.why.crl_too_late", why=lmp_why, scan=scan_txt),
                 ["naegele", "acog-co700"],
-                ["CRL measured at 14+0 or later by LMP: not used for redating"],
+                [kb.say("dating.warning.crl_too_late")],
                 **extra,
             )
         before_9w = lmp_ga_at_scan < kb.param("dating.redate_band_9w_ga_days")
         limit = kb.param(
             "dating.redate_before_9w_days" if before_9w else "dating.redate_9_to_14w_days"
         )
-        band = "before 9+0" if before_9w else "at 9+0–13+6"
+        band = kb.say("dating.band.before_9w" if before_9w else "dating.band.9_to_14w")
         if abs(diff) > limit:
             lmp_eq = first.date - timedelta(days=crl_ga)
-            why = (
-                f"redated to CRL (ACOG CO 700: {band} by LMP, redate when the difference is "
-                f"> {limit:g} days): {scan_txt}"
-            )
+            why = kb.say("dating.why.redated", band=band, limit=f"{limit:g}", scan=scan_txt)
             return _build(
                 kb,
                 today,
@@ -203,18 +208,18 @@ def date_pregnancy(
                 [],
                 **extra,
             )
-        why = (
-            f"{lmp_why}; kept after the {scan_txt} (ACOG CO 700: {band} redate only when "
-            f"> {limit:g} days)"
-        )
+        why = kb.say("dating.why.kept", why=lmp_why, scan=scan_txt, band=band, limit=f"{limit:g}")
         return _build(kb, today, "lmp", lmp_eq, why, ["naegele", "acog-co700"], [], **extra)
 
     if first is not None and first_ga is not None:
         crl_ga = round(first_ga)
         lmp_eq = first.date - timedelta(days=crl_ga)
-        why = (
-            f"no LMP: dated by the first CRL {first.crl_mm:g} mm on {first.date} = "
-            f"{format_ga(crl_ga)} ({crl_formula_name(first.crl_mm or 0, kb=kb)})"
+        why = kb.say(
+            "dating.why.crl_only",
+            crl=f"{first.crl_mm:g}",
+            day=first.date,
+            crl_ga=format_ga(crl_ga),
+            formula=crl_formula_name(first.crl_mm or 0, kb=kb),
         )
         return _build(
             kb,
