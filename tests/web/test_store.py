@@ -30,7 +30,7 @@ def test_migrations_match_the_models(database_url):
         with store.read() as s:
             from sqlalchemy import text
 
-            assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003_kb"
     finally:
         store.dispose()
 
