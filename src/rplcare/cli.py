@@ -1,7 +1,8 @@
 """The `rplcare` command line. Imports stay inside commands so `rplcare --help` is fast.
 
-Exit codes: 0 ok; 2 invalid input (every problem on stderr as `PATH: message`, nothing on
-stdout); 1 an unexpected failure.
+Exit codes: `rplcare.errors.ExitCode` (0 ok; 2 invalid input, every problem on stderr as
+`PATH: message`, nothing on stdout; 3 refused; 4 knowledge base invalid; 5 store unavailable;
+70 unexpected error, one line with a support hint and never a traceback; 130 interrupted).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ TodayOpt = Annotated[
 ]
 
 
-def _fail(lines: list[str], code: int = 2) -> None:
+def _fail(lines: list[str], code: int = 2) -> None:  # 2 = ExitCode.INVALID_INPUT
     for line in lines:
         typer.echo(line, err=True)
     raise typer.Exit(code)
@@ -379,10 +380,45 @@ def case_to_fhir(
 
 
 def main() -> None:
+    """The one top-level handler: a handled error exits with its registry code, anything else
+    prints one line with a support hint and exits `ExitCode.UNEXPECTED`, never a traceback."""
+    import os
+
+    from rplcare.errors import ExitCode
+
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if os.environ.get("RPLCARE_DEBUG"):
+            raise
+        code, line = _classify(exc)
+        print(line, file=sys.stderr)
+        sys.exit(code)
+
+
+def _classify(exc: Exception) -> tuple[int, str]:
+    """Registry code and the one line to print for an error no command handled."""
+    from rplcare.errors import ExitCode
+    from rplcare.knowledge import KnowledgeError
+
+    if isinstance(exc, KnowledgeError):
+        first = exc.problems[0] if exc.problems else ""
+        more = f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        return ExitCode.KNOWLEDGE_BASE, f"rplcare: the knowledge base does not load: {first}{more}"
+    try:
+        from sqlalchemy.exc import OperationalError
+    except ImportError:  # the web extra is not installed
+        OperationalError = None  # type: ignore[assignment,misc]
+    if OperationalError is not None and isinstance(exc, OperationalError):
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        return ExitCode.STORE, f"rplcare: the database cannot be used: {reason}"
+    from rplcare.errors import unexpected_line
+
+    return ExitCode.UNEXPECTED, unexpected_line(exc)
 
 
 if __name__ == "__main__":

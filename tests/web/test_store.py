@@ -144,7 +144,7 @@ def test_commands_user_add_and_load_examples(tmp_path):
         {"RPLCARE_DATABASE_URL": url},
         tmp_path,
     )
-    assert r.returncode == 1 and "exists" in r.stderr
+    assert r.returncode == 3 and "exists" in r.stderr
 
 
 def test_default_database_and_secret_under_var(tmp_path):
