@@ -25,10 +25,22 @@ from pydantic import (
 )
 
 from rplcare.case.vocabulary import QUALITATIVE, convert, vocabulary
+from rplcare.knowledge import KnowledgeBase
+from rplcare.knowledge.templates import join_or
 from rplcare.pregnancy.gestation import format_ga, parse_ga
 
 FORMAT = "rplcare.case/1"
-MAX_GA_DAYS = 44 * 7
+
+
+def _kb(info: ValidationInfo | None) -> KnowledgeBase:
+    """The knowledge base the case is validated against: `load_case(kb=...)` puts it in the
+    validation context; the case model is an edge, so it may fall back to the packaged one."""
+    kb = (info.context or {}).get("kb") if info is not None else None
+    if kb is None:
+        from rplcare.knowledge import get_kb
+
+        kb = get_kb()
+    return kb
 
 
 class Problems(ValueError):
@@ -39,10 +51,14 @@ class Problems(ValueError):
         super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in problems))
 
 
-def _ga(value: Any) -> int:
+def _ga(value: Any, info: ValidationInfo) -> int:
     days = parse_ga(value)
-    if days > MAX_GA_DAYS:
-        raise ValueError(f"{value!r} is over 44 weeks, not a plausible gestational age")
+    kb = _kb(info)
+    if days > kb.param("case.max_ga_days"):
+        raise ValueError(
+            f"{value!r} is over {kb.shown('case.max_ga_days', 'weeks')} weeks, "
+            "not a plausible gestational age"
+        )
     return days
 
 
@@ -192,18 +208,12 @@ class PastPregnancy(Model):
         ref = (info.context or {}).get("assessed_on")
         if ref and self.year and self.year > ref.year:
             problems.append(("year", f"{self.year} is after assessed_on ({ref})"))
-        if self.outcome == "stillbirth" and self.ga is not None and self.ga < 24 * 7:
-            problems.append(
-                (
-                    "ga",
-                    f"{format_ga(self.ga)}: a stillbirth is a loss at 24+0 or later; "
-                    "record an earlier loss as 'miscarriage'",
-                )
-            )
-        if self.outcome == "miscarriage" and self.ga is not None and self.ga >= 24 * 7:
-            problems.append(
-                ("ga", f"{format_ga(self.ga)}: a loss at 24+0 or later is a stillbirth")
-            )
+        kb = _kb(info)
+        limit = kb.param("class.loss_limit_days")
+        if self.outcome == "stillbirth" and self.ga is not None and self.ga < limit:
+            problems.append(("ga", kb.say("case.stillbirth_too_early", ga=format_ga(self.ga))))
+        if self.outcome == "miscarriage" and self.ga is not None and self.ga >= limit:
+            problems.append(("ga", kb.say("case.miscarriage_too_late", ga=format_ga(self.ga))))
         if problems:
             raise Problems(problems)
         return self
@@ -409,7 +419,7 @@ class Scan(Model):
     yolk_sac_diameter_mm: float | None = Field(None, ge=0, le=30)
     amnion_empty: bool | None = None
     embryo: bool | None = None
-    crl_mm: float | None = Field(None, ge=0, le=120)
+    crl_mm: float | None = Field(None, ge=0)  # upper limit: dating.intergrowth_max_crl_mm
     heartbeat: bool | None = None
     cervical_length_mm: float | None = Field(None, ge=0, le=90)
 
@@ -419,6 +429,10 @@ class Scan(Model):
         _check_not_future(problems, "date", self.date, info)
         if self.crl_mm is not None and self.embryo is False:
             problems.append(("crl_mm", "given although embryo is false"))
+        kb = _kb(info)
+        crl_max = kb.param("dating.intergrowth_max_crl_mm")
+        if self.crl_mm is not None and self.crl_mm > crl_max:
+            problems.append(("crl_mm", kb.say("case.crl_too_long", crl=f"{self.crl_mm:g}")))
         if self.heartbeat and self.embryo is False:
             problems.append(("heartbeat", "true although embryo is false"))
         if problems:
@@ -440,9 +454,10 @@ class CurrentPregnancy(Model):
 
     @field_validator("embryo_age_days")
     @classmethod
-    def _embryo(cls, v: int | None) -> int | None:
-        if v is not None and v not in (3, 5, 6):
-            raise ValueError(f"{v} is not an embryo age at transfer (allowed: 3, 5 or 6)")
+    def _embryo(cls, v: int | None, info: ValidationInfo) -> int | None:
+        allowed = _kb(info).param("dating.embryo_ages_days")
+        if v is not None and v not in allowed:
+            raise ValueError(f"{v} is not an embryo age at transfer (allowed: {join_or(allowed)})")
         return v
 
     @field_validator("treatments")
@@ -456,8 +471,19 @@ class CurrentPregnancy(Model):
         _check_not_future(problems, "lmp", self.lmp, info)
         _check_not_future(problems, "transfer_date", self.transfer_date, info)
         ref = (info.context or {}).get("assessed_on")
-        if ref and self.lmp and not problems and (ref - self.lmp).days > MAX_GA_DAYS:
-            problems.append(("lmp", f"{self.lmp} gives a gestation over 44 weeks on {ref}"))
+        if (
+            ref
+            and self.lmp
+            and not problems
+            and (ref - self.lmp).days > _kb(info).param("case.max_ga_days")
+        ):
+            problems.append(
+                (
+                    "lmp",
+                    f"{self.lmp} gives a gestation over "
+                    f"{_kb(info).shown('case.max_ga_days', 'weeks')} weeks on {ref}",
+                )
+            )
         if (self.transfer_date is None) != (self.embryo_age_days is None):
             missing = "embryo_age_days" if self.embryo_age_days is None else "transfer_date"
             problems.append(

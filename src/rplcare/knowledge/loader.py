@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -59,6 +60,8 @@ class KnowledgeBase:
     # resolved sentence templates: finding sentences as "finding.id" (default variant) or
     # "finding.id:variant", calculator sentences by their own id (sentences*.yaml)
     sentences: Mapping[str, str] = field(default_factory=dict)
+    # SHA-256 over every data file (name + bytes, sorted): what exactly made an assessment
+    content_hash: str = ""
 
     def param(self, name: str) -> Any:
         """The value of a named parameter (KeyError names the parameter)."""
@@ -98,7 +101,9 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     problems: list[str] = []
     version: str | None = None
     raw: dict[str, list[tuple[str, Any]]] = {k: [] for k in _KINDS}
+    digest = hashlib.sha256()
     for path in sorted(data_dir.glob("*.yaml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         try:
             doc = _read(path)
         except (yamlio.YAMLError, KnowledgeError) as exc:
@@ -162,7 +167,11 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             problems.append(f"parameter {name}: unknown source {p.source!r}")
         if isinstance(p.value, dict):  # maps to findings (e.g. imaging finding -> cause id)
             for key, fid in p.value.items():
-                if fid.split(".", 1)[0] in finding_prefixes and fid not in findings:
+                if (
+                    isinstance(fid, str)
+                    and fid.split(".", 1)[0] in finding_prefixes
+                    and fid not in findings
+                ):
                     problems.append(f"parameter {name}.{key}: unknown finding {fid!r}")
     for fid, f in findings.items():
         check_refs(f"finding {fid}", f.sources)
@@ -274,6 +283,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
         conflicts=tuple(conflicts),
         doses=doses,
         sentences=sentences,
+        content_hash=digest.hexdigest(),
     )
 
 

@@ -54,14 +54,14 @@ class SourceRef(Strict):
 class Parameter(Strict):
     """A clinical threshold or constant with its source; code reads it by name."""
 
-    value: float | int | str | tuple[str, ...] | dict[str, str]
+    value: int | float | str | tuple[int, ...] | tuple[str, ...] | dict[str, str] | dict[str, int]
     unit: str | None = None
     source: str
     locator: str | None = None
     verified: bool = True
     note: str | None = None
     # how `{param:NAME}` writes the value into a sentence (knowledge/templates.py)
-    shown_as: Literal["number", "ga", "ga_before", "weeks", "months"] | None = None
+    shown_as: Literal["number", "thousands", "ga", "ga_before", "weeks", "months"] | None = None
 
 
 class Timing(Strict):

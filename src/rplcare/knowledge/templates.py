@@ -4,6 +4,7 @@ A sentence in the knowledge base never repeats a number the parameters hold: it 
 parameter, and the loader writes the value in the parameter's display convention (`shown_as`):
 
 - `number` (default): the value as written (`48`, `2.5`, `4` for 4.0);
+- `thousands`: with a thousands separator (1500 → `1,500`);
 - `ga`: whole days as gestational age "W+D" (84 → `12+0`);
 - `ga_before`: the last day before the limit (168 → `23+6`, for "before 24+0" ranges);
 - `weeks`: days as weeks (84 → `12`); `months`: days as whole months (91 → `3`).
@@ -25,7 +26,7 @@ from typing import Any
 PARAM = re.compile(r"\{(param|dose):([A-Za-z0-9_.\-]+)(?:\|([a-z_]+))?\}")
 SLOT = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 ANY_BRACE = re.compile(r"[{}]")
-STYLES = ("number", "ga", "ga_before", "weeks", "months")
+STYLES = ("number", "thousands", "ga", "ga_before", "weeks", "months")
 DOSE_STYLES = ("full", "amount")
 _DAYS_PER_MONTH = 30.4375
 
@@ -46,6 +47,10 @@ def format_value(value: Any, style: str) -> str:
         if isinstance(value, str):
             return value
         raise ValueError(f"a {type(value).__name__} value cannot be written into a sentence")
+    if style == "thousands":
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ValueError(f"style 'thousands' needs a number, not {value!r}")
+        return f"{value:,g}" if isinstance(value, float) else f"{value:,}"
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"style {style!r} needs whole days, not {value!r}")
     if style == "ga":
@@ -57,6 +62,12 @@ def format_value(value: Any, style: str) -> str:
     if style == "months":
         return str(round(value / _DAYS_PER_MONTH))
     raise ValueError(f"unknown style {style!r} (allowed: {', '.join(STYLES)})")
+
+
+def join_or(values: list[object] | tuple[object, ...]) -> str:
+    """'3, 5 or 6' for an allowed-values message."""
+    items = [str(v) for v in values]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 def resolve(

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from rplcare import __version__ as ENGINE_VERSION
 from rplcare.case.loader import load_case
 from rplcare.case.model import Case
 from rplcare.knowledge import KnowledgeBase, get_kb
@@ -61,15 +62,17 @@ class Assessment:
         """The first action of the ordered list (contract 1), or None."""
         return self.actions[0] if self.actions else None
 
+    fold_minimum: int = 3  # actions.fold_not_recommended_min of the KB that made it
+
     def folded_not_recommended(self) -> dict[str, Any]:
         """Routine not-recommended items as one line with a count (issue 9 §2); prominent ones
         and those the patient asked about stay listed."""
-        kb = get_kb()
         return fold_not_recommended(
-            self.recommendations,
-            keep=set(self.asked_about),
-            minimum=int(kb.param("actions.fold_not_recommended_min")),
+            self.recommendations, keep=set(self.asked_about), minimum=self.fold_minimum
         )
+
+    # the knowledge base that made it: to_dict() reads finding flags and the stamp from it
+    kb: KnowledgeBase | None = field(default=None, repr=False, compare=False)
 
     def rec(self, rid: str) -> Rec | None:
         return next((r for r in self.recommendations if r.id == rid), None)
@@ -79,7 +82,9 @@ class Assessment:
         return r.status if r else None
 
     def to_dict(self) -> dict[str, Any]:
-        kb = get_kb()
+        kb = self.kb
+        if kb is None:
+            raise ValueError("Assessment.to_dict needs the knowledge base that made it (kb=)")
         # every finding is listed, so each `because` id resolves; `reported: false` marks the
         # context facts (e.g. "no bleeding recorded") that displays may leave out
         findings = []
@@ -94,6 +99,8 @@ class Assessment:
             "assessed_on": self.assessed_on.isoformat(),
             "knowledge_base": {
                 "version": self.kb_version,
+                "content_hash": kb.content_hash,
+                "engine": ENGINE_VERSION,
                 "definition": self.definition,
                 "luteal_policy": self.luteal_policy,
             },
@@ -136,18 +143,22 @@ def assess(
     luteal_policy: Literal["guideline", "article"] | str = "guideline",
     kb: KnowledgeBase | None = None,
 ) -> Assessment:
-    """Assess a case as of `today` (default: the case's `assessed_on`, else the caller's date).
+    """Assess a case as of `today` (default: the case's `assessed_on`; one of them is required).
 
-    Raises CaseError for invalid input and ValueError for an unknown option.
+    `kb` is the knowledge base to reason with; when omitted the packaged one is used (the
+    only place in reasoning that picks it: everything below receives `kb` as an argument).
+    Raises CaseError for invalid input and ValueError for an unknown option or no date.
     """
     if definition not in DEFINITIONS:
         raise ValueError(f"unknown definition {definition!r} (allowed: {', '.join(DEFINITIONS)})")
     if luteal_policy not in LUTEAL_POLICIES:
         raise ValueError(f"unknown luteal policy {luteal_policy!r} (allowed: guideline, article)")
-    if not isinstance(case, Case):
-        case = load_case(case, today=today)
     kb = kb or get_kb()
-    as_of = today or case.assessed_on or date.today()
+    if not isinstance(case, Case):
+        case = load_case(case, today=today, kb=kb)
+    as_of = today or case.assessed_on
+    if as_of is None:
+        raise ValueError("no assessment date: pass today= or set assessed_on in the case")
     if case.assessed_on is not None and as_of < case.assessed_on:
         raise ValueError(f"today ({as_of}) is before the case's assessed_on ({case.assessed_on})")
     cls = classify(case, definition, kb)
@@ -199,6 +210,8 @@ def assess(
         actions=actions,
         population=population,
         asked_about=tuple(case.asked_about),
+        fold_minimum=int(kb.param("actions.fold_not_recommended_min")),
+        kb=kb,
     )
 
 
@@ -254,7 +267,7 @@ def _prognosis(
         )
         return None
     age = case.patient.age_on(as_of)
-    prog, why = brigham1999(age, cls.miscarriages)
+    prog, why = brigham1999(age, cls.miscarriages, kb=kb)
     warnings.extend(why)
     if prog is None:
         return None

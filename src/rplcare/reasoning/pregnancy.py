@@ -84,7 +84,7 @@ def analyse(
         return None
     scans = _scans(case)
     dating = date_pregnancy(
-        today, cp.lmp, cp.cycle_length_days, cp.transfer_date, cp.embryo_age_days, scans
+        today, cp.lmp, cp.cycle_length_days, cp.transfer_date, cp.embryo_age_days, scans, kb=kb
     )
     start = pregnancy_start(case, dating, kb)
     all_samples = sorted(
@@ -110,9 +110,9 @@ def analyse(
         if s.value_iu_l <= 0
     ]
     ga_at = (lambda d: ga_on(dating, d)) if dating is not None else None
-    viability = assess_viability(scans, ga_at, today)
-    pairs = hcg_mod.analyse_series(samples)
-    alerts = hcg_mod.alerts(samples, scans, "pain" in cp.symptoms, "bleeding" in cp.symptoms)
+    viability = assess_viability(scans, ga_at, today, kb=kb)
+    pairs = hcg_mod.analyse_series(samples, kb=kb)
+    alerts = hcg_mod.alerts(samples, scans, "pain" in cp.symptoms, "bleeding" in cp.symptoms, kb=kb)
     intrauterine = any(s.location == "intrauterine" for s in scans)
     progs = [m for m in cp.treatments if m in vocabulary().progestogens]
     art = (cp.conception in ART_CONCEPTIONS) or cp.transfer_date is not None
@@ -134,6 +134,7 @@ def analyse(
             intrauterine,
             artificial_cycle_fet=frozen and cp.endometrial_preparation == "artificial",
             initial_hcg_iu_l=samples[0].value_iu_l if samples else None,
+            kb=kb,
         )
     short: list[int] = []
     # NICE NG25 as updated in 2019: "25 mm or less" (cervix.short_mm_ng25_2019)
@@ -207,15 +208,16 @@ def plan_luteal(
         cls.any_second_trimester_loss,
         reason,
         today=today,
+        kb=kb,
     )
     parts.cervical = cervical_surveillance(
-        parts.dating, "history.second_trimester_loss_or_spontaneous_preterm" in fids
+        parts.dating, "history.second_trimester_loss_or_spontaneous_preterm" in fids, kb=kb
     )
     parts.cerclage = cerclage_window(
-        parts.dating, statuses.get("treat.history_indicated_cerclage") == "recommended"
+        parts.dating, statuses.get("treat.history_indicated_cerclage") == "recommended", kb=kb
     )
     parts.events = events(
-        today, parts.luteal, parts.pairs, parts.viability, parts.cervical, parts.cerclage
+        today, parts.luteal, parts.pairs, parts.viability, parts.cervical, parts.cerclage, kb=kb
     )
 
 

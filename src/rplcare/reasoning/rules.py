@@ -131,7 +131,7 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
             if p.outcome in ("miscarriage", "biochemical", "stillbirth")
         ]
         fs.add("history.loss", kb.say("history.loss"), losses)
-        if cls.care_tier >= 2:
+        if cls.care_tier >= kb.param("class.care_tier_clinic"):
             fs.add(
                 "state.care_tier_2_plus",
                 kb.say("state.care_tier_2_plus", tier=cls.care_tier),
@@ -863,7 +863,7 @@ def _workup(
         fs.add("gap.parental_karyotype", kb.say("gap.parental_karyotype"))
     if not any(p.poc_karyotype for p in case.pregnancies):
         fs.add("gap.poc_karyotype", kb.say("gap.poc_karyotype"))
-    if cls.care_tier == 3:
+    if cls.care_tier == kb.param("class.care_tier_max"):
         fs.add("state.care_tier_3", kb.say("state.care_tier_3"))
     workup_gaps = [
         g
