@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from rplcare.case.vocabulary import QUALITATIVE, convert, vocabulary
+from rplcare.case.vocabulary import convert, vocabulary
 from rplcare.knowledge import KnowledgeBase
 from rplcare.knowledge.templates import join_or
 from rplcare.pregnancy.gestation import format_ga, parse_ga
@@ -261,6 +261,7 @@ class Result(Model):
     _ref_high_si: float | None = PrivateAttr(None)
     _ref_low_si: float | None = PrivateAttr(None)
     _qual: str | None = PrivateAttr(None)
+    _above_ref: bool | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _normalise(self, info: ValidationInfo) -> Result:
@@ -319,20 +320,20 @@ class Result(Model):
             if v is None:
                 problems.append(("value", "missing"))
             elif isinstance(v, str):
-                if not qual_ok or v.lower() not in QUALITATIVE:
-                    allowed = (
-                        ", ".join(QUALITATIVE) if qual_ok else f"a number in {', '.join(t.units)}"
-                    )
+                answers = voc.answers_for(t)
+                word = " ".join(v.lower().replace("_", " ").split())
+                if not qual_ok or word not in answers:
+                    allowed = ", ".join(answers) if qual_ok else f"a number in {', '.join(t.units)}"
                     problems.append(
                         ("value", f"{v!r} is not a result of {code} (allowed: {allowed})")
                     )
                 else:
-                    self._qual = v.lower()
+                    self._qual = answers[word]
                     if self.unit is not None:
                         problems.append(("unit", f"{self.unit!r} given with a qualitative result"))
             elif not qty_ok:
                 problems.append(
-                    ("value", f"{v!r}: {code} is qualitative ({', '.join(QUALITATIVE)})")
+                    ("value", f"{v!r}: {code} is qualitative ({', '.join(voc.answers_for(t))})")
                 )
             else:
                 self._quantity(t, float(v), problems)
@@ -344,6 +345,20 @@ class Result(Model):
         accepted = ", ".join(t.units)
         if self.unit is None:
             problems.append(("unit", f"missing: {t.code} needs a unit ({accepted})"))
+            return
+        if t.lab_range_units and self.unit in t.lab_range_units:
+            # compared with the lab's own range in the same unit; no factor is applied
+            if self.reference_high is None:
+                problems.append(
+                    (
+                        "reference_high",
+                        f"needed with {self.unit}: {t.code} in {self.unit} is read against the "
+                        "lab's range in the same unit (the conversion depends on the assay)",
+                    )
+                )
+            if v < 0:
+                problems.append(("value", f"{v:g} is negative"))
+            self._above_ref = self.reference_high is not None and v > self.reference_high
             return
         if self.unit in t.rejected_units:
             problems.append(
@@ -371,6 +386,8 @@ class Result(Model):
                     problems.append((name, f"{ref:g} is negative"))
                 attr = "_ref_high_si" if name == "reference_high" else "_ref_low_si"
                 setattr(self, attr, convert(t, ref, self.unit))
+        if self.reference_high is not None:
+            self._above_ref = v > self.reference_high
         if t.needs_reference_high and self.reference_high is None:
             problems.append(
                 ("reference_high", f"needed to read a numeric {t.code} (the lab's upper limit)")
@@ -409,6 +426,12 @@ class Result(Model):
     @property
     def qualitative(self) -> str | None:
         return self._qual
+
+    @property
+    def above_reference_high(self) -> bool | None:
+        """Value above the lab's upper limit, compared in the unit as reported (None: no
+        numeric value or no upper limit)."""
+        return self._above_ref
 
 
 class Scan(Model):

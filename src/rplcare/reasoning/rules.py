@@ -470,18 +470,19 @@ def _metabolic(
             ["patient.menstrual_cycle"],
         )
     prl = facts.latest("prolactin")
-    if (
-        prl
-        and prl[1].si is not None
-        and prl[1].ref_high_si is not None
-        and prl[1].si > prl[1].ref_high_si
-    ):
+    # compared with the lab's range in the unit the lab reported (ug/L or mIU/L, issue 9 §4)
+    if prl and prl[1].above_reference_high:
         fs.add(
             "cause.hyperprolactinaemia",
-            kb.say("cause.hyperprolactinaemia:result", value=f"{prl[1].si:g}"),
+            kb.say(
+                "cause.hyperprolactinaemia:result",
+                value=f"{prl[1].value:g}",
+                unit=str(prl[1].unit),
+                high=f"{prl[1].reference_high:g}",
+            ),
             [f"results[{prl[0]}]"],
         )
-    elif prl and prl[1].ref_high_si is None:
+    elif prl and prl[1].reference_high is None:
         fs.add(
             "state.prolactin_no_range",
             kb.say("state.prolactin_no_range"),
