@@ -501,3 +501,56 @@ def test_levothyroxine_sch_tpo_positive_conditional_before_pregnancy_recommended
     assert run(case(results=res)).status("treat.levothyroxine") == "conditional"
     preg = run(case(results=res, current_pregnancy=pregnant(50, scans=[IUP])))
     assert preg.status("treat.levothyroxine") == "recommended"
+
+
+def test_missed_second_trimester_miscarriage_is_not_a_cervical_event_rcog_gtg75():
+    """Issue 9 §5: a missed miscarriage with no cervical history is not cervical insufficiency
+    and does not start cervical-length surveillance (RCOG GTG 75: spontaneous loss)."""
+    missed = [
+        {"outcome": "miscarriage", "ga": "7+0", "year": 2024},
+        {"outcome": "miscarriage", "ga": "17+0", "year": 2025, "missed": True},
+    ]
+    a = run(case(pregnancies=missed, current_pregnancy=pregnant(60, scans=[IUP])))
+    assert a.status("test.cervical_length_surveillance") is None
+    assert "cause.cervical_insufficiency_history" not in finding_ids(a)
+    spontaneous = [missed[0], {**missed[1], "missed": False}]
+    b = run(case(pregnancies=spontaneous, current_pregnancy=pregnant(60, scans=[IUP])))
+    assert b.status("test.cervical_length_surveillance") == "recommended"
+
+
+def test_sperm_dna_fragmentation_and_ana_carry_the_same_eshre_status():
+    """Issue 9 §5: ESHRE allows both "for explanatory purposes" (conditional)."""
+    a = run(case())
+    refs = {}
+    for rid in ("test.sperm_dna_fragmentation", "test.antinuclear_antibodies"):
+        esh = [s for s in a.rec(rid).sources if s["id"].startswith("eshre")]
+        assert esh, rid
+        refs[rid] = esh[0]
+        assert "explanatory purposes" in esh[0]["locator"]
+        assert esh[0]["strength"].startswith("Conditional")
+
+
+@pytest.mark.parametrize(
+    ("finding", "rid", "other"),
+    [
+        ("submucosal_fibroid", "treat.hysteroscopic_surgery", "treat.myomectomy"),
+        ("intramural_fibroid_distorting_cavity", "treat.myomectomy", "treat.hysteroscopic_surgery"),
+    ],
+)
+def test_fibroid_by_position_submucosal_hysteroscopic_intramural_myomectomy_eshre(
+    finding, rid, other
+):
+    a = run(
+        case(
+            results=[
+                {
+                    "test": "uterine_imaging",
+                    "method": "3d_ultrasound",
+                    "finding": finding,
+                    "date": "2026-06-10",
+                }
+            ]
+        )
+    )
+    assert a.status(rid) == "conditional"
+    assert a.status(other) is None

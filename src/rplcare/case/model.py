@@ -196,6 +196,8 @@ class PastPregnancy(Model):
         Literal["preeclampsia", "placental_insufficiency", "spontaneous", "other"] | None
     ) = None
     painless_cervical_dilation: bool | None = None
+    # a missed miscarriage: fetal death found on a scan, no labour (not a cervical event)
+    missed: bool | None = None
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> PastPregnancy:

@@ -173,9 +173,17 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
             and p.ga < preterm
             and p.preterm_cause in ("spontaneous", None)
         )
-        if (is_second_trimester_loss(p, kb) or spontaneous_birth) and lo <= p.ga < hi:
+        if (
+            (is_second_trimester_loss(p, kb) and p.missed is not True) or spontaneous_birth
+        ) and lo <= p.ga < hi:
             spont.append(i)
-        if is_second_trimester_loss(p, kb) or spontaneous_birth:
+        # RCOG GTG 75 / NICE NG25: a spontaneous second-trimester loss or preterm birth - a
+        # missed miscarriage (fetal death found on a scan, no labour, no cervical history) is
+        # not a cervical event and does not start cervical surveillance
+        cervical_loss = is_second_trimester_loss(p, kb) and (
+            p.missed is not True or p.painless_cervical_dilation is True
+        )
+        if cervical_loss or spontaneous_birth:
             cerclage_events.append(i)
     # a preterm birth without a recorded cause is counted (missing surveillance is the worse
     # error) but never silently: the finding says the cause was assumed
