@@ -554,3 +554,52 @@ def test_fibroid_by_position_submucosal_hysteroscopic_intramural_myomectomy_eshr
     )
     assert a.status(rid) == "conditional"
     assert a.status(other) is None
+
+
+@pytest.mark.parametrize(
+    ("rid", "result", "patient"),
+    [
+        (
+            "test.prolactin",
+            {"test": "prolactin", "value": 12, "unit": "ug/L", "reference_high": 25},
+            {"age_years": 30, "menstrual_cycle": "oligomenorrhoea"},
+        ),
+        ("test.antinuclear_antibodies", {"test": "antinuclear_antibodies", "value": "1:80"}, None),
+        (
+            "test.inherited_thrombophilia",
+            {"test": "factor_v_leiden", "value": "not detected"},
+            None,
+        ),
+    ],
+)
+def test_a_recorded_result_satisfies_its_workup_test_from_the_kb_mapping(rid, result, patient):
+    """Issue 9 §4: one KB mapping (workup.satisfied_by) -> satisfied, listed in workup.done."""
+    pregs = losses("7+0", "14+0")  # a second-trimester loss offers thrombophilia testing
+    before = run(case(pregnancies=pregs, **({"patient": patient} if patient else {})))
+    assert before.status(rid) in ("recommended", "conditional")
+    after = run(
+        case(
+            pregnancies=pregs,
+            results=[{**result, "date": "2026-10-01"}],
+            **({"patient": patient} if patient else {}),
+        )
+    )
+    assert after.status(rid) is None
+    assert rid in {d["id"] for d in after.workup_done}
+
+
+def test_a_workup_test_without_a_satisfied_mapping_fails_at_load(tmp_path):
+    import shutil
+
+    from rplcare.knowledge import KnowledgeError, load_kb
+    from rplcare.knowledge.loader import DATA_DIR
+
+    d = tmp_path / "kb"
+    shutil.copytree(DATA_DIR, d)
+    f = d / "parameters.yaml"
+    f.write_text(
+        f.read_text(encoding="utf-8").replace(", test.prolactin: done.prolactin", ""),
+        encoding="utf-8",
+    )
+    with pytest.raises(KnowledgeError, match=r"test\.prolactin: a test with no workup"):
+        load_kb(d)

@@ -271,6 +271,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
         )
     recs = _attach_populations(recs, populations, sources, problems)
     _check_conflicts(conflicts, recs, problems)
+    _check_workup_mapping(parameters, findings, recs, problems)
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(
@@ -325,6 +326,36 @@ def _attach_populations(
                 problems.append(f"populations.{rid}: ga_days {p.ga_days} is not [from, to)")
         out[rid] = rec.model_copy(update={"population": pop})
     return out
+
+
+def _check_workup_mapping(
+    parameters: Mapping[str, Parameter],
+    findings: Mapping[str, FindingDef],
+    recs: Mapping[str, Recommendation],
+    problems: list[str],
+) -> None:
+    """One mapping, recorded result -> satisfied test, so no workup test can lack one: every
+    test offered (recommended/conditional) is satisfiable or declared not satisfiable."""
+    if "workup.satisfied_by" not in parameters:
+        return
+    mapping = parameters["workup.satisfied_by"].value
+    never = parameters.get("workup.not_satisfiable")
+    exempt = set(never.value) if never is not None and isinstance(never.value, tuple) else set()
+    if not isinstance(mapping, dict):
+        problems.append("parameter workup.satisfied_by: must map test ids to done.* findings")
+        return
+    for rid, fid in mapping.items():
+        if rid not in recs:
+            problems.append(f"parameter workup.satisfied_by.{rid}: unknown recommendation")
+        if fid not in findings:
+            problems.append(f"parameter workup.satisfied_by.{rid}: unknown finding {fid!r}")
+    for rid, rec in recs.items():
+        offered = any(r.status != "not_recommended" for r in rec.rules)
+        if rec.kind == "test" and offered and rid not in mapping and rid not in exempt:
+            problems.append(
+                f"recommendation {rid}: a test with no workup.satisfied_by entry (a recorded "
+                "result would not satisfy it); add one or list it in workup.not_satisfiable"
+            )
 
 
 def _check_conflicts(

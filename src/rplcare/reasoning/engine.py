@@ -151,8 +151,11 @@ def recommend(
 ) -> list[Rec]:
     """Every recommendation whose rules hold inside its population, in knowledge-base order."""
     out = []
+    satisfied = kb.param("workup.satisfied_by") if "workup.satisfied_by" in kb.parameters else {}
     for rec in kb.recommendations.values():
         r = evaluate(rec, fs, kb, population)
+        if r is not None and r.status != "not_recommended" and satisfied.get(rec.id) in fs:
+            continue  # a recorded result satisfies it: listed under workup.done instead
         if r is not None:
             out.append(r)
     return out

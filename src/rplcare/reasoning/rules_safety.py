@@ -67,6 +67,7 @@ def compute_safety_findings(
     _partner(case, kb, fs)
     _parental_numerical(case, facts, kb, fs)
     _aps_titre(case, kb, fs)
+    _done(case, facts, kb, fs)
     if "chronic_endometritis" in case.patient.conditions:
         fs.add(
             "state.chronic_endometritis",
@@ -292,3 +293,18 @@ def _aps_titre(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
                 kb.say("state.antiphospholipid_persistent_titre_unknown", antibody=family.upper()),
                 [f"results[{i}]" for i in pair],
             )
+
+
+def _done(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet) -> None:
+    """done.* findings the workup mapping (workup.satisfied_by) points at."""
+    for fid, codes in (
+        ("done.prolactin", ("prolactin",)),
+        ("done.antinuclear_antibodies", ("antinuclear_antibodies",)),
+        ("done.inherited_thrombophilia", ("factor_v_leiden", "prothrombin_mutation", "protein_s")),
+    ):
+        ev = [f"results[{i}]" for c in codes for i, _ in facts.all(c)]
+        if ev:
+            fs.add(fid, kb.say(fid), ev)
+    hba1c = facts.latest("hba1c")
+    if "history.diabetes" in fs and hba1c is not None and "gap.hba1c_recent" not in fs:
+        fs.add("done.hba1c_recent", kb.say("done.hba1c_recent"), [f"results[{hba1c[0]}]"])
