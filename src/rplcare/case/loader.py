@@ -78,7 +78,7 @@ def load_case(
         raise from_validation_error(exc, Case) from None
     if case.assessed_on is None:
         case.assessed_on = assessed_on
-    case._warnings = list(context["warnings"])  # type: ignore[attr-defined]
+    case._warnings = list(context["warnings"])
     if warnings is not None:
         warnings.extend(context["warnings"])
     return case

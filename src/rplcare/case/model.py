@@ -221,7 +221,7 @@ class PastPregnancy(Model):
         return self
 
     @property
-    def when(self) -> date | None:
+    def when(self) -> Day | None:
         return self.date or (date(self.year, 7, 1) if self.year else None)
 
 
@@ -401,7 +401,7 @@ class Result(Model):
         return self._code
 
     @property
-    def day(self) -> date:
+    def day(self) -> Day:
         return _day(self.date)
 
     @property

@@ -124,7 +124,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
 
     def build(kind: str, model: type, keyed: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        adapter = TypeAdapter(model)
+        adapter: TypeAdapter[Any] = TypeAdapter(model)
         for where, item in raw[kind]:
             try:
                 obj = adapter.validate_python(item)
@@ -203,7 +203,8 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             raise KeyError(f"unknown dose {did!r}")
         if style not in (None, *templates.DOSE_STYLES):
             raise ValueError(f"unknown dose style {style!r} (allowed: full, amount)")
-        return doses[did].amount() if style == "amount" else doses[did].full()
+        d: Dose = doses[did]
+        return d.amount() if style == "amount" else d.full()
 
     def res(where: str, text: str | None, runtime: bool) -> str | None:
         if text is None:

@@ -47,10 +47,10 @@ def crl_to_ga_days(crl_mm: float, *, kb: KnowledgeBase) -> float:
     if crl_mm > hi:
         raise ValueError(kb.say("dating.error.crl_too_long", crl=crl_mm))
     if crl_mm < lo:
-        return kb.param("dating.robinson_bmus_coef") * math.sqrt(
+        return float(kb.param("dating.robinson_bmus_coef")) * math.sqrt(
             kb.param("dating.robinson_bmus_scale") * crl_mm
-        ) + kb.param("dating.robinson_bmus_const")
-    return (
+        ) + float(kb.param("dating.robinson_bmus_const"))
+    return float(
         kb.param("dating.intergrowth_const")
         + kb.param("dating.intergrowth_sqrt_coef") * math.sqrt(crl_mm)
         + kb.param("dating.intergrowth_lin_coef") * crl_mm
@@ -91,7 +91,7 @@ def _build(
         lmp_equivalent=lmp_eq,
         sources=sources,
         warnings=warnings,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

@@ -74,10 +74,10 @@ def barnhart2016_limit_pct(first_iu_l: float, *, kb: KnowledgeBase) -> float:
     """Minimal 2-day rise for a viable IUP by the pair's FIRST value (1,500 and 3,000 inclusive
     in the middle stratum)."""
     if first_iu_l < kb.param("hcg.barnhart2016_stratum_low_iu_l"):
-        return kb.param("hcg.barnhart2016_min_rise_lt1500_pct")
+        return float(kb.param("hcg.barnhart2016_min_rise_lt1500_pct"))
     if first_iu_l <= kb.param("hcg.barnhart2016_stratum_high_iu_l"):
-        return kb.param("hcg.barnhart2016_min_rise_1500_3000_pct")
-    return kb.param("hcg.barnhart2016_min_rise_gt3000_pct")
+        return float(kb.param("hcg.barnhart2016_min_rise_1500_3000_pct"))
+    return float(kb.param("hcg.barnhart2016_min_rise_gt3000_pct"))
 
 
 def _interval_warning(hours: float, kb: KnowledgeBase) -> str | None:
@@ -193,7 +193,7 @@ def _cameron(hours: float, actual_fall_pct: float, kb: KnowledgeBase) -> bool | 
         limit = kb.param("hcg.cameron2016_fall_7d_pct")
     else:
         return None
-    return actual_fall_pct > limit + _EPS
+    return bool(actual_fall_pct > limit + _EPS)
 
 
 def analyse_series(samples: list[HcgSample], *, kb: KnowledgeBase) -> list[HcgPair]:
@@ -253,9 +253,10 @@ def alerts(
         gap = kb.param("hcg.connolly_max_gap_days")
         for scan in sorted(scans, key=lambda s: s.date, reverse=True):
             # the sample nearest the scan day (the later one on a tie)
-            near = min(
-                ordered, key=lambda s, d=scan.date: (abs((s.at.date() - d).days), -s.at.toordinal())
-            )
+            def distance(s: HcgSample, d: date = scan.date) -> tuple[int, int]:
+                return abs((s.at.date() - d).days), -s.at.toordinal()
+
+            near = min(ordered, key=distance)
             if abs((near.at.date() - scan.date).days) > gap or near.value_iu_l < disc:
                 continue
             out.append(

@@ -44,11 +44,11 @@ class ProgesteroneBlock(BaseModel):
 
 def ng_ml_to_nmol_l(x: float, *, kb: KnowledgeBase) -> float:
     """ng/mL → nmol/L (× 3.18, from the molar mass 314.46 g/mol)."""
-    return x * kb.param("progesterone.ng_ml_to_nmol_l")
+    return x * float(kb.param("progesterone.ng_ml_to_nmol_l"))
 
 
 def nmol_l_to_ng_ml(x: float, *, kb: KnowledgeBase) -> float:
-    return x / kb.param("progesterone.ng_ml_to_nmol_l")
+    return x / float(kb.param("progesterone.ng_ml_to_nmol_l"))
 
 
 def interpret(
@@ -128,5 +128,5 @@ def interpret(
         interpretation=" ".join(parts),
         sources=sources,
         warnings=warnings,
-        **block,  # type: ignore[arg-type]
+        **block,
     )

@@ -61,7 +61,7 @@ def brigham1999(
             "prognosis.brigham.cell_verified" if verified else "prognosis.brigham.cell_unverified"
         )
         return Prognosis(
-            next_pregnancy_success_pct=float(cell.value),
+            next_pregnancy_success_pct=float(kb.param(name)),
             exact_table_cell=True,
             verified_cell=verified,
             interpolated=False,

@@ -129,7 +129,8 @@ def _clinical_criteria(case: Case, kb: KnowledgeBase) -> list[dict[str, Any]]:
                     "criterion": "preterm_birth_34w",
                     "evidence": [f"pregnancies[{i}]"],
                     "text": kb.say(
-                        "aps.criterion.preterm_birth", cause=p.preterm_cause.replace("_", " ")
+                        "aps.criterion.preterm_birth",
+                        cause=(p.preterm_cause or "").replace("_", " "),
                     ),
                     "when": p.when,
                 }
@@ -137,7 +138,7 @@ def _clinical_criteria(case: Case, kb: KnowledgeBase) -> list[dict[str, Any]]:
     runs.append(run)
     best = max(runs, key=len)
     if len(best) >= kb.param("aps.consecutive_early_losses"):
-        whens = [case.pregnancies[i].when for i in best if case.pregnancies[i].when]
+        whens = [w for i in best if (w := case.pregnancies[i].when) is not None]
         out.append(
             {
                 "criterion": "three_early_losses",

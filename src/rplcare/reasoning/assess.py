@@ -189,9 +189,9 @@ def assess(
     if cls.miscarriages:
         prognosis = _prognosis(case, cls, population, as_of, kb, warnings)
     done = [
-        {"id": test_id, "because": [fid], "evidence": fs.get(fid).evidence}
+        {"id": test_id, "because": [fid], "evidence": f.evidence}
         for test_id, fid in kb.param("workup.satisfied_by").items()
-        if fid in fs
+        if (f := fs.get(fid)) is not None
     ]
     return Assessment(
         case_id=case.id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from rplcare.case.model import Case
 from rplcare.case.vocabulary import vocabulary
@@ -16,7 +16,13 @@ from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy import hcg as hcg_mod
 from rplcare.pregnancy.dating import Dating, date_pregnancy, ga_on
 from rplcare.pregnancy.inputs import HcgSample, ScanInput
-from rplcare.pregnancy.luteal import LutealSupport, cerclage_window, cervical_surveillance, schedule
+from rplcare.pregnancy.luteal import (
+    LutealSupport,
+    Policy,
+    cerclage_window,
+    cervical_surveillance,
+    schedule,
+)
 from rplcare.pregnancy.progesterone import ProgesteroneBlock, interpret
 from rplcare.pregnancy.schedule import Event, events
 from rplcare.pregnancy.viability import Viability, assess_viability
@@ -199,7 +205,7 @@ def plan_luteal(
     last_ga = next((p.ga for p in reversed(losses) if p.ga is not None), None)
     parts.luteal = schedule(
         indication,
-        policy,
+        cast(Policy, policy),
         parts.dating,
         ctx.art,
         ctx.art_progesterone_required,

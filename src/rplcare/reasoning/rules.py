@@ -661,10 +661,10 @@ def _recorded(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet) -> No
         ),
     ):
         for j, m in enumerate(meds):
-            fid = RECORDED_TREATMENTS.get(m)
-            if fid:
+            tid = RECORDED_TREATMENTS.get(m)
+            if tid:
                 fs.add(
-                    fid,
+                    tid,
                     kb.say("text.recorded_treatment", treatment=m.replace("_", " ")),
                     [f"{path}[{j}]"],
                 )
