@@ -185,3 +185,66 @@ def test_today_before_assessed_on_is_a_clean_error_for_assess_and_schedule():
         r = cli(cmd, str(EX / "bleeding-early-pregnancy.yaml"), "--today", "2026-01-01")
         assert r.exit_code == 2, (cmd, r.output)
         assert r.stderr.startswith("assessed_on:") and r.stdout == ""
+
+
+# --- exit-code registry and the one top-level handler (issue 8 §5) ---------------------------
+
+
+def _main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    from rplcare.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["rplcare", *args])
+    monkeypatch.delenv("RPLCARE_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out = capsys.readouterr()
+    code = exc.value.code
+    return (code if isinstance(code, int) else 0), out.out, out.err
+
+
+def test_an_unexpected_error_is_one_line_with_a_support_hint_and_its_own_exit_code(
+    monkeypatch, capsys
+):
+    from rplcare.errors import ExitCode
+
+    def boom(*a, **kw):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr("rplcare.reasoning.assess.assess", boom)
+    code, out, err = _main(monkeypatch, capsys, "assess", str(EX / "aps-three-losses.yaml"))
+    assert code == ExitCode.UNEXPECTED == 70
+    assert out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "unexpected error (RuntimeError: boom)" in err and "report it" in err
+
+
+def test_a_broken_knowledge_base_exits_with_its_code(monkeypatch, capsys):
+    from rplcare.errors import ExitCode
+    from rplcare.knowledge import KnowledgeError
+
+    def broken():
+        raise KnowledgeError(["findings.yaml: finding x.text: unknown parameter 'y'", "second"])
+
+    monkeypatch.setattr("rplcare.reasoning.assess.get_kb", broken)
+    code, _, err = _main(monkeypatch, capsys, "assess", str(EX / "aps-three-losses.yaml"))
+    assert code == ExitCode.KNOWLEDGE_BASE == 4
+    assert err.strip() == (
+        "rplcare: the knowledge base does not load: findings.yaml: finding x.text: unknown "
+        "parameter 'y' (+1 more)"
+    )
+
+
+def test_invalid_input_through_main_is_exit_2_with_paths(monkeypatch, capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: rplcare.case/1\npatient: {age_years: 300}\n", encoding="utf-8")
+    code, out, err = _main(monkeypatch, capsys, "assess", str(bad))
+    assert code == 2 and out == "" and err.startswith("patient.age_years:")
+
+
+def test_every_exit_code_is_documented_in_the_readme():
+    from rplcare.errors import ExitCode
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Exit codes") :]
+    for code in ExitCode:
+        assert f"| {int(code)} | `{code.name.lower()}` |" in table, code

@@ -1,7 +1,8 @@
 """The `rplcare` command line. Imports stay inside commands so `rplcare --help` is fast.
 
-Exit codes: 0 ok; 2 invalid input (every problem on stderr as `PATH: message`, nothing on
-stdout); 1 an unexpected failure.
+Exit codes: `rplcare.errors.ExitCode` (0 ok; 2 invalid input, every problem on stderr as
+`PATH: message`, nothing on stdout; 3 refused; 4 knowledge base invalid; 5 store unavailable;
+70 unexpected error, one line with a support hint and never a traceback; 130 interrupted).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ TodayOpt = Annotated[
 ]
 
 
-def _fail(lines: list[str], code: int = 2) -> None:
+def _fail(lines: list[str], code: int = 2) -> None:  # 2 = ExitCode.INVALID_INPUT
     for line in lines:
         typer.echo(line, err=True)
     raise typer.Exit(code)
@@ -165,7 +166,9 @@ def hcg(
         problems.append("samples: give at least two samples")
     if problems:
         _fail(problems)
-    block = hcg_block(parsed).model_dump(mode="json", by_alias=True)
+    from rplcare.knowledge import get_kb
+
+    block = hcg_block(parsed, kb=get_kb()).model_dump(mode="json", by_alias=True)
     if format is Fmt.json:
         typer.echo(json.dumps({"hcg": block}, indent=2, ensure_ascii=False))
         return
@@ -216,12 +219,18 @@ def date_cmd(
     day = _parse_day(today, "--today") or on_d or date.today()
     if (transfer_d is None) != (embryo_day is None):
         problems.append("--transfer and --embryo-day go together")
-    if embryo_day is not None and embryo_day not in (3, 5, 6):
-        problems.append(f"--embryo-day: {embryo_day} is not 3, 5 or 6")
+    from rplcare.knowledge import get_kb
+    from rplcare.knowledge.templates import join_or
+
+    kb = get_kb()
+    ages = kb.param("dating.embryo_ages_days")
+    if embryo_day is not None and embryo_day not in ages:
+        problems.append(f"--embryo-day: {embryo_day} is not {join_or(ages)}")
     if crl is not None and on_d is None:
         problems.append("--crl needs --on (the scan date)")
-    if crl is not None and not 0 < crl <= 95:
-        problems.append(f"--crl: {crl:g} mm is outside 0-95 mm (the CRL dating range)")
+    crl_max = kb.param("dating.intergrowth_max_crl_mm")
+    if crl is not None and not 0 < crl <= crl_max:
+        problems.append(f"--crl: {crl:g} mm is outside 0-{crl_max:g} mm (the CRL dating range)")
     if cycle is not None and not 20 <= cycle <= 60:
         problems.append(f"--cycle: {cycle} is outside 20-60 days")
     if lmp_d is None and transfer_d is None and crl is None:
@@ -246,7 +255,7 @@ def date_cmd(
         else []
     )
     try:
-        dating = date_pregnancy(day, lmp_d, cycle, transfer_d, embryo_day, scans)
+        dating = date_pregnancy(day, lmp_d, cycle, transfer_d, embryo_day, scans, kb=kb)
     except ValueError as exc:
         _fail([str(exc)])
     if dating is None:
@@ -371,10 +380,45 @@ def case_to_fhir(
 
 
 def main() -> None:
+    """The one top-level handler: a handled error exits with its registry code, anything else
+    prints one line with a support hint and exits `ExitCode.UNEXPECTED`, never a traceback."""
+    import os
+
+    from rplcare.errors import ExitCode
+
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if os.environ.get("RPLCARE_DEBUG"):
+            raise
+        code, line = _classify(exc)
+        print(line, file=sys.stderr)
+        sys.exit(code)
+
+
+def _classify(exc: Exception) -> tuple[int, str]:
+    """Registry code and the one line to print for an error no command handled."""
+    from rplcare.errors import ExitCode
+    from rplcare.knowledge import KnowledgeError
+
+    if isinstance(exc, KnowledgeError):
+        first = exc.problems[0] if exc.problems else ""
+        more = f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        return ExitCode.KNOWLEDGE_BASE, f"rplcare: the knowledge base does not load: {first}{more}"
+    try:
+        from sqlalchemy.exc import OperationalError
+    except ImportError:  # the web extra is not installed
+        OperationalError = None  # type: ignore[assignment,misc]
+    if OperationalError is not None and isinstance(exc, OperationalError):
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        return ExitCode.STORE, f"rplcare: the database cannot be used: {reason}"
+    from rplcare.errors import unexpected_line
+
+    return ExitCode.UNEXPECTED, unexpected_line(exc)
 
 
 if __name__ == "__main__":

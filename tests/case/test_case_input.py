@@ -36,9 +36,27 @@ def test_hcg_miu_ml_equals_iu_l():
     assert c.results[0].si == 1530
 
 
-def test_hba1c_percent_converts_by_ifcc_ngsp_master_equation():
-    c = load_case(one_result(test="hba1c", value=6.5, unit="%"), today=TODAY)
-    assert c.results[0].si == pytest.approx((6.5 - 2.15) * 10.929)  # 47.5 mmol/mol
+@pytest.mark.parametrize(
+    ("percent", "mmol_mol"),
+    # NICE NG3 pairs (../shared/clinical/guidelines.md §3.4): 6.5 % = 48, 10 % = 86; the others
+    # by the IFCC-NGSP master equation (NGSP - 2.15) x 10.929, to the whole mmol/mol
+    [(6.5, 48), (10.0, 86), (7.0, 53), (5.0, 31)],
+)
+def test_hba1c_percent_by_ifcc_ngsp_master_equation_with_nice_rounding(percent, mmol_mol):
+    c = load_case(one_result(test="hba1c", value=percent, unit="%"), today=TODAY)
+    assert c.results[0].si == mmol_mol
+
+
+def test_hba1c_6_5_percent_meets_the_48_target_nice_ng3():
+    from casebuilder import run
+
+    a = run(
+        case(
+            patient={"age_years": 30, "conditions": ["diabetes_type1"]},
+            results=[{"test": "hba1c", "value": 6.5, "unit": "%", "date": "2026-11-01"}],
+        )
+    )
+    assert "cause.diabetes_suboptimal" in a.findings.ids
 
 
 def test_glucose_mg_dl_divided_by_18_016():
@@ -51,15 +69,97 @@ def test_tsh_uiu_ml_equals_miu_l():
     assert c.results[0].si == 3.1
 
 
-def test_free_t4_ng_dl_rejected_until_a_cited_factor_exists():
-    (line,) = errors_of(one_result(test="free_t4", value=1.1, unit="ng/dL"))
-    assert line.startswith("results[0].unit: 'ng/dL' not accepted for free_t4")
-    assert "pmol/L" in line
+def test_free_t4_ng_dl_converted_by_the_molar_mass_factor_12_87():
+    """1 ng/dL = 12.87 pmol/L (T4 776.87 g/mol; unit-free-t4)."""
+    c = load_case(
+        one_result(test="free_t4", value=1.1, unit="ng/dL", reference_low=0.8, reference_high=1.8),
+        today=TODAY,
+    )
+    r = c.results[0]
+    assert r.si == pytest.approx(1.1 * 12.87)
+    assert r.ref_high_si == pytest.approx(1.8 * 12.87)
 
 
-def test_prolactin_miu_l_rejected_assay_dependent():
+def test_prolactin_miu_l_read_against_the_lab_range_in_the_same_unit():
     (line,) = errors_of(one_result(test="prolactin", value=400, unit="mIU/L"))
-    assert line.startswith("results[0].unit:") and "no cited factor" in line
+    assert line.startswith("results[0].reference_high:") and "same unit" in line
+    c = load_case(
+        one_result(test="prolactin", value=900, unit="mIU/L", reference_high=500), today=TODAY
+    )
+    assert c.results[0].above_reference_high is True and c.results[0].si is None
+    from casebuilder import run
+
+    a = run(
+        case(
+            results=[
+                {
+                    "test": "prolactin",
+                    "value": 900,
+                    "unit": "mIU/L",
+                    "reference_high": 500,
+                    "date": "2026-10-01",
+                }
+            ]
+        )
+    )
+    f = a.findings.get("cause.hyperprolactinaemia")
+    assert f is not None and "900 mIU/L" in f.text and "500 mIU/L" in f.text
+    same_in_ug = run(
+        case(
+            results=[
+                {
+                    "test": "prolactin",
+                    "value": 20,
+                    "unit": "ug/L",
+                    "reference_high": 25,
+                    "date": "2026-10-01",
+                }
+            ]
+        )
+    )
+    assert "cause.hyperprolactinaemia" not in same_in_ug.findings.ids
+
+
+def test_progesterone_without_a_unit_is_an_error_never_a_guess():
+    (line,) = errors_of(one_result(test="progesterone", value=25))
+    assert line.startswith("results[0].unit: missing") and "nmol/L" in line and "ng/mL" in line
+
+
+@pytest.mark.parametrize(
+    ("test", "word", "means"),
+    [
+        ("lupus_anticoagulant", "Detected", "positive"),
+        ("lupus_anticoagulant", "not detected", "negative"),
+        ("lupus_anticoagulant", "LA6576-8", "positive"),
+        ("lupus_anticoagulant", "LA6577-6", "negative"),
+        ("lupus_anticoagulant", "indeterminate", "equivocal"),
+        ("tpo_antibodies", "reactive", "positive"),
+        ("factor_v_leiden", "heterozygous", "positive"),
+        ("prothrombin_mutation", "homozygous", "positive"),
+        ("factor_v_leiden", "not detected", "negative"),
+    ],
+)
+def test_qualitative_results_as_labs_report_them(test, word, means):
+    c = load_case(one_result(test=test, value=word), today=TODAY)
+    assert c.results[0].qualitative == means
+
+
+def test_unknown_qualitative_word_is_an_error_with_the_allowed_list():
+    (line,) = errors_of(one_result(test="lupus_anticoagulant", value="weakly pos"))
+    assert line.startswith("results[0].value: 'weakly pos' is not a result of lupus_anticoagulant")
+    for word in ("positive", "not detected", "equivocal", "indeterminate", "la6576-8"):
+        assert word in line
+    (line2,) = errors_of(one_result(test="factor_v_leiden", value="reactive"))
+    assert "heterozygous" in line2 and "homozygous" in line2
+
+
+def test_heterozygous_factor_v_leiden_is_inherited_thrombophilia():
+    from casebuilder import run
+
+    a = run(
+        case(results=[{"test": "factor_v_leiden", "value": "heterozygous", "date": "2026-10-01"}])
+    )
+    assert "state.inherited_thrombophilia" in a.findings.ids
 
 
 def test_loinc_code_accepted_instead_of_vocabulary_code():

@@ -68,6 +68,10 @@ SPEC_IDS = [
     "advice.supportive_care",
     "advice.lifestyle",
     "advice.mental_health",
+    # §7, added with the clinical-safety work (issue 9)
+    "treat.vte_thromboprophylaxis",
+    "treat.metformin",
+    "treat.vaginal_progesterone_short_cervix",
 ]
 
 SPEC_FINDINGS = [
@@ -95,6 +99,7 @@ SPEC_FINDINGS = [
     "cause.lifestyle_caffeine",
     "state.workup_incomplete",
     "cause.unexplained",
+    "state.lupus_anticoagulant_on_anticoagulation",
 ]
 
 
@@ -149,8 +154,8 @@ def test_bad_kb_unknown_finding_fails_at_load_naming_it(tmp_path):
     f = d / "recommendations.yaml"
     f.write_text(
         f.read_text(encoding="utf-8").replace(
-            "when: {all: [state.antiphospholipid_positive_unconfirmed]}",
-            "when: {all: [state.antiphospholipid_positve_unconfirmed]}",
+            "when: {all: [state.antiphospholipid_positive_unconfirmed], none:",
+            "when: {all: [state.antiphospholipid_positve_unconfirmed], none:",
         ),
         encoding="utf-8",
     )

@@ -4,8 +4,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from rplcare.knowledge import get_kb
 from rplcare.pregnancy.hcg import analyse_series
 from rplcare.pregnancy.inputs import HcgSample
+
+KB = get_kb()
 
 T0 = datetime(2026, 11, 10, 9, 0)
 
@@ -25,7 +28,7 @@ ROWS = [
 
 
 def pair(h1, h2, hours):
-    [p] = analyse_series([HcgSample(T0, h1), HcgSample(T0 + timedelta(hours=hours), h2)])
+    [p] = analyse_series([HcgSample(T0, h1), HcgSample(T0 + timedelta(hours=hours), h2)], kb=KB)
     return p
 
 

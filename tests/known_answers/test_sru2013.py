@@ -4,8 +4,11 @@ from datetime import date, timedelta
 
 import pytest
 
+from rplcare.knowledge import get_kb
 from rplcare.pregnancy.inputs import ScanInput
 from rplcare.pregnancy.viability import assess_viability
+
+KB = get_kb()
 
 D0 = date(2026, 11, 1)
 
@@ -16,7 +19,7 @@ def scan(day=D0, msd=None, yolk=None, embryo=None, crl=None, hb=None, **kw):
 
 def status(scans, ga=None):
     at = (lambda d: ga + (d - scans[-1].date).days) if ga is not None else None
-    return assess_viability(scans, at, scans[-1].date).status
+    return assess_viability(scans, at, scans[-1].date, kb=KB).status
 
 
 def test_sru2013_crl_7mm_no_heartbeat_is_diagnostic():
@@ -61,6 +64,6 @@ def test_sru2013_no_embryo_14_days_after_sac_without_yolk_sac_is_diagnostic():
 
 @pytest.mark.parametrize("hb", [True, None])
 def test_sru2013_small_sac_msd_minus_crl_under_5mm_is_suspicious(hb):
-    v = assess_viability([scan(msd=22, yolk=True, embryo=True, crl=18, hb=hb)], None, D0)
+    v = assess_viability([scan(msd=22, yolk=True, embryo=True, crl=18, hb=hb)], None, D0, kb=KB)
     assert v.status == "failure_suspicious"
     assert any("small sac" in c for c in v.criteria)

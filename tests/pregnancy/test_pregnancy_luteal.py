@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from rplcare.knowledge import get_kb
 from rplcare.pregnancy.dating import date_pregnancy
 from rplcare.pregnancy.luteal import (
     ART,
@@ -13,10 +14,12 @@ from rplcare.pregnancy.luteal import (
     schedule,
 )
 
+KB = get_kb()
+
 TODAY = date(2026, 11, 22)
 # day-5 transfer 2026-10-20: LMP equivalent 2026-10-01, GA 7+3 today (assessment-format example)
-ART_DATING = date_pregnancy(TODAY, None, None, date(2026, 10, 20), 5, [])
-LMP_DATING = date_pregnancy(TODAY, date(2026, 10, 1), 28, None, None, [])
+ART_DATING = date_pregnancy(TODAY, None, None, date(2026, 10, 20), 5, [], kb=KB)
+LMP_DATING = date_pregnancy(TODAY, date(2026, 10, 1), 28, None, None, [], kb=KB)
 
 
 def run(
@@ -31,7 +34,7 @@ def run(
     reason=None,
 ):
     return schedule(
-        indication, policy, dating, is_art, requires, rpl, last, second, reason, today=TODAY
+        indication, policy, dating, is_art, requires, rpl, last, second, reason, today=TODAY, kb=KB
     )
 
 
@@ -103,14 +106,14 @@ def test_without_dating_stop_date_is_null_with_warning():
 
 
 def test_nice_ng25_cervical_surveillance_window_16_to_24_weeks():
-    w = cervical_surveillance(LMP_DATING, True)
+    w = cervical_surveillance(LMP_DATING, True, kb=KB)
     assert (w.start_ga, w.end_ga) == ("16+0", "24+0")
     assert (w.start, w.end) == (date(2027, 1, 21), date(2027, 3, 18))
-    assert cervical_surveillance(LMP_DATING, False) is None
+    assert cervical_surveillance(LMP_DATING, False, kb=KB) is None
 
 
 def test_cerclage_window_12_to_14_weeks_is_unverified():
-    w = cerclage_window(LMP_DATING, True)
+    w = cerclage_window(LMP_DATING, True, kb=KB)
     assert (w.start, w.end) == (date(2026, 12, 24), date(2027, 1, 7))
     assert w.verified is False and w.note
-    assert cerclage_window(LMP_DATING, False) is None
+    assert cerclage_window(LMP_DATING, False, kb=KB) is None

@@ -294,10 +294,13 @@ def test_aps_recorded_condition_counts():
     assert statuses(run(data))["treat.aspirin_heparin"] == "recommended"
 
 
-def test_overt_hypothyroidism_tsh_over_10_levothyroxine_recommended():
+def test_tsh_over_10_levothyroxine_recommended_but_overt_needs_a_low_free_t4_ata2017():
+    """ATA 2017 rec. 29: TSH > 10 -> LT4 recommended; issue 9 §5: "overt" needs a low free T4."""
     a = run(case(results=[{"test": "tsh", "value": 11, "unit": "mIU/L", "date": "2026-10-01"}]))
-    assert "cause.overt_hypothyroidism" in finding_ids(a)
+    assert "cause.overt_hypothyroidism" not in finding_ids(a)
+    assert {"cause.subclinical_hypothyroidism", "state.tsh_above_overt_limit"} <= finding_ids(a)
     assert statuses(a)["treat.levothyroxine"] == "recommended"
+    assert statuses(a)["test.free_t4"] == "recommended"
 
 
 def test_overt_hypothyroidism_low_free_t4():

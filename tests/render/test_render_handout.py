@@ -89,7 +89,9 @@ def test_chinese_handout(bleeding):
     for rec in assessment["recommendations"]:
         zh = ZH["recommendations"][rec["id"]]
         if f'data-id="{rec["id"]}"' in page:
-            assert esc(zh["title"]) in page and esc(zh["patient_text"]) in page
+            # she is pregnant: the pregnancy wording where the catalog has one (issue 9 §1)
+            text = zh.get("pregnant_patient_text") or zh["patient_text"]
+            assert esc(zh["title"]) in page and esc(text) in page
             assert esc(rec["patient_text"]) not in page
     medicines = _rows(page, "medicines")
     assert "阴道用微粒化黄体酮 400 毫克，每天两次" in medicines
@@ -197,8 +199,14 @@ def test_every_kb_recommendation_has_a_chinese_title_and_patient_text():
     zh = ZH["recommendations"]
     assert kb_ids <= set(zh), sorted(kb_ids - set(zh))
     assert set(zh) <= kb_ids, sorted(set(zh) - kb_ids)  # no stale entries
+    kb = get_kb()
     for rid, entry in zh.items():
-        assert set(entry) == {"title", "patient_text"}, rid
+        assert set(entry) <= {"title", "patient_text", "pregnant_patient_text"}, rid
+        # pregnancy wording (issue 9 §1): where the KB words it for a pregnant woman, so does zh
+        rec = kb.recommendations[rid]
+        wps = [r.when_pregnant for r in rec.rules] + [rec.population.when_pregnant]
+        if any(w is not None and w.patient_text for w in wps):
+            assert HAN.search(entry.get("pregnant_patient_text") or ""), rid
         assert HAN.search(entry["title"]) and HAN.search(entry["patient_text"]), rid
 
 

@@ -148,8 +148,13 @@ def test_assessment_is_what_assess_returns(web, example_text):
     got = web.client.get("/api/cases/example-bleeding/assessment", headers=web.h()).json()
     direct = assess(yaml.safe_load(example_text)).to_dict()
     assert got == json.loads(json.dumps(direct))
+    from rplcare import __version__
+    from rplcare.knowledge import get_kb
+
     assert got["knowledge_base"] == {
         "version": direct["knowledge_base"]["version"],
+        "content_hash": get_kb().content_hash,
+        "engine": __version__,
         "definition": "eshre2022",
         "luteal_policy": "guideline",
     }

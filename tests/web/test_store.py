@@ -30,7 +30,7 @@ def test_migrations_match_the_models(database_url):
         with store.read() as s:
             from sqlalchemy import text
 
-            assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003_kb"
     finally:
         store.dispose()
 
@@ -144,7 +144,7 @@ def test_commands_user_add_and_load_examples(tmp_path):
         {"RPLCARE_DATABASE_URL": url},
         tmp_path,
     )
-    assert r.returncode == 1 and "exists" in r.stderr
+    assert r.returncode == 3 and "exists" in r.stderr
 
 
 def test_default_database_and_secret_under_var(tmp_path):

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from rplcare.case.errors import CaseError, from_validation_error
 from rplcare.case.model import Case
+from rplcare.knowledge import KnowledgeBase
 from rplcare.util import yamlio
 
 
@@ -49,6 +50,7 @@ def load_case(
     source: str | Path | bytes | Mapping[str, Any],
     today: date | None = None,
     warnings: list[str] | None = None,
+    kb: KnowledgeBase | None = None,
 ) -> Case:
     """Validate a case; `assessed_on` defaults to `today` (the caller's clock, passed in).
 
@@ -64,14 +66,19 @@ def load_case(
     if raw is not None:
         with contextlib.suppress(ValidationError):  # reported by the full validation below
             assessed_on = TypeAdapter(date).validate_python(raw)
-    context: dict[str, Any] = {"assessed_on": assessed_on, "today": today, "warnings": []}
+    context: dict[str, Any] = {
+        "assessed_on": assessed_on,
+        "today": today,
+        "warnings": [],
+        "kb": kb,  # None: the case model uses the packaged knowledge base
+    }
     try:
         case = Case.model_validate(data, context=context)
     except ValidationError as exc:
         raise from_validation_error(exc, Case) from None
     if case.assessed_on is None:
         case.assessed_on = assessed_on
-    case._warnings = list(context["warnings"])  # type: ignore[attr-defined]
+    case._warnings = list(context["warnings"])
     if warnings is not None:
         warnings.extend(context["warnings"])
     return case

@@ -24,11 +24,23 @@ from pydantic import (
     model_validator,
 )
 
-from rplcare.case.vocabulary import QUALITATIVE, convert, vocabulary
+from rplcare.case.vocabulary import convert, vocabulary
+from rplcare.knowledge import KnowledgeBase
+from rplcare.knowledge.templates import join_or
 from rplcare.pregnancy.gestation import format_ga, parse_ga
 
 FORMAT = "rplcare.case/1"
-MAX_GA_DAYS = 44 * 7
+
+
+def _kb(info: ValidationInfo | None) -> KnowledgeBase:
+    """The knowledge base the case is validated against: `load_case(kb=...)` puts it in the
+    validation context; the case model is an edge, so it may fall back to the packaged one."""
+    kb = (info.context or {}).get("kb") if info is not None else None
+    if kb is None:
+        from rplcare.knowledge import get_kb
+
+        kb = get_kb()
+    return kb
 
 
 class Problems(ValueError):
@@ -39,10 +51,14 @@ class Problems(ValueError):
         super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in problems))
 
 
-def _ga(value: Any) -> int:
+def _ga(value: Any, info: ValidationInfo) -> int:
     days = parse_ga(value)
-    if days > MAX_GA_DAYS:
-        raise ValueError(f"{value!r} is over 44 weeks, not a plausible gestational age")
+    kb = _kb(info)
+    if days > kb.param("case.max_ga_days"):
+        raise ValueError(
+            f"{value!r} is over {kb.shown('case.max_ga_days', 'weeks')} weeks, "
+            "not a plausible gestational age"
+        )
     return days
 
 
@@ -66,7 +82,7 @@ def _warn(info: ValidationInfo, message: str) -> None:
         info.context.setdefault("warnings", []).append(message)
 
 
-def _medications(values: list[str], info: ValidationInfo) -> list[str]:
+def _medications(values: list[str], info: ValidationInfo, where: str = "") -> list[str]:
     voc = vocabulary()
     out: list[str] = []
     problems: list[tuple[str, str]] = []
@@ -76,8 +92,11 @@ def _medications(values: list[str], info: ValidationInfo) -> list[str]:
             problems.append((f"[{i}]", f"{raw!r} rejected: {voc.medication_rejected[name]}"))
         elif name in voc.medication_aliases:
             target = voc.medication_aliases[name]
-            if name != "dydrogesterone":
-                _warn(info, f"{raw!r} read as {target} (a mistranslation of dydrogesterone)")
+            at = f"{where}[{i}]: " if where else ""
+            if target == "oral_dydrogesterone" and name != "dydrogesterone":
+                _warn(info, f"{at}{raw!r} read as {target} (a mistranslation of dydrogesterone)")
+            elif target != "oral_dydrogesterone":
+                _warn(info, f"{at}{raw!r} read as {target}")
             out.append(target)
         elif name in voc.medications:
             out.append(name)
@@ -123,7 +142,7 @@ class Patient(Model):
     @field_validator("medications")
     @classmethod
     def _meds(cls, values: list[str], info: ValidationInfo) -> list[str]:
-        return _medications(values, info)
+        return _medications(values, info, "patient.medications")
 
     @model_validator(mode="after")
     def _dates(self, info: ValidationInfo) -> Patient:
@@ -158,6 +177,10 @@ Outcome = Literal[
 
 class Partner(Model):
     karyotype: str | None = None
+    age_years: int | None = Field(None, ge=12, le=100)
+    smoking: bool | None = None
+    bmi: float | None = Field(None, ge=10, le=80)
+    alcohol_units_per_week: float | None = Field(None, ge=0, le=300)
 
 
 class PastPregnancy(Model):
@@ -173,6 +196,8 @@ class PastPregnancy(Model):
         Literal["preeclampsia", "placental_insufficiency", "spontaneous", "other"] | None
     ) = None
     painless_cervical_dilation: bool | None = None
+    # a missed miscarriage: fetal death found on a scan, no labour (not a cervical event)
+    missed: bool | None = None
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> PastPregnancy:
@@ -185,24 +210,18 @@ class PastPregnancy(Model):
         ref = (info.context or {}).get("assessed_on")
         if ref and self.year and self.year > ref.year:
             problems.append(("year", f"{self.year} is after assessed_on ({ref})"))
-        if self.outcome == "stillbirth" and self.ga is not None and self.ga < 24 * 7:
-            problems.append(
-                (
-                    "ga",
-                    f"{format_ga(self.ga)}: a stillbirth is a loss at 24+0 or later; "
-                    "record an earlier loss as 'miscarriage'",
-                )
-            )
-        if self.outcome == "miscarriage" and self.ga is not None and self.ga >= 24 * 7:
-            problems.append(
-                ("ga", f"{format_ga(self.ga)}: a loss at 24+0 or later is a stillbirth")
-            )
+        kb = _kb(info)
+        limit = kb.param("class.loss_limit_days")
+        if self.outcome == "stillbirth" and self.ga is not None and self.ga < limit:
+            problems.append(("ga", kb.say("case.stillbirth_too_early", ga=format_ga(self.ga))))
+        if self.outcome == "miscarriage" and self.ga is not None and self.ga >= limit:
+            problems.append(("ga", kb.say("case.miscarriage_too_late", ga=format_ga(self.ga))))
         if problems:
             raise Problems(problems)
         return self
 
     @property
-    def when(self) -> date | None:
+    def when(self) -> Day | None:
         return self.date or (date(self.year, 7, 1) if self.year else None)
 
 
@@ -220,6 +239,7 @@ ImagingFinding = Literal[
     "intramural_fibroid_distorting_cavity",
     "endometrial_polyp",
     "intrauterine_adhesions",
+    "adenomyosis",
 ]
 _ISCN = re.compile(r"^\s*\d{2}\s*,\s*[XY]")
 
@@ -235,6 +255,7 @@ class Result(Model):
     method: ImagingMethod | None = None
     finding: ImagingFinding | None = None
     note: str | None = None
+    on_anticoagulation: bool | None = None  # sample taken on heparin/warfarin/DOAC (LA caveat)
 
     # normalised, computed in _normalise; not part of the case file
     _code: str = PrivateAttr("")
@@ -242,6 +263,7 @@ class Result(Model):
     _ref_high_si: float | None = PrivateAttr(None)
     _ref_low_si: float | None = PrivateAttr(None)
     _qual: str | None = PrivateAttr(None)
+    _above_ref: bool | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _normalise(self, info: ValidationInfo) -> Result:
@@ -300,20 +322,20 @@ class Result(Model):
             if v is None:
                 problems.append(("value", "missing"))
             elif isinstance(v, str):
-                if not qual_ok or v.lower() not in QUALITATIVE:
-                    allowed = (
-                        ", ".join(QUALITATIVE) if qual_ok else f"a number in {', '.join(t.units)}"
-                    )
+                answers = voc.answers_for(t)
+                word = " ".join(v.lower().replace("_", " ").split())
+                if not qual_ok or word not in answers:
+                    allowed = ", ".join(answers) if qual_ok else f"a number in {', '.join(t.units)}"
                     problems.append(
                         ("value", f"{v!r} is not a result of {code} (allowed: {allowed})")
                     )
                 else:
-                    self._qual = v.lower()
+                    self._qual = answers[word]
                     if self.unit is not None:
                         problems.append(("unit", f"{self.unit!r} given with a qualitative result"))
             elif not qty_ok:
                 problems.append(
-                    ("value", f"{v!r}: {code} is qualitative ({', '.join(QUALITATIVE)})")
+                    ("value", f"{v!r}: {code} is qualitative ({', '.join(voc.answers_for(t))})")
                 )
             else:
                 self._quantity(t, float(v), problems)
@@ -325,6 +347,20 @@ class Result(Model):
         accepted = ", ".join(t.units)
         if self.unit is None:
             problems.append(("unit", f"missing: {t.code} needs a unit ({accepted})"))
+            return
+        if t.lab_range_units and self.unit in t.lab_range_units:
+            # compared with the lab's own range in the same unit; no factor is applied
+            if self.reference_high is None:
+                problems.append(
+                    (
+                        "reference_high",
+                        f"needed with {self.unit}: {t.code} in {self.unit} is read against the "
+                        "lab's range in the same unit (the conversion depends on the assay)",
+                    )
+                )
+            if v < 0:
+                problems.append(("value", f"{v:g} is negative"))
+            self._above_ref = self.reference_high is not None and v > self.reference_high
             return
         if self.unit in t.rejected_units:
             problems.append(
@@ -352,6 +388,8 @@ class Result(Model):
                     problems.append((name, f"{ref:g} is negative"))
                 attr = "_ref_high_si" if name == "reference_high" else "_ref_low_si"
                 setattr(self, attr, convert(t, ref, self.unit))
+        if self.reference_high is not None:
+            self._above_ref = v > self.reference_high
         if t.needs_reference_high and self.reference_high is None:
             problems.append(
                 ("reference_high", f"needed to read a numeric {t.code} (the lab's upper limit)")
@@ -363,7 +401,7 @@ class Result(Model):
         return self._code
 
     @property
-    def day(self) -> date:
+    def day(self) -> Day:
         return _day(self.date)
 
     @property
@@ -391,6 +429,12 @@ class Result(Model):
     def qualitative(self) -> str | None:
         return self._qual
 
+    @property
+    def above_reference_high(self) -> bool | None:
+        """Value above the lab's upper limit, compared in the unit as reported (None: no
+        numeric value or no upper limit)."""
+        return self._above_ref
+
 
 class Scan(Model):
     date: Day
@@ -400,7 +444,7 @@ class Scan(Model):
     yolk_sac_diameter_mm: float | None = Field(None, ge=0, le=30)
     amnion_empty: bool | None = None
     embryo: bool | None = None
-    crl_mm: float | None = Field(None, ge=0, le=120)
+    crl_mm: float | None = Field(None, ge=0)  # upper limit: dating.intergrowth_max_crl_mm
     heartbeat: bool | None = None
     cervical_length_mm: float | None = Field(None, ge=0, le=90)
 
@@ -410,6 +454,10 @@ class Scan(Model):
         _check_not_future(problems, "date", self.date, info)
         if self.crl_mm is not None and self.embryo is False:
             problems.append(("crl_mm", "given although embryo is false"))
+        kb = _kb(info)
+        crl_max = kb.param("dating.intergrowth_max_crl_mm")
+        if self.crl_mm is not None and self.crl_mm > crl_max:
+            problems.append(("crl_mm", kb.say("case.crl_too_long", crl=f"{self.crl_mm:g}")))
         if self.heartbeat and self.embryo is False:
             problems.append(("heartbeat", "true although embryo is false"))
         if problems:
@@ -431,15 +479,16 @@ class CurrentPregnancy(Model):
 
     @field_validator("embryo_age_days")
     @classmethod
-    def _embryo(cls, v: int | None) -> int | None:
-        if v is not None and v not in (3, 5, 6):
-            raise ValueError(f"{v} is not an embryo age at transfer (allowed: 3, 5 or 6)")
+    def _embryo(cls, v: int | None, info: ValidationInfo) -> int | None:
+        allowed = _kb(info).param("dating.embryo_ages_days")
+        if v is not None and v not in allowed:
+            raise ValueError(f"{v} is not an embryo age at transfer (allowed: {join_or(allowed)})")
         return v
 
     @field_validator("treatments")
     @classmethod
     def _meds(cls, values: list[str], info: ValidationInfo) -> list[str]:
-        return _medications(values, info)
+        return _medications(values, info, "current_pregnancy.treatments")
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> CurrentPregnancy:
@@ -447,8 +496,19 @@ class CurrentPregnancy(Model):
         _check_not_future(problems, "lmp", self.lmp, info)
         _check_not_future(problems, "transfer_date", self.transfer_date, info)
         ref = (info.context or {}).get("assessed_on")
-        if ref and self.lmp and not problems and (ref - self.lmp).days > MAX_GA_DAYS:
-            problems.append(("lmp", f"{self.lmp} gives a gestation over 44 weeks on {ref}"))
+        if (
+            ref
+            and self.lmp
+            and not problems
+            and (ref - self.lmp).days > _kb(info).param("case.max_ga_days")
+        ):
+            problems.append(
+                (
+                    "lmp",
+                    f"{self.lmp} gives a gestation over "
+                    f"{_kb(info).shown('case.max_ga_days', 'weeks')} weeks on {ref}",
+                )
+            )
         if (self.transfer_date is None) != (self.embryo_age_days is None):
             missing = "embryo_age_days" if self.embryo_age_days is None else "transfer_date"
             problems.append(
@@ -473,8 +533,36 @@ class Case(Model):
     pregnancies: list[PastPregnancy] = Field(default_factory=list)
     results: list[Result] = Field(default_factory=list)
     current_pregnancy: CurrentPregnancy | None = None
+    # recommendation ids the patient asked about (kept visible, never folded away)
+    asked_about: list[str] = Field(default_factory=list)
 
     _warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("asked_about")
+    @classmethod
+    def _asked(cls, values: list[str]) -> list[str]:
+        from rplcare.knowledge import get_kb
+
+        known = get_kb().recommendations
+        bad = [
+            (f"[{i}]", f"{v!r} is not a recommendation id (allowed: {', '.join(sorted(known))})")
+            for i, v in enumerate(values)
+            if v not in known
+        ]
+        if bad:
+            raise Problems(bad)
+        return values
+
+    @model_validator(mode="after")
+    def _whole_record(self, info: ValidationInfo) -> Case:
+        from rplcare.case.record_checks import check_record
+
+        problems, warnings = check_record(self)
+        for w in warnings:
+            _warn(info, w)
+        if problems:
+            raise Problems(problems)
+        return self
 
     @property
     def warnings(self) -> list[str]:

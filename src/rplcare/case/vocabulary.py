@@ -31,6 +31,8 @@ class TestDef:
     bounds: tuple[float, float] | None
     needs_reference_high: bool
     qualitative_allowed: bool
+    answers: tuple[str, ...] = ()  # qualitative words this test accepts (empty: the general ones)
+    lab_range_units: dict[str, str] | None = None  # unit -> source: read against the lab's range
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,28 @@ class Vocabulary:
     medication_aliases: dict[str, str]
     medication_rejected: dict[str, str]
     progestogens: frozenset[str]
+    qualitative_answers: dict[str, tuple[str, str | None]] | None = None  # word -> (means, LOINC)
+    general_answers: tuple[str, ...] = ()
+
+    def answers_for(self, test: TestDef) -> dict[str, str]:
+        """Accepted qualitative words (and LOINC answer codes) of a test -> canonical meaning
+        (positive | negative | equivocal)."""
+        table = self.qualitative_answers or {}
+        words = test.answers or self.general_answers
+        out: dict[str, str] = {}
+        for w in words:
+            means, code = table[w]
+            out[w] = means
+            if code:
+                out[code.lower()] = means
+        return out
 
 
 def _affine(name: str, value: float) -> float:
-    if name == "ngsp_to_ifcc":  # IFCC mmol/mol = (NGSP % - 2.15) x 10.929
-        return (value - 2.15) * 10.929
+    if name == "ngsp_to_ifcc":
+        # IFCC mmol/mol = (NGSP % - 2.15) x 10.929, reported as a whole number as NICE pairs
+        # them (6.5 % = 48, 10 % = 86; unit-hba1c-nice)
+        return float(round((value - 2.15) * 10.929))
     raise KeyError(name)
 
 
@@ -73,6 +92,8 @@ def vocabulary() -> Vocabulary:
             bounds=tuple(t["bounds"]) if "bounds" in t else None,
             needs_reference_high=bool(t.get("needs_reference_high", False)),
             qualitative_allowed=bool(t.get("qualitative_allowed", False)),
+            answers=tuple(t.get("answers", ())),
+            lab_range_units=dict(t.get("lab_range_units", {})),
         )
     by_loinc = {code: t.code for t in tests.values() for code in t.loinc}
     return Vocabulary(
@@ -84,4 +105,8 @@ def vocabulary() -> Vocabulary:
         medication_aliases=dict(raw["medication_aliases"]),
         medication_rejected=dict(raw["medication_rejected"]),
         progestogens=frozenset(raw["progestogens"]),
+        qualitative_answers={
+            w: (a["means"], a.get("loinc")) for w, a in raw["qualitative_answers"].items()
+        },
+        general_answers=tuple(raw["general_answers"]),
     )

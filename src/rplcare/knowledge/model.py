@@ -8,6 +8,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["recommended", "conditional", "not_recommended"]
 Kind = Literal["test", "treatment", "advice"]
+Urgency = Literal["immediate", "same_day", "within_24h", "routine"]
+URGENCIES: tuple[str, ...] = ("immediate", "same_day", "within_24h", "routine")
+Stage = Literal["preconception", "pregnant"]
+# how the current pregnancy was conceived, as populations name it (reasoning maps the case)
+ConceptionMode = Literal[
+    "natural", "iui", "fresh", "frozen", "artificial_fet", "donor_egg", "gestational_carrier"
+]
+CONCEPTION_MODES: tuple[str, ...] = (
+    "natural",
+    "iui",
+    "fresh",
+    "frozen",
+    "artificial_fet",
+    "donor_egg",
+    "gestational_carrier",
+)
+PlanTiming = Literal["now", "before_next_pregnancy", "in_this_pregnancy", "after_this_pregnancy"]
 
 
 class Strict(BaseModel):
@@ -37,12 +54,55 @@ class SourceRef(Strict):
 class Parameter(Strict):
     """A clinical threshold or constant with its source; code reads it by name."""
 
-    value: float | int | str | tuple[str, ...] | dict[str, str]
+    value: int | float | str | tuple[int, ...] | tuple[str, ...] | dict[str, str] | dict[str, int]
     unit: str | None = None
     source: str
     locator: str | None = None
     verified: bool = True
     note: str | None = None
+    # how `{param:NAME}` writes the value into a sentence (knowledge/templates.py)
+    shown_as: Literal["number", "thousands", "ga", "ga_before", "weeks", "months"] | None = None
+
+
+class Timing(Strict):
+    """How often a dose is taken, as FHIR Timing.repeat (frequency per period)."""
+
+    frequency: int = Field(ge=1)
+    period: float = Field(default=1, gt=0)
+    period_unit: Literal["h", "d", "wk"] = "d"
+
+
+class Dose(Strict):
+    """A structured dose, used by the sentences (`{dose:ID}`) and by FHIR Dosage."""
+
+    id: str
+    drug: str
+    dose: float | None = None  # None: individualised (e.g. LMWH "prophylactic dose")
+    dose_high: float | None = None  # a range "75-100"
+    unit: str | None = None  # UCUM (mg, ug, [iU])
+    unit_text: str | None = None  # how the sentence writes the unit ("micrograms")
+    dose_text: str | None = None  # wording when there is no single number
+    route: Literal["oral", "vaginal", "subcutaneous"]
+    timing: Timing | None = None
+    frequency_text: str  # "twice daily"
+    start: str
+    stop: str
+    stop_ga_param: str | None = None  # parameter holding the stop gestational age (days)
+    source: str
+    locator: str | None = None
+    verified: bool = True
+    note: str | None = None
+
+    def amount(self) -> str:
+        """The amount as a sentence writes it: "400 mg", "75-100 mg", "prophylactic dose"."""
+        if self.dose is None:
+            return self.dose_text or "dose individualised"
+        n = f"{self.dose:g}" + (f"-{self.dose_high:g}" if self.dose_high is not None else "")
+        unit = self.unit_text or self.unit
+        return f"{n} {unit}" if unit else n
+
+    def full(self) -> str:
+        return f"{self.amount()} {self.frequency_text}".strip()
 
 
 class Condition(Strict):
@@ -63,6 +123,33 @@ class Condition(Strict):
         )
 
 
+class WhenPregnant(Strict):
+    """How a recommendation reads for a woman who is pregnant now (pregnancy wording/timing)."""
+
+    text: str | None = None
+    patient_text: str | None = None
+    timing: PlanTiming | None = None
+    urgency: Urgency | None = None
+
+
+class Population(Strict):
+    """Who a recommendation's evidence covers; it fires only there (issue 9 §1).
+
+    `stage`: preconception (no current pregnancy) and/or pregnant. `ga_days`: [from, to) of the
+    current pregnancy in days (only when pregnant; an unknown gestation matches a window that
+    starts at 0, i.e. early pregnancy). `conception`: modes of the current pregnancy (only when
+    pregnant). Omitted fields mean "any".
+    """
+
+    stage: tuple[Stage, ...] = ("preconception", "pregnant")
+    ga_days: tuple[int, int] | None = None
+    conception: tuple[ConceptionMode, ...] = CONCEPTION_MODES  # type: ignore[assignment]
+    source: str | None = None  # source id whose population this is (e.g. promise2015)
+    note: str | None = None
+    # wording for a pregnant woman, for rules without their own text (rule-level wins)
+    when_pregnant: WhenPregnant | None = None
+
+
 class Rule(Strict):
     """One way a recommendation applies; the first rule that holds decides the status."""
 
@@ -72,6 +159,10 @@ class Rule(Strict):
     text: str | None = None  # clinician text for this rule; defaults to the recommendation's
     patient_text: str | None = None
     prominent: bool = False  # shown as critical (e.g. the case records a not-recommended item)
+    population: Population | None = None  # narrows the recommendation's population
+    urgency: Urgency = "routine"
+    timing: PlanTiming | None = None
+    when_pregnant: WhenPregnant | None = None
 
 
 class Recommendation(Strict):
@@ -82,6 +173,16 @@ class Recommendation(Strict):
     patient_text: str
     rules: tuple[Rule, ...] = Field(min_length=1)
     note: str | None = None
+    population: Population | None = None  # set from populations.yaml at load
+
+
+class Conflict(Strict):
+    """Two recommendation states that must never be in one plan (checked at load and by a
+    property test over generated cases). A side is `id` or `id:status`."""
+
+    between: tuple[str, str]
+    why: str
+    source: str | None = None
 
 
 class FindingDef(Strict):
@@ -91,3 +192,5 @@ class FindingDef(Strict):
     text: str
     reported: bool = True
     sources: tuple[SourceRef, ...] = ()
+    # what code writes when it adds the finding: variant -> template ("default" when one)
+    sentences: dict[str, str] = Field(default_factory=dict)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.gestation import format_ga
 from rplcare.pregnancy.inputs import ScanInput
 
@@ -35,36 +35,32 @@ class Dating(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def _p(name: str) -> float:
-    return get_kb().param(name)
-
-
-def crl_to_ga_days(crl_mm: float) -> float:
+def crl_to_ga_days(crl_mm: float, *, kb: KnowledgeBase) -> float:
     """GA in days for a CRL: BMUS-Robinson below 15 mm, INTERGROWTH-21st from 15 to 95 mm.
 
     INTERGROWTH is the international standard but is only valid from 15 mm, so the smaller
     embryos of early RPL scans use the BMUS form of Robinson & Fleming.
     """
-    lo, hi = _p("dating.intergrowth_min_crl_mm"), _p("dating.intergrowth_max_crl_mm")
+    lo, hi = kb.param("dating.intergrowth_min_crl_mm"), kb.param("dating.intergrowth_max_crl_mm")
     if not math.isfinite(crl_mm) or crl_mm <= 0:
-        raise ValueError(f"CRL {crl_mm!r} mm is not a crown-rump length (must be > 0)")
+        raise ValueError(kb.say("dating.error.crl_not_positive", crl=repr(crl_mm)))
     if crl_mm > hi:
-        raise ValueError(f"CRL {crl_mm} mm is above {hi:g} mm: date by biometry, not CRL")
+        raise ValueError(kb.say("dating.error.crl_too_long", crl=crl_mm))
     if crl_mm < lo:
-        return _p("dating.robinson_bmus_coef") * math.sqrt(
-            _p("dating.robinson_bmus_scale") * crl_mm
-        ) + _p("dating.robinson_bmus_const")
-    return (
-        _p("dating.intergrowth_const")
-        + _p("dating.intergrowth_sqrt_coef") * math.sqrt(crl_mm)
-        + _p("dating.intergrowth_lin_coef") * crl_mm
+        return float(kb.param("dating.robinson_bmus_coef")) * math.sqrt(
+            kb.param("dating.robinson_bmus_scale") * crl_mm
+        ) + float(kb.param("dating.robinson_bmus_const"))
+    return float(
+        kb.param("dating.intergrowth_const")
+        + kb.param("dating.intergrowth_sqrt_coef") * math.sqrt(crl_mm)
+        + kb.param("dating.intergrowth_lin_coef") * crl_mm
     )
 
 
-def crl_formula_name(crl_mm: float) -> str:
-    if crl_mm < _p("dating.intergrowth_min_crl_mm"):
-        return "Robinson & Fleming (BMUS form)"
-    return "INTERGROWTH-21st"
+def crl_formula_name(crl_mm: float, *, kb: KnowledgeBase) -> str:
+    if crl_mm < kb.param("dating.intergrowth_min_crl_mm"):
+        return kb.say("dating.formula.robinson")
+    return kb.say("dating.formula.intergrowth")
 
 
 def ga_on(dating: Dating, day: date) -> int:
@@ -73,6 +69,7 @@ def ga_on(dating: Dating, day: date) -> int:
 
 
 def _build(
+    kb: KnowledgeBase,
     today: date,
     basis: Basis,
     lmp_eq: date,
@@ -83,8 +80,8 @@ def _build(
 ) -> Dating:
     ga_days = (today - lmp_eq).days
     if ga_days < 0:
-        warnings.append(f"today ({today}) is before the start of the pregnancy by these dates")
-    edd = lmp_eq + timedelta(days=int(_p("dating.naegele_days")))
+        warnings.append(kb.say("dating.warning.before_start", today=today))
+    edd = lmp_eq + timedelta(days=int(kb.param("dating.naegele_days")))
     return Dating(
         basis=basis,
         ga=format_ga(ga_days) if ga_days >= 0 else f"-{format_ga(-ga_days)}",
@@ -94,7 +91,7 @@ def _build(
         lmp_equivalent=lmp_eq,
         sources=sources,
         warnings=warnings,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -105,6 +102,8 @@ def date_pregnancy(
     transfer_date: date | None,
     embryo_age_days: int | None,
     scans: list[ScanInput],
+    *,
+    kb: KnowledgeBase,
 ) -> Dating | None:
     """Date the pregnancy: ART dates win; else LMP, redated to the first CRL when it differs
     beyond the ACOG CO 700 limits; else the first CRL. None when nothing dates it."""
@@ -112,15 +111,15 @@ def date_pregnancy(
         (s for s in scans if s.crl_mm is not None and s.crl_mm > 0), key=lambda s: s.date
     )
     first = crl_scans[0] if crl_scans else None
-    first_ga = crl_to_ga_days(first.crl_mm) if first and first.crl_mm else None
-    naegele = int(_p("dating.naegele_days"))
+    first_ga = crl_to_ga_days(first.crl_mm, kb=kb) if first and first.crl_mm else None
 
     if transfer_date is not None and embryo_age_days is not None:
-        if not 0 <= embryo_age_days <= 7:
-            raise ValueError(f"embryo age {embryo_age_days} days is not 0-7")
-        base = int(_p("dating.art_ga_at_transfer_base_days"))
+        lo, hi = kb.param("dating.art_embryo_age_range_days")
+        if not lo <= embryo_age_days <= hi:
+            raise ValueError(f"embryo age {embryo_age_days} days is not {lo}-{hi}")
+        base = int(kb.param("dating.art_ga_at_transfer_base_days"))
         lmp_eq = transfer_date - timedelta(days=base + embryo_age_days)
-        edd_offset = int(_p("dating.art_edd_base_days")) - embryo_age_days
+        edd_offset = int(kb.param("dating.art_edd_base_days")) - embryo_age_days
         warnings: list[str] = []
         extra: dict[str, object] = {}
         if first is not None and first_ga is not None:
@@ -130,33 +129,38 @@ def date_pregnancy(
                 "crl_scan_date": first.date,
                 "discrepancy_days": diff,
             }
-            if abs(diff) > _p("dating.redate_before_9w_days"):
-                warnings.append(
-                    f"the CRL on {first.date} differs from the ART dates by {diff:+d} days; "
-                    "ART dates are kept (ACOG CO 700) — check the transfer details and growth"
-                )
-        why = (
-            f"ART dates (ACOG CO 700): day-{embryo_age_days} embryo transferred on "
-            f"{transfer_date}, EDD = transfer + {edd_offset} days (266 − embryo age); "
-            f"GA at transfer {format_ga(base + embryo_age_days)}"
+            if abs(diff) > kb.param("dating.redate_before_9w_days"):
+                warnings.append(kb.say("dating.warning.art_crl", day=first.date, diff=f"{diff:+d}"))
+        why = kb.say(
+            "dating.why.art",
+            age=embryo_age_days,
+            transfer=transfer_date,
+            offset=edd_offset,
+            ga=format_ga(base + embryo_age_days),
         )
-        return _build(today, "art", lmp_eq, why, ["acog-co700"], warnings, **extra)
+        return _build(kb, today, "art", lmp_eq, why, ["acog-co700"], warnings, **extra)
 
     if lmp is not None:
-        ref = int(_p("dating.reference_cycle_days"))
+        ref = int(kb.param("dating.reference_cycle_days"))
         shift = (cycle_length_days - ref) if cycle_length_days is not None else 0
         lmp_eq = lmp + timedelta(days=shift)
         cyc = (
-            f"cycle {cycle_length_days} days, so dates shifted {shift:+d} days"
+            kb.say("dating.cycle.shifted", cycle=cycle_length_days, shift=f"{shift:+d}")
             if cycle_length_days is not None and shift
-            else "28-day cycle assumed"
+            else kb.say("dating.cycle.assumed")
             if cycle_length_days is None
-            else "28-day cycle"
+            else kb.say("dating.cycle.reference")
         )
-        lmp_why = f"LMP {lmp} (Naegele: EDD = LMP + {naegele} days; {cyc})"
+        lmp_why = kb.say("dating.why.lmp", lmp=lmp, cycle=cyc)
         if first is None or first_ga is None:
             return _build(
-                today, "lmp", lmp_eq, lmp_why + "; no CRL scan to check it", ["naegele"], []
+                kb,
+                today,
+                "lmp",
+                lmp_eq,
+                kb.say("dating.why.lmp_no_crl", why=lmp_why),
+                ["naegele"],
+                [],
             )
         lmp_ga_at_scan = (first.date - lmp_eq).days
         crl_ga = round(first_ga)
@@ -166,52 +170,64 @@ def date_pregnancy(
             "crl_scan_date": first.date,
             "discrepancy_days": diff,
         }
-        scan_txt = (
-            f"first CRL {first.crl_mm:g} mm on {first.date} = {format_ga(crl_ga)} "
-            f"({crl_formula_name(first.crl_mm or 0)}) vs {format_ga(lmp_ga_at_scan)} by LMP, "
-            f"difference {diff:+d} days"
+        scan_txt = kb.say(
+            "dating.scan_vs_lmp",
+            crl=f"{first.crl_mm:g}",
+            day=first.date,
+            crl_ga=format_ga(crl_ga),
+            formula=crl_formula_name(first.crl_mm or 0, kb=kb),
+            lmp_ga=format_ga(lmp_ga_at_scan),
+            diff=f"{diff:+d}",
         )
-        if lmp_ga_at_scan >= _p("dating.crl_redating_max_ga_days"):
+        if lmp_ga_at_scan >= kb.param("dating.crl_redating_max_ga_days"):
             return _build(
+                kb,
                 today,
                 "lmp",
                 lmp_eq,
-                f"{lmp_why}; {scan_txt}: at 14+0 or later redating uses biometry, not CRL",
+                kb.say("dating.why.crl_too_late", why=lmp_why, scan=scan_txt),
                 ["naegele", "acog-co700"],
-                ["CRL measured at 14+0 or later by LMP: not used for redating"],
+                [kb.say("dating.warning.crl_too_late")],
                 **extra,
             )
-        before_9w = lmp_ga_at_scan < _p("dating.redate_band_9w_ga_days")
-        limit = _p("dating.redate_before_9w_days" if before_9w else "dating.redate_9_to_14w_days")
-        band = "before 9+0" if before_9w else "at 9+0–13+6"
+        before_9w = lmp_ga_at_scan < kb.param("dating.redate_band_9w_ga_days")
+        limit = kb.param(
+            "dating.redate_before_9w_days" if before_9w else "dating.redate_9_to_14w_days"
+        )
+        band = kb.say("dating.band.before_9w" if before_9w else "dating.band.9_to_14w")
         if abs(diff) > limit:
             lmp_eq = first.date - timedelta(days=crl_ga)
-            why = (
-                f"redated to CRL (ACOG CO 700: {band} by LMP, redate when the difference is "
-                f"> {limit:g} days): {scan_txt}"
-            )
+            why = kb.say("dating.why.redated", band=band, limit=f"{limit:g}", scan=scan_txt)
             return _build(
-                today, "crl", lmp_eq, why, ["acog-co700", _crl_source(first.crl_mm)], [], **extra
+                kb,
+                today,
+                "crl",
+                lmp_eq,
+                why,
+                ["acog-co700", _crl_source(first.crl_mm, kb)],
+                [],
+                **extra,
             )
-        why = (
-            f"{lmp_why}; kept after the {scan_txt} (ACOG CO 700: {band} redate only when "
-            f"> {limit:g} days)"
-        )
-        return _build(today, "lmp", lmp_eq, why, ["naegele", "acog-co700"], [], **extra)
+        why = kb.say("dating.why.kept", why=lmp_why, scan=scan_txt, band=band, limit=f"{limit:g}")
+        return _build(kb, today, "lmp", lmp_eq, why, ["naegele", "acog-co700"], [], **extra)
 
     if first is not None and first_ga is not None:
         crl_ga = round(first_ga)
         lmp_eq = first.date - timedelta(days=crl_ga)
-        why = (
-            f"no LMP: dated by the first CRL {first.crl_mm:g} mm on {first.date} = "
-            f"{format_ga(crl_ga)} ({crl_formula_name(first.crl_mm or 0)})"
+        why = kb.say(
+            "dating.why.crl_only",
+            crl=f"{first.crl_mm:g}",
+            day=first.date,
+            crl_ga=format_ga(crl_ga),
+            formula=crl_formula_name(first.crl_mm or 0, kb=kb),
         )
         return _build(
+            kb,
             today,
             "crl",
             lmp_eq,
             why,
-            [_crl_source(first.crl_mm)],
+            [_crl_source(first.crl_mm, kb)],
             [],
             crl_ga_days=round(first_ga, 2),
             crl_scan_date=first.date,
@@ -219,7 +235,7 @@ def date_pregnancy(
     return None
 
 
-def _crl_source(crl_mm: float | None) -> str:
-    if crl_mm is not None and crl_mm < _p("dating.intergrowth_min_crl_mm"):
+def _crl_source(crl_mm: float | None, kb: KnowledgeBase) -> str:
+    if crl_mm is not None and crl_mm < kb.param("dating.intergrowth_min_crl_mm"):
         return "bmus2009"
     return "intergrowth2014"

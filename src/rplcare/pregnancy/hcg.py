@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.inputs import HcgSample, ScanInput, iso_moment
 
 NiceClass = Literal["likely_intrauterine", "unlikely_to_continue", "review_within_24h"]
@@ -70,37 +70,27 @@ class Alert(BaseModel):
     sources: list[str]
 
 
-def _p(name: str) -> float:
-    return get_kb().param(name)
-
-
-def barnhart2016_limit_pct(first_iu_l: float) -> float:
+def barnhart2016_limit_pct(first_iu_l: float, *, kb: KnowledgeBase) -> float:
     """Minimal 2-day rise for a viable IUP by the pair's FIRST value (1,500 and 3,000 inclusive
     in the middle stratum)."""
-    if first_iu_l < _p("hcg.barnhart2016_stratum_low_iu_l"):
-        return _p("hcg.barnhart2016_min_rise_lt1500_pct")
-    if first_iu_l <= _p("hcg.barnhart2016_stratum_high_iu_l"):
-        return _p("hcg.barnhart2016_min_rise_1500_3000_pct")
-    return _p("hcg.barnhart2016_min_rise_gt3000_pct")
+    if first_iu_l < kb.param("hcg.barnhart2016_stratum_low_iu_l"):
+        return float(kb.param("hcg.barnhart2016_min_rise_lt1500_pct"))
+    if first_iu_l <= kb.param("hcg.barnhart2016_stratum_high_iu_l"):
+        return float(kb.param("hcg.barnhart2016_min_rise_1500_3000_pct"))
+    return float(kb.param("hcg.barnhart2016_min_rise_gt3000_pct"))
 
 
-def _interval_warning(hours: float) -> str | None:
-    nice_h = _p("hcg.nice_interval_h")
-    far = _p("hcg.interval_far_max_h")
+def _interval_warning(hours: float, kb: KnowledgeBase) -> str | None:
+    nice_h = kb.param("hcg.nice_interval_h")
+    far = kb.param("hcg.interval_far_max_h")
     if hours < nice_h - _EPS:
-        return (
-            f"samples {hours:g} h apart: NICE asks for 48 h apart and no earlier; the 48-h "
-            "change is extrapolated (our convention) — repeat at 48 h before acting on it"
-        )
+        return kb.say("hcg.interval.too_short", hours=f"{hours:g}")
     if hours > far + _EPS:
-        return (
-            f"samples {hours:g} h apart, far from 48 h: the change is normalised to 48 h "
-            "(our convention, not NICE's), so read the class with caution"
-        )
+        return kb.say("hcg.interval.too_long", hours=f"{hours:g}")
     return None
 
 
-def _pair(a: HcgSample, b: HcgSample) -> HcgPair:
+def _pair(a: HcgSample, b: HcgSample, kb: KnowledgeBase) -> HcgPair:
     hours = (b.at - a.at).total_seconds() / 3600
     base: dict[str, object] = {
         "from": iso_moment(a.at),
@@ -116,53 +106,50 @@ def _pair(a: HcgSample, b: HcgSample) -> HcgPair:
             change_48h_pct=None,
             nice=None,
             barnhart_min_rise_met=None,
-            interval_warning="two samples at the same time: no rate can be computed",
-            why="same sampling time",
+            interval_warning=kb.say("hcg.interval.same_time"),
+            why=kb.say("hcg.why.same_time"),
         )
     r = b.value_iu_l / a.value_iu_l
-    pct = (r ** (48 / hours) - 1) * 100
+    pct = (r ** (kb.param("hcg.nice_interval_h") / hours) - 1) * 100
     doubling = half_life = None
     if r > 1:
         doubling = round(hours * math.log(2) / math.log(r), 1)
     elif r < 1:
         half_life = round(hours * math.log(2) / math.log(1 / r), 1)
-    rise_lim, fall_lim = _p("hcg.nice_rise_pct"), _p("hcg.nice_fall_pct")
+    rise_lim, fall_lim = kb.param("hcg.nice_rise_pct"), kb.param("hcg.nice_fall_pct")
     nice: NiceClass
     if pct > rise_lim + _EPS:
         nice = "likely_intrauterine"
-        nice_txt = (
-            f"rise > {rise_lim:g} % in 48 h: likely developing intrauterine pregnancy, though an "
-            "ectopic is not excluded; transvaginal scan in 7–14 days, earlier if hCG ≥ 1,500 IU/L"
-        )
     elif -pct > fall_lim + _EPS:
         nice = "unlikely_to_continue"
-        nice_txt = (
-            f"fall > {fall_lim:g} % in 48 h: pregnancy unlikely to continue (not confirmed); urine "
-            "pregnancy test 14 days after the second sample"
-        )
     else:
         nice = "review_within_24h"
-        nice_txt = (
-            f"neither a rise > {rise_lim:g} % nor a fall > {fall_lim:g} % in 48 h: clinical "
-            "review in the early pregnancy unit within 24 h"
-        )
+    nice_txt = kb.say(f"hcg.nice.{nice}")
     sources = ["nice-ng126"]
     fields: dict[str, object] = {}
     if r >= 1:
-        lim16 = barnhart2016_limit_pct(a.value_iu_l)
+        lim16 = barnhart2016_limit_pct(a.value_iu_l, kb=kb)
         fields["barnhart_min_rise_met"] = pct >= lim16 - _EPS
         fields["barnhart_min_rise_pct"] = lim16
-        fields["barnhart2004_min_rise_met"] = pct >= _p("hcg.barnhart2004_min_rise_2d_pct") - _EPS
-        fields["morse2012_min_rise_met"] = pct >= _p("hcg.morse2012_min_rise_pct") - _EPS
+        fields["barnhart2004_min_rise_met"] = (
+            pct >= kb.param("hcg.barnhart2004_min_rise_2d_pct") - _EPS
+        )
+        fields["morse2012_min_rise_met"] = pct >= kb.param("hcg.morse2012_min_rise_pct") - _EPS
         sources += ["barnhart2016", "barnhart2004-rise", "morse2012"]
     else:
         fields["barnhart_min_rise_met"] = None
-        fields["expected_fall"] = _fall_check(-pct)
-        fields["cameron2016_fall_met"] = _cameron(hours, (1 - r) * 100)
+        fields["expected_fall"] = _fall_check(-pct, kb)
+        fields["cameron2016_fall_met"] = _cameron(hours, (1 - r) * 100, kb)
         sources += ["barnhart2004-decline", "cameron2016"]
-    warning = _interval_warning(hours)
-    why = f"{a.value_iu_l:g} → {b.value_iu_l:g} IU/L in {hours:g} h = {pct:+.1f} % per 48 h; "
-    why += f"NICE NG126: {nice_txt}"
+    warning = _interval_warning(hours, kb)
+    why = kb.say(
+        "hcg.why.pair",
+        first=f"{a.value_iu_l:g}",
+        second=f"{b.value_iu_l:g}",
+        hours=f"{hours:g}",
+        change=f"{pct:+.1f}",
+        nice=nice_txt,
+    )
     return HcgPair(
         **base,
         change_48h_pct=round(pct, 1),
@@ -176,28 +163,19 @@ def _pair(a: HcgSample, b: HcgSample) -> HcgPair:
     )
 
 
-def _fall_check(fall_pct: float) -> FallCheck:
-    lo, hi = _p("hcg.barnhart2004_min_fall_2d_low_pct"), _p("hcg.barnhart2004_min_fall_2d_high_pct")
+def _fall_check(fall_pct: float, kb: KnowledgeBase) -> FallCheck:
+    lo, hi = (
+        kb.param("hcg.barnhart2004_min_fall_2d_low_pct"),
+        kb.param("hcg.barnhart2004_min_fall_2d_high_pct"),
+    )
+    assessment: Literal["slower_than_expected", "depends_on_initial_hcg", "as_expected"]
     if fall_pct < lo - _EPS:
         assessment = "slower_than_expected"
-        text = (
-            f"fall {fall_pct:.1f} % per 48 h is slower than the slowest expected for a "
-            f"spontaneous miscarriage ({lo:g} % at 2 days, Barnhart 2004): consider retained "
-            "trophoblast or an ectopic pregnancy"
-        )
     elif fall_pct < hi - _EPS:
         assessment = "depends_on_initial_hcg"
-        text = (
-            f"fall {fall_pct:.1f} % per 48 h lies between the published minimal falls "
-            f"({lo:g}–{hi:g} % at 2 days, faster at higher initial hCG); the table by initial "
-            "level is not available, so no finer judgement is made"
-        )
     else:
         assessment = "as_expected"
-        text = (
-            f"fall {fall_pct:.1f} % per 48 h is at least the fastest minimal fall expected for a "
-            f"spontaneous miscarriage ({hi:g} % at 2 days); an ectopic is still not excluded"
-        )
+    text = kb.say(f"hcg.fall.{assessment}", fall=f"{fall_pct:.1f}")
     return FallCheck(
         expected_min_fall_2d_pct=(lo, hi),
         observed_fall_48h_pct=round(fall_pct, 1),
@@ -206,37 +184,44 @@ def _fall_check(fall_pct: float) -> FallCheck:
     )
 
 
-def _cameron(hours: float, actual_fall_pct: float) -> bool | None:
+def _cameron(hours: float, actual_fall_pct: float, kb: KnowledgeBase) -> bool | None:
     """Cameron 2016 rule-out pattern on the actual (not normalised) fall; None when the
     pair's interval is longer than the rule's window."""
-    if hours <= 4 * 24 + _EPS:
-        limit = _p("hcg.cameron2016_fall_4d_pct")
-    elif hours <= 7 * 24 + _EPS:
-        limit = _p("hcg.cameron2016_fall_7d_pct")
+    if hours <= kb.param("hcg.cameron2016_window_4d_days") * 24 + _EPS:
+        limit = kb.param("hcg.cameron2016_fall_4d_pct")
+    elif hours <= kb.param("hcg.cameron2016_window_7d_days") * 24 + _EPS:
+        limit = kb.param("hcg.cameron2016_fall_7d_pct")
     else:
         return None
-    return actual_fall_pct > limit + _EPS
+    return bool(actual_fall_pct > limit + _EPS)
 
 
-def analyse_series(samples: list[HcgSample]) -> list[HcgPair]:
+def analyse_series(samples: list[HcgSample], *, kb: KnowledgeBase) -> list[HcgPair]:
     """Every consecutive pair of the series sorted by time."""
     for s in samples:
         if not (math.isfinite(s.value_iu_l) and s.value_iu_l > 0):
             raise ValueError(f"hCG {s.value_iu_l!r} IU/L on {iso_moment(s.at)} must be > 0")
     ordered = sorted(samples, key=lambda s: s.at)
-    return [_pair(a, b) for a, b in itertools.pairwise(ordered)]
+    return [_pair(a, b, kb) for a, b in itertools.pairwise(ordered)]
 
 
-def hcg_block(samples: list[HcgSample]) -> HcgBlock:
+def hcg_block(samples: list[HcgSample], *, kb: KnowledgeBase) -> HcgBlock:
     """The `pregnancy.hcg` block: {"pairs": [...]}."""
-    return HcgBlock(pairs=analyse_series(samples))
+    return HcgBlock(pairs=analyse_series(samples, kb=kb))
 
 
 def _iu_sac_seen(scans: list[ScanInput]) -> bool:
     return any(s.location == "intrauterine" for s in scans)
 
 
-def alerts(samples: list[HcgSample], scans: list[ScanInput], pain: bool) -> list[Alert]:
+def alerts(
+    samples: list[HcgSample],
+    scans: list[ScanInput],
+    pain: bool,
+    bleeding: bool = False,
+    *,
+    kb: KnowledgeBase,
+) -> list[Alert]:
     """Safety alerts that need action today, whatever the hCG trend says."""
     out: list[Alert] = []
     ordered = sorted(samples, key=lambda s: s.at)
@@ -244,14 +229,14 @@ def alerts(samples: list[HcgSample], scans: list[ScanInput], pain: bool) -> list
     ectopic = any(s.location == "ectopic" for s in scans)
     sac_seen = _iu_sac_seen(scans)
     pul = not sac_seen and not ectopic
-    scan_now = _p("hcg.scan_now_iu_l")
-    disc = _p("hcg.discriminatory_connolly_iu_l")
+    scan_now = kb.param("hcg.scan_now_iu_l")
+    disc = kb.param("hcg.discriminatory_connolly_iu_l")
     if ectopic:
         out.append(
             Alert(
                 id="alert.ectopic_on_scan",
                 level="urgent",
-                text="a scan reports an ectopic pregnancy: urgent gynaecology care (NICE NG126)",
+                text=kb.say("alert.ectopic_on_scan"),
                 sources=["nice-ng126"],
             )
         )
@@ -260,45 +245,55 @@ def alerts(samples: list[HcgSample], scans: list[ScanInput], pain: bool) -> list
             Alert(
                 id="alert.hcg_scan_now",
                 level="same_day",
-                text=(
-                    f"hCG {latest.value_iu_l:g} IU/L (≥ {scan_now:g}) and no intrauterine sac "
-                    "seen: transvaginal scan now (NICE NG126)"
-                ),
+                text=kb.say("alert.hcg_scan_now", value=f"{latest.value_iu_l:g}"),
                 sources=["nice-ng126"],
             )
         )
     if ordered and pul:
-        gap = _p("hcg.connolly_max_gap_days")
+        gap = kb.param("hcg.connolly_max_gap_days")
         for scan in sorted(scans, key=lambda s: s.date, reverse=True):
             # the sample nearest the scan day (the later one on a tie)
-            near = min(
-                ordered, key=lambda s, d=scan.date: (abs((s.at.date() - d).days), -s.at.toordinal())
-            )
+            def distance(s: HcgSample, d: date = scan.date) -> tuple[int, int]:
+                return abs((s.at.date() - d).days), -s.at.toordinal()
+
+            near = min(ordered, key=distance)
             if abs((near.at.date() - scan.date).days) > gap or near.value_iu_l < disc:
                 continue
             out.append(
                 Alert(
                     id="alert.hcg_above_discriminatory_no_sac",
                     level="urgent",
-                    text=(
-                        f"no intrauterine sac recorded on the scan of {scan.date} with hCG "
-                        f"{near.value_iu_l:g} IU/L (≥ {disc:g}, the level at which a sac is "
-                        "seen in 99 % of viable intrauterine pregnancies): an ectopic pregnancy "
-                        "must be excluded (Connolly 2013)"
+                    text=kb.say(
+                        "alert.hcg_above_discriminatory_no_sac",
+                        day=scan.date,
+                        value=f"{near.value_iu_l:g}",
                     ),
                     sources=["connolly2013"],
                 )
             )
             break
+    if (pain or bleeding) and pul and latest is not None and latest.value_iu_l >= disc:
+        symptom = " and ".join(w for w, on in (("pain", pain), ("bleeding", bleeding)) if on)
+        out.append(
+            Alert(
+                id="alert.ectopic_suspected_symptomatic_pul",
+                level="urgent",
+                text=(
+                    f"{symptom} with a pregnancy of unknown location and hCG "
+                    f"{latest.value_iu_l:g} IU/L (≥ {disc:g}, the level at which a sac is seen in "
+                    "99 % of viable intrauterine pregnancies): suspected ectopic pregnancy — "
+                    "urgent same-day gynaecology assessment and transvaginal scan (NICE NG126; "
+                    "Connolly 2013)"
+                ),
+                sources=["nice-ng126", "connolly2013"],
+            )
+        )
     if pain and pul:
         out.append(
             Alert(
                 id="alert.pain_pul",
                 level="same_day",
-                text=(
-                    "pain with a pregnancy of unknown location: same-day clinical review "
-                    "(an ectopic pregnancy is not excluded)"
-                ),
+                text=kb.say("alert.pain_pul"),
                 sources=["nice-ng126"],
             )
         )

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.dating import Dating
 from rplcare.pregnancy.gestation import format_ga
 
@@ -71,8 +71,8 @@ class Window(BaseModel):
     note: str | None = None
 
 
-def _p(name: str) -> int:
-    return int(get_kb().param(name))
+def _p(kb: KnowledgeBase, name: str) -> int:
+    return int(kb.param(name))
 
 
 def _on(dating: Dating | None, ga_days: int) -> date | None:
@@ -90,6 +90,8 @@ def schedule(
     any_second_trimester_loss: bool,
     not_indicated_reason: str | None,
     today: date | None = None,
+    *,
+    kb: KnowledgeBase,
 ) -> LutealSupport:
     """Whether luteal support is indicated, its regimen and when it stops under `policy`.
 
@@ -100,41 +102,33 @@ def schedule(
     warnings: list[str] = []
     if not_indicated_reason:
         return LutealSupport.not_indicated(
-            policy, f"not indicated: {not_indicated_reason}", ["nice-ng126"]
+            policy, kb.say("luteal.not_indicated", reason=not_indicated_reason), ["nice-ng126"]
         )
     if indication not in (None, BLEEDING, ART):
         raise ValueError(f"unknown luteal indication {indication!r}")
     if indication is None and is_art and art_requires_progesterone:
         indication = ART
-        warnings.append("ART regimen that needs progesterone: ART luteal support assumed")
-    nice_regimen = str(get_kb().param("luteal.nice_regimen"))
+        warnings.append(kb.say("luteal.warning.art_assumed"))
+    nice_regimen = str(kb.param("luteal.nice_regimen"))
 
     # Candidate stops: (GA days, label, reason, sources); the latest one wins.
     stops: list[tuple[int, Label, str, list[str]]] = []
     if indication == BLEEDING:
         stops.append(
             (
-                _p("luteal.nice_stop_ga_days"),
+                _p(kb, "luteal.nice_stop_ga_days"),
                 "guideline",
-                "NICE NG126 1.5.2–1.5.3: vaginal bleeding with a scan-confirmed intrauterine "
-                "pregnancy and a previous miscarriage; continue to 16 completed weeks once a "
-                "heartbeat is seen (it may start before)",
+                kb.say("luteal.stop.bleeding"),
                 ["nice-ng126", "prism2019"],
             )
         )
     if indication == ART or (is_art and art_requires_progesterone):
         stops.append(
             (
-                _p("luteal.art_default_stop_ga_days"),
+                _p(kb, "luteal.art_default_stop_ga_days"),
                 "practice, not evidence",
-                "ART: evidence supports luteal support at least until the positive pregnancy test "
-                "after fresh IVF (Liu 2012; Watters 2020); the clinic default of 10+0 is practice "
-                "(Di Guardo 2020 survey), not evidence"
-                + (
-                    "; after an artificial-cycle frozen or donor-egg transfer progesterone is part "
-                    "of the regimen and must not be stopped early"
-                    if art_requires_progesterone
-                    else ""
+                kb.say(
+                    "luteal.stop.art_integral" if art_requires_progesterone else "luteal.stop.art"
                 ),
                 ["lps-duration", "lps-practice"]
                 + (["fet-lps"] if art_requires_progesterone else []),
@@ -143,58 +137,55 @@ def schedule(
 
     if policy == "article" and has_rpl:
         if any_second_trimester_loss:
-            ga = _p("luteal.article_second_trimester_stop_ga_days")
-            rule = f"after a second-trimester loss, stop at {format_ga(ga)}"
+            ga = _p(kb, "luteal.article_second_trimester_stop_ga_days")
+            rule = kb.say("luteal.article.second_trimester", stop=format_ga(ga))
         elif last_loss_ga_days is not None:
-            raw = last_loss_ga_days + _p("luteal.article_after_last_loss_days")
-            lo, hi = _p("luteal.article_min_stop_ga_days"), _p("luteal.article_max_stop_ga_days")
+            raw = last_loss_ga_days + _p(kb, "luteal.article_after_last_loss_days")
+            lo, hi = (
+                _p(kb, "luteal.article_min_stop_ga_days"),
+                _p(kb, "luteal.article_max_stop_ga_days"),
+            )
             ga = min(max(raw, lo), hi)
-            rule = (
-                f"last loss at {format_ga(last_loss_ga_days)} + 2 weeks = {format_ga(raw)}, "
-                f"kept within {format_ga(lo)}–{format_ga(hi)}: stop at {format_ga(ga)}"
+            rule = kb.say(
+                "luteal.article.after_last_loss",
+                last=format_ga(last_loss_ga_days),
+                raw=format_ga(raw),
+                stop=format_ga(ga),
             )
         else:
-            ga = _p("luteal.article_max_stop_ga_days")
-            rule = f"GA of the last loss unknown: the protocol's latest stop {format_ga(ga)} used"
-            warnings.append("gestational age of the last loss not recorded")
+            ga = _p(kb, "luteal.article_max_stop_ga_days")
+            rule = kb.say("luteal.article.last_loss_unknown")
+            warnings.append(kb.say("luteal.warning.last_loss_ga_unrecorded"))
         stops.append(
             (
                 ga,
                 "expert opinion without guideline support",
-                "source articles' clinic protocol (expert opinion without guideline support; "
-                f"PROMISE found no benefit without bleeding): luteal support for every pregnancy "
-                f"after RPL; {rule}",
+                kb.say("luteal.stop.article", rule=rule),
                 ["source-articles", "promise2015"],
             )
         )
     if indication == ART:
-        regimen = "the fertility clinic's luteal-support regimen (progesterone as prescribed)"
+        regimen = kb.say("luteal.regimen.art")
     elif indication == BLEEDING:
         regimen = nice_regimen
     elif policy == "article" and has_rpl:
-        regimen = nice_regimen + (
-            " (the NICE preparation; the articles' dydrogesterone is not the preferred progestogen)"
-        )
+        regimen = kb.say("luteal.regimen.article", regimen=nice_regimen)
     else:
-        why = (
-            "no guideline indication: luteal support is for vaginal bleeding with a previous "
-            "miscarriage (NICE NG126) or part of an ART regimen; progesterone without bleeding "
-            "did not help (PROMISE)"
-        )
+        why = kb.say("luteal.no_indication")
         if policy == "article" and not has_rpl:
-            why = "the article policy applies to women with RPL only; " + why
+            why = kb.say("luteal.no_indication_article_without_rpl", why=why)
         return LutealSupport.not_indicated(policy, why, ["nice-ng126", "promise2015"], warnings)
 
     ga, label, _, _ = max(stops, key=lambda s: s[0])
     why = "; ".join(r for _, _, r, _ in stops)
     if len(stops) > 1:
-        why += f". The latest stop applies: {format_ga(ga)}"
+        why += kb.say("luteal.latest_stop", stop=format_ga(ga))
     sources = [sid for _, _, _, ids in stops for sid in ids]
     stop_date = _on(dating, ga)
     if dating is None:
-        warnings.append("no dating: the stop date cannot be computed")
+        warnings.append(kb.say("luteal.warning.no_dating"))
     elif today is not None and stop_date is not None and stop_date <= today:
-        warnings.append(f"the stop point {format_ga(ga)} ({stop_date}) has been reached")
+        warnings.append(kb.say("luteal.warning.stop_reached", stop=format_ga(ga), day=stop_date))
     start = today if indication == BLEEDING or policy == "article" else None
     return LutealSupport(
         indicated=True,
@@ -212,42 +203,41 @@ def schedule(
 
 
 def cervical_surveillance(
-    dating: Dating | None, any_second_trimester_loss_or_spontaneous_preterm: bool
+    dating: Dating | None,
+    any_second_trimester_loss_or_spontaneous_preterm: bool,
+    *,
+    kb: KnowledgeBase,
 ) -> Window | None:
     """Serial transvaginal cervical length 16+0–24+0 after a spontaneous second-trimester loss
     or preterm birth (RCOG GTG 75, NICE NG25); None when not indicated."""
     if not any_second_trimester_loss_or_spontaneous_preterm:
         return None
-    lo, hi = _p("cervix.surveillance_start_ga_days"), _p("cervix.surveillance_end_ga_days")
-    short = get_kb().param("cervix.surveillance_short_mm")
+    lo, hi = _p(kb, "cervix.surveillance_start_ga_days"), _p(kb, "cervix.surveillance_end_ga_days")
     return Window(
         kind="cervical_length",
         start_ga=format_ga(lo),
         end_ga=format_ga(hi),
         start=_on(dating, lo),
         end=_on(dating, hi),
-        text=(
-            f"serial transvaginal cervical length {format_ga(lo)}–{format_ga(hi)}; if < {short:g} "
-            "mm offer vaginal progesterone or cerclage (NICE NG25 1.2.1)"
-        ),
+        text=kb.say("luteal.window.cervical_length"),
         verified=True,
         sources=["rcog-gtg75", "nice-ng25"],
     )
 
 
-def cerclage_window(dating: Dating | None, indicated: bool) -> Window | None:
+def cerclage_window(dating: Dating | None, indicated: bool, *, kb: KnowledgeBase) -> Window | None:
     """History-indicated cerclage window 12+0–14+0 (timing unverified); None when not indicated."""
     if not indicated:
         return None
-    lo, hi = _p("cerclage.history_start_ga_days"), _p("cerclage.history_end_ga_days")
+    lo, hi = _p(kb, "cerclage.history_start_ga_days"), _p(kb, "cerclage.history_end_ga_days")
     return Window(
         kind="cerclage",
         start_ga=format_ga(lo),
         end_ga=format_ga(hi),
         start=_on(dating, lo),
         end=_on(dating, hi),
-        text=f"history-indicated cerclage, usually at {format_ga(lo)}–{format_ga(hi)}",
+        text=kb.say("luteal.window.cerclage"),
         verified=False,
         sources=["rcog-gtg75", "cerclage-timing-secondary"],
-        note="timing found only in a secondary summary; the RCOG GTG 75 wording was not seen",
+        note=kb.say("luteal.window.cerclage_note"),
     )

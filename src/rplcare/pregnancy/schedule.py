@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.hcg import HcgPair
 from rplcare.pregnancy.luteal import LutealSupport, Window
 from rplcare.pregnancy.viability import Viability
@@ -37,6 +37,8 @@ def events(
     viability: Viability | None = None,
     cervical: Window | None = None,
     cerclage: Window | None = None,
+    *,
+    kb: KnowledgeBase,
 ) -> list[Event]:
     """Follow-up events in date order; only those that follow from the blocks given."""
     out: list[Event] = []
@@ -44,11 +46,15 @@ def events(
         out.append(
             Event(
                 kind="luteal_stop",
-                title=f"Stop luteal support ({luteal.stop_ga})",
+                title=kb.say("event.luteal_stop.title", stop=luteal.stop_ga),
                 start=luteal.stop_date,
                 end=None,
-                description=(
-                    f"{luteal.regimen}: stop at {luteal.stop_ga} ({luteal.label}). {luteal.why}"
+                description=kb.say(
+                    "event.luteal_stop",
+                    regimen=luteal.regimen,
+                    stop=luteal.stop_ga,
+                    label=luteal.label,
+                    why=luteal.why,
                 ),
                 source=luteal.sources[0] if luteal.sources else "nice-ng126",
             )
@@ -60,10 +66,12 @@ def events(
         out.append(
             Event(
                 kind="next_scan",
-                title="Repeat transvaginal scan",
+                title=kb.say("event.rescan.title"),
                 start=max(viability.rescan_from, today),
                 end=max(viability.rescan_by, today) if viability.rescan_by else None,
-                description=f"{viability.next_step} ({viability.rule})",
+                description=kb.say(
+                    "event.rescan", next_step=viability.next_step, rule=viability.rule
+                ),
                 source=viability.sources[0] if viability.sources else "sru2013",
             )
         )
@@ -79,16 +87,19 @@ def events(
     if last is not None and second is not None and not scanned_since:
         needs_review = last.nice == "review_within_24h" or last.interval_warning is not None
         if needs_review:
-            nxt = second + timedelta(hours=int(get_kb().param("hcg.nice_interval_h")))
+            nxt = second + timedelta(hours=int(kb.param("hcg.nice_interval_h")))
             out.append(
                 Event(
                     kind="next_hcg",
-                    title="Next serum hCG (48 h after the last)",
+                    title=kb.say("event.next_hcg.title"),
                     start=max(nxt, today),
                     end=None,
-                    description=(
-                        f"last pair {last.from_} → {last.to}: {last.why}"
-                        + (f"; {last.interval_warning}" if last.interval_warning else "")
+                    description=kb.say(
+                        "event.next_hcg",
+                        first=last.from_,
+                        second=last.to,
+                        why=last.why,
+                        warning=f"; {last.interval_warning}" if last.interval_warning else "",
                     ),
                     source="nice-ng126",
                 )
@@ -97,34 +108,25 @@ def events(
             out.append(
                 Event(
                     kind="urine_pregnancy_test",
-                    title="Urine pregnancy test",
-                    start=max(
-                        second + timedelta(days=int(get_kb().param("hcg.nice_upt_days"))), today
-                    ),
+                    title=kb.say("event.upt.title"),
+                    start=max(second + timedelta(days=int(kb.param("hcg.nice_upt_days"))), today),
                     end=None,
-                    description=(
-                        "NICE NG126: urine pregnancy test 14 days after the second hCG; if "
-                        "positive, return to the early pregnancy unit within 24 h"
-                    ),
+                    description=kb.say("event.upt"),
                     source="nice-ng126",
                 )
             )
         elif last.nice == "likely_intrauterine" and not scan_event:
-            kb = get_kb()
             out.append(
                 Event(
                     kind="next_scan",
-                    title="Transvaginal scan",
+                    title=kb.say("event.tvus.title"),
                     start=max(
                         second + timedelta(days=int(kb.param("hcg.nice_tvus_min_days"))), today
                     ),
                     end=max(
                         second + timedelta(days=int(kb.param("hcg.nice_tvus_max_days"))), today
                     ),
-                    description=(
-                        "NICE NG126: hCG rise > 63 % in 48 h — scan 7–14 days later, earlier if "
-                        "hCG ≥ 1,500 IU/L"
-                    ),
+                    description=kb.say("event.tvus"),
                     source="nice-ng126",
                 )
             )
@@ -134,14 +136,12 @@ def events(
         out.append(
             Event(
                 kind=w.kind,
-                title=(
-                    "Cervical length surveillance window"
-                    if w.kind == "cervical_length"
-                    else "History-indicated cerclage window"
-                ),
+                title=kb.say(f"event.window.{w.kind}.title"),
                 start=w.start,
                 end=w.end,
-                description=w.text + (f" ({w.note})" if w.note else ""),
+                description=kb.say(
+                    "event.window", text=w.text, note=f" ({w.note})" if w.note else ""
+                ),
                 source=w.sources[-1],
             )
         )

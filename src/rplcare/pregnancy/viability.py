@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.gestation import format_ga
 from rplcare.pregnancy.inputs import ScanInput
 
@@ -43,10 +43,6 @@ class Viability(BaseModel):
     evidence: list[int] = Field(default_factory=list)  # ScanInput.index values
 
 
-def _p(name: str) -> float:
-    return get_kb().param(name)
-
-
 def _no_embryo_with_heartbeat(s: ScanInput) -> bool | None:
     """True when the scan shows no embryo with a heartbeat; None when that is not recorded."""
     if s.embryo is False or s.heartbeat is False:
@@ -59,7 +55,7 @@ def _no_embryo_with_heartbeat(s: ScanInput) -> bool | None:
 
 
 def _time_rules(
-    latest: ScanInput, earlier: list[ScanInput], warnings: list[str]
+    latest: ScanInput, earlier: list[ScanInput], warnings: list[str], kb: KnowledgeBase
 ) -> tuple[list[str], list[str]]:
     """SRU rules across scans: (diagnostic, suspicious) criteria met by the latest scan."""
     diagnostic: list[str] = []
@@ -68,135 +64,145 @@ def _time_rules(
         return diagnostic, suspicious
     absent = _no_embryo_with_heartbeat(latest)
     if absent is None:
-        warnings.append(
-            "embryo or heartbeat not recorded on the latest scan: the time-based "
-            "SRU rules cannot be applied"
-        )
+        warnings.append(kb.say("viability.warning.time_rules_unrecorded"))
         return diagnostic, suspicious
     if not absent:
         return diagnostic, suspicious
-    d_without = int(_p("sru.no_embryo_after_sac_without_yolk_days"))
-    d_with = int(_p("sru.no_embryo_after_sac_with_yolk_days"))
-    s_min = int(_p("sru.suspicious_after_sac_min_days"))
+    d_without = int(kb.param("sru.no_embryo_after_sac_without_yolk_days"))
+    d_with = int(kb.param("sru.no_embryo_after_sac_with_yolk_days"))
+    s_min = int(kb.param("sru.suspicious_after_sac_min_days"))
     for e in earlier:
         if e.location != "intrauterine":
             continue
         gap = (latest.date - e.date).days
         if e.yolk_sac is True:
-            what, diag_at, susp_max = "with a yolk sac", d_with, d_with - 1
+            key, diag_at, susp_max = "with_yolk", d_with, d_with - 1
         else:
-            what, diag_at, susp_max = "without a yolk sac", d_without, d_without - 1
+            key, diag_at, susp_max = "without_yolk", d_without, d_without - 1
             if e.yolk_sac is None:
-                what = "whose yolk sac was not recorded (read as without)"
+                key = "yolk_unrecorded"
+        what = kb.say(f"viability.sac.{key}")
         if gap >= diag_at:
             diagnostic.append(
-                f"no embryo with heartbeat {gap} days after a scan ({e.date}) showing a sac "
-                f"{what} (≥ {diag_at} days)"
+                kb.say(
+                    "viability.criterion.no_embryo_after_sac",
+                    gap=gap,
+                    day=e.date,
+                    what=what,
+                    limit=f"≥ {diag_at}",
+                )
             )
         elif s_min <= gap <= susp_max:
             suspicious.append(
-                f"no embryo with heartbeat {gap} days after a scan ({e.date}) showing a sac "
-                f"{what} ({s_min}–{susp_max} days)"
+                kb.say(
+                    "viability.criterion.no_embryo_after_sac",
+                    gap=gap,
+                    day=e.date,
+                    what=what,
+                    limit=f"{s_min}–{susp_max}",
+                )
             )
     return diagnostic, suspicious
 
 
-def _window(latest: date, lo: str, hi: str | None) -> tuple[date, date | None]:
-    start = latest + timedelta(days=int(_p(lo)))
-    return start, (latest + timedelta(days=int(_p(hi)))) if hi else None
+def _window(latest: date, lo: str, hi: str | None, kb: KnowledgeBase) -> tuple[date, date | None]:
+    start = latest + timedelta(days=int(kb.param(lo)))
+    return start, (latest + timedelta(days=int(kb.param(hi)))) if hi else None
 
 
 def assess_viability(
     scans: list[ScanInput],
     dating_ga_days_at: Callable[[date], int] | None,
     today: date,
+    *,
+    kb: KnowledgeBase,
 ) -> Viability:
     """Viability status from all scans, the latest deciding (SRU 2013, NICE NG126)."""
     if not scans:
         return Viability(
             status="not_assessable",
-            rule="no scan recorded",
-            next_step="transvaginal ultrasound when the pregnancy is to be located and dated",
+            rule=kb.say("viability.rule.no_scan"),
+            next_step=kb.say("viability.next.no_scan"),
         )
     ordered = sorted(scans, key=lambda s: s.date)
     latest = ordered[-1]
     warnings: list[str] = []
     evidence = [s.index for s in ordered if s.index is not None]
     if any(s.date > today for s in ordered):
-        warnings.append("a scan is dated after the assessment date")
+        warnings.append(kb.say("viability.warning.scan_after_today"))
 
     ectopic = [s for s in ordered if s.location == "ectopic"]
     if ectopic:
         if latest.location == "intrauterine":
-            warnings.append(
-                f"an earlier scan ({ectopic[-1].date}) reported an ectopic pregnancy and the "
-                "latest an intrauterine one: consider a heterotopic pregnancy"
-            )
+            warnings.append(kb.say("viability.warning.heterotopic", day=ectopic[-1].date))
         return Viability(
             status="ectopic",
-            rule=f"the scan of {ectopic[-1].date} reports an ectopic pregnancy",
-            next_step="urgent gynaecology care for ectopic pregnancy (NICE NG126)",
+            rule=kb.say("viability.rule.ectopic", day=ectopic[-1].date),
+            next_step=kb.say("viability.next.ectopic"),
             scan_date=ectopic[-1].date,
             sources=["nice-ng126"],
             warnings=warnings,
             evidence=evidence,
         )
     if latest.location != "intrauterine":
-        rule = (
-            "no intrauterine sac seen on the latest scan"
-            if latest.location == "unknown"
-            else "location not recorded on the latest scan"
-        )
+        key = "no_sac" if latest.location == "unknown" else "not_recorded"
         return Viability(
             status="location_unknown",
-            rule=f"{rule} ({latest.date}): pregnancy of unknown location",
-            next_step=(
-                "manage as a pregnancy of unknown location: two serum hCG 48 h apart and "
-                "clinical review; same-day review if pain (NICE NG126)"
-            ),
+            rule=kb.say(f"viability.rule.location_{key}", day=latest.date),
+            next_step=kb.say("viability.next.location_unknown"),
             scan_date=latest.date,
             sources=["nice-ng126"],
             warnings=warnings,
             evidence=evidence,
         )
 
-    crl_lim = _p("sru.crl_no_heartbeat_mm")
-    msd_lim = _p("sru.msd_no_embryo_mm")
-    msd_susp = _p("sru.msd_suspicious_min_mm")
+    crl_lim = kb.param("sru.crl_no_heartbeat_mm")
+    msd_lim = kb.param("sru.msd_no_embryo_mm")
+    msd_susp = kb.param("sru.msd_suspicious_min_mm")
     diagnostic: list[str] = []
     suspicious: list[str] = []
     s = latest
     if s.embryo is True and s.heartbeat is False:
         if s.crl_mm is None:
-            suspicious.append(
-                "embryo without heartbeat, CRL not recorded (≥ 7 mm would be diagnostic)"
-            )
+            suspicious.append(kb.say("viability.criterion.crl_unrecorded"))
         elif s.crl_mm >= crl_lim:
-            diagnostic.append(f"CRL {s.crl_mm:g} mm (≥ {crl_lim:g}) and no heartbeat")
+            diagnostic.append(kb.say("viability.criterion.crl_diagnostic", crl=f"{s.crl_mm:g}"))
         else:
-            suspicious.append(f"CRL {s.crl_mm:g} mm (< {crl_lim:g}) and no heartbeat")
+            suspicious.append(kb.say("viability.criterion.crl_suspicious", crl=f"{s.crl_mm:g}"))
     if s.embryo is False and s.msd_mm is not None:
         if s.msd_mm >= msd_lim:
-            diagnostic.append(f"MSD {s.msd_mm:g} mm (≥ {msd_lim:g}) and no embryo")
+            diagnostic.append(kb.say("viability.criterion.msd_diagnostic", msd=f"{s.msd_mm:g}"))
         elif s.msd_mm >= msd_susp:
-            suspicious.append(f"MSD {s.msd_mm:g} mm ({msd_susp:g}–{msd_lim - 1:g}) and no embryo")
-    d_time, s_time = _time_rules(s, ordered[:-1], warnings)
+            suspicious.append(
+                kb.say(
+                    "viability.criterion.msd_suspicious",
+                    msd=f"{s.msd_mm:g}",
+                    upper=f"{msd_lim - 1:g}",
+                )
+            )
+    d_time, s_time = _time_rules(s, ordered[:-1], warnings, kb)
     diagnostic += d_time
     suspicious += s_time
     ga = dating_ga_days_at(s.date) if dating_ga_days_at is not None else None
-    no_embryo_ga = int(_p("sru.no_embryo_after_lmp_days"))
+    no_embryo_ga = int(kb.param("sru.no_embryo_after_lmp_days"))
     if s.embryo is False and ga is not None and ga >= no_embryo_ga:
-        suspicious.append(f"no embryo at {format_ga(ga)} (≥ 6 weeks after LMP)")
+        suspicious.append(kb.say("viability.criterion.no_embryo_after_lmp", ga=format_ga(ga)))
     if s.amnion_empty is True:
-        suspicious.append("empty amnion (amnion next to the yolk sac, no embryo)")
-    ys_lim = _p("sru.yolk_sac_enlarged_mm")
+        suspicious.append(kb.say("viability.criterion.empty_amnion"))
+    ys_lim = kb.param("sru.yolk_sac_enlarged_mm")
     if s.yolk_sac_diameter_mm is not None and s.yolk_sac_diameter_mm > ys_lim:
-        suspicious.append(f"enlarged yolk sac {s.yolk_sac_diameter_mm:g} mm (> {ys_lim:g})")
-    small = _p("sru.small_sac_difference_mm")
+        suspicious.append(
+            kb.say("viability.criterion.yolk_sac_enlarged", ys=f"{s.yolk_sac_diameter_mm:g}")
+        )
+    small = kb.param("sru.small_sac_difference_mm")
     if s.msd_mm is not None and s.crl_mm is not None and s.msd_mm - s.crl_mm < small:
         suspicious.append(
-            f"small sac for the embryo: MSD {s.msd_mm:g} − CRL {s.crl_mm:g} = "
-            f"{s.msd_mm - s.crl_mm:g} mm (< {small:g})"
+            kb.say(
+                "viability.criterion.small_sac",
+                msd=f"{s.msd_mm:g}",
+                crl=f"{s.crl_mm:g}",
+                diff=f"{s.msd_mm - s.crl_mm:g}",
+            )
         )
 
     common = {
@@ -205,26 +211,22 @@ def assess_viability(
         "evidence": evidence,
     }
     if diagnostic:
-        start, _ = _window(s.date, "viability.nice_repeat_scan_min_days", None)
+        start, _ = _window(s.date, "viability.nice_repeat_scan_min_days", None, kb)
         return Viability(
             status="failure_diagnostic",
-            rule="diagnostic of pregnancy failure (SRU 2013): " + "; ".join(diagnostic),
-            next_step=(
-                "before any intervention, get a second opinion and/or repeat the scan at least "
-                f"7 days later (from {start}) (NICE NG126)"
-            ),
+            rule=kb.say("viability.rule.failure_diagnostic", criteria="; ".join(diagnostic)),
+            next_step=kb.say("viability.next.failure_diagnostic", start=start),
             criteria=diagnostic + suspicious,
             rescan_from=start,
             sources=["sru2013", "nice-ng126"],
             **common,
         )
     if suspicious:
-        start, end = _window(s.date, "sru.followup_min_days", "sru.followup_max_days")
+        start, end = _window(s.date, "sru.followup_min_days", "sru.followup_max_days", kb)
         return Viability(
             status="failure_suspicious",
-            rule="suspicious for, not diagnostic of, pregnancy failure (SRU 2013): "
-            + "; ".join(suspicious),
-            next_step=f"rescan in 7–10 days ({start} to {end}); no intervention on this scan",
+            rule=kb.say("viability.rule.failure_suspicious", criteria="; ".join(suspicious)),
+            next_step=kb.say("viability.next.failure_suspicious", start=start, end=end),
             criteria=suspicious,
             rescan_from=start,
             rescan_by=end,
@@ -234,32 +236,39 @@ def assess_viability(
     if s.heartbeat is True:
         return Viability(
             status="viable",
-            rule="heartbeat seen on the latest intrauterine scan and no SRU failure criterion",
-            next_step="continue routine early-pregnancy care",
+            rule=kb.say("viability.rule.viable"),
+            next_step=kb.say("viability.next.viable"),
             sources=["sru2013", "nice-ng126"],
             **common,
         )
     if s.embryo is True:
         return Viability(
             status="not_assessable",
-            rule="embryo seen but the heartbeat was not recorded on the latest scan",
-            next_step="record the heartbeat and CRL (review the scan report)",
+            rule=kb.say("viability.rule.heartbeat_unrecorded"),
+            next_step=kb.say("viability.next.heartbeat_unrecorded"),
             sources=["sru2013"],
             **common,
         )
     if (ga is None or ga < no_embryo_ga) and (s.msd_mm is None or s.msd_mm < msd_susp):
         start, end = _window(
-            s.date, "viability.too_early_rescan_min_days", "viability.too_early_rescan_max_days"
+            s.date,
+            "viability.too_early_rescan_min_days",
+            "viability.too_early_rescan_max_days",
+            kb,
         )
         if s.msd_mm is None:
-            warnings.append("mean sac diameter not recorded")
+            warnings.append(kb.say("viability.warning.msd_unrecorded"))
         if s.embryo is None:
-            warnings.append("whether an embryo was seen is not recorded")
-        when = "no dates" if ga is None else f"{format_ga(ga)} by dates"
+            warnings.append(kb.say("viability.warning.embryo_unrecorded"))
+        when = (
+            kb.say("viability.when.no_dates")
+            if ga is None
+            else kb.say("viability.when.by_dates", ga=format_ga(ga))
+        )
         return Viability(
             status="too_early",
-            rule=f"intrauterine sac without an embryo, MSD < {msd_susp:g} mm, {when}",
-            next_step=f"rescan in 7–14 days ({start} to {end})",
+            rule=kb.say("viability.rule.too_early", when=when),
+            next_step=kb.say("viability.next.too_early", start=start, end=end),
             rescan_from=start,
             rescan_by=end,
             sources=["sru2013", "nice-ng126"],
@@ -267,8 +276,8 @@ def assess_viability(
         )
     return Viability(
         status="not_assessable",
-        rule="the latest scan lacks the findings the SRU criteria need (embryo, MSD)",
-        next_step="review the scan report; rescan if the findings are missing",
+        rule=kb.say("viability.rule.incomplete"),
+        next_step=kb.say("viability.next.incomplete"),
         sources=["sru2013"],
         **common,
     )

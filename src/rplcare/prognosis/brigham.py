@@ -12,12 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rplcare.knowledge import get_kb
-
-CAVEAT = (
-    "Approximate counselling aid: external validation in 739 Leiden couples (Youssef 2022) "
-    "found the Brigham model over-optimistic, too extreme and poorly discriminating."
-)
+from rplcare.knowledge import KnowledgeBase
 
 
 class Prognosis(BaseModel):
@@ -28,15 +23,14 @@ class Prognosis(BaseModel):
     exact_table_cell: bool
     verified_cell: bool
     interpolated: bool
-    caveat: str = CAVEAT
+    caveat: str  # from the knowledge base (prognosis.brigham.caveat)
     age_years: int
     previous_miscarriages: int
     note: str
     sources: list[str] = Field(default_factory=lambda: ["brigham1999", "youssef2022"])
 
 
-def _fit_pct(age: int, n: int) -> float:
-    kb = get_kb()
+def _fit_pct(age: int, n: int, kb: KnowledgeBase) -> float:
     logit = (
         kb.param("brigham.fit_intercept")
         + kb.param("brigham.fit_age_coef") * age
@@ -46,54 +40,47 @@ def _fit_pct(age: int, n: int) -> float:
 
 
 def brigham1999(
-    age_years: int | None, previous_miscarriages: int
+    age_years: int | None, previous_miscarriages: int, *, kb: KnowledgeBase
 ) -> tuple[Prognosis | None, list[str]]:
-    """Predicted % success of the next pregnancy; (None, [why]) outside 20–45 y or 2–5 losses."""
-    kb = get_kb()
+    """Predicted % success of the next pregnancy; (None, [why]) outside the model's ranges."""
     a_lo, a_hi = int(kb.param("brigham.min_age_years")), int(kb.param("brigham.max_age_years"))
     n_lo = int(kb.param("brigham.min_miscarriages"))
     n_hi = int(kb.param("brigham.max_miscarriages"))
     if age_years is None:
-        return None, ["prognosis (Brigham 1999) not given: maternal age not recorded"]
+        return None, [kb.say("prognosis.brigham.no_age")]
     if not a_lo <= age_years <= a_hi:
-        return None, [
-            f"prognosis (Brigham 1999) not given: age {age_years} is outside the model's "
-            f"{a_lo}–{a_hi} years"
-        ]
+        return None, [kb.say("prognosis.brigham.age_outside", age=age_years)]
     if not n_lo <= previous_miscarriages <= n_hi:
-        return None, [
-            f"prognosis (Brigham 1999) not given: {previous_miscarriages} previous miscarriages "
-            f"is outside the model's {n_lo}–{n_hi}"
-        ]
+        return None, [kb.say("prognosis.brigham.count_outside", n=previous_miscarriages)]
+    caveat = kb.say("prognosis.brigham.caveat")
     name = f"brigham.cell_{age_years}_{previous_miscarriages}"
     cell = kb.parameters.get(name)
     if cell is not None:
         verified = cell.verified
-        note = (
-            "exact table cell, verified through secondary quotes of the paper"
-            if verified
-            else "exact table cell, unverified (the primary table was not seen)"
+        note = kb.say(
+            "prognosis.brigham.cell_verified" if verified else "prognosis.brigham.cell_unverified"
         )
         return Prognosis(
-            next_pregnancy_success_pct=float(cell.value),
+            next_pregnancy_success_pct=float(kb.param(name)),
             exact_table_cell=True,
             verified_cell=verified,
             interpolated=False,
             age_years=age_years,
             previous_miscarriages=previous_miscarriages,
             note=note,
+            caveat=caveat,
         ), []
     return Prognosis(
-        next_pregnancy_success_pct=round(_fit_pct(age_years, previous_miscarriages), 1),
+        next_pregnancy_success_pct=round(_fit_pct(age_years, previous_miscarriages, kb), 1),
         exact_table_cell=False,
         verified_cell=False,
         interpolated=True,
         age_years=age_years,
         previous_miscarriages=previous_miscarriages,
-        note=(
-            "interpolated between table rows with rplcare's logistic fit to the table "
-            f"(logit p = {kb.param('brigham.fit_intercept')} "
-            f"{kb.param('brigham.fit_age_coef'):+} · age "
-            f"{kb.param('brigham.fit_miscarriage_coef'):+} · n); the fit is ours, not published"
+        note=kb.say(
+            "prognosis.brigham.interpolated",
+            age_coef=f"{kb.param('brigham.fit_age_coef'):+}",
+            n_coef=f"{kb.param('brigham.fit_miscarriage_coef'):+}",
         ),
+        caveat=caveat,
     ), []

@@ -90,7 +90,7 @@ def _clinical_criteria(case: Case, kb: KnowledgeBase) -> list[dict[str, Any]]:
                 {
                     "criterion": "vascular_thrombosis",
                     "evidence": ["patient.conditions"],
-                    "text": f"{c.replace('_', ' ')} recorded",
+                    "text": kb.say("aps.criterion.thrombosis", condition=c.replace("_", " ")),
                     "when": None,
                 }
             )
@@ -115,12 +115,12 @@ def _clinical_criteria(case: Case, kb: KnowledgeBase) -> list[dict[str, Any]]:
             and p.fetal_anomaly is not True
             and not aneuploid
         ):
-            note = "" if p.fetal_anomaly is False else " (fetal morphology not recorded)"
+            key = "known" if p.fetal_anomaly is False else "morphology_unknown"
             out.append(
                 {
                     "criterion": "fetal_death_10w",
                     "evidence": [f"pregnancies[{i}]"],
-                    "text": f"fetal death at or after 10 weeks{note}",
+                    "text": kb.say(f"aps.criterion.fetal_death.{key}"),
                     "when": p.when,
                 }
             )
@@ -128,25 +128,28 @@ def _clinical_criteria(case: Case, kb: KnowledgeBase) -> list[dict[str, Any]]:
             p.outcome == "live_birth"
             and p.ga is not None
             and p.ga < kb.param("aps.preterm_limit_days")
-            and p.preterm_cause in ("preeclampsia", "placental_insufficiency")
+            and p.preterm_cause in kb.param("aps.placental_preterm_causes")
         ):
             out.append(
                 {
                     "criterion": "preterm_birth_34w",
                     "evidence": [f"pregnancies[{i}]"],
-                    "text": f"birth before 34 weeks for {p.preterm_cause.replace('_', ' ')}",
+                    "text": kb.say(
+                        "aps.criterion.preterm_birth",
+                        cause=(p.preterm_cause or "").replace("_", " "),
+                    ),
                     "when": p.when,
                 }
             )
     runs.append(run)
     best = max(runs, key=len)
     if len(best) >= kb.param("aps.consecutive_early_losses"):
-        whens = [case.pregnancies[i].when for i in best if case.pregnancies[i].when]
+        whens = [w for i in best if (w := case.pregnancies[i].when) is not None]
         out.append(
             {
                 "criterion": "three_early_losses",
                 "evidence": [f"pregnancies[{i}]" for i in best],
-                "text": f"{len(best)} consecutive losses before 10 weeks",
+                "text": kb.say("aps.criterion.early_losses", n=len(best)),
                 "when": max(whens) if whens else None,
             }
         )
@@ -197,11 +200,11 @@ def assess_aps(case: Case, kb: KnowledgeBase) -> ApsAssessment:
     if any(c["criterion"] == "three_early_losses" for c in clinical):
         codes = {r.code for r in case.results}
         if "uterine_imaging" not in codes:
-            provisional.append("uterine anatomy not assessed")
+            provisional.append(kb.say("aps.provisional.uterine"))
         if "tsh" not in codes:
-            provisional.append("thyroid function not tested")
+            provisional.append(kb.say("aps.provisional.thyroid"))
         if not {"karyotype_female", "karyotype_male"} <= codes and not case.partner.karyotype:
-            provisional.append("parental karyotypes not available")
+            provisional.append(kb.say("aps.provisional.karyotype"))
 
     window_problem = None
     if persistent and clinical:
@@ -211,10 +214,7 @@ def assess_aps(case: Case, kb: KnowledgeBase) -> ApsAssessment:
             years = kb.param("aps.max_years_lab_to_clinical")
             gap = min(abs((ld - ev).days) for ld in lab_days for ev in events)
             if gap > years * 365.25:
-                window_problem = (
-                    f"more than {years} years between the positive tests and the "
-                    "clinical event: Sydney 2006 does not classify"
-                )
+                window_problem = kb.say("aps.window_problem")
     sydney = bool(persistent and clinical and window_problem is None)
     return ApsAssessment(
         lab=lab,
@@ -245,23 +245,22 @@ def _acr_eular(
     d12 = [c for c in clinical if c["criterion"] == "vascular_thrombosis"]
     if d12:
         computable = False
-        notes.append(
-            "thrombosis recorded but the VTE/CVD risk profile (domains 1-2) is not in the case"
-        )
+        notes.append(kb.say("aps.acr.note.thrombosis_profile"))
+    pts = kb.param("aps.acr_points")
     d4 = 0
     t1 = kb.param("aps.early_loss_limit_days")
     fetal_start = kb.param("aps.acr_fetal_death_start_days")
     preterm = kb.param("aps.preterm_limit_days")
     early_run = [c for c in clinical if c["criterion"] == "three_early_losses"]
     if early_run:
-        d4 = max(d4, 1)
+        d4 = max(d4, pts["d4_early_losses"])
     for p in case.pregnancies:
         if (
             p.outcome in ("miscarriage", "stillbirth")
             and p.ga is not None
             and fetal_start <= p.ga < preterm
         ):
-            d4 = max(d4, 1)
+            d4 = max(d4, pts["d4_fetal_death_16_34w"])
         if p.outcome in ("miscarriage",) and p.ga is not None and t1 <= p.ga < fetal_start:
             # early fetal deaths (10w0d-15w6d) count within the >= 3 consecutive item only
             pass
@@ -269,16 +268,19 @@ def _acr_eular(
             p.outcome == "live_birth"
             and p.ga is not None
             and p.ga < preterm
-            and p.preterm_cause in ("preeclampsia", "placental_insufficiency")
+            and p.preterm_cause in kb.param("aps.placental_preterm_causes")
         ):
-            d4 = max(d4, 3)
-            notes.append(
-                "pre-eclampsia/placental insufficiency taken as 'with severe features' "
-                "(the case does not record severity)"
-            )
+            d4 = max(d4, pts["d4_severe_preeclampsia_or_placental_insufficiency"])
+            notes.append(kb.say("aps.acr.note.severity_assumed"))
     clinical_points = d4
     # laboratory domains
-    d7 = 5 if "la" in persistent else 1 if lab["la"].positives else 0
+    d7 = (
+        pts["d7_la_persistent"]
+        if "la" in persistent
+        else pts["d7_la_once"]
+        if lab["la"].positives
+        else 0
+    )
     d8 = 0
     moderate, high = kb.param("aps.acr_moderate_titre"), kb.param("aps.acr_high_titre")
 
@@ -294,14 +296,14 @@ def _acr_eular(
         acl_g, b2_g = level("anticardiolipin", "igg"), level("anti_b2gpi", "igg")
         acl_m, b2_m = level("anticardiolipin", "igm"), level("anti_b2gpi", "igm")
         if acl_g == "high" and b2_g == "high":
-            d8 = 7
+            d8 = pts["d8_high_igg_both"]
         elif "high" in (acl_g, b2_g):
-            d8 = 5
+            d8 = pts["d8_high_igg_one"]
         elif "moderate" in (acl_g, b2_g):
-            d8 = 4
+            d8 = pts["d8_moderate_igg"]
         elif acl_m or b2_m:
-            d8 = 1
-        notes.append("domain 8 requires persistence (>= 12 weeks); that requirement is from memory")
+            d8 = pts["d8_igm_only"]
+        notes.append(kb.say("aps.acr.note.d8_persistence"))
     lab_points = d7 + d8
     entry_positive = bool(lab["la"].positives or lab["acl"].positives or lab["b2gpi"].positives)
     entry = bool(clinical) and entry_positive
@@ -315,7 +317,7 @@ def _acr_eular(
             and min(abs((t - e).days) for t in tests for e in events) > years * 365.25
         ):
             entry = False
-            notes.append(f"no positive aPL test within {years} years of a clinical criterion")
+            notes.append(kb.say("aps.acr.note.entry_window"))
     threshold = kb.param("aps.acr_threshold_points")
     classified = entry and clinical_points >= threshold and lab_points >= threshold
     return {

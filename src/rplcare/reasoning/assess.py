@@ -13,13 +13,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from rplcare import __version__ as ENGINE_VERSION
 from rplcare.case.loader import load_case
 from rplcare.case.model import Case
 from rplcare.knowledge import KnowledgeBase, get_kb
 from rplcare.prognosis.brigham import brigham1999
 from rplcare.reasoning import pregnancy as preg_mod
+from rplcare.reasoning.actions import (
+    Action,
+    action_events,
+    build_actions,
+    fold_not_recommended,
+    supersede_events,
+)
 from rplcare.reasoning.classification import DEFINITIONS, Classification, classify
-from rplcare.reasoning.engine import Rec, recommend
+from rplcare.reasoning.engine import PopulationContext, Rec, recommend
 from rplcare.reasoning.findings import FindingSet
 from rplcare.reasoning.rules import compute_findings
 from rplcare.util import jsonio
@@ -47,6 +55,25 @@ class Assessment:
     warnings: list[str] = field(default_factory=list)
     workup_done: list[dict[str, Any]] = field(default_factory=list)
     input_hash: str | None = None
+    actions: list[Action] = field(default_factory=list)
+    population: PopulationContext | None = None
+    asked_about: tuple[str, ...] = ()
+
+    def most_urgent(self) -> Action | None:
+        """The first action of the ordered list (contract 1), or None."""
+        return self.actions[0] if self.actions else None
+
+    fold_minimum: int = 3  # actions.fold_not_recommended_min of the KB that made it
+
+    def folded_not_recommended(self) -> dict[str, Any]:
+        """Routine not-recommended items as one line with a count (issue 9 §2); prominent ones
+        and those the patient asked about stay listed."""
+        return fold_not_recommended(
+            self.recommendations, keep=set(self.asked_about), minimum=self.fold_minimum
+        )
+
+    # the knowledge base that made it: to_dict() reads finding flags and the stamp from it
+    kb: KnowledgeBase | None = field(default=None, repr=False, compare=False)
 
     def rec(self, rid: str) -> Rec | None:
         return next((r for r in self.recommendations if r.id == rid), None)
@@ -56,7 +83,9 @@ class Assessment:
         return r.status if r else None
 
     def to_dict(self) -> dict[str, Any]:
-        kb = get_kb()
+        kb = self.kb
+        if kb is None:
+            raise ValueError("Assessment.to_dict needs the knowledge base that made it (kb=)")
         # every finding is listed, so each `because` id resolves; `reported: false` marks the
         # context facts (e.g. "no bleeding recorded") that displays may leave out
         findings = []
@@ -71,10 +100,23 @@ class Assessment:
             "assessed_on": self.assessed_on.isoformat(),
             "knowledge_base": {
                 "version": self.kb_version,
+                "content_hash": kb.content_hash,
+                "engine": ENGINE_VERSION,
                 "definition": self.definition,
                 "luteal_policy": self.luteal_policy,
             },
             "disclaimer": DISCLAIMER,
+            "actions": [a.to_json() for a in self.actions],
+            "population": (
+                {
+                    "stage": self.population.stage,
+                    "ga_days": self.population.ga_days,
+                    "conception": self.population.conception,
+                }
+                if self.population
+                else None
+            ),
+            "not_recommended_folded": self.folded_not_recommended(),
             "classification": self.classification.to_json(),
             "findings": findings,
             "recommendations": [r.to_json() for r in self.recommendations],
@@ -103,43 +145,55 @@ def assess(
     luteal_policy: Literal["guideline", "article"] | str = "guideline",
     kb: KnowledgeBase | None = None,
 ) -> Assessment:
-    """Assess a case as of `today` (default: the case's `assessed_on`, else the caller's date).
+    """Assess a case as of `today` (default: the case's `assessed_on`; one of them is required).
 
-    Raises CaseError for invalid input and ValueError for an unknown option.
+    `kb` is the knowledge base to reason with; when omitted the packaged one is used (the
+    only place in reasoning that picks it: everything below receives `kb` as an argument).
+    Raises CaseError for invalid input and ValueError for an unknown option or no date.
     """
     if definition not in DEFINITIONS:
         raise ValueError(f"unknown definition {definition!r} (allowed: {', '.join(DEFINITIONS)})")
     if luteal_policy not in LUTEAL_POLICIES:
         raise ValueError(f"unknown luteal policy {luteal_policy!r} (allowed: guideline, article)")
-    if not isinstance(case, Case):
-        case = load_case(case, today=today)
     kb = kb or get_kb()
-    as_of = today or case.assessed_on or date.today()
+    if not isinstance(case, Case):
+        case = load_case(case, today=today, kb=kb)
+    as_of = today or case.assessed_on
+    if as_of is None:
+        raise ValueError("no assessment date: pass today= or set assessed_on in the case")
     if case.assessed_on is not None and as_of < case.assessed_on:
         raise ValueError(f"today ({as_of}) is before the case's assessed_on ({case.assessed_on})")
     cls = classify(case, definition, kb)
     parts = preg_mod.analyse(case, cls, kb, as_of)
     fs = compute_findings(case, cls, kb, parts.context if parts else None, as_of)
-    recs = recommend(fs, kb)
+    population = population_context(case, parts)
+    recs = recommend(fs, kb, population)
+    for r in recs:
+        if r.id in case.asked_about and r.status == "not_recommended":
+            r.extra["asked_about"] = True
     warnings = list(case.warnings)
     pregnancy = None
     if parts is not None:
         statuses = {r.id: r.status for r in recs}
         preg_mod.plan_luteal(parts, case, cls, statuses, luteal_policy, as_of, kb, fs.ids)
         pregnancy = preg_mod.block(parts)
+        warnings.extend(parts.warnings)
         for block in (parts.dating, parts.viability, parts.progesterone, parts.luteal):
             warnings.extend(getattr(block, "warnings", None) or [])
         _attach_schedule(recs, parts)
+    actions = build_actions(recs, parts.alerts if parts else [], kb, as_of, fs.ids)
+    if parts is not None:
+        parts.events = action_events(actions) + supersede_events(parts.events, actions, as_of)
+        parts.events.sort(key=lambda e: e.start)  # stable: due actions lead their day
+        assert pregnancy is not None
+        pregnancy["events"] = [e.model_dump(mode="json") for e in parts.events]
     prognosis = None
     if cls.miscarriages:
-        age = case.patient.age_on(as_of)
-        prog, why = brigham1999(age, cls.miscarriages)
-        prognosis = prog.model_dump(mode="json") if prog else None
-        warnings.extend(why)
+        prognosis = _prognosis(case, cls, population, as_of, kb, warnings)
     done = [
-        {"id": test_id, "because": [fid], "evidence": fs.get(fid).evidence}
+        {"id": test_id, "because": [fid], "evidence": f.evidence}
         for test_id, fid in kb.param("workup.satisfied_by").items()
-        if fid in fs
+        if (f := fs.get(fid)) is not None
     ]
     return Assessment(
         case_id=case.id,
@@ -155,7 +209,73 @@ def assess(
         warnings=list(dict.fromkeys(warnings)),
         workup_done=done,
         input_hash=case_hash(case),
+        actions=actions,
+        population=population,
+        asked_about=tuple(case.asked_about),
+        fold_minimum=int(kb.param("actions.fold_not_recommended_min")),
+        kb=kb,
     )
+
+
+def conception_mode(case: Case) -> str | None:
+    """The current pregnancy's conception as populations name it (None when not pregnant)."""
+    cp = case.current_pregnancy
+    if cp is None:
+        return None
+    if case.gestational_carrier:
+        return "gestational_carrier"
+    if cp.conception == "donor_egg":
+        return "donor_egg"
+    if cp.conception == "frozen_transfer":
+        return "artificial_fet" if cp.endometrial_preparation == "artificial" else "frozen"
+    if cp.conception in ("ivf", "icsi") or (cp.conception is None and cp.transfer_date):
+        return "fresh"
+    if cp.conception == "iui":
+        return "iui"
+    return "natural"
+
+
+def population_context(case: Case, parts: preg_mod.PregnancyParts | None) -> PopulationContext:
+    if case.current_pregnancy is None or parts is None:
+        return PopulationContext(stage="preconception")
+    return PopulationContext(
+        stage="pregnant", ga_days=parts.context.ga_days, conception=conception_mode(case)
+    )
+
+
+def _prognosis(
+    case: Case,
+    cls: Classification,
+    population: PopulationContext,
+    as_of: date,
+    kb: KnowledgeBase,
+    warnings: list[str],
+) -> dict[str, Any] | None:
+    """Brigham 1999 applies to a woman's own eggs before her next pregnancy (issue 9 §1)."""
+    own_eggs = population.conception not in ("donor_egg", "gestational_carrier") and not (
+        case.gestational_carrier
+    )
+    if not own_eggs:
+        warnings.append(
+            "prognosis: Brigham 1999 is by the age of the woman whose eggs are used; with donor "
+            "eggs or a gestational carrier the egg's age is not recorded, so it is not shown"
+        )
+        return None
+    limit = kb.param("class.first_trimester_end_days")
+    if population.stage == "pregnant" and (population.ga_days or 0) >= limit:
+        warnings.append(
+            "prognosis: not shown during an ongoing pregnancy past the first trimester (Brigham "
+            "1999 predicts the success of a next pregnancy)"
+        )
+        return None
+    age = case.patient.age_on(as_of)
+    prog, why = brigham1999(age, cls.miscarriages, kb=kb)
+    warnings.extend(why)
+    if prog is None:
+        return None
+    out = prog.model_dump(mode="json")
+    out["applies_to"] = "this pregnancy" if population.stage == "pregnant" else "next pregnancy"
+    return out
 
 
 def _attach_schedule(recs: list[Rec], parts: preg_mod.PregnancyParts) -> None:

@@ -86,7 +86,8 @@ def classify(case: Case, definition: str, kb: KnowledgeBase) -> Classification:
         p.outcome == "live_birth" or (p.ga is not None and p.ga >= reached) for p in preg
     )
     all_losses = sum(1 for p in preg if is_early_loss(p, kb))
-    tier = None if all_losses == 0 else 3 if any_second else min(3, all_losses)
+    top = int(kb.param("class.care_tier_max"))
+    tier = None if all_losses == 0 else top if any_second else min(top, all_losses)
     return Classification(
         definition=definition,
         rpl=rpl,

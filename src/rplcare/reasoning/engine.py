@@ -6,8 +6,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rplcare.knowledge import KnowledgeBase
-from rplcare.knowledge.model import Recommendation, Rule, SourceRef
+from rplcare.knowledge.model import Population, Recommendation, Rule, SourceRef
 from rplcare.reasoning.findings import FindingSet
+
+
+@dataclass(frozen=True)
+class PopulationContext:
+    """Where the case stands, as populations name it: stage, gestation, conception mode."""
+
+    stage: str = "preconception"  # preconception | pregnant
+    ga_days: int | None = None
+    conception: str | None = None  # a CONCEPTION_MODES value when pregnant
+
+    @classmethod
+    def from_findings(cls, fs: FindingSet) -> PopulationContext:
+        return cls(stage="pregnant" if "current.pregnant" in fs else "preconception")
+
+
+def population_holds(pop: Population | None, ctx: PopulationContext) -> bool:
+    """Whether the case is inside a population (None = no restriction)."""
+    if pop is None:
+        return True
+    if ctx.stage not in pop.stage:
+        return False
+    if ctx.stage != "pregnant":
+        return True
+    if pop.ga_days is not None:
+        lo, hi = pop.ga_days
+        if ctx.ga_days is None:
+            if lo != 0:  # unknown gestation: only early-pregnancy windows match
+                return False
+        elif not lo <= ctx.ga_days < hi:
+            return False
+    return ctx.conception is None or ctx.conception in pop.conception
+
 
 UNVERIFIED_NOTE = "(source wording not verified)"
 
@@ -25,6 +57,8 @@ class Rec:
     prominent: bool = False
     verified: bool = True
     rule_index: int = 0
+    urgency: str = "routine"
+    timing: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -39,7 +73,10 @@ class Rec:
             "title": self.title,
             "prominent": self.prominent,
             "verified": self.verified,
+            "urgency": self.urgency,
         }
+        if self.timing:
+            out["timing"] = self.timing
         out.update(self.extra)
         return out
 
@@ -62,14 +99,32 @@ def _because(rule: Rule, present: frozenset[str]) -> list[str]:
     return list(rule.when.all) + [f for f in rule.when.any if f in present]
 
 
-def evaluate(rec: Recommendation, fs: FindingSet, kb: KnowledgeBase) -> Rec | None:
+def evaluate(
+    rec: Recommendation,
+    fs: FindingSet,
+    kb: KnowledgeBase,
+    population: PopulationContext | None = None,
+) -> Rec | None:
     present = fs.ids
+    ctx = population or PopulationContext.from_findings(fs)
+    if not population_holds(rec.population, ctx):
+        return None
     for i, rule in enumerate(rec.rules):
-        if not rule.when.holds(present):
+        if not rule.when.holds(present) or not population_holds(rule.population, ctx):
             continue
         refs = [_ref_json(kb, r) for r in rule.sources]
         verified = all(v for _, v in refs)
         text = rule.text or rec.text
+        patient_text = rule.patient_text or rec.patient_text
+        urgency, timing = rule.urgency, rule.timing
+        wp = rule.when_pregnant
+        if wp is None and rule.text is None and rec.population is not None:
+            wp = rec.population.when_pregnant
+        if ctx.stage == "pregnant" and wp is not None:
+            text = wp.text or text
+            patient_text = wp.patient_text or patient_text
+            urgency = wp.urgency or urgency
+            timing = wp.timing or timing
         if not verified:
             unverified = ", ".join(dict.fromkeys(r["id"] for r, v in refs if not v))
             text = f"{text} {UNVERIFIED_NOTE[:-1]}: {unverified})"
@@ -80,20 +135,27 @@ def evaluate(rec: Recommendation, fs: FindingSet, kb: KnowledgeBase) -> Rec | No
             because=_because(rule, present),
             sources=[r for r, _ in refs],
             text=text,
-            patient_text=rule.patient_text or rec.patient_text,
+            patient_text=patient_text,
             title=rec.title,
             prominent=rule.prominent,
             verified=verified,
             rule_index=i,
+            urgency=urgency,
+            timing=timing,
         )
     return None
 
 
-def recommend(fs: FindingSet, kb: KnowledgeBase) -> list[Rec]:
-    """Every recommendation whose rules hold, in knowledge-base order."""
+def recommend(
+    fs: FindingSet, kb: KnowledgeBase, population: PopulationContext | None = None
+) -> list[Rec]:
+    """Every recommendation whose rules hold inside its population, in knowledge-base order."""
     out = []
+    satisfied = kb.param("workup.satisfied_by") if "workup.satisfied_by" in kb.parameters else {}
     for rec in kb.recommendations.values():
-        r = evaluate(rec, fs, kb)
+        r = evaluate(rec, fs, kb, population)
+        if r is not None and r.status != "not_recommended" and satisfied.get(rec.id) in fs:
+            continue  # a recorded result satisfies it: listed under workup.done instead
         if r is not None:
             out.append(r)
     return out

@@ -7,6 +7,7 @@ never read as normal: a result that is absent produces a `gap.*` finding, not a 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,5 +57,5 @@ class FindingSet:
     def ids(self) -> frozenset[str]:
         return frozenset(self._items)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Finding]:
         return iter(self._items.values())

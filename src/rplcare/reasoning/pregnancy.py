@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from rplcare.case.model import Case
 from rplcare.case.vocabulary import vocabulary
@@ -16,7 +16,13 @@ from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy import hcg as hcg_mod
 from rplcare.pregnancy.dating import Dating, date_pregnancy, ga_on
 from rplcare.pregnancy.inputs import HcgSample, ScanInput
-from rplcare.pregnancy.luteal import LutealSupport, cerclage_window, cervical_surveillance, schedule
+from rplcare.pregnancy.luteal import (
+    LutealSupport,
+    Policy,
+    cerclage_window,
+    cervical_surveillance,
+    schedule,
+)
 from rplcare.pregnancy.progesterone import ProgesteroneBlock, interpret
 from rplcare.pregnancy.schedule import Event, events
 from rplcare.pregnancy.viability import Viability, assess_viability
@@ -42,6 +48,7 @@ class PregnancyParts:
     cervical: Any = None
     cerclage: Any = None
     events: list[Event] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _scans(case: Case) -> list[ScanInput]:
@@ -83,10 +90,10 @@ def analyse(
         return None
     scans = _scans(case)
     dating = date_pregnancy(
-        today, cp.lmp, cp.cycle_length_days, cp.transfer_date, cp.embryo_age_days, scans
+        today, cp.lmp, cp.cycle_length_days, cp.transfer_date, cp.embryo_age_days, scans, kb=kb
     )
     start = pregnancy_start(case, dating, kb)
-    samples = sorted(
+    all_samples = sorted(
         (
             HcgSample(at=r.at, value_iu_l=r.si, index=i)
             for i, r in enumerate(case.results)
@@ -94,10 +101,24 @@ def analyse(
         ),
         key=lambda s: s.at,
     )
+    # an hCG of 0 is a negative test: every calculator takes positive values only (no log of 0,
+    # no division by it); the negative result is reported, never silently dropped
+    samples = [s for s in all_samples if s.value_iu_l > 0]
+    notes = [
+        f"results[{s.index}]: hCG 0 IU/L (negative test) on {s.at.date()} is not used in the "
+        "hCG pair analysis"
+        + (
+            "; after a positive hCG it suggests the pregnancy has resolved: confirm"
+            if any(p.at < s.at for p in samples)
+            else ""
+        )
+        for s in all_samples
+        if s.value_iu_l <= 0
+    ]
     ga_at = (lambda d: ga_on(dating, d)) if dating is not None else None
-    viability = assess_viability(scans, ga_at, today)
-    pairs = hcg_mod.analyse_series(samples)
-    alerts = hcg_mod.alerts(samples, scans, "pain" in cp.symptoms)
+    viability = assess_viability(scans, ga_at, today, kb=kb)
+    pairs = hcg_mod.analyse_series(samples, kb=kb)
+    alerts = hcg_mod.alerts(samples, scans, "pain" in cp.symptoms, "bleeding" in cp.symptoms, kb=kb)
     intrauterine = any(s.location == "intrauterine" for s in scans)
     progs = [m for m in cp.treatments if m in vocabulary().progestogens]
     art = (cp.conception in ART_CONCEPTIONS) or cp.transfer_date is not None
@@ -119,9 +140,11 @@ def analyse(
             intrauterine,
             artificial_cycle_fet=frozen and cp.endometrial_preparation == "artificial",
             initial_hcg_iu_l=samples[0].value_iu_l if samples else None,
+            kb=kb,
         )
     short: list[int] = []
-    short_mm = kb.param("cervix.surveillance_short_mm")
+    # NICE NG25 as updated in 2019: "25 mm or less" (cervix.short_mm_ng25_2019)
+    short_mm = kb.param("cervix.short_mm_ng25_2019")
     lo, hi = (
         kb.param("cervix.surveillance_start_ga_days"),
         kb.param("cervix.surveillance_end_ga_days"),
@@ -129,7 +152,7 @@ def analyse(
     for s in scans:
         if (
             s.cervical_length_mm is not None
-            and s.cervical_length_mm < short_mm
+            and s.cervical_length_mm <= short_mm
             and dating is not None
         ) and lo <= ga_on(dating, s.date) <= hi:
             short.append(s.index or 0)
@@ -142,7 +165,9 @@ def analyse(
         art_preparation_unknown=prep_unknown,
         cervical_length_short=short,
     )
-    return PregnancyParts(ctx, dating, viability, pairs, alerts, progesterone, scans, samples)
+    parts = PregnancyParts(ctx, dating, viability, pairs, alerts, progesterone, scans, samples)
+    parts.warnings = notes
+    return parts
 
 
 def plan_luteal(
@@ -180,7 +205,7 @@ def plan_luteal(
     last_ga = next((p.ga for p in reversed(losses) if p.ga is not None), None)
     parts.luteal = schedule(
         indication,
-        policy,
+        cast(Policy, policy),
         parts.dating,
         ctx.art,
         ctx.art_progesterone_required,
@@ -189,15 +214,16 @@ def plan_luteal(
         cls.any_second_trimester_loss,
         reason,
         today=today,
+        kb=kb,
     )
     parts.cervical = cervical_surveillance(
-        parts.dating, "history.second_trimester_loss_or_spontaneous_preterm" in fids
+        parts.dating, "history.second_trimester_loss_or_spontaneous_preterm" in fids, kb=kb
     )
     parts.cerclage = cerclage_window(
-        parts.dating, statuses.get("treat.history_indicated_cerclage") == "recommended"
+        parts.dating, statuses.get("treat.history_indicated_cerclage") == "recommended", kb=kb
     )
     parts.events = events(
-        today, parts.luteal, parts.pairs, parts.viability, parts.cervical, parts.cerclage
+        today, parts.luteal, parts.pairs, parts.viability, parts.cervical, parts.cerclage, kb=kb
     )
 
 

@@ -18,6 +18,7 @@ from rplcare.pregnancy.gestation import format_ga
 from rplcare.reasoning.aps import aneuploid, assess_aps, unbalanced_structural
 from rplcare.reasoning.classification import Classification, is_second_trimester_loss
 from rplcare.reasoning.findings import FindingSet
+from rplcare.reasoning.rules_safety import compute_safety_findings
 
 # tests guidelines advise against (or allow only for explanation), by recorded result code
 NOT_ROUTINE_RECORDED = {
@@ -42,6 +43,7 @@ RECORDED_TREATMENTS = {
     "hcg_injections": "recorded.hcg_supplementation",
     "bed_rest": "recorded.bed_rest",
     "oral_dydrogesterone": "recorded.dydrogesterone",
+    "metformin": "recorded.metformin",
 }
 
 
@@ -91,9 +93,10 @@ def compute_findings(
     _anatomy(case, facts, cls, kb, fs)
     _genetics(case, facts, cls, kb, fs)
     _lifestyle(case, kb, fs)
-    _recorded(case, facts, fs)
+    _recorded(case, facts, kb, fs)
     _current(case, cls, kb, fs, preg)
-    _workup(case, facts, cls, fs)
+    compute_safety_findings(case, facts, cls, kb, fs, preg)
+    _workup(case, facts, cls, kb, fs)
     return fs
 
 
@@ -102,15 +105,19 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
     if cls.rpl:
         fs.add(
             "state.rpl",
-            f"Recurrent pregnancy loss under {cls.definition}: {cls.losses_counted} "
-            f"losses counted ({cls.type} RPL, care tier {cls.care_tier}).",
+            kb.say(
+                "state.rpl",
+                definition=cls.definition,
+                n=cls.losses_counted,
+                type=cls.type,
+                tier=cls.care_tier,
+            ),
             ev,
         )
     if cls.rcog_second_trimester_scope:
         fs.add(
             "state.rcog_second_trimester_scope",
-            "A second-trimester miscarriage: in the scope of "
-            "RCOG GTG 17 for the same investigations, without being called recurrent.",
+            kb.say("state.rcog_second_trimester_scope"),
             [
                 f"pregnancies[{i}]"
                 for i, p in enumerate(case.pregnancies)
@@ -123,11 +130,11 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
             for i, p in enumerate(case.pregnancies)
             if p.outcome in ("miscarriage", "biochemical", "stillbirth")
         ]
-        fs.add("history.loss", "At least one pregnancy loss.", losses)
-        if cls.care_tier >= 2:
+        fs.add("history.loss", kb.say("history.loss"), losses)
+        if cls.care_tier >= kb.param("class.care_tier_clinic"):
             fs.add(
                 "state.care_tier_2_plus",
-                f"Care tier {cls.care_tier} (Lancet 2021 graded model).",
+                kb.say("state.care_tier_2_plus", tier=cls.care_tier),
                 losses,
             )
     misc = [
@@ -136,7 +143,7 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
     if misc:
         fs.add(
             "history.miscarriage",
-            f"{len(misc)} previous miscarriage(s) or biochemical loss(es).",
+            kb.say("history.miscarriage", n=len(misc)),
             [f"pregnancies[{i}]" for i in misc],
         )
     clinical_misc = [i for i, p in enumerate(case.pregnancies) if p.outcome == "miscarriage"]
@@ -144,14 +151,13 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
     if second:
         fs.add(
             "history.second_trimester_loss",
-            f"{len(second)} second-trimester loss(es) (12+0 to 23+6).",
+            kb.say("history.second_trimester_loss", n=len(second)),
             [f"pregnancies[{i}]" for i in second],
         )
-    if len(clinical_misc) >= 2 or second:
+    if len(clinical_misc) >= kb.param("genetics.poc_testing_min_miscarriages") or second:
         fs.add(
             "history.poc_testing_indicated",
-            "Two or more miscarriages or a second-trimester "
-            "loss: tissue of a further loss should go for genetic analysis.",
+            kb.say("history.poc_testing_indicated"),
             [f"pregnancies[{i}]" for i in sorted(set(clinical_misc) | set(second))],
         )
     # spontaneous preterm birth or mid-trimester loss 16+0-34+0 (NICE NG25 1.2.1)
@@ -167,9 +173,17 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
             and p.ga < preterm
             and p.preterm_cause in ("spontaneous", None)
         )
-        if (is_second_trimester_loss(p, kb) or spontaneous_birth) and lo <= p.ga < hi:
+        if (
+            (is_second_trimester_loss(p, kb) and p.missed is not True) or spontaneous_birth
+        ) and lo <= p.ga < hi:
             spont.append(i)
-        if is_second_trimester_loss(p, kb) or spontaneous_birth:
+        # RCOG GTG 75 / NICE NG25: a spontaneous second-trimester loss or preterm birth - a
+        # missed miscarriage (fetal death found on a scan, no labour, no cervical history) is
+        # not a cervical event and does not start cervical surveillance
+        cervical_loss = is_second_trimester_loss(p, kb) and (
+            p.missed is not True or p.painless_cervical_dilation is True
+        )
+        if cervical_loss or spontaneous_birth:
             cerclage_events.append(i)
     # a preterm birth without a recorded cause is counted (missing surveillance is the worse
     # error) but never silently: the finding says the cause was assumed
@@ -179,29 +193,31 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
         if case.pregnancies[i].outcome == "live_birth" and case.pregnancies[i].preterm_cause is None
     ]
     caveat = (
-        f" Cause of preterm birth not recorded ({', '.join(f'pregnancies[{i}]' for i in unknown)}):"
-        " taken as spontaneous; record preterm_cause."
+        kb.say(
+            "text.preterm_cause_assumed",
+            paths=", ".join(f"pregnancies[{i}]" for i in unknown),
+        )
         if unknown
         else ""
     )
     if cerclage_events:
         fs.add(
             "history.second_trimester_loss_or_spontaneous_preterm",
-            "A spontaneous second-trimester loss or preterm birth: cervical-length surveillance "
-            "in the next pregnancy." + caveat,
+            kb.say("history.second_trimester_loss_or_spontaneous_preterm", caveat=caveat),
             [f"pregnancies[{i}]" for i in cerclage_events],
         )
     if spont:
         fs.add(
             "history.spontaneous_preterm_or_midtrimester_loss",
-            "A spontaneous preterm birth or mid-trimester loss between 16+0 and 34+0." + caveat,
+            kb.say("history.spontaneous_preterm_or_midtrimester_loss", caveat=caveat),
             [f"pregnancies[{i}]" for i in spont],
         )
     if len(cerclage_events) >= kb.param("cerclage.history_min_events"):
         fs.add(
             "history.three_preterm_or_second_trimester",
-            f"{len(cerclage_events)} previous "
-            "spontaneous preterm births and/or second-trimester losses." + caveat,
+            kb.say(
+                "history.three_preterm_or_second_trimester", n=len(cerclage_events), caveat=caveat
+            ),
             [f"pregnancies[{i}]" for i in cerclage_events],
         )
     painless = [
@@ -213,8 +229,7 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
         ev = [f"pregnancies[{i}]" for i in painless] or ["patient.conditions"]
         fs.add(
             "cause.cervical_insufficiency_history",
-            "Cervical insufficiency: a second-trimester "
-            "loss after painless cervical dilation, or the condition recorded.",
+            kb.say("cause.cervical_insufficiency_history"),
             ev,
         )
     aneu = [
@@ -223,7 +238,7 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
     if aneu:
         fs.add(
             "state.fetal_aneuploidy_explained_loss",
-            "An aneuploid pregnancy-tissue karyotype explains that loss.",
+            kb.say("state.fetal_aneuploidy_explained_loss"),
             [f"pregnancies[{i}]" for i in aneu],
             {"karyotypes": [case.pregnancies[i].poc_karyotype for i in aneu]},
         )
@@ -235,8 +250,7 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
     if unbal:
         fs.add(
             "state.poc_unbalanced_structural",
-            "Pregnancy tissue showed an unbalanced structural "
-            "rearrangement: a parent may carry a balanced one.",
+            kb.say("state.poc_unbalanced_structural"),
             [f"pregnancies[{i}]" for i in unbal],
         )
 
@@ -247,31 +261,33 @@ def _aps(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> 
     if a.any_positive:
         fs.add(
             "state.antiphospholipid_any_positive",
-            "At least one antiphospholipid test positive.",
+            kb.say("state.antiphospholipid_any_positive"),
             ev,
         )
     if a.sydney or a.recorded_condition:
         crit = [c["text"] for c in a.clinical]
         persistent = {f: [f"results[{i}]" for i in pair] for f, pair in a.persistent.items()}
         bits = []
+        aps_id = "cause.antiphospholipid_syndrome"
         if a.sydney:
             bits.append(
-                "Sydney 2006 criteria met: "
-                + "; ".join(crit)
-                + " with "
-                + ", ".join(f"{f.upper()} positive twice >= 12 weeks apart" for f in persistent)
+                kb.say(
+                    f"{aps_id}:sydney",
+                    criteria="; ".join(crit),
+                    persistent=", ".join(
+                        kb.say(f"{aps_id}:persistent_antibody", antibody=f.upper())
+                        for f in persistent
+                    ),
+                )
             )
         if a.recorded_condition:
-            bits.append("antiphospholipid syndrome recorded by a clinician")
+            bits.append(kb.say(f"{aps_id}:recorded"))
         if (
             a.provisional_reasons
             and a.sydney
             and all(c["criterion"] == "three_early_losses" for c in a.clinical)
         ):
-            bits.append(
-                "provisional: Sydney asks for anatomic, hormonal and parental chromosomal "
-                "causes to be excluded (" + ", ".join(a.provisional_reasons) + ")"
-            )
+            bits.append(kb.say(f"{aps_id}:provisional", reasons=", ".join(a.provisional_reasons)))
         subtype = "thrombotic" if a.thrombotic else "obstetric"
         evidence = [e for pair in persistent.values() for e in pair] + [
             e for c in a.clinical for e in c["evidence"]
@@ -279,8 +295,8 @@ def _aps(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> 
         if a.recorded_condition:
             evidence.append("patient.conditions")
         fs.add(
-            "cause.antiphospholipid_syndrome",
-            "Antiphospholipid syndrome (" + subtype + "): " + "; ".join(bits) + ".",
+            aps_id,
+            kb.say(aps_id, subtype=kb.say(f"{aps_id}:subtype_{subtype}"), bits="; ".join(bits)),
             evidence,
             {
                 "subtype": subtype,
@@ -290,32 +306,30 @@ def _aps(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> 
             },
         )
         if a.thrombotic:
-            fs.add("state.aps_thrombotic", "Thrombotic antiphospholipid syndrome.", evidence)
+            fs.add("state.aps_thrombotic", kb.say("state.aps_thrombotic"), evidence)
         else:
-            fs.add("state.aps_obstetric", "Obstetric antiphospholipid syndrome.", evidence)
+            fs.add("state.aps_obstetric", kb.say("state.aps_obstetric"), evidence)
     elif a.persistent:
         fs.add(
             "state.antiphospholipid_persistent_noncriteria",
-            "Persistent antiphospholipid "
-            "antibodies (positive twice >= 12 weeks apart) without a Sydney clinical criterion"
-            + (f" ({a.window_problem})" if a.window_problem else "")
-            + ".",
+            kb.say(
+                "state.antiphospholipid_persistent_noncriteria",
+                window=f" ({a.window_problem})" if a.window_problem else "",
+            ),
             [f"results[{i}]" for pair in a.persistent.values() for i in pair],
             {"acr_eular_2023": a.acr_eular},
         )
     if a.any_positive and not a.persistent:
         fs.add(
             "state.antiphospholipid_positive_unconfirmed",
-            "A positive antiphospholipid test "
-            "not yet confirmed at least 12 weeks later (Sydney 2006 needs two occasions).",
+            kb.say("state.antiphospholipid_positive_unconfirmed"),
             ev,
         )
     unknown = [i for f in a.lab.values() for i in f.titre_unknown]
     if unknown:
         fs.add(
             "state.antiphospholipid_titre_unknown",
-            "An aCL/anti-beta2GPI result without a titre "
-            "or 99th-centile limit: whether it meets the laboratory criterion cannot be assessed.",
+            kb.say("state.antiphospholipid_titre_unknown"),
             [f"results[{i}]" for i in unknown],
         )
     thromb = [
@@ -324,7 +338,7 @@ def _aps(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> 
     if thromb:
         fs.add(
             "history.thrombosis",
-            "Past venous or arterial thrombosis recorded.",
+            kb.say("history.thrombosis"),
             ["patient.conditions"],
         )
 
@@ -344,15 +358,17 @@ def _thyroid(
             else (r.si is not None and r.ref_high_si is not None and r.si > r.ref_high_si)
         )
         if tpo_pos:
-            fs.add("state.tpo_positive", "TPO antibodies positive.", [f"results[{tpo[0]}]"])
+            fs.add("state.tpo_positive", kb.say("state.tpo_positive"), [f"results[{tpo[0]}]"])
         elif r.qualitative != "equivocal":
-            fs.add("state.tpo_negative", "TPO antibodies negative.", [f"results[{tpo[0]}]"])
+            fs.add("state.tpo_negative", kb.say("state.tpo_negative"), [f"results[{tpo[0]}]"])
     if "levothyroxine" in case.patient.medications or (
         case.current_pregnancy and "levothyroxine" in case.current_pregnancy.treatments
     ):
-        fs.add("current.on_levothyroxine", "Takes levothyroxine.", ["patient.medications"])
+        fs.add(
+            "current.on_levothyroxine", kb.say("current.on_levothyroxine"), ["patient.medications"]
+        )
     if "hypothyroidism" in case.patient.conditions:
-        fs.add("history.hypothyroidism", "Hypothyroidism recorded.", ["patient.conditions"])
+        fs.add("history.hypothyroidism", kb.say("history.hypothyroidism"), ["patient.conditions"])
     if not tsh:
         return
     i, r = tsh
@@ -360,16 +376,17 @@ def _thyroid(
     assert value is not None
     upper = r.ref_high_si if r.ref_high_si is not None else kb.param("thyroid.tsh_upper_default")
     lower = r.ref_low_si if r.ref_low_si is not None else kb.param("thyroid.tsh_lower_default")
-    src = (
-        "the lab's range"
-        if r.ref_high_si is not None
-        else "default range: upper limit from ATA 2017, lower limit unverified"
-    )
+    rng = "lab_range" if r.ref_high_si is not None else "default_range"
     ev = [f"results[{i}]"]
     if value > upper or value < lower:
         fs.add(
             "state.tsh_out_of_range",
-            f"TSH {value:g} mIU/L outside {lower:g}-{upper:g} mIU/L ({src}).",
+            kb.say(
+                f"state.tsh_out_of_range:{rng}",
+                value=f"{value:g}",
+                lower=f"{lower:g}",
+                upper=f"{upper:g}",
+            ),
             ev,
         )
     ft4_low = ft4_normal = False
@@ -385,38 +402,40 @@ def _thyroid(
             )
         ev_ft4 = [*ev, f"results[{fi}]"]
     overt_limit = kb.param("thyroid.tsh_overt")
-    if value > upper and (ft4_low or value > overt_limit):
-        why = "free T4 below range" if ft4_low else f"TSH above {overt_limit:g} mIU/L"
+    if value > overt_limit:
+        # levothyroxine is recommended above this TSH whatever free T4 shows (ATA 2017 rec. 29)
+        fs.add(
+            "state.tsh_above_overt_limit",
+            kb.say("state.tsh_above_overt_limit", value=f"{value:g}"),
+            ev,
+        )
+    # overt hypothyroidism needs a low free T4 (issue 9 §5); TSH alone is not enough
+    if value > upper and ft4_low:
         fs.add(
             "cause.overt_hypothyroidism",
-            f"Overt hypothyroidism: TSH {value:g} mIU/L with {why}.",
+            kb.say("cause.overt_hypothyroidism:ft4_low", value=f"{value:g}"),
             ev_ft4 if ft4 else ev,
         )
     elif value > upper:
-        t4 = (
-            "free T4 normal"
-            if ft4_normal
-            else "free T4 without a reference range"
-            if ft4
-            else "free T4 not measured"
-        )
+        t4 = "ft4_normal" if ft4_normal else "ft4_no_range" if ft4 else "ft4_missing"
         fs.add(
             "cause.subclinical_hypothyroidism",
-            f"Subclinical hypothyroidism: TSH {value:g} mIU/L above {upper:g} mIU/L, {t4}.",
+            kb.say(
+                f"cause.subclinical_hypothyroidism:{t4}", value=f"{value:g}", upper=f"{upper:g}"
+            ),
             ev_ft4 if ft4 else ev,
         )
     elif value >= lower and tpo_pos:
         fs.add(
             "state.thyroid_autoimmunity",
-            f"Thyroid autoimmunity: TPO antibodies positive with normal TSH ({value:g} mIU/L).",
+            kb.say("state.thyroid_autoimmunity", value=f"{value:g}"),
             [*ev, f"results[{tpo[0]}]"] if tpo else ev,
         )
     target = kb.param("thyroid.tsh_preconception_target")
     if value >= target:
         fs.add(
             "state.tsh_at_or_above_preconception_target",
-            f"TSH {value:g} mIU/L, at or above the "
-            f"preconception target of {target:g} for women on levothyroxine.",
+            kb.say("state.tsh_at_or_above_preconception_target", value=f"{value:g}"),
             ev,
         )
 
@@ -427,13 +446,13 @@ def _metabolic(
     conds = set(case.patient.conditions)
     diabetes = conds & {"diabetes_type1", "diabetes_type2"}
     if diabetes:
-        fs.add("history.diabetes", "Diabetes recorded.", ["patient.conditions"])
+        fs.add("history.diabetes", kb.say("history.diabetes"), ["patient.conditions"])
         latest = facts.latest("hba1c")
         recent_days = kb.param("diabetes.hba1c_recent_days")
         if latest is None or (case.day - latest[1].day).days > recent_days:
             fs.add(
                 "gap.hba1c_recent",
-                "No HbA1c in the last 3 months.",
+                kb.say("gap.hba1c_recent"),
                 [f"results[{latest[0]}]"] if latest else ["patient.conditions"],
             )
         if latest:
@@ -443,51 +462,56 @@ def _metabolic(
             if v >= kb.param("diabetes.hba1c_target"):
                 fs.add(
                     "cause.diabetes_suboptimal",
-                    f"Diabetes with HbA1c {v:.0f} mmol/mol, at or "
-                    f"above the preconception target of {kb.param('diabetes.hba1c_target')}.",
+                    kb.say("cause.diabetes_suboptimal", value=f"{v:.0f}"),
                     [f"results[{i}]", "patient.conditions"],
                 )
             if v > kb.param("diabetes.hba1c_avoid_pregnancy"):
                 fs.add(
                     "state.diabetes_avoid_pregnancy",
-                    f"HbA1c {v:.0f} mmol/mol: above "
-                    f"{kb.param('diabetes.hba1c_avoid_pregnancy')}, pregnancy should be avoided "
-                    "until it is lower.",
+                    kb.say("state.diabetes_avoid_pregnancy", value=f"{v:.0f}"),
                     [f"results[{i}]"],
                 )
     if case.patient.menstrual_cycle in ("oligomenorrhoea", "amenorrhoea"):
         fs.add(
             "state.cycle_oligo_amenorrhoea",
-            f"Menstrual cycle: {case.patient.menstrual_cycle}.",
+            kb.say("state.cycle_oligo_amenorrhoea", cycle=case.patient.menstrual_cycle),
             ["patient.menstrual_cycle"],
         )
     prl = facts.latest("prolactin")
-    if (
-        prl
-        and prl[1].si is not None
-        and prl[1].ref_high_si is not None
-        and prl[1].si > prl[1].ref_high_si
-    ):
+    # compared with the lab's range in the unit the lab reported (ug/L or mIU/L, issue 9 §4)
+    if prl and prl[1].above_reference_high:
         fs.add(
             "cause.hyperprolactinaemia",
-            f"Prolactin {prl[1].si:g} ug/L above the lab's range.",
+            kb.say(
+                "cause.hyperprolactinaemia:result",
+                value=f"{prl[1].value:g}",
+                unit=str(prl[1].unit),
+                high=f"{prl[1].reference_high:g}",
+            ),
             [f"results[{prl[0]}]"],
         )
-    elif prl and prl[1].ref_high_si is None:
+    elif prl and prl[1].reference_high is None:
         fs.add(
             "state.prolactin_no_range",
-            "Prolactin result without the lab's reference range: "
-            "cannot be read as normal or raised.",
+            kb.say("state.prolactin_no_range"),
             [f"results[{prl[0]}]"],
         )
     if "hyperprolactinaemia" in conds:
-        fs.add("cause.hyperprolactinaemia", "Hyperprolactinaemia recorded.", ["patient.conditions"])
+        fs.add(
+            "cause.hyperprolactinaemia",
+            kb.say("cause.hyperprolactinaemia:recorded"),
+            ["patient.conditions"],
+        )
     if "pcos" in conds:
-        fs.add("history.pcos", "Polycystic ovary syndrome recorded.", ["patient.conditions"])
+        fs.add("history.pcos", kb.say("history.pcos"), ["patient.conditions"])
     if case.patient.bmi is not None and case.patient.bmi >= kb.param("lifestyle.bmi_obese"):
-        fs.add("state.obesity", f"BMI {case.patient.bmi:g}: obesity.", ["patient.bmi"])
+        fs.add(
+            "state.obesity",
+            kb.say("state.obesity:bmi", bmi=f"{case.patient.bmi:g}"),
+            ["patient.bmi"],
+        )
     elif "obesity" in conds:
-        fs.add("state.obesity", "Obesity recorded.", ["patient.conditions"])
+        fs.add("state.obesity", kb.say("state.obesity:recorded"), ["patient.conditions"])
 
 
 def _anatomy(
@@ -500,11 +524,20 @@ def _anatomy(
             label = (r.finding or "").replace("_", " ")
             fs.add(
                 fid,
-                f"Uterine imaging ({(r.method or '').replace('_', ' ')}, {r.day}): {label}.",
+                kb.say(
+                    "text.uterine_imaging_finding",
+                    method=(r.method or "").replace("_", " "),
+                    day=r.day,
+                    label=label,
+                ),
                 [f"results[{i}]"],
             )
     if "uterine_anomaly" in case.patient.conditions:
-        fs.add("cause.other_uterine_anomaly", "Uterine anomaly recorded.", ["patient.conditions"])
+        fs.add(
+            "cause.other_uterine_anomaly",
+            kb.say("cause.other_uterine_anomaly:recorded"),
+            ["patient.conditions"],
+        )
 
 
 def classify_karyotype(k: str, kb: KnowledgeBase) -> str:
@@ -526,37 +559,41 @@ def _genetics(
     case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet
 ) -> None:
     karyos: list[tuple[str, str, str]] = []  # (path, who, iscn)
-    for code, who in (("karyotype_female", "genetic mother"), ("karyotype_male", "genetic father")):
+    for code in ("karyotype_female", "karyotype_male"):
+        who = kb.say(f"text.parent.{code}")
         latest = facts.latest(code)
         if latest and isinstance(latest[1].value, str):
             karyos.append((f"results[{latest[0]}]", who, latest[1].value))
     if case.partner.karyotype and not facts.latest("karyotype_male"):
-        karyos.append(("partner.karyotype", "genetic father", case.partner.karyotype))
+        karyos.append(
+            ("partner.karyotype", kb.say("text.parent.karyotype_male"), case.partner.karyotype)
+        )
     if case.gestational_carrier:
         # her own karyotype (karyotype_female) is not the genetic mother's unless stated; the
         # case format says karyotype_female is the egg source's, so it counts as given
         fs.add(
             "state.gestational_carrier",
-            "Gestational carrier: genetic tests concern the "
-            "genetic parents; her own history and uterus matter.",
+            kb.say("state.gestational_carrier"),
             ["gestational_carrier"],
         )
     if karyos:
         fs.add(
-            "done.parental_karyotype", "Parental karyotype(s) available.", [p for p, _, _ in karyos]
+            "done.parental_karyotype",
+            kb.say("done.parental_karyotype"),
+            [p for p, _, _ in karyos],
         )
     for path, who, iscn in karyos:
         kind = classify_karyotype(iscn, kb)
         if kind == "structural":
             fs.add(
                 "cause.parental_structural_rearrangement",
-                f"The {who} carries a structural rearrangement: {iscn}.",
+                kb.say("cause.parental_structural_rearrangement", who=who, iscn=iscn),
                 [path],
             )
         elif kind == "normal_variant":
             fs.add(
                 "state.karyotype_normal_variant",
-                f"The {who}'s karyotype {iscn} shows a common heteromorphism, a normal variant.",
+                kb.say("state.karyotype_normal_variant", who=who, iscn=iscn),
                 [path],
             )
 
@@ -564,21 +601,22 @@ def _genetics(
 def _lifestyle(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
     p = case.patient
     if p.smoking:
-        fs.add("cause.lifestyle_smoking", "Smokes.", ["patient.smoking"])
+        fs.add("cause.lifestyle_smoking", kb.say("cause.lifestyle_smoking"), ["patient.smoking"])
     if p.bmi is not None:
         if p.bmi > kb.param("lifestyle.bmi_high"):
             obese = p.bmi >= kb.param("lifestyle.bmi_obese")
             fs.add(
                 "cause.lifestyle_bmi_high",
-                f"BMI {p.bmi:g} above {kb.param('lifestyle.bmi_high')}"
-                + (" (obesity)" if obese else "")
-                + ".",
+                kb.say(
+                    "cause.lifestyle_bmi_high:obese" if obese else "cause.lifestyle_bmi_high",
+                    bmi=f"{p.bmi:g}",
+                ),
                 ["patient.bmi"],
             )
         elif p.bmi < kb.param("lifestyle.bmi_low"):
             fs.add(
                 "cause.lifestyle_bmi_low",
-                f"BMI {p.bmi:g} below {kb.param('lifestyle.bmi_low')}.",
+                kb.say("cause.lifestyle_bmi_low", bmi=f"{p.bmi:g}"),
                 ["patient.bmi"],
             )
     if p.alcohol_units_per_week is not None and p.alcohol_units_per_week > kb.param(
@@ -586,8 +624,7 @@ def _lifestyle(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
     ):
         fs.add(
             "cause.lifestyle_alcohol",
-            f"Alcohol {p.alcohol_units_per_week:g} units/week, above "
-            f"{kb.param('lifestyle.alcohol_units_week')}.",
+            kb.say("cause.lifestyle_alcohol", units=f"{p.alcohol_units_per_week:g}"),
             ["patient.alcohol_units_per_week"],
         )
     if p.caffeine_mg_per_day is not None and p.caffeine_mg_per_day > kb.param(
@@ -595,26 +632,25 @@ def _lifestyle(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
     ):
         fs.add(
             "cause.lifestyle_caffeine",
-            f"Caffeine {p.caffeine_mg_per_day:g} mg/day, above "
-            f"{kb.param('lifestyle.caffeine_mg_day')}.",
+            kb.say("cause.lifestyle_caffeine", mg=f"{p.caffeine_mg_per_day:g}"),
             ["patient.caffeine_mg_per_day"],
         )
     if any(f.id.startswith("cause.lifestyle_") for f in fs):
         fs.add(
             "state.lifestyle_factor",
-            "At least one lifestyle factor to address.",
+            kb.say("state.lifestyle_factor"),
             [e for f in fs if f.id.startswith("cause.lifestyle_") for e in f.evidence],
         )
 
 
-def _recorded(case: Case, facts: Facts, fs: FindingSet) -> None:
+def _recorded(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet) -> None:
     voc = vocabulary()
     for code, fid in NOT_ROUTINE_RECORDED.items():
         rows = facts.all(code)
         if rows:
             fs.add(
                 fid,
-                f"The case records a {voc.tests[code].meaning} result.",
+                kb.say("text.recorded_test_result", meaning=voc.tests[code].meaning),
                 [f"results[{i}]" for i, _ in rows],
             )
     for path, meds in (
@@ -625,13 +661,17 @@ def _recorded(case: Case, facts: Facts, fs: FindingSet) -> None:
         ),
     ):
         for j, m in enumerate(meds):
-            fid = RECORDED_TREATMENTS.get(m)
-            if fid:
-                fs.add(fid, f"The case records {m.replace('_', ' ')}.", [f"{path}[{j}]"])
+            tid = RECORDED_TREATMENTS.get(m)
+            if tid:
+                fs.add(
+                    tid,
+                    kb.say("text.recorded_treatment", treatment=m.replace("_", " ")),
+                    [f"{path}[{j}]"],
+                )
             if m in ("low_dose_aspirin", "lmwh"):
                 fs.add(
                     "recorded.aspirin_or_heparin",
-                    "The case records aspirin or heparin.",
+                    kb.say("recorded.aspirin_or_heparin"),
                     [f"{path}[{j}]"],
                 )
     for code in ("factor_v_leiden", "prothrombin_mutation", "protein_s"):
@@ -641,13 +681,13 @@ def _recorded(case: Case, facts: Facts, fs: FindingSet) -> None:
             ):
                 fs.add(
                     "state.inherited_thrombophilia",
-                    "Inherited thrombophilia on testing.",
+                    kb.say("state.inherited_thrombophilia:result"),
                     [f"results[{i}]"],
                 )
     if "thrombophilia_inherited" in case.patient.conditions:
         fs.add(
             "state.inherited_thrombophilia",
-            "Inherited thrombophilia recorded.",
+            kb.say("state.inherited_thrombophilia:recorded"),
             ["patient.conditions"],
         )
 
@@ -661,118 +701,120 @@ def _current(
 ) -> None:
     cp = case.current_pregnancy
     if cp is None or preg is None:
-        fs.add("current.not_pregnant", "Not pregnant now (no current pregnancy in the case).")
-        fs.add("state.folic_acid_window", "Planning a next pregnancy: folic acid applies.")
+        fs.add("current.not_pregnant", kb.say("current.not_pregnant"))
+        fs.add("state.folic_acid_window", kb.say("state.folic_acid_window:planning"))
         return
-    fs.add("current.pregnant", "Pregnant now.", ["current_pregnancy"])
+    fs.add("current.pregnant", kb.say("current.pregnant"), ["current_pregnancy"])
     ga = preg.ga_days
     if ga is not None and ga >= kb.param("folic.stop_ga_days"):
         fs.add(
             "current.ga_12w_plus",
-            f"Gestation {format_ga(ga)}: 12+0 or more.",
+            kb.say("current.ga_12w_plus", ga=format_ga(ga)),
             ["current_pregnancy"],
         )
     else:
         fs.add(
             "state.folic_acid_window",
-            "Pregnant before 12+0"
-            + ("" if ga is not None else " (gestation unknown)")
-            + ": folic acid applies.",
+            kb.say(
+                "state.folic_acid_window:pregnant"
+                if ga is not None
+                else "state.folic_acid_window:ga_unknown"
+            ),
             ["current_pregnancy"],
         )
     if ga is not None and ga >= kb.param("luteal.nice_stop_ga_days"):
         fs.add(
             "current.ga_16w_plus",
-            f"Gestation {format_ga(ga)}: 16+0 or more, past the NICE progesterone window.",
+            kb.say("current.ga_16w_plus", ga=format_ga(ga)),
             ["current_pregnancy"],
         )
     if "bleeding" in cp.symptoms:
         fs.add(
             "current.bleeding",
-            "Vaginal bleeding in this pregnancy.",
+            kb.say("current.bleeding"),
             ["current_pregnancy.symptoms"],
         )
     else:
         fs.add(
             "current.no_bleeding",
-            "No bleeding recorded in this pregnancy.",
+            kb.say("current.no_bleeding"),
             ["current_pregnancy.symptoms"],
         )
     if "pain" in cp.symptoms:
-        fs.add("current.pain", "Pain in this pregnancy.", ["current_pregnancy.symptoms"])
+        fs.add("current.pain", kb.say("current.pain"), ["current_pregnancy.symptoms"])
     scans = [f"current_pregnancy.scans[{i}]" for i in range(len(cp.scans))]
     if preg.intrauterine:
-        fs.add("current.intrauterine_confirmed", "Intrauterine pregnancy confirmed by scan.", scans)
+        fs.add("current.intrauterine_confirmed", kb.say("current.intrauterine_confirmed"), scans)
     status = preg.viability
     if status == "failure_diagnostic":
-        fs.add("current.failure_diagnosed", "Ultrasound criteria of pregnancy failure met.", scans)
+        fs.add("current.failure_diagnosed", kb.say("current.failure_diagnosed"), scans)
     elif status == "ectopic":
-        fs.add("current.ectopic", "Ectopic pregnancy on scan.", scans)
+        fs.add("current.ectopic", kb.say("current.ectopic"), scans)
     elif status in ("location_unknown", "not_assessable") and not preg.intrauterine:
         fs.add(
             "current.location_unknown",
-            "Pregnancy of unknown location (no intrauterine sac seen yet, or no scan).",
+            kb.say("current.location_unknown"),
             scans or ["current_pregnancy"],
         )
     if status == "failure_suspicious":
         fs.add(
             "current.failure_suspected",
-            "Findings suspicious for, not diagnostic of, failure.",
+            kb.say("current.failure_suspected"),
             scans,
         )
     if preg.art:
-        fs.add(
-            "current.art", "Conceived by assisted reproduction.", ["current_pregnancy.conception"]
-        )
+        fs.add("current.art", kb.say("current.art"), ["current_pregnancy.conception"])
         if preg.art_progesterone_required:
             fs.add(
                 "current.art_progesterone_integral",
-                "Fresh IVF/ICSI, artificial-cycle frozen "
-                "transfer or donor-egg transfer: progesterone is part of the regimen.",
+                kb.say("current.art_progesterone_integral"),
                 ["current_pregnancy.conception", "current_pregnancy.endometrial_preparation"],
             )
         elif preg.art_preparation_unknown:
             fs.add(
                 "current.art_preparation_unknown",
-                "Frozen transfer with the endometrial "
-                "preparation not recorded: whether progesterone is integral is unknown.",
+                kb.say("current.art_preparation_unknown"),
                 ["current_pregnancy.endometrial_preparation"],
             )
         else:
             fs.add(
                 "current.art_progesterone_optional",
-                "Natural or stimulated-cycle frozen transfer: "
-                "luteal support optional (trials disagree).",
+                kb.say("current.art_progesterone_optional"),
                 ["current_pregnancy.endometrial_preparation"],
             )
     if cp.fetuses == 1:
-        fs.add("current.singleton", "Singleton pregnancy.", ["current_pregnancy.fetuses"])
+        fs.add("current.singleton", kb.say("current.singleton"), ["current_pregnancy.fetuses"])
     elif cp.fetuses and cp.fetuses > 1:
-        fs.add("current.multiple", f"{cp.fetuses} fetuses.", ["current_pregnancy.fetuses"])
+        fs.add(
+            "current.multiple",
+            kb.say("current.multiple", n=cp.fetuses),
+            ["current_pregnancy.fetuses"],
+        )
     if preg.cervical_length_short:
         fs.add(
             "current.short_cervix",
-            f"Cervical length under {kb.param('cervix.surveillance_short_mm')} mm "
-            "between 16+0 and 24+0.",
+            kb.say("current.short_cervix"),
             [f"current_pregnancy.scans[{i}]" for i in preg.cervical_length_short],
         )
     progs = [m for m in cp.treatments if m in vocabulary().progestogens]
     if progs:
         fs.add(
             "current.on_progestogen",
-            "Takes a progestogen: " + ", ".join(progs) + ".",
+            kb.say("current.on_progestogen", names=", ".join(progs)),
             ["current_pregnancy.treatments"],
         )
 
 
-def _workup(case: Case, facts: Facts, cls: Classification, fs: FindingSet) -> None:
+def _workup(
+    case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet
+) -> None:
     has = facts.by_code.__contains__
     la = has("lupus_anticoagulant")
     acl = has("anticardiolipin_igg") or has("anticardiolipin_igm")
     if la and acl:
         fs.add(
             "done.antiphospholipid",
-            "Lupus anticoagulant and anticardiolipin tested.",
+            kb.say("done.antiphospholipid"),
             [
                 f"results[{i}]"
                 for c in ("lupus_anticoagulant", "anticardiolipin_igg", "anticardiolipin_igm")
@@ -781,57 +823,57 @@ def _workup(case: Case, facts: Facts, cls: Classification, fs: FindingSet) -> No
         )
     else:
         missing = [
-            n for n, ok in (("lupus anticoagulant", la), ("anticardiolipin IgG/IgM", acl)) if not ok
+            kb.say(f"gap.antiphospholipid:{n}")
+            for n, ok in (("lupus_anticoagulant", la), ("anticardiolipin", acl))
+            if not ok
         ]
-        fs.add("gap.antiphospholipid", "Not yet tested: " + ", ".join(missing) + ".")
+        fs.add("gap.antiphospholipid", kb.say("gap.antiphospholipid", missing=", ".join(missing)))
     b2 = [f"results[{i}]" for c in ("anti_b2gpi_igg", "anti_b2gpi_igm") for i, _ in facts.all(c)]
     if b2:
-        fs.add("done.anti_b2gpi", "Anti-beta2-glycoprotein I tested.", b2)
+        fs.add("done.anti_b2gpi", kb.say("done.anti_b2gpi"), b2)
     else:
-        fs.add("gap.anti_b2gpi", "Anti-beta2-glycoprotein I not tested.")
+        fs.add("gap.anti_b2gpi", kb.say("gap.anti_b2gpi"))
     if has("tsh") and has("tpo_antibodies"):
         fs.add(
             "done.thyroid_function",
-            "TSH and TPO antibodies tested.",
+            kb.say("done.thyroid_function"),
             [f"results[{i}]" for c in ("tsh", "tpo_antibodies") for i, _ in facts.all(c)],
         )
     else:
         missing = [
-            n
-            for n, ok in (("TSH", has("tsh")), ("TPO antibodies", has("tpo_antibodies")))
-            if not ok
+            kb.say(f"gap.thyroid_function:{n}") for n in ("tsh", "tpo_antibodies") if not has(n)
         ]
-        fs.add("gap.thyroid_function", "Not yet tested: " + ", ".join(missing) + ".")
+        fs.add("gap.thyroid_function", kb.say("gap.thyroid_function", missing=", ".join(missing)))
     if has("free_t4"):
         fs.add(
-            "done.free_t4", "Free T4 measured.", [f"results[{i}]" for i, _ in facts.all("free_t4")]
+            "done.free_t4",
+            kb.say("done.free_t4"),
+            [f"results[{i}]" for i, _ in facts.all("free_t4")],
         )
     elif "state.tsh_out_of_range" in fs:
-        fs.add("gap.free_t4", "TSH outside the reference range and no free T4.")
+        fs.add("gap.free_t4", kb.say("gap.free_t4"))
     if has("uterine_imaging"):
         fs.add(
             "done.uterine_imaging",
-            "Uterine anatomy imaged.",
+            kb.say("done.uterine_imaging"),
             [f"results[{i}]" for i, _ in facts.all("uterine_imaging")],
         )
     else:
-        fs.add("gap.uterine_imaging", "Uterine anatomy not yet imaged.")
+        fs.add("gap.uterine_imaging", kb.say("gap.uterine_imaging"))
     if has("full_blood_count"):
         fs.add(
             "done.full_blood_count",
-            "Full blood count done.",
+            kb.say("done.full_blood_count"),
             [f"results[{i}]" for i, _ in facts.all("full_blood_count")],
         )
     else:
-        fs.add("gap.full_blood_count", "No full blood count.")
+        fs.add("gap.full_blood_count", kb.say("gap.full_blood_count"))
     if "done.parental_karyotype" not in fs:
-        fs.add("gap.parental_karyotype", "No parental karyotypes.")
+        fs.add("gap.parental_karyotype", kb.say("gap.parental_karyotype"))
     if not any(p.poc_karyotype for p in case.pregnancies):
-        fs.add("gap.poc_karyotype", "No pregnancy-tissue karyotype recorded.")
-    if cls.care_tier == 3:
-        fs.add(
-            "state.care_tier_3", "Care tier 3: three or more losses, or a second-trimester loss."
-        )
+        fs.add("gap.poc_karyotype", kb.say("gap.poc_karyotype"))
+    if cls.care_tier == kb.param("class.care_tier_max"):
+        fs.add("state.care_tier_3", kb.say("state.care_tier_3"))
     workup_gaps = [
         g
         for g in ("gap.antiphospholipid", "gap.thyroid_function", "gap.uterine_imaging")
@@ -840,14 +882,14 @@ def _workup(case: Case, facts: Facts, cls: Classification, fs: FindingSet) -> No
     if "state.rpl" in fs and workup_gaps:
         fs.add(
             "state.workup_incomplete",
-            "RPL workup incomplete: "
-            + "; ".join(fs.get(g).text.rstrip(".") for g in workup_gaps if fs.get(g))
-            + ".",
+            kb.say(
+                "state.workup_incomplete",
+                gaps="; ".join(f.text.rstrip(".") for g in workup_gaps if (f := fs.get(g))),
+            ),
         )
     causes = [f.id for f in fs if f.id.startswith("cause.")]
     if "state.rpl" in fs and not workup_gaps and not causes:
         fs.add(
             "cause.unexplained",
-            "Unexplained RPL: workup complete (antiphospholipid "
-            "antibodies, thyroid function, uterine anatomy) and no cause found.",
+            kb.say("cause.unexplained"),
         )

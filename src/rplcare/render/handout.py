@@ -129,20 +129,44 @@ def _zh_texts() -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
-def localise_rec(rec: Mapping[str, Any], lang: str) -> dict[str, Any]:
-    """A recommendation's title and patient text in `lang` (English ones are the KB's own)."""
+def localise_rec(rec: Mapping[str, Any], lang: str, pregnant: bool = False) -> dict[str, Any]:
+    """A recommendation's title and patient text in `lang` (English ones are the KB's own, in
+    pregnancy wording when she is pregnant; the zh catalog has `pregnant_patient_text`)."""
     out = {
         "id": rec.get("id"),
         "kind": rec.get("kind"),
         "status": rec.get("status"),
         "title": rec.get("title") or rec.get("id"),
         "patient_text": rec.get("patient_text"),
+        "timing": rec.get("timing"),
     }
     if lang == "zh":
         zh = _zh_texts()["recommendations"].get(str(rec.get("id")))
         if zh:
-            out.update(title=zh["title"], patient_text=zh["patient_text"])
+            text = (zh.get("pregnant_patient_text") if pregnant else None) or zh["patient_text"]
+            out.update(title=zh["title"], patient_text=text)
     return out
+
+
+def localise_action(action: Mapping[str, Any], lang: str, pregnant: bool) -> dict[str, Any]:
+    """One action of the ordered list in patient words (the handout's first section)."""
+    text = action.get("patient_text") or action.get("text")
+    title = None
+    if lang == "zh":
+        if action.get("kind") == "alert":
+            text = _zh_texts().get("alerts", {}).get(str(action.get("id")), text)
+        else:
+            zh = _zh_texts()["recommendations"].get(str(action.get("id")))
+            if zh:
+                text = (zh.get("pregnant_patient_text") if pregnant else None) or zh["patient_text"]
+                title = zh["title"]
+    return {
+        "id": action.get("id"),
+        "urgency": action.get("urgency"),
+        "due": action.get("due"),
+        "patient_text": text,
+        "title": title,
+    }
 
 
 def localise_regimen(regimen: str | None, lang: str) -> str | None:
@@ -205,14 +229,36 @@ def handout_context(
     cls = assessment.get("classification") or {}
 
     recs = [r for r in assessment.get("recommendations") or [] if not (lost and pregnancy_bound(r))]
-    do_now = [
-        localise_rec(r, lang)
-        for r in recs
-        if r.get("status") == "recommended" and r.get("id") not in AVOID_ADVICE
+    pregnant = bool(cp) and not lost
+    kept = {r.get("id") for r in recs}
+    act_first = [
+        localise_action(x, lang, pregnant)
+        for x in assessment.get("actions") or []
+        if x.get("urgency") != "routine"
+        and (x.get("kind") != "alert" or not lost)
+        and (x.get("kind") == "alert" or x.get("id") in kept)
     ]
-    consider = [localise_rec(r, lang) for r in recs if r.get("status") == "conditional"]
+    urgent_ids = {x["id"] for x in act_first}
+
+    def later(r: Mapping[str, Any]) -> bool:
+        return r.get("timing") == "after_this_pregnancy" and r.get("status") != "not_recommended"
+
+    do_now = [
+        localise_rec(r, lang, pregnant)
+        for r in recs
+        if r.get("status") == "recommended"
+        and r.get("id") not in AVOID_ADVICE
+        and r.get("id") not in urgent_ids
+        and not later(r)
+    ]
+    consider = [
+        localise_rec(r, lang, pregnant)
+        for r in recs
+        if r.get("status") == "conditional" and not later(r) and r.get("id") not in urgent_ids
+    ]
+    after_pregnancy = [localise_rec(r, lang, pregnant) for r in recs if later(r)]
     avoid = [
-        localise_rec(r, lang)
+        localise_rec(r, lang, pregnant)
         for r in recs
         if r.get("status") == "not_recommended" or r.get("id") in AVOID_ADVICE
     ]
@@ -308,8 +354,10 @@ def handout_context(
                 }
             )
         for e in preg.get("events") or []:
-            if e.get("kind") == "luteal_stop":
-                continue
+            if e.get("kind") == "luteal_stop" or str(e.get("kind")).startswith(
+                ("alert.", "test.", "treat.", "advice.")
+            ):
+                continue  # luteal stop: in the medicines table; actions: in "Do this first"
             when = fmt(e.get("start"))
             if e.get("end"):
                 when = t.gettext("between %(start)s and %(end)s") % {
@@ -341,6 +389,8 @@ def handout_context(
         "title_sep": "：" if lang == "zh" else ".",
         "found": found,
         "pregnancy_lines": pregnancy_lines,
+        "act_first": act_first,
+        "after_pregnancy": after_pregnancy,
         "do_now": do_now,
         "consider": consider,
         "avoid_other": avoid_other,

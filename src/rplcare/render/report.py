@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from rplcare.knowledge import get_kb
+from rplcare.reasoning.actions import fold_not_recommended
 from rplcare.render.chart import hcg_chart_svg, inline_svg
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -37,6 +38,19 @@ DISCLAIMER = N_(
     "Decision support, not diagnosis: every recommendation is for a clinician to "
     "review against the full clinical picture."
 )
+
+
+URGENCY_LABELS = {
+    "immediate": N_("Immediate"),
+    "same_day": N_("Same day"),
+    "within_24h": N_("Within 24 h"),
+    "routine": N_("Routine"),
+}
+
+
+def urgency_labels(lang: str = "en") -> dict[str, str]:
+    t = catalog(lang)
+    return {k: t.gettext(v) for k, v in URGENCY_LABELS.items()}
 
 
 def _lang(lang: str) -> str:
@@ -153,11 +167,21 @@ def normalise_overrides(overrides: Iterable[Mapping[str, Any]] | None) -> list[d
     return out
 
 
-def group_recommendations(recs: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    """Recommendations by status, prominent (critical) ones first, otherwise in KB order."""
+def group_recommendations(
+    recs: Iterable[Mapping[str, Any]], folded: Iterable[str] = ()
+) -> dict[str, list[Mapping[str, Any]]]:
+    """Recommendations by status, prominent (critical) ones first, otherwise in KB order.
+    Deferred ones (pregnant now, planned for after this pregnancy) form their own group;
+    folded routine not-recommended ids are left out (shown as one line with a count)."""
     groups: dict[str, list[Mapping[str, Any]]] = {s: [] for s in STATUS_ORDER}
+    skip = set(folded)
     for r in recs:
-        groups.setdefault(str(r.get("status")), []).append(r)
+        if r.get("id") in skip:
+            continue
+        status = str(r.get("status"))
+        if r.get("timing") == "after_this_pregnancy" and status != "not_recommended":
+            status = "deferred"
+        groups.setdefault(status, []).append(r)
     for items in groups.values():
         items.sort(key=lambda r: not r.get("prominent"))
     return groups
@@ -172,6 +196,13 @@ def report_context(
 ) -> dict[str, Any]:
     """Everything the report template needs, computed once here rather than in Jinja."""
     recs = list(assessment.get("recommendations") or [])
+    actions = list(assessment.get("actions") or [])
+    # recomputed from the recommendations shown (a stored assessment may predate folding)
+    folded = fold_not_recommended(
+        recs,
+        keep={str(r.get("id")) for r in recs if r.get("asked_about")},
+        minimum=int(get_kb().param("actions.fold_not_recommended_min")),
+    )
     ovs = normalise_overrides(overrides)
     known = {r.get("id") for r in recs}
     by_rec: dict[str, list[dict[str, Any]]] = {}
@@ -190,7 +221,12 @@ def report_context(
         "kb": assessment.get("knowledge_base") or {},
         "findings": findings,
         "finding_ids": {f.get("id") for f in findings},
-        "groups": group_recommendations(recs),
+        "groups": group_recommendations(recs, folded["ids"]),
+        "folded_recs": [r for r in recs if r.get("id") in set(folded["ids"])],
+        "folded": folded,
+        "actions": actions,
+        "urgent_actions": [x for x in actions if x.get("urgency") != "routine"],
+        "urgency_labels": urgency_labels(lang),
         "overrides": by_rec,
         "orphan_overrides": [o for o in ovs if o["recommendation_id"] not in known],
         "pregnancy": assessment.get("pregnancy"),

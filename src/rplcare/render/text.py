@@ -13,11 +13,26 @@ if TYPE_CHECKING:
 
     from rplcare.reasoning.assess import Assessment
 
+URGENCY_LABELS = {
+    "immediate": "IMMEDIATE",
+    "same_day": "SAME DAY",
+    "within_24h": "WITHIN 24 H",
+    "routine": "routine",
+}
 SECTIONS = (
     ("recommended", "Do now"),
     ("conditional", "Consider"),
+    ("deferred", "After this pregnancy"),
     ("not_recommended", "Not recommended"),
 )
+
+
+def section_of(r: dict[str, Any]) -> str:
+    """The summary section of a recommendation: deferred ones (pregnant now, planned for after
+    this pregnancy) are never under "Do now"."""
+    if r.get("timing") == "after_this_pregnancy" and r["status"] != "not_recommended":
+        return "deferred"
+    return str(r["status"])
 
 
 def _source_ref(s: dict[str, Any], numbers: dict[str, int]) -> str:
@@ -35,6 +50,15 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
     d = a.to_dict()
     c = d["classification"]
     kb = d["knowledge_base"]
+    # the ordered action list first (contract 1): the first lines say what to do, most urgent
+    # first, with no other section in between
+    urgent = [x for x in d.get("actions", []) if x["urgency"] != "routine"]
+    for x in urgent:
+        due = f" (due {x['due']})" if x.get("due") else ""
+        con.print(
+            f"[bold red]{URGENCY_LABELS[x['urgency']]}[/] {escape(x['id'])}: "
+            f"{escape(x['text'])}{escape(due)}"
+        )
     con.print(
         f"[bold]rplcare assessment[/] {escape(str(d['case_id'] or '(no id)'))} "
         f"as of {d['assessed_on']}"
@@ -69,13 +93,31 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
         con.print(Rule("Workup done"))
         for item in done:
             con.print(f"• {item['id']} [dim]({escape(', '.join(item['evidence']))})[/]")
+    if d.get("actions"):
+        con.print(Rule("Actions, most urgent first"))
+        for n, x in enumerate(d["actions"], 1):
+            later = " (after this pregnancy)" if x.get("timing") == "after_this_pregnancy" else ""
+            label = escape(f"[{URGENCY_LABELS[x['urgency']]}]")
+            con.print(f"{n}. {label} {escape(x['id'])}{later}")
+    folded = d.get("not_recommended_folded") or {"count": 0, "ids": []}
     numbers: dict[str, int] = {}
     sources: dict[int, dict[str, Any]] = {}
     for status, title in SECTIONS:
-        recs = [r for r in d["recommendations"] if r["status"] == status]
-        if not recs:
+        recs = [
+            r
+            for r in d["recommendations"]
+            if section_of(r) == status and r["id"] not in folded["ids"]
+        ]
+        if status == "not_recommended" and folded["count"]:
+            con.print(Rule(title))
+            con.print(
+                f"{folded['count']} tests and treatments not recommended routinely "
+                f"(none on record or asked about): {escape(', '.join(folded['ids']))}"
+            )
+        elif not recs:
             continue
-        con.print(Rule(title))
+        else:
+            con.print(Rule(title))
         for r in recs:
             refs = []
             for s in r["sources"]:

@@ -104,9 +104,11 @@ class CaseVersion(Base):
 class AssessmentRecord(Base):
     __tablename__ = "assessments"
     __table_args__ = (
+        # one assessment per version, options, date AND what made it (knowledge + engine)
         UniqueConstraint(
             "case_version_id",
-            "kb_version",
+            "kb_hash",
+            "engine",
             "definition",
             "luteal_policy",
             "assessed_on",
@@ -119,6 +121,14 @@ class AssessmentRecord(Base):
         ForeignKey("case_versions.id", ondelete="CASCADE"), index=True
     )
     kb_version: Mapped[str] = mapped_column(String(40))
+    # knowledge_base.content_hash and .engine of the assessment ("" for rows stored before
+    # they were recorded: such a row is stale and recomputed when read)
+    kb_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    engine: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # the stale assessment this one was recomputed from (knowledge or engine changed)
+    replaces_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assessments.id", ondelete="SET NULL"), default=None
+    )
     input_hash: Mapped[str] = mapped_column(String(64))
     definition: Mapped[str] = mapped_column(String(20))
     luteal_policy: Mapped[str] = mapped_column(String(20))

@@ -362,6 +362,24 @@ def assessment_for(
     today: date | None = None,
 ) -> dict[str, Any]:
     """The assessment of a version (as `assess()` returns it), stored once per options/date."""
+    return assessment_record(s, version, definition, luteal_policy, today).data
+
+
+def assessment_record(
+    s: Session,
+    version: CaseVersion,
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+    today: date | None = None,
+) -> AssessmentRecord:
+    """The stored assessment made by the loaded knowledge base and this engine.
+
+    Cached rows are keyed by the knowledge base's content hash and the engine version as well
+    as the version, options and date: a row made by other knowledge or another engine is stale;
+    it is recomputed here, the new row points at it (`replaces_id`) and the audit log records
+    `recomputed` with both stamps.
+    """
+    from rplcare import __version__ as engine
     from rplcare.knowledge import get_kb
     from rplcare.reasoning.assess import assess
 
@@ -374,22 +392,30 @@ def assessment_for(
     today = today or date.today()
     raw = version.data.get("assessed_on")
     as_of = date.fromisoformat(raw) if raw else today
-    kb_version = get_kb().version
+    kb = get_kb()
     key = (
         AssessmentRecord.case_version_id == version.id,
-        AssessmentRecord.kb_version == kb_version,
         AssessmentRecord.definition == definition,
         AssessmentRecord.luteal_policy == luteal_policy,
         AssessmentRecord.assessed_on == as_of,
     )
-    found = s.scalar(select(AssessmentRecord).where(*key))
+    stamp = (AssessmentRecord.kb_hash == kb.content_hash, AssessmentRecord.engine == engine)
+    found = s.scalar(select(AssessmentRecord).where(*key, *stamp))
     if found is not None:
-        return found.data
-    result = assess(version.data, today=as_of, definition=definition, luteal_policy=luteal_policy)
+        return found
+    stale = s.scalar(
+        select(AssessmentRecord).where(*key).order_by(AssessmentRecord.id.desc()).limit(1)
+    )
+    result = assess(
+        version.data, today=as_of, definition=definition, luteal_policy=luteal_policy, kb=kb
+    )
     data = result.to_dict()
     row = AssessmentRecord(
         case_version_id=version.id,
         kb_version=result.kb_version,
+        kb_hash=kb.content_hash,
+        engine=engine,
+        replaces_id=stale.id if stale is not None else None,
         input_hash=result.input_hash or "",
         definition=definition,
         luteal_policy=luteal_policy,
@@ -400,8 +426,27 @@ def assessment_for(
         with s.begin_nested():
             s.add(row)
     except IntegrityError:  # another request stored the same assessment first
-        pass
-    return data
+        again = s.scalar(select(AssessmentRecord).where(*key, *stamp))
+        return again if again is not None else row
+    if stale is not None:
+        audit(
+            s,
+            None,
+            "recomputed",
+            version.case_id,
+            {
+                "version": version.n,
+                "reason": "knowledge base or engine changed",
+                "before": {
+                    "kb_version": stale.kb_version,
+                    "kb_hash": stale.kb_hash or None,
+                    "engine": stale.engine or None,
+                },
+                "after": {"kb_version": kb.version, "kb_hash": kb.content_hash, "engine": engine},
+                "plan_changes": diff_assessments(stale.data, data),
+            },
+        )
+    return row
 
 
 def case_status(assessment: Mapping[str, Any]) -> dict[str, bool]:
@@ -446,6 +491,9 @@ class HistoryItem:
     version: CaseVersion
     assessment: dict[str, Any]
     changes: dict[str, Any]
+    # set when the stored assessment was recomputed because the knowledge (or engine) changed:
+    # the stamps before/after and what that changed in the plan of this same version
+    knowledge_change: dict[str, Any] | None = None
 
 
 def history(
@@ -455,8 +503,19 @@ def history(
     items: list[HistoryItem] = []
     prev: dict[str, Any] | None = None
     for v in case_versions(s, case_id):
-        a = assessment_for(s, v, definition, luteal_policy)
-        items.append(HistoryItem(v, a, diff_assessments(prev, a)))
+        row = assessment_record(s, v, definition, luteal_policy)
+        a = row.data
+        change = None
+        if row.replaces_id is not None:
+            old = s.get(AssessmentRecord, row.replaces_id)
+            if old is not None:
+                change = {
+                    "before": {"kb_version": old.kb_version, "kb_hash": old.kb_hash or None},
+                    "after": {"kb_version": row.kb_version, "kb_hash": row.kb_hash},
+                    "engine": {"before": old.engine or None, "after": row.engine},
+                    "plan": diff_assessments(old.data, a),
+                }
+        items.append(HistoryItem(v, a, diff_assessments(prev, a), change))
         prev = a
     return items[::-1]
 

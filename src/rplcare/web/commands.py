@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from rplcare.errors import ExitCode
+
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
@@ -52,7 +54,7 @@ def user_add(name: str, role: str, print_token: bool, password: str | None) -> i
             uid = user.id
     except ValueError as exc:  # includes Conflict
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.REFUSED
     finally:
         store.dispose()
     print(f"user {name!r} added (id {uid}, role {role})", file=sys.stderr)

@@ -417,6 +417,13 @@ def audit_text(entry: AuditEntry) -> str:
         more = len(d.get("changes", [])) - 8
         tail = f"; +{more} more" if more > 0 else ""
         return f"v{d.get('version')} ({d.get('event')}): " + "; ".join(parts) + tail
+    if entry.action == "recomputed":
+        b, a = d.get("before") or {}, d.get("after") or {}
+        return (
+            f"v{d.get('version')}: assessment recomputed, knowledge base "
+            f"{b.get('kb_version')} {(b.get('kb_hash') or 'unrecorded')[:12]} → "
+            f"{a.get('kb_version')} {(a.get('kb_hash') or '')[:12]}"
+        )
     if entry.action == "overrode":
         reason = f", {d['reason']}" if d.get("reason") else ""
         comment = f": {d['comment']}" if d.get("comment") else ""
@@ -571,6 +578,7 @@ def history(
                 "version": i.version,
                 "assessment": i.assessment,
                 "changes": i.changes,
+                "knowledge_change": i.knowledge_change,
                 "yaml": repo.export_case(i.version),
             }
             for i in repo.history(s, case_id, definition, luteal_policy)
