@@ -199,21 +199,30 @@ def _orders(pid: str, *resources: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_order_sign_critical_for_lit_and_ivig() -> None:
+def test_order_sign_critical_for_lit_and_ivig_coded() -> None:
+    # rule: a critical card with a delete suggestion needs a code-level match (issue 15 §3)
     pid, prefetch, day = chart(APS)
     orders = _orders(
         pid,
         {
             "resourceType": "ServiceRequest",
             "id": "lit",
-            "code": {"text": "Paternal LYMPHOCYTE IMMUNISATION therapy"},
+            "code": {
+                "coding": [
+                    {
+                        "system": "https://rplcare.org/fhir/CodeSystem/medication",
+                        "code": "lymphocyte_immunotherapy",
+                    }
+                ],
+                "text": "Paternal LYMPHOCYTE IMMUNISATION therapy",
+            },
         },
         {
             "resourceType": "MedicationRequest",
             "id": "ivig",
             "medicationCodeableConcept": {
                 "coding": [
-                    {"system": "http://example.org/drugs", "code": "x", "display": "IVIg 0.4 g/kg"}
+                    {"system": "http://www.whocc.no/atc", "code": "J06BA02", "display": "IVIg"}
                 ]
             },
         },
@@ -233,6 +242,35 @@ def test_order_sign_critical_for_lit_and_ivig() -> None:
         )
 
 
+def test_order_sign_text_only_match_warns_without_a_delete_suggestion() -> None:
+    pid, prefetch, day = chart(APS)
+    orders = _orders(
+        pid,
+        {
+            "resourceType": "ServiceRequest",
+            "id": "lit",
+            "code": {"text": "Paternal LYMPHOCYTE IMMUNISATION therapy"},
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "ivig",
+            "medicationCodeableConcept": {
+                "coding": [
+                    {"system": "http://example.org/drugs", "code": "x", "display": "IVIg 0.4 g/kg"}
+                ]
+            },
+        },
+    )
+    body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
+    cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
+    by_topic = {c["source"]["topic"]["code"]: c for c in cards}
+    assert set(by_topic) == {"treat.lymphocyte_immunotherapy", "treat.ivig"}
+    for card in by_topic.values():
+        assert card["indicator"] == "warning"
+        assert not card.get("suggestions")
+        assert "words" in card["detail"]
+
+
 def test_order_sign_matches_codes_and_bed_rest() -> None:
     pid, prefetch, day = chart(BLEEDING)
     orders = _orders(
@@ -250,14 +288,11 @@ def test_order_sign_matches_codes_and_bed_rest() -> None:
     )
     body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
     cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
-    assert {c["source"]["topic"]["code"] for c in cards} == {
-        "test.hla_typing",
-        "advice.no_bed_rest",
-    }
-    assert all(c["indicator"] == "critical" for c in cards)
+    indicator = {c["source"]["topic"]["code"]: c["indicator"] for c in cards}
+    assert indicator == {"test.hla_typing": "critical", "advice.no_bed_rest": "warning"}
 
 
-def test_order_sign_lit_critical_even_without_rpl_the_order_is_a_record() -> None:
+def test_order_sign_lit_flagged_even_without_rpl_the_order_is_a_record() -> None:
     # the gestational carrier has no losses: the assessment lists no LIT, but an order for it
     # is a record of it, and the knowledge base advises against it for everyone
     pid, prefetch, day = chart(CARRIER)
@@ -271,8 +306,74 @@ def test_order_sign_lit_critical_even_without_rpl_the_order_is_a_record() -> Non
     )
     body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
     (card,) = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
-    assert card["indicator"] == "critical"
+    assert card["indicator"] == "warning"
     assert card["source"]["topic"]["code"] == "treat.lymphocyte_immunotherapy"
+
+
+# issue 15 §3: orders that look like something advised against and are not. Each draft order
+# is (resource, the recommendation it must NOT be read as); none of them may raise a card.
+LOOK_ALIKE_ORDERS = [
+    (
+        {
+            "resourceType": "MedicationRequest",
+            "id": "antid",
+            "medicationCodeableConcept": {"text": "Anti-D immune globulin 1500 IU IM"},
+        },
+        "treat.ivig",
+    ),
+    (
+        {
+            "resourceType": "MedicationRequest",
+            "id": "antid-coded",
+            "medicationCodeableConcept": {
+                "coding": [{"system": "http://www.whocc.no/atc", "code": "J06BB01"}],
+                "text": "Rho(D) immune globulin",
+            },
+        },
+        "treat.ivig",
+    ),
+    (
+        {
+            "resourceType": "MedicationRequest",
+            "id": "hbig",
+            "medicationCodeableConcept": {"text": "Hepatitis B immune globulin (human)"},
+        },
+        "treat.ivig",
+    ),
+    (
+        {
+            "resourceType": "MedicationRequest",
+            "id": "vzig",
+            "medicationCodeableConcept": {"text": "Varicella zoster immune globulin"},
+        },
+        "treat.ivig",
+    ),
+    (
+        {"resourceType": "ServiceRequest", "id": "b5801", "code": {"text": "HLA-B*58:01 genotype"}},
+        "test.hla_typing",
+    ),
+    (
+        {"resourceType": "ServiceRequest", "id": "b27", "code": {"text": "HLA-B27 antigen"}},
+        "test.hla_typing",
+    ),
+    (
+        {
+            "resourceType": "ServiceRequest",
+            "id": "nkt",
+            "code": {"text": "NK/T-cell lymphoma panel (flow cytometry)"},
+        },
+        "test.nk_cells",
+    ),
+]
+
+
+@pytest.mark.parametrize(("order", "not_rec"), LOOK_ALIKE_ORDERS, ids=lambda x: str(x)[:40])
+def test_order_sign_look_alikes_raise_no_card(order: dict[str, Any], not_rec: str) -> None:
+    pid, prefetch, day = chart(APS)
+    body = request("order-sign", pid, prefetch, context={"draftOrders": _orders(pid, order)})
+    cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
+    assert not_rec not in {c["source"]["topic"]["code"] for c in cards}
+    assert cards == []
 
 
 def _progesterone(pid: str, **timing: Any) -> dict[str, Any]:

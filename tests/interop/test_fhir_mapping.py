@@ -403,27 +403,30 @@ def test_ehr_style_bundle_is_read_and_the_rest_reported() -> None:
     assert case.current_pregnancy is not None
     assert case.current_pregnancy.treatments == ["vaginal_progesterone"]
     assert case.current_pregnancy.scans[0].crl_mm == 6.0
-    assert [p.outcome for p in case.pregnancies] == ["miscarriage"]
+    # m1 (8 weeks), m2 (19169002 without GA or date: kept, GA unknown, first trimester by its
+    # code), and one more loss that the spontaneous-abortion count (3) gives without detail
+    assert [(p.outcome, p.ga_unknown, p.trimester) for p in case.pregnancies] == [
+        ("miscarriage", True, None),
+        ("miscarriage", False, None),
+        ("miscarriage", True, "first"),
+    ]
+    assert any("counts 3, the record details 2" in n for n in result.notes)
     why = {row["id"]: row["why"] for row in result.unmapped}
     assert set(why) == {
         "chol",
         "acl-lt",
         "nodate",
-        "m2",
         "rpl",
         "hypo-old",
         "prog",
         "old",
         "e1",
         "other",
-        "misc-count",
     }
     assert "comparator" in why["acl-lt"]
-    assert "gestational age" in why["m2"]
     assert "derived" in why["rpl"]
     assert "route" in why["prog"]
     assert "another patient" in why["other"]
-    assert "count says 3" in why["misc-count"]
     for row in result.unmapped:
         assert set(row) == {"resource", "id", "code", "why"}
     chol = next(r for r in result.unmapped if r["id"] == "chol")
@@ -503,7 +506,14 @@ def test_import_fhir_command_errors(tmp_path: Path) -> None:
     assert import_fhir(bad, None, None, TODAY, out=out, err=err) == 2
     assert out.getvalue() == ""
     assert "entry[1].resource.valueQuantity.value: " in err.getvalue()
-    # valid FHIR, invalid case: the problem names the resource it came from
+    # valid FHIR, a patient the case cannot hold: the problem names the resource it came from
+    old = _bundle({**PATIENT, "birthDate": "1930-01-01"})
+    bad.write_text(json.dumps(old))
+    err = io.StringIO()
+    assert import_fhir(bad, None, None, TODAY, out=io.StringIO(), err=err) == 2
+    assert "patient.birth_date: " in err.getvalue()
+    assert "(from Patient/p1)" in err.getvalue()
+    # data after the assessment date is left out and said so, never a rejected chart
     future = _bundle(
         PATIENT,
         _obs("f", "3016-3", valueQuantity={"value": 1, "unit": "mIU/L"})
@@ -511,9 +521,23 @@ def test_import_fhir_command_errors(tmp_path: Path) -> None:
     )
     bad.write_text(json.dumps(future))
     err = io.StringIO()
-    assert import_fhir(bad, None, None, TODAY, out=io.StringIO(), err=err) == 2
-    assert "results[0].date: " in err.getvalue()
-    assert "(from Observation/f)" in err.getvalue()
+    out = io.StringIO()
+    assert import_fhir(bad, None, None, TODAY, out=out, err=err) == 0
+    assert "results" not in yaml.safe_load(out.getvalue())
+    assert f"note: left out 1 resource dated after {TODAY}" in err.getvalue()
+    # one result the case model refuses is left out with its reason; the rest is read
+    implausible = _bundle(
+        PATIENT,
+        _obs("neg", "3016-3", valueQuantity={"value": -4, "unit": "mIU/L"}),
+        _obs("ok", "3016-3", valueQuantity={"value": 2.1, "unit": "mIU/L"}),
+    )
+    bad.write_text(json.dumps(implausible))
+    err = io.StringIO()
+    out = io.StringIO()
+    assert import_fhir(bad, None, None, TODAY, out=out, err=err) == 0
+    assert [r["value"] for r in yaml.safe_load(out.getvalue())["results"]] == [2.1]
+    assert "unmapped: Observation/neg" in err.getvalue()
+    assert "not a readable case value: results[0].value" in err.getvalue()
 
 
 def test_local_test_code_only_for_tests_without_loinc() -> None:

@@ -21,6 +21,7 @@ from rplcare.interop.fhir.codes import (
     RECOMMENDATION_SYSTEM,
 )
 from rplcare.interop.fhir.export import medication_requests
+from rplcare.knowledge.terminology import terminology
 from rplcare.reasoning.assess import Assessment
 
 # --------------------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ def patient_view_cards(a: Assessment, cards: _CardFactory) -> list[Card]:
     out: list[Card] = []
     for rec in a.recommendations:
         if rec.status == "not_recommended" and rec.prominent:
-            critical = rec.id in ("treat.lymphocyte_immunotherapy", "treat.ivig")
+            critical = rec.id in terminology().critical
             out.append(
                 cards.card(
                     rec.id,
