@@ -6,6 +6,7 @@ key made here, and the schemathesis run drives the ASGI app in-process.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -35,6 +36,7 @@ from rplcare.interop.cds import (
     create_cds_app,
 )
 from rplcare.interop.cds.auth import CdsClients, CdsJwtVerifier
+from rplcare.interop.cds.cards import NOTICE_SYSTEM
 from rplcare.interop.cds.models import SUMMARY_MAX_CHARS, Card, CdsResponse
 from rplcare.interop.fhir import OVERRIDE_REASON_SYSTEM, RECOMMENDATION_SYSTEM, case_to_bundle
 
@@ -96,7 +98,7 @@ def cards_of(response: httpx.Response) -> list[dict[str, Any]]:
         Card.model_validate(card)
         assert len(card["summary"]) <= SUMMARY_MAX_CHARS
         assert card["source"]["label"]
-        assert card["source"]["topic"]["system"] in (RECOMMENDATION_SYSTEM,)
+        assert card["source"]["topic"]["system"] in (RECOMMENDATION_SYSTEM, NOTICE_SYSTEM)
     return data["cards"]
 
 
@@ -477,7 +479,10 @@ def test_missing_prefetch_is_fetched_from_fhir_server_with_bearer() -> None:
     assert [c["summary"] for c in fetched] == [c["summary"] for c in full]
     assert len(seen) == 4
     assert all(r.headers["authorization"] == "Bearer secret-token" for r in seen)
-    assert str(seen[0].url) == f"{FHIR}/Observation?patient={pid}"
+    assert str(seen[0].url) == (
+        f"{FHIR}/Observation?patient={pid}"
+        "&category=laboratory,vital-signs,social-history,survey,imaging,exam&_count=100"
+    )
 
 
 def test_fhir_server_error_gives_empty_cards(caplog: pytest.LogCaptureFixture) -> None:
@@ -506,18 +511,22 @@ def test_unreadable_chart_gives_empty_cards_not_500() -> None:
         for e in prefetch["observations"]["entry"]
         if "3181-5" in json.dumps(e["resource"]["code"])
     )
-    obs["valueQuantity"] = {"value": -5, "unit": "GPL"}  # impossible value: a CaseError
+    obs["valueQuantity"] = {"value": -5, "unit": "GPL"}  # impossible value: left out, said so
     client = client_for(day)
-    assert (
-        cards_of(
-            client.post(
-                f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
-            )
+    cards = cards_of(
+        client.post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
         )
-        == []
     )
+    assert cards[-1]["source"]["topic"]["code"] == "chart-read-in-part"
+    assert f"Observation/{obs['id']}" in cards[-1]["detail"]
+    # a chart that cannot be a case at all (the patient is not in it) gives no cards
     wrong_patient = request("patient-view", "someone-else", prefetch)
     assert cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=wrong_patient)) == []
+    too_old = copy.deepcopy(prefetch)
+    too_old["patient"]["birthDate"] = "1930-01-01"
+    body = request("patient-view", pid, too_old)
+    assert cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body)) == []
 
 
 def test_plain_http_fhir_server_is_refused() -> None:
@@ -776,3 +785,126 @@ def test_fuzzed_prefetch_and_orders_never_fail(data: st.DataObject) -> None:
 
 _FUZZ_CHART = chart(BLEEDING)
 _FUZZ_CLIENT = client_for(_FUZZ_CHART[2])
+
+
+# --------------------------------------------------------------------------------------------
+# Real charts and real servers (issue 15 §2, §5)
+# --------------------------------------------------------------------------------------------
+
+
+def test_one_unreadable_result_leaves_the_other_cards_and_one_info_card() -> None:
+    pid, prefetch, day = chart(APS)
+    full = cards_of(
+        client_for(day).post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
+        )
+    )
+    bad = copy.deepcopy(prefetch)
+    bad["observations"]["entry"].append(
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "id": "neg-tsh",
+                "status": "final",
+                "subject": {"reference": f"Patient/{pid}"},
+                "code": {"coding": [{"system": "http://loinc.org", "code": "3016-3"}]},
+                "effectiveDateTime": "2026-10-01",
+                "valueQuantity": {"value": -3, "unit": "mIU/L"},
+            }
+        }
+    )
+    cards = cards_of(
+        client_for(day).post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, bad)
+        )
+    )
+    assert [c["summary"] for c in cards[:-1]] == [c["summary"] for c in full]
+    info = cards[-1]
+    assert info["indicator"] == "info"
+    assert info["source"]["topic"]["system"] == NOTICE_SYSTEM
+    assert "Observation/neg-tsh" in info["detail"]
+
+
+def test_page_walk_bound_is_said_on_a_card_and_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pid, prefetch, day = chart(APS)
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        page = dict(prefetch["observations"])
+        page["link"] = [{"relation": "next", "url": f"{FHIR}/Observation?page={len(seen)}"}]
+        return httpx.Response(200, json=page)
+
+    client = client_for(
+        day, http_client=httpx.Client(transport=httpx.MockTransport(handler)), max_pages=2
+    )
+    partial = {k: v for k, v in prefetch.items() if k != "observations"}
+    body = request("patient-view", pid, partial, fhirServer=FHIR)
+    with caplog.at_level("WARNING"):
+        cards = cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body))
+    assert len(seen) == 2
+    assert "_count=" in str(seen[0].url)
+    info = cards[-1]
+    assert info["source"]["topic"]["code"] == "chart-read-in-part"
+    assert "more than 2 pages for: observations" in info["detail"]
+    assert "read in part" in caplog.text
+
+
+def test_fhir_authorization_without_expires_in_is_used() -> None:
+    pid, prefetch, day = chart(APS)
+    seen: list[httpx.Request] = []
+    client = client_for(day, http_client=fhir_server(prefetch, seen))
+    body = request(
+        "patient-view",
+        pid,
+        {"patient": prefetch["patient"]},
+        fhirServer=FHIR,
+        fhirAuthorization={
+            "access_token": "t0k",
+            "token_type": "Bearer",
+            "scope": "patient/*.read",
+            "subject": "rplcare",
+        },
+    )
+    assert cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body))
+    assert seen and all(r.headers["authorization"] == "Bearer t0k" for r in seen)
+
+
+def test_empty_override_reason_is_rejected_cds_fb_3() -> None:
+    _pid, _prefetch, day = chart(APS)
+    client = client_for(day)
+    url = f"/cds-services/{SERVICE_PATIENT_VIEW}/feedback"
+    fb = {
+        "card": "c1",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-22T10:00:00Z",
+        "overrideReason": {"userComment": "  "},
+    }
+    assert client.post(url, json={"feedback": [fb]}).status_code == 422
+
+
+def test_feedback_dedup_keeps_a_new_user_comment() -> None:
+    store = InMemoryFeedbackStore()
+    base = {
+        "card": "c1",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-22T10:00:00Z",
+        "overrideReason": {"reason": OVERRIDE_REASONS[0].to_wire()},
+    }
+    store.add("s", base)
+    store.add("s", copy.deepcopy(base))
+    with_comment = copy.deepcopy(base)
+    with_comment["overrideReason"]["userComment"] = "she prefers to wait"
+    store.add("s", with_comment)
+    rows = store.list("s")
+    assert len(rows) == 2
+    assert rows[1]["overrideReason"]["userComment"] == "she prefers to wait"
+
+
+def test_no_cards_is_logged_at_warning_with_why(caplog: pytest.LogCaptureFixture) -> None:
+    client = client_for(date(2026, 11, 22))
+    with caplog.at_level("WARNING"):
+        client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", "p1"))
+    assert any(r.levelname == "WARNING" and "no cards" in r.getMessage() for r in caplog.records)
