@@ -181,6 +181,7 @@ class _Reader:
         self.sources: dict[str, str] = {}
         self.index: dict[str, Mapping[str, Any]] = {}
         self.voc_max_ga_days = MAX_GA_DAYS
+        self.preliminary: set[int] = set()
 
     def skip(self, res: Mapping[str, Any], why: str, concept: Any = None) -> None:
         self.unmapped.append(
@@ -634,6 +635,9 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: s
     notes = [n for n in notes if isinstance(n, str)]
     if notes:
         out["note"] = "\n".join(notes)
+    if res.get("status") == "preliminary":
+        out["note"] = "\n".join(filter(None, [out.get("note"), "preliminary result"]))
+        rd.preliminary.add(len(rd.results))
     rd.results.append((out, _ref(res)))
 
 
@@ -1077,6 +1081,7 @@ def _assemble(rd: _Reader, today: date | None, assessed_on: date | None) -> dict
     preg = _check_counts(rd, preg, pregnant is not None)
     if preg:
         case["pregnancies"] = preg
+    _drop_superseded_preliminaries(rd)
     if rd.results:
         case["results"] = []
         for i, (r, ref) in enumerate(rd.results):
@@ -1174,6 +1179,26 @@ def _ga_for(rd: _Reader, day: date | None, episode: int | None) -> int | None:
             ):
                 return (day - lmp).days
     return None
+
+
+def _drop_superseded_preliminaries(rd: _Reader) -> None:
+    """A preliminary result with a final one of the same test and time is the final one's
+    draft: reported, not read twice. A preliminary alone is read, noted as preliminary."""
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r.get("test") or r.get("loinc"), r.get("date"))
+
+    finals = {key(r) for i, (r, _) in enumerate(rd.results) if i not in rd.preliminary}
+    kept = []
+    for i, (r, ref) in enumerate(rd.results):
+        if i in rd.preliminary and key(r) in finals:
+            rtype, _, rid = ref.partition("/")
+            rd.unmapped.append(
+                Unmapped(rtype, rid or None, "", "preliminary result superseded by a final one")
+            )
+        else:
+            kept.append((r, ref))
+    rd.results = kept
 
 
 def _open_episode(rd: _Reader) -> dict[str, Any] | None:
