@@ -25,6 +25,8 @@ from rplcare.knowledge.model import (
 from rplcare.util import yamlio
 
 DATA_DIR = Path(__file__).parent / "data"
+#: data files with their own loader (terminology.yaml: `rplcare.knowledge.terminology`)
+SEPARATE_FILES = frozenset({"terminology.yaml"})
 _KINDS = (
     "sources",
     "parameters",
@@ -103,7 +105,10 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     raw: dict[str, list[tuple[str, Any]]] = {k: [] for k in _KINDS}
     digest = hashlib.sha256()
     for path in sorted(data_dir.glob("*.yaml")):
+        # the content hash covers every data file, the terminology included
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        if path.name in SEPARATE_FILES:
+            continue
         try:
             doc = _read(path)
         except (yamlio.YAMLError, KnowledgeError) as exc:
