@@ -89,7 +89,8 @@ MEDICATIONS: list[tuple[dict[str, Any], str, str | None, str]] = [
     ({"text": "Cyclogest 400 mg pessary"}, "", "vaginal_progesterone", ""),
     ({"text": "Progesterone 200 mg"}, "", None, "route"),
     ({"text": "Heparin lock flush 10 units/mL"}, "", None, "flush"),
-    ({"text": "Heparin sodium 5000 units"}, "", None, "not LMWH"),
+    # unfractionated heparin is a drug of its own (anticoagulation), never LMWH
+    ({"text": "Heparin sodium 5000 units"}, "", "unfractionated_heparin", ""),
     ({"text": "Enoxaparin 40 mg/0.4 mL"}, "", "lmwh", ""),
     ({"coding": [{"system": RXNORM, "code": "67108"}]}, "", "lmwh", ""),
     ({"text": "Aspirin 325 mg tablet"}, "", None, "above the 100 mg"),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from rplcare.case.model import MAX_GA_DAYS
+from rplcare.knowledge import get_kb
 from rplcare.case.vocabulary import QUALITATIVE, vocabulary
 from rplcare.interop.fhir.codes import (
     _COUNT_CODES,
@@ -180,7 +180,8 @@ class _Reader:
         self.loose_lmp: list[tuple[str, Mapping[str, Any]]] = []
         self.sources: dict[str, str] = {}
         self.index: dict[str, Mapping[str, Any]] = {}
-        self.voc_max_ga_days = MAX_GA_DAYS
+        # the case model's plausibility limit (knowledge base: case.max_ga_days)
+        self.voc_max_ga_days = int(get_kb().param("case.max_ga_days"))
         self.preliminary: set[int] = set()
 
     def skip(self, res: Mapping[str, Any], why: str, concept: Any = None) -> None:
