@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from rplcare.knowledge import get_kb
 from rplcare.case.vocabulary import QUALITATIVE, vocabulary
 from rplcare.interop.fhir.codes import (
     _COUNT_CODES,
@@ -84,6 +83,7 @@ from rplcare.interop.fhir.jsonutil import (
     code_label,
 )
 from rplcare.interop.fhir.write import _PREG_COMPONENTS, _SCAN_COMPONENTS, _VALUE_SYSTEMS
+from rplcare.knowledge import get_kb
 from rplcare.knowledge.terminology import normalise
 from rplcare.pregnancy.gestation import format_ga
 
