@@ -50,8 +50,12 @@ class Web:
     app: object
     tokens: dict[str, str]
 
-    def h(self, role: str = "clinician") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[role]}"}
+    def h(self, role: str = "clinician", version: int | None = None) -> dict[str, str]:
+        """Bearer headers; with `version`, the If-Match an update of that version sends."""
+        out = {"Authorization": f"Bearer {self.tokens[role]}"}
+        if version is not None:
+            out["If-Match"] = f'"{version}"'
+        return out
 
     def login(self, name: str = "clin", password: str = "pw-clin") -> None:
         page = self.client.get("/login")

@@ -132,13 +132,14 @@ def test_yaml_textarea_and_edit_adds_a_version(web, example_text):
     assert "age_years: 33" in edit.text
     bad = example_text.replace("unit: IU/L, date: 2026-11-10", "unit: mg, date: 2026-11-10")
     r = web.client.post(
-        "/cases/example-bleeding/edit", data={"csrf_token": csrf_of(edit.text), "yaml": bad}
+        "/cases/example-bleeding/edit",
+        data={"csrf_token": csrf_of(edit.text), "yaml": bad, "version": "1"},
     )
     assert r.status_code == 422 and "results[0].unit" in r.text
     good = example_text.replace("age_years: 33", "age_years: 34")
     r = web.client.post(
         "/cases/example-bleeding/edit",
-        data={"csrf_token": csrf_of(edit.text), "yaml": good},
+        data={"csrf_token": csrf_of(edit.text), "yaml": good, "version": "1"},
         follow_redirects=False,
     )
     assert r.status_code == 303

@@ -100,6 +100,11 @@ class CaseVersion(Base):
     case: Mapped[CaseRecord] = relationship(back_populates="versions")
     author: Mapped[User | None] = relationship(lazy="joined")
 
+    @property
+    def version(self) -> int:
+        """The case version number (1, 2, ...): the API's ETag and the forms' `version`."""
+        return self.n
+
 
 class AssessmentRecord(Base):
     __tablename__ = "assessments"

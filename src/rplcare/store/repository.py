@@ -54,6 +54,27 @@ class Conflict(ValueError):
     """The id is taken: 409 in the API."""
 
 
+class StaleVersion(ValueError):
+    """An update based on a version that is no longer the latest (412 in the API, the edit
+    form shows what changed): saving it would silently drop the other writer's change.
+
+    `changes` are the leaf-level differences (`json_diff`) from the version the writer read
+    to the current one; empty when the expected version does not exist.
+    """
+
+    def __init__(
+        self, case_id: str, expected: int, current: int, changes: list[dict[str, Any]]
+    ) -> None:
+        self.case_id = case_id
+        self.expected = expected
+        self.current = current
+        self.changes = changes
+        super().__init__(
+            f"case {case_id!r} is at version {current}, not {expected}: "
+            "it changed since it was read; reload and apply the edit again"
+        )
+
+
 # --- accounts ---------------------------------------------------------------------------
 
 
@@ -282,8 +303,15 @@ def update_case(
     source: str | bytes | Mapping[str, Any],
     user: User | None,
     event: str = "edited",
+    expected_version: int | None = None,
 ) -> CaseVersion:
-    """Add a version (the previous ones stay); an unchanged case adds nothing."""
+    """Add a version (the previous ones stay); an unchanged case adds nothing.
+
+    `expected_version` is the version the writer read (ETag / If-Match, the form's hidden
+    `version`): when another version was saved since, StaleVersion is raised and nothing is
+    saved. The check runs under the case's row lock (PostgreSQL) or the store's single
+    writer (SQLite), so two writers of the same version cannot both succeed.
+    """
     get_case(s, case_id, lock=True)  # serialises concurrent edits of one case (PostgreSQL)
     data = canonical_case(source)
     given = data.get("id")
@@ -291,6 +319,7 @@ def update_case(
         raise CaseError([("id", f"{given!r} does not match the case being edited ({case_id!r})")])
     data["id"] = case_id
     prev = latest_version(s, case_id)
+    check_version(s, prev, expected_version)
     if prev.data == data:
         return prev
     version = CaseVersion(
@@ -308,12 +337,35 @@ def update_case(
     return version
 
 
-def import_case(s: Session, text: str | bytes, user: User | None) -> CaseVersion:
-    """A case file from elsewhere: a new case, or a new version when its id is in the store."""
+def check_version(s: Session, latest: CaseVersion, expected: int | None) -> None:
+    """Raise StaleVersion when `expected` is given and is not the latest version number."""
+    if expected is None or expected == latest.n:
+        return
+    base = s.scalar(
+        select(CaseVersion).where(CaseVersion.case_id == latest.case_id, CaseVersion.n == expected)
+    )
+    changes = json_diff(base.data, latest.data) if base is not None else []
+    raise StaleVersion(latest.case_id, expected, latest.n, changes)
+
+
+def case_exists(s: Session, case_id: str) -> bool:
+    return s.get(CaseRecord, case_id) is not None
+
+
+def import_case(
+    s: Session,
+    text: str | bytes | Mapping[str, Any],
+    user: User | None,
+    expected_version: int | None = None,
+) -> CaseVersion:
+    """A case file from elsewhere: a new case, or a new version when its id is in the store
+    (checked against `expected_version` when given)."""
     data = canonical_case(text)
     case_id = data.get("id")
     if case_id and s.get(CaseRecord, case_id) is not None:
-        return update_case(s, case_id, data, user, event="imported")
+        return update_case(
+            s, case_id, data, user, event="imported", expected_version=expected_version
+        )
     return create_case(s, data, user, event="imported")
 
 
@@ -560,7 +612,12 @@ def overrides_for_report(s: Session, case_id: str) -> list[dict[str, Any]]:
 
 
 def record_loss(
-    s: Session, case_id: str, on: date, user: User | None, ga: str | None = None
+    s: Session,
+    case_id: str,
+    on: date,
+    user: User | None,
+    ga: str | None = None,
+    expected_version: int | None = None,
 ) -> CaseVersion:
     """Move `current_pregnancy` into `pregnancies[]` as a miscarriage on `on`.
 
@@ -570,6 +627,7 @@ def record_loss(
 
     get_case(s, case_id, lock=True)
     prev = latest_version(s, case_id)
+    check_version(s, prev, expected_version)
     data = json.loads(json.dumps(prev.data))
     current = data.pop("current_pregnancy", None)
     if current is None:
@@ -591,7 +649,7 @@ def record_loss(
     data.setdefault("pregnancies", []).append(past)
     if raw is not None and on > as_of:
         data["assessed_on"] = on.isoformat()
-    return update_case(s, case_id, data, user, event="loss_recorded")
+    return update_case(s, case_id, data, user, event="loss_recorded", expected_version=prev.n)
 
 
 def is_lost(versions: list[CaseVersion]) -> bool:

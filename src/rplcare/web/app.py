@@ -54,7 +54,23 @@ def _error_page(request: Request, code: int, message: str) -> Response:
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(CaseError)
     async def case_error(request: Request, exc: CaseError) -> Response:
-        return _problems(request, status.HTTP_422_UNPROCESSABLE_CONTENT, exc.as_json())
+        code = getattr(exc, "status", status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return _problems(request, code, exc.as_json())
+
+    @app.exception_handler(repo.StaleVersion)
+    async def stale(request: Request, exc: repo.StaleVersion) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {
+                    "detail": str(exc),
+                    "current_version": exc.current,
+                    "expected_version": exc.expected,
+                    "changes": exc.changes,
+                },
+                status_code=status.HTTP_412_PRECONDITION_FAILED,
+                headers={"ETag": f'"{exc.current}"'},
+            )
+        return _error_page(request, status.HTTP_409_CONFLICT, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def request_error(request: Request, exc: RequestValidationError) -> Response:
@@ -139,6 +155,9 @@ def create_app(database_url: str | None = None, secret_key: str | None = None) -
         return response
 
     _install_handlers(app)
+    from rplcare.web.limits import BodyLimitMiddleware
+
+    app.add_middleware(BodyLimitMiddleware)  # outermost: nothing reads a body before it
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_docs(app)
     app.include_router(api.router)

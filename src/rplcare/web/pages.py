@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -340,66 +341,98 @@ async def import_case(request: Request) -> Response:
     )
 
 
+def _edit_form(
+    request: Request,
+    user: User,
+    case_id: str,
+    text: str,
+    base: int,
+    status_code: int = 200,
+    problems: list[str] | None = None,
+    errors: dict[str, str] | None = None,
+    stale: repo.StaleVersion | None = None,
+) -> HTMLResponse:
+    """The edit form; `base` is the version the text was read from (hidden `version`)."""
+    return render(
+        request,
+        "case_form.html",
+        user,
+        status_code,
+        heading=f"Edit {case_id}",
+        action=f"/cases/{quote(case_id, safe='')}/edit",
+        structured=False,
+        yaml_text=text,
+        version=base,
+        next_version=base + 1,
+        problems=problems or [],
+        errors=errors or {},
+        row_paths={},
+        cancel=f"/cases/{quote(case_id, safe='')}",
+        stale=stale,
+        **_form_context(),
+    )
+
+
+def _form_version(raw: Any) -> int | None:
+    text = str(raw or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 @router.get("/cases/{case_id}/edit")
 def edit_page(request: Request, case_id: str) -> HTMLResponse:
     with _store(request).read() as s:
         user = auth.page_user(s, request)
         auth.require_write(user)
         v = repo.latest_version(s, case_id)
-    return render(
-        request,
-        "case_form.html",
-        user,
-        heading=f"Edit {case_id}",
-        action=f"/cases/{case_id}/edit",
-        structured=False,
-        yaml_text=repo.export_case(v),
-        next_version=v.n + 1,
-        problems=[],
-        errors={},
-        row_paths={},
-        cancel=f"/cases/{case_id}",
-        **_form_context(),
-    )
+    return _edit_form(request, user, case_id, repo.export_case(v), v.n)
 
 
 @router.post("/cases/{case_id}/edit")
 async def edit_case(request: Request, case_id: str) -> Response:
+    """Save a new version, unless another was saved since the form was opened: then nothing
+    is saved and the form shows what the other writer changed, with this edit kept."""
     form = await request.form()
     auth.check_csrf(request, str(form.get("csrf_token") or ""))
     text = str(form.get("yaml") or "")
+    base = _form_version(form.get("version"))
 
-    def work() -> tuple[User, int, CaseError | None]:
+    def work() -> tuple[User, int, CaseError | repo.StaleVersion | None]:
         with _store(request).read() as s:
             user = auth.page_user(s, request)
             n = repo.latest_version(s, case_id).n
         auth.require_write(user)
+        if base is None:
+            return user, n, CaseError([("version", "missing: reload the page and edit again")])
         try:
             with _store(request).write() as s:
-                repo.update_case(s, case_id, text, user)
+                repo.update_case(s, case_id, text, user, expected_version=base)
                 return user, n, None
-        except CaseError as exc:
+        except (CaseError, repo.StaleVersion) as exc:
             return user, n, exc
 
     user, n, error = await _in_thread(work)
     if error is None:
-        return _redirect(f"/cases/{case_id}")
+        return _redirect(f"/cases/{quote(case_id, safe='')}")
+    if isinstance(error, repo.StaleVersion):
+        return _edit_form(
+            request,
+            user,
+            case_id,
+            text,
+            base or n,
+            status.HTTP_409_CONFLICT,
+            stale=error,
+        )
     lines, errors, _ = _problems(error)
-    return render(
+    return _edit_form(
         request,
-        "case_form.html",
         user,
+        case_id,
+        text,
+        base if base is not None else n,
         status.HTTP_422_UNPROCESSABLE_CONTENT,
-        heading=f"Edit {case_id}",
-        action=f"/cases/{case_id}/edit",
-        structured=False,
-        yaml_text=text,
-        next_version=n + 1,
         problems=lines,
         errors=errors,
-        row_paths={},
-        cancel=f"/cases/{case_id}",
-        **_form_context(),
     )
 
 
@@ -544,6 +577,7 @@ async def record_loss(request: Request, case_id: str) -> Response:
     form = await request.form()
     auth.check_csrf(request, str(form.get("csrf_token") or ""))
     raw_date, ga = str(form.get("date") or ""), str(form.get("ga") or "").strip() or None
+    base = _form_version(form.get("version"))
 
     def work() -> None:
         with _store(request).read() as s:
@@ -554,7 +588,7 @@ async def record_loss(request: Request, case_id: str) -> Response:
         except ValueError:
             raise CaseError([("date", f"{raw_date!r} is not a date (YYYY-MM-DD)")]) from None
         with _store(request).write() as s:
-            repo.record_loss(s, case_id, on, user, ga)
+            repo.record_loss(s, case_id, on, user, ga, expected_version=base)
 
     await _in_thread(work)
     return _redirect(f"/cases/{case_id}")
