@@ -211,7 +211,8 @@ def test_overrides_latest_wins_history_kept_survive_reassessment(web, example_te
     actions = [e["action"] for e in audit]
     assert actions.count("overrode") == 2 and "created" in actions and "changed" in actions
     changed = next(e for e in audit if e["action"] == "changed")
-    assert changed["detail"]["changes"] == [{"path": "patient.bmi", "before": None, "after": 24.0}]
+    # the audit names the changed field, never its value (issue 10 §7: no clinical values)
+    assert changed["detail"]["changes"] == ["patient.bmi"]
 
 
 def test_views_and_exports_are_audited(web, example_text):

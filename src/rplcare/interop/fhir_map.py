@@ -1061,6 +1061,28 @@ class _Reader:
         )
 
 
+_MALFORMED = (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError)
+
+
+def _checkpoint(rd: _Reader) -> dict[str, Any]:
+    """What a handler may change, to undo a resource that fails half-way (no half-read data)."""
+    return {
+        k: (len(v) if isinstance(v, list) else dict(v))
+        for k, v in vars(rd).items()
+        if isinstance(v, list | dict) and k != "unmapped"
+    }
+
+
+def _restore(rd: _Reader, cp: dict[str, Any]) -> None:
+    for k, v in cp.items():
+        current = getattr(rd, k)
+        if isinstance(v, int):
+            del current[v:]
+        else:
+            current.clear()
+            current.update(v)
+
+
 def _ref(res: Mapping[str, Any]) -> str:
     return (
         f"{res.get('resourceType')}/{res.get('id')}"
@@ -1085,9 +1107,13 @@ def case_from_entries(
     chosen: tuple[str | None, Mapping[str, Any]] | None = None
     if patient_id is not None:
         for u, r in patients:
-            ids = {r.get("id")} | {
-                i.get("value") for i in r.get("identifier") or [] if isinstance(i, Mapping)
-            }
+            idents = r.get("identifier")
+            ids = [r.get("id")] + [
+                i.get("value")
+                for i in (idents if isinstance(idents, list) else [])
+                if isinstance(i, Mapping)
+            ]
+            ids = [i for i in ids if isinstance(i, str)]
             if patient_id in ids:
                 chosen = (u, r)
                 break
@@ -1103,11 +1129,14 @@ def case_from_entries(
 
     url, pres = chosen
     pid = pres.get("id")
-    refs = {f"Patient/{pid}"} if pid else set()
-    if url:
+    refs = {f"Patient/{pid}"} if isinstance(pid, str) and pid else set()
+    if isinstance(url, str) and url:
         refs.add(url)
     rd = _Reader()
-    _read_patient(rd, pres)
+    try:
+        _read_patient(rd, pres)
+    except _MALFORMED as exc:
+        raise MappingError([("", f"the Patient resource is malformed ({type(exc).__name__})")]) from None
     rd.sources["patient"] = _ref(pres)
     for _u, res in items:
         if res is pres:
@@ -1118,6 +1147,9 @@ def case_from_entries(
             continue
         subj = res.get("subject") or res.get("patient")
         sref = subj.get("reference") if isinstance(subj, Mapping) else None
+        if sref is not None and not isinstance(sref, str):
+            rd.skip(res, "malformed subject reference (not a string); left out")
+            continue
         if (
             sref
             and sref not in refs
@@ -1125,11 +1157,18 @@ def case_from_entries(
         ):
             rd.skip(res, f"belongs to another patient ({sref})", res.get("code"))
             continue
-        handler = _HANDLERS.get(str(rtype))
+        handler = _HANDLERS.get(rtype) if isinstance(rtype, str) else None
         if handler is None:
             rd.skip(res, "resource type not read by rplcare")
-        else:
+            continue
+        # one malformed resource (a value of the wrong JSON type) is left out and reported;
+        # the rest of the chart is still read, so its cards are not lost
+        cp = _checkpoint(rd)
+        try:
             handler(rd, res)
+        except _MALFORMED as exc:
+            _restore(rd, cp)
+            rd.skip(res, f"malformed, left out ({type(exc).__name__}: a value of the wrong type)")
     case = _assemble(rd, today, assessed_on)
     return Mapped(case, rd.unmapped, rd.sources)
 
@@ -1725,7 +1764,11 @@ def _current_status(rd: _Reader) -> dict[str, Any] | None:
     _when, preg, res = rd.status[latest]
     if not preg:
         return None
-    cp = _pregnancy_from_status(rd, res)
+    try:
+        cp = _pregnancy_from_status(rd, res)
+    except _MALFORMED as exc:
+        rd.skip(res, f"malformed, left out ({type(exc).__name__}: a value of the wrong type)")
+        return None
     rd.sources["current_pregnancy"] = _ref(res)
     if "lmp" not in cp and rd.loose_lmp:
         when, lres = max(rd.loose_lmp, key=lambda x: x[0])

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +41,7 @@ from rplcare.store.models import (
     CdsFeedback,
     Override,
     User,
+    WebSession,
     utcnow,
 )
 
@@ -77,6 +82,20 @@ class StaleVersion(ValueError):
 
 # --- accounts ---------------------------------------------------------------------------
 
+SESSION_IDLE = timedelta(minutes=int(os.environ.get("RPLCARE_SESSION_IDLE_MINUTES", "30")))
+SESSION_MAX = timedelta(hours=int(os.environ.get("RPLCARE_SESSION_MAX_HOURS", "12")))
+SESSION_TOUCH = timedelta(seconds=60)  # last_seen is refreshed at most this often
+#: the client address of the request being served (set by the web app; audit rows carry it)
+CLIENT: ContextVar[str | None] = ContextVar("rplcare_client", default=None)
+
+
+class PolicyError(ValueError):
+    """A password or name the policy refuses; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
 
 def _hasher() -> Any:
     from argon2 import PasswordHasher
@@ -84,61 +103,193 @@ def _hasher() -> Any:
     return PasswordHasher()
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher().hash(secrets.token_urlsafe(24))
+
+
 def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+    from rplcare.store.passwords import normalise
+
+    return _hasher().hash(normalise(password))
 
 
 def verify_password(stored: str | None, password: str) -> bool:
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    if not stored:
-        return False
+    from rplcare.store.passwords import normalise
+
     try:
-        return _hasher().verify(stored, password)
+        # an account without a password costs the same time as one with (no enumeration)
+        ok = _hasher().verify(stored or _dummy_hash(), normalise(password))
     except (VerificationError, InvalidHashError):
         return False
+    return bool(stored) and ok
 
 
-def create_user(s: Session, name: str, role: str, password: str | None = None) -> User:
-    name = name.strip()
-    if role not in ROLES:
-        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+def check_identifier(value: Any, field: str, max_length: int) -> str:
+    """An identifier (user name, case id, token name) as every store keeps it: a string of at
+    most `max_length` characters without NUL or other control characters (PostgreSQL refuses
+    NUL; control characters break headers and logs)."""
+    if not isinstance(value, str):
+        raise CaseError([(field, f"{type(value).__name__}: must be a string")])
+    bad = next((ch for ch in value if unicodedata.category(ch) in ("Cc", "Cf", "Cs")), None)
+    if bad is not None:
+        raise CaseError([(field, f"contains the control character U+{ord(bad):04X}")])
+    if len(value) > max_length:
+        raise CaseError([(field, f"{len(value)} characters; at most {max_length}")])
+    return value
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
     if not name:
         raise ValueError("a user needs a name")
+    try:
+        return check_identifier(name, "name", 100)
+    except CaseError as exc:
+        raise ValueError("; ".join(exc.lines())) from None
+
+
+def check_password(password: str, user_name: str = "") -> None:
+    from rplcare.store.passwords import problems
+
+    found = problems(password, user_name)
+    if found:
+        raise PolicyError([f"password: {p}" for p in found])
+
+
+def create_user(
+    s: Session,
+    name: str,
+    role: str,
+    password: str | None = None,
+    actor: User | None = None,
+) -> User:
+    name = _check_name(name)
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if password:
+        check_password(password, name)
     if s.scalar(select(User).where(User.name == name)) is not None:
         raise Conflict(f"user {name!r} exists")
-    user = User(name=name, role=role, password_hash=hash_password(password) if password else None)
+    user = User(
+        name=name,
+        role=role,
+        password_hash=hash_password(password) if password else None,
+        password_changed=utcnow() if password else None,
+    )
     s.add(user)
     s.flush()
+    audit(s, actor, "user_created", None, {"user_id": user.id, "role": role})
     return user
 
 
 def authenticate(s: Session, name: str, password: str) -> User | None:
-    user = s.scalar(select(User).where(User.name == name.strip()))
-    if user is None:
-        hash_password(password)  # spend the same time as a real check: no user enumeration
+    """The user for a name and password, else None, in the same time either way."""
+    user = s.scalar(select(User).where(User.name == (name or "").strip()[:100]))
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or user.disabled:
         return None
-    return user if verify_password(user.password_hash, password) else None
+    return user
+
+
+def set_password(s: Session, user: User, password: str, actor: User | None) -> None:
+    """A new password (own change or admin reset): every session of the user ends."""
+    check_password(password, user.name)
+    user.password_hash = hash_password(password)
+    user.password_changed = utcnow()
+    end_sessions(s, user.id)
+    audit(
+        s,
+        actor,
+        "password_changed",
+        None,
+        {"user_id": user.id, "by": "self" if actor is not None and actor.id == user.id else "admin"},
+    )
+
+
+def change_password(s: Session, user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise PolicyError(["current password: wrong"])
+    set_password(s, user, new, user)
+
+
+def set_role(s: Session, target: User, role: str, actor: User | None) -> None:
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    before = target.role
+    target.role = role
+    end_sessions(s, target.id)
+    audit(s, actor, "user_changed", None, {"user_id": target.id, "role": [before, role]})
+
+
+def set_disabled(s: Session, target: User, disabled: bool, actor: User | None) -> None:
+    target.disabled = disabled
+    if disabled:
+        end_sessions(s, target.id)
+    audit(s, actor, "user_changed", None, {"user_id": target.id, "disabled": disabled})
+
+
+def get_user(s: Session, uid: int) -> User:
+    user = s.get(User, uid)
+    if user is None:
+        raise NotFound(f"no user {uid}")
+    return user
 
 
 def _token_hash(token: str) -> str:
     # tokens are 256-bit random strings, so a fast hash is enough (unlike passwords)
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def issue_token(s: Session, user: User) -> str:
+def issue_token(
+    s: Session,
+    user: User,
+    name: str = "",
+    expires_days: int | None = None,
+    actor: User | None = None,
+) -> str:
     """A new API token for `user`; only its hash is stored, so this is the one time it shows."""
+    name = check_identifier((name or "").strip(), "token name", 100)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    s.add(ApiToken(token_hash=_token_hash(token), user_id=user.id))
+    expires = utcnow() + timedelta(days=expires_days) if expires_days else None
+    row = ApiToken(token_hash=_token_hash(token), user_id=user.id, name=name, expires=expires)
+    s.add(row)
     s.flush()
+    audit(
+        s,
+        actor,
+        "token_issued",
+        None,
+        {"user_id": user.id, "token_id": row.id, "expires": expires.isoformat() if expires else None},
+    )
     return token
+
+
+def list_tokens(s: Session, user_id: int | None = None) -> list[ApiToken]:
+    q = select(ApiToken).order_by(ApiToken.user_id, ApiToken.id)
+    if user_id is not None:
+        q = q.where(ApiToken.user_id == user_id)
+    return list(s.scalars(q))
+
+
+def revoke_token(s: Session, token_id: int, actor: User | None) -> None:
+    row = s.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no token {token_id}")
+    if row.revoked is None:
+        row.revoked = utcnow()
+        audit(s, actor, "token_revoked", None, {"user_id": row.user_id, "token_id": row.id})
 
 
 def user_for_token(s: Session, token: str) -> User | None:
     row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None:
+    if row is None or row.revoked is not None or row.user.disabled:
         return None
     now = utcnow()
+    if row.expires is not None and row.expires <= now:
+        return None
     last = row.last_used
     if last is None or now - last > TOKEN_TOUCH:
         row.last_used = now
@@ -147,6 +298,49 @@ def user_for_token(s: Session, token: str) -> User | None:
 
 def list_users(s: Session) -> list[User]:
     return list(s.scalars(select(User).order_by(User.name)))
+
+
+# --- web sessions -------------------------------------------------------------------------
+
+
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def start_session(s: Session, user: User) -> str:
+    """A new server-side session; the returned random id goes in the (signed) cookie."""
+    sid = secrets.token_urlsafe(32)
+    s.add(WebSession(id=_sid_hash(sid), user_id=user.id, client=(CLIENT.get() or "")[:64]))
+    s.flush()
+    return sid
+
+
+def session_state(s: Session, sid: str) -> tuple[WebSession | None, bool]:
+    """The live session for a cookie id (None when ended or timed out), and whether its
+    `last_seen` is due a refresh (done by the caller in a write transaction)."""
+    if not isinstance(sid, str) or not sid:
+        return None, False
+    row = s.get(WebSession, _sid_hash(sid))
+    if row is None:
+        return None, False
+    now = utcnow()
+    if now - row.created > SESSION_MAX or now - row.last_seen > SESSION_IDLE:
+        return None, False
+    return row, now - row.last_seen > SESSION_TOUCH
+
+
+def touch_session(s: Session, sid: str) -> None:
+    row = s.get(WebSession, _sid_hash(sid))
+    if row is not None:
+        row.last_seen = utcnow()
+
+
+def end_session(s: Session, sid: str) -> None:
+    s.execute(delete(WebSession).where(WebSession.id == _sid_hash(sid)))
+
+
+def end_sessions(s: Session, user_id: int) -> None:
+    s.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
 # --- audit ------------------------------------------------------------------------------
@@ -159,9 +353,13 @@ def audit(
     case_id: str | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
+    """One audit row: when, who (and their role then), from where, what, on which record.
+    Details hold ids and field paths only, never clinical values (the versions hold those)."""
     s.add(
         AuditEntry(
             user_id=user.id if user else None,
+            role=user.role if user else None,
+            client=(CLIENT.get() or "")[:64] or None,
             action=action,
             case_id=case_id,
             detail=dict(detail or {}),
@@ -169,11 +367,15 @@ def audit(
     )
 
 
-def audit_log(s: Session, case_id: str | None = None, limit: int = 200) -> list[AuditEntry]:
+def audit_log(
+    s: Session, case_id: str | None = None, limit: int = 200, action: str | None = None
+) -> list[AuditEntry]:
     """Newest first, as a reader of a record's history expects."""
     q = select(AuditEntry).order_by(AuditEntry.created.desc(), AuditEntry.id.desc()).limit(limit)
     if case_id is not None:
         q = q.where(AuditEntry.case_id == case_id)
+    if action is not None:
+        q = q.where(AuditEntry.action == action)
     return list(s.scalars(q))
 
 
@@ -223,9 +425,32 @@ def canonical_case(
         raise CaseError([("", f"a case must be a mapping of fields, not {type(data).__name__}")])
     case = load_case(data, today=today)
     out = _prune(case.model_dump(mode="json", exclude_none=True))
+    _check_text(out)
     if data.get("assessed_on") is None:
         out.pop("assessed_on", None)
     return out
+
+
+def _check_text(data: Any) -> None:
+    """No NUL or other control characters (tab and newline aside) in any stored string:
+    PostgreSQL refuses NUL in JSON, so what one store accepts every store must."""
+    problems: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+        elif isinstance(node, str):
+            bad = next(
+                (ch for ch in node if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs")),
+                None,
+            )
+            if bad is not None:
+                problems.append((path, f"contains the control character U+{ord(bad):04X}"))
+    if problems:
+        raise CaseError(sorted(problems))
 
 
 def new_case_id() -> str:
@@ -236,7 +461,9 @@ _ADDRESSABLE = re.compile(r"[^\s/\\?#%][^/\\?#%]*(?<!\s)")
 
 
 def check_case_id(case_id: str) -> None:
-    """A stored case is addressed by URL (`/cases/{id}`), so its id must fit in one segment."""
+    """A stored case is addressed by URL (`/cases/{id}`), so its id must fit in one segment,
+    and in the column (200) without control characters on every store."""
+    check_identifier(case_id, "id", 200)
     if not _ADDRESSABLE.fullmatch(case_id):
         raise CaseError(
             [
@@ -332,7 +559,12 @@ def update_case(
         user,
         "changed",
         case_id,
-        {"version": version.n, "event": event, "changes": json_diff(prev.data, data)},
+        # field paths only: the values are in the versions, not in the audit log
+        {
+            "version": version.n,
+            "event": event,
+            "changes": [c["path"] for c in json_diff(prev.data, data)],
+        },
     )
     return version
 
@@ -564,7 +796,7 @@ def record_override(
             "recommendation_id": recommendation_id,
             "decision": decision,
             "reason": reason,
-            "comment": comment,
+            "override_id": row.id,  # the comment (free text) stays in the override row
         },
     )
     return row

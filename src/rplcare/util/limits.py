@@ -403,3 +403,15 @@ def parse_json(text: str | bytes, limits: Limits | None = None) -> Any:
         return json.loads(text)
     except ValueError as exc:  # JSONDecodeError, or a number Python refuses
         raise CaseError([("", f"not valid JSON: {exc}")]) from None
+
+
+def read_json_file(path: Any, limits: Limits | None = None) -> Any:
+    """A JSON file read within the limits (at most one byte over the size limit is read)."""
+    from pathlib import Path
+
+    limits = limits or current()
+    with Path(path).open("rb") as fh:
+        raw = fh.read(limits.body_bytes + 1)
+    if len(raw) > limits.body_bytes:
+        raise too_large(f"over {limits.body_bytes:,}", limits.body_bytes, "the file")
+    return parse_json(raw, limits)
