@@ -32,7 +32,6 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tests.test_fuzz import cases
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,14 +47,77 @@ FUZZ = settings(
 COUNTS: dict[str, int] = {}
 
 TOKENS = [
-    "[", "]", "{", "}", ":", ": ", "- ", ",", "&a ", "*a", "<<: *a\n", "!!binary ",
-    "!!python/object/apply:os.system ['true'] ", "!!int ", "!!timestamp ", "!!str ", "? ",
-    "\x00", "\t", "'", '"', "\\", "#", "|\n", ">-\n", "%YAML 1.1\n", "---\n", "...\n",
-    "\ufeff", "\u202e", "é", "\ud83d\ude00", "2026-13-45", "2026-02-30", "2026-01-01 25:00:00",
-    "2026-11-20T10:61:00Z", "9" * 60, "9" * 5000, "-1", "1e999", "-1e-999", ".nan", ".inf",
-    "nan", "null", "~", "true", "no", "0x1F", "0o17", "1_000", "12:30:00", "190:20:30",
-    "\n", "  ", "    ", "8+9", "99+99", "+", "46,XX", "hcg", "IU/L", "results", "value",
-    "date", "test", "unit", "scans", "current_pregnancy", "pregnancies", "patient",
+    "[",
+    "]",
+    "{",
+    "}",
+    ":",
+    ": ",
+    "- ",
+    ",",
+    "&a ",
+    "*a",
+    "<<: *a\n",
+    "!!binary ",
+    "!!python/object/apply:os.system ['true'] ",
+    "!!int ",
+    "!!timestamp ",
+    "!!str ",
+    "? ",
+    "\x00",
+    "\t",
+    "'",
+    '"',
+    "\\",
+    "#",
+    "|\n",
+    ">-\n",
+    "%YAML 1.1\n",
+    "---\n",
+    "...\n",
+    "\ufeff",
+    "\u202e",
+    "é",
+    "\ud83d\ude00",
+    "2026-13-45",
+    "2026-02-30",
+    "2026-01-01 25:00:00",
+    "2026-11-20T10:61:00Z",
+    "9" * 60,
+    "9" * 5000,
+    "-1",
+    "1e999",
+    "-1e-999",
+    ".nan",
+    ".inf",
+    "nan",
+    "null",
+    "~",
+    "true",
+    "no",
+    "0x1F",
+    "0o17",
+    "1_000",
+    "12:30:00",
+    "190:20:30",
+    "\n",
+    "  ",
+    "    ",
+    "8+9",
+    "99+99",
+    "+",
+    "46,XX",
+    "hcg",
+    "IU/L",
+    "results",
+    "value",
+    "date",
+    "test",
+    "unit",
+    "scans",
+    "current_pregnancy",
+    "pregnancies",
+    "patient",
 ]
 
 json_leaf = st.one_of(
@@ -281,11 +343,10 @@ class _Errors(logging.Handler):
 
 
 def test_fuzz_cds_prefetch() -> None:
+    import tests.interop.test_cds_service as cds_tests
     from fastapi.testclient import TestClient
 
     from rplcare.interop.cds_service import create_cds_app
-
-    import tests.interop.test_cds_service as cds_tests
 
     charts = [cds_tests.chart(p) for p in EXAMPLES]
     client = TestClient(
@@ -307,9 +368,12 @@ def test_fuzz_cds_prefetch() -> None:
                 data,
                 cds_tests._orders(
                     pid,
-                    {"resourceType": "MedicationRequest", "medicationCodeableConcept": {
-                        "text": data.draw(st.sampled_from(["aspirin", "progesterone", "IVIG"]))
-                    }},
+                    {
+                        "resourceType": "MedicationRequest",
+                        "medicationCodeableConcept": {
+                            "text": data.draw(st.sampled_from(["aspirin", "progesterone", "IVIG"]))
+                        },
+                    },
                 ),
                 2,
             )
@@ -321,9 +385,7 @@ def test_fuzz_cds_prefetch() -> None:
             headers={"Content-Type": "application/json"},
         )
         assert r.status_code < 500, r.text[:300]
-        assert len(errors.records) == before, [
-            rec.getMessage() for rec in errors.records[before:]
-        ]
+        assert len(errors.records) == before, [rec.getMessage() for rec in errors.records[before:]]
 
     try:
         run()

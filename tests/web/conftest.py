@@ -25,7 +25,11 @@ from rplcare.store import repository as repo
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # passphrases that pass the password policy (15+ characters, not common, not the name)
-PASSWORDS = {"clin": "amber-kettle-river-01", "view": "amber-kettle-river-02", "adm": "amber-kettle-river-03"}
+PASSWORDS = {
+    "clin": "amber-kettle-river-01",
+    "view": "amber-kettle-river-02",
+    "adm": "amber-kettle-river-03",
+}
 _counter = itertools.count()
 
 

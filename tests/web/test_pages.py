@@ -258,7 +258,12 @@ def test_admin_adds_users_and_tokens(web):
     assert page.status_code == 200
     r = web.client.post(
         "/admin/users",
-        data={"csrf_token": csrf_of(page.text), "name": "new", "role": "viewer", "password": "plum orchard lantern"},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "name": "new",
+            "role": "viewer",
+            "password": "plum orchard lantern",
+        },
     )
     assert "User &#39;new&#39; added" in r.text
     uid = re.search(r"/admin/users/(\d+)/token", r.text).group(1)

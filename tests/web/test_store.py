@@ -28,9 +28,8 @@ def test_migrations_match_the_models(database_url):
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
         with store.read() as s:
-            from sqlalchemy import text
-
             from alembic.script import ScriptDirectory
+            from sqlalchemy import text
 
             from rplcare.store.db import alembic_config
 
@@ -135,7 +134,8 @@ def test_commands_user_add_and_load_examples(tmp_path):
     url = f"sqlite:///{tmp_path / 'cmd.db'}"
     r = _run(
         "import sys; from rplcare.web.commands import user_add, load_examples;"
-        "rc = user_add('ann', 'clinician', True, 'plum orchard lantern'); load_examples(); load_examples();"
+        "rc = user_add('ann', 'clinician', True, 'plum orchard lantern');"
+        "load_examples(); load_examples();"
         "sys.exit(rc)",
         {"RPLCARE_DATABASE_URL": url},
         tmp_path,

@@ -59,7 +59,10 @@ def _bad_resource_types(bundle: Any) -> list[tuple[str, str]]:
                 if not ok:
                     shown = repr(rt) if not isinstance(rt, dict | list) else type(rt).__name__
                     problems.append(
-                        (join_path([*path, "resourceType"]), f"{shown[:60]}: not a FHIR R4 resource type")
+                        (
+                            join_path([*path, "resourceType"]),
+                            f"{shown[:60]}: not a FHIR R4 resource type",
+                        )
                     )
             stack.extend((v, [*path, k]) for k, v in node.items())
         elif isinstance(node, list):

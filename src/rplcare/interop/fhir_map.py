@@ -1136,7 +1136,9 @@ def case_from_entries(
     try:
         _read_patient(rd, pres)
     except _MALFORMED as exc:
-        raise MappingError([("", f"the Patient resource is malformed ({type(exc).__name__})")]) from None
+        raise MappingError(
+            [("", f"the Patient resource is malformed ({type(exc).__name__})")]
+        ) from None
     rd.sources["patient"] = _ref(pres)
     for _u, res in items:
         if res is pres:

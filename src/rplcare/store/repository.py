@@ -205,7 +205,10 @@ def set_password(s: Session, user: User, password: str, actor: User | None) -> N
         actor,
         "password_changed",
         None,
-        {"user_id": user.id, "by": "self" if actor is not None and actor.id == user.id else "admin"},
+        {
+            "user_id": user.id,
+            "by": "self" if actor is not None and actor.id == user.id else "admin",
+        },
     )
 
 
@@ -262,7 +265,11 @@ def issue_token(
         actor,
         "token_issued",
         None,
-        {"user_id": user.id, "token_id": row.id, "expires": expires.isoformat() if expires else None},
+        {
+            "user_id": user.id,
+            "token_id": row.id,
+            "expires": expires.isoformat() if expires else None,
+        },
     )
     return token
 
@@ -444,7 +451,11 @@ def _check_text(data: Any) -> None:
             stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
         elif isinstance(node, str):
             bad = next(
-                (ch for ch in node if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs")),
+                (
+                    ch
+                    for ch in node
+                    if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs")
+                ),
                 None,
             )
             if bad is not None:
