@@ -19,7 +19,7 @@ system-deps:
 
 ## The main job: the clinician web app on 127.0.0.1:8000 with SQLite under var/ and the examples.
 run: install
-	$(PY) -m rplcare.cli serve --host 127.0.0.1 --port 8000
+	RPLCARE_COOKIE_SECURE=$${RPLCARE_COOKIE_SECURE:-0} $(PY) -m rplcare.cli serve --host 127.0.0.1 --port 8000
 
 ## Assess an example case in the terminal (the engine without the web app).
 demo: install

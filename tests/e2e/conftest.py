@@ -51,13 +51,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PYTHONPATH": str(ROOT / "src"),
         "RPLCARE_DATABASE_URL": f"sqlite:///{work / 'e2e.db'}",
         "RPLCARE_SECRET_KEY": "e2e-secret",
+        "RPLCARE_COOKIE_SECURE": "0",  # plain http on 127.0.0.1
     }
     subprocess.run(
         [
             sys.executable,
             "-c",
             "from rplcare.web.commands import user_add;"
-            "raise SystemExit(user_add('clin', 'clinician', False, 'pw-e2e'))",
+            "raise SystemExit(user_add('clin', 'clinician', False, 'amber-kettle-river-e2e'))",
         ],
         env=env,
         cwd=work,
@@ -96,7 +97,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 proc.kill()
                 pytest.fail("the app did not start: " + (work / "server.log").read_text())
             time.sleep(0.2)
-    yield Server(url, "clin", "pw-e2e")
+    yield Server(url, "clin", "amber-kettle-river-e2e")
     proc.terminate()
     try:
         proc.wait(timeout=10)

@@ -24,6 +24,12 @@ from rplcare.store import pgtemp
 from rplcare.store import repository as repo
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# passphrases that pass the password policy (15+ characters, not common, not the name)
+PASSWORDS = {
+    "clin": "amber-kettle-river-01",
+    "view": "amber-kettle-river-02",
+    "adm": "amber-kettle-river-03",
+}
 _counter = itertools.count()
 
 
@@ -50,10 +56,14 @@ class Web:
     app: object
     tokens: dict[str, str]
 
-    def h(self, role: str = "clinician") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[role]}"}
+    def h(self, role: str = "clinician", version: int | None = None) -> dict[str, str]:
+        """Bearer headers; with `version`, the If-Match an update of that version sends."""
+        out = {"Authorization": f"Bearer {self.tokens[role]}"}
+        if version is not None:
+            out["If-Match"] = f'"{version}"'
+        return out
 
-    def login(self, name: str = "clin", password: str = "pw-clin") -> None:
+    def login(self, name: str = "clin", password: str = "amber-kettle-river-01") -> None:
         page = self.client.get("/login")
         self.client.post(
             "/login",
@@ -79,12 +89,12 @@ def csrf_of(html: str) -> str:
 def web(database_url: str) -> Iterator[Web]:
     from rplcare.web.app import create_app
 
-    app = create_app(database_url, secret_key="test-secret")
+    app = create_app(database_url, secret_key="test-secret", secure_cookies=False)
     store = app.state.store
     tokens = {}
     with store.write() as s:
         for name, role in (("clin", "clinician"), ("view", "viewer"), ("adm", "admin")):
-            user = repo.create_user(s, name, role, f"pw-{name}")
+            user = repo.create_user(s, name, role, PASSWORDS[name])
             tokens[role] = repo.issue_token(s, user)
     with TestClient(app) as client:
         yield Web(client, app, tokens)

@@ -107,14 +107,14 @@ def test_put_adds_versions_and_keeps_the_old_ones(web, example_text):
     r = web.client.put(
         "/api/cases/example-bleeding",
         json=json.loads(json.dumps(data, default=str)),
-        headers=web.h(),
+        headers=web.h(version=1),
     )
     assert r.status_code == 200 and r.json()["version"] == 2
     # unchanged input adds no version
     r = web.client.put(
         "/api/cases/example-bleeding",
         json=json.loads(json.dumps(data, default=str)),
-        headers=web.h(),
+        headers=web.h(version=2),
     )
     assert r.json()["version"] == 2
     versions = web.client.get("/api/cases/example-bleeding/versions", headers=web.h()).json()
@@ -126,7 +126,7 @@ def test_put_adds_versions_and_keeps_the_old_ones(web, example_text):
     r = web.client.put(
         "/api/cases/example-bleeding",
         json=json.loads(json.dumps(data, default=str)),
-        headers=web.h(),
+        headers=web.h(version=2),
     )
     assert r.status_code == 422 and r.json()["problems"][0]["path"] == "patient.bmi"
     assert len(web.client.get("/api/cases/example-bleeding/versions", headers=web.h()).json()) == 2
@@ -136,7 +136,7 @@ def test_put_adds_versions_and_keeps_the_old_ones(web, example_text):
     r = web.client.put(
         "/api/cases/example-bleeding",
         json=json.loads(json.dumps(data, default=str)),
-        headers=web.h(),
+        headers=web.h(version=2),
     )
     assert r.status_code == 422 and r.json()["problems"][0]["path"] == "id"
 
@@ -206,7 +206,7 @@ def test_overrides_latest_wins_history_kept_survive_reassessment(web, example_te
     data["patient"]["bmi"] = 24.0
     web.client.put(
         "/api/cases/example-bleeding",
-        headers=web.h(),
+        headers=web.h(version=1),
         json=json.loads(json.dumps(data, default=str)),
     )
     got = web.client.get(url, headers=web.h()).json()
@@ -216,7 +216,8 @@ def test_overrides_latest_wins_history_kept_survive_reassessment(web, example_te
     actions = [e["action"] for e in audit]
     assert actions.count("overrode") == 2 and "created" in actions and "changed" in actions
     changed = next(e for e in audit if e["action"] == "changed")
-    assert changed["detail"]["changes"] == [{"path": "patient.bmi", "before": None, "after": 24.0}]
+    # the audit names the changed field, never its value (issue 10 §7: no clinical values)
+    assert changed["detail"]["changes"] == ["patient.bmi"]
 
 
 def test_views_and_exports_are_audited(web, example_text):
@@ -234,7 +235,7 @@ def test_schedule_ics_and_record_loss(web, example_text):
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
     assert "BEGIN:VEVENT" in ics.text and "luteal" in ics.text.lower()
     r = web.client.post(
-        "/api/cases/example-bleeding/loss", headers=web.h(), json={"date": "2026-11-20"}
+        "/api/cases/example-bleeding/loss", headers=web.h(version=1), json={"date": "2026-11-20"}
     )
     assert r.status_code == 201 and r.json()["version"] == 2
     case = web.client.get("/api/cases/example-bleeding", headers=web.h()).json()
@@ -250,7 +251,7 @@ def test_schedule_ics_and_record_loss(web, example_text):
     assert "BEGIN:VCALENDAR" in ics.text and "BEGIN:VEVENT" not in ics.text
     # nothing left to lose
     r = web.client.post(
-        "/api/cases/example-bleeding/loss", headers=web.h(), json={"date": "2026-11-20"}
+        "/api/cases/example-bleeding/loss", headers=web.h(version=2), json={"date": "2026-11-20"}
     )
     assert r.status_code == 422 and r.json()["problems"][0]["path"] == "current_pregnancy"
 
@@ -281,7 +282,7 @@ def test_handout_languages_and_after_loss(web, example_text):
     assert en.status_code == zh.status_code == 200
     assert any("\u4e00" <= ch <= "\u9fff" for ch in zh.text)
     web.client.post(
-        "/api/cases/example-bleeding/loss", headers=web.h(), json={"date": "2026-11-20"}
+        "/api/cases/example-bleeding/loss", headers=web.h(version=1), json={"date": "2026-11-20"}
     )
     after = web.client.get("/api/cases/example-bleeding/handout?lang=en", headers=web.h())
     assert after.status_code == 200 and after.text != en.text
@@ -327,6 +328,8 @@ def test_import_creates_then_versions(web, example_text):
     assert r.status_code == 201 and r.json()["version"] == 1
     changed = example_text.replace("age_years: 33", "age_years: 34")
     r = web.client.post("/api/import", content=changed, headers=web.h())
+    assert r.status_code == 428  # an import onto an existing case is an update
+    r = web.client.post("/api/import", content=changed, headers=web.h(version=1))
     assert r.json() == {"id": "example-bleeding", "version": 2}
 
 
@@ -345,7 +348,7 @@ def test_list_shows_status_badges(web, example_text):
 def test_history_reports_what_changed(web, example_text):
     _create(web, example_text)
     web.client.post(
-        "/api/cases/example-bleeding/loss", headers=web.h(), json={"date": "2026-11-20"}
+        "/api/cases/example-bleeding/loss", headers=web.h(version=1), json={"date": "2026-11-20"}
     )
     hist = web.client.get("/api/cases/example-bleeding/history", headers=web.h()).json()
     assert [h["version"] for h in hist] == [2, 1]

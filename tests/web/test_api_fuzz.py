@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 _DB = Path(tempfile.mkdtemp(prefix="rplcare-fuzz-")) / "fuzz.db"
 _APP = create_app(f"sqlite:///{_DB}", secret_key="fuzz-secret")
 with _APP.state.store.write() as _s:
-    _TOKEN = repo.issue_token(_s, repo.create_user(_s, "fuzzer", "clinician", "pw-fuzzer"))
+    _TOKEN = repo.issue_token(
+        _s, repo.create_user(_s, "fuzzer", "clinician", "amber-kettle-river-fz")
+    )
     repo.load_directory(_s, ROOT / "examples")
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)

@@ -90,5 +90,7 @@ def from_validation_error(exc: ValidationError, root: type[BaseModel]) -> CaseEr
             problems.append((path, str(cause) if cause else err["msg"]))
         else:
             shown = repr(given) if not isinstance(given, dict | list) else type(given).__name__
+            if len(shown) > 80:
+                shown = shown[:60] + f"…({len(shown):,} characters)"
             problems.append((path, f"{shown}: {err['msg']}"))
     return CaseError(problems)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -14,11 +13,15 @@ from pydantic import TypeAdapter, ValidationError
 from rplcare.case.errors import CaseError, from_validation_error
 from rplcare.case.model import Case
 from rplcare.knowledge import KnowledgeBase
+from rplcare.util import limits as lim
 from rplcare.util import yamlio
+from rplcare.util.limits import Limits
 
 
-def read_mapping(source: str | Path | bytes) -> Any:
-    """Parse YAML or JSON text, or the file at a path; syntax errors become CaseError."""
+def read_mapping(source: str | Path | bytes, limits: Limits | None = None) -> Any:
+    """Parse YAML or JSON text, or the file at a path, within the input limits
+    (`rplcare.util.limits`); syntax errors and limits crossed become CaseError."""
+    limits = limits or lim.current()
     if isinstance(source, Path) or (
         isinstance(source, str)
         and "\n" not in source
@@ -26,24 +29,35 @@ def read_mapping(source: str | Path | bytes) -> Any:
     ):
         path = Path(source)
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise CaseError([("", f"{path} is not UTF-8 text (byte {exc.start})")]) from None
+            with path.open("rb") as fh:  # at most one byte over the limit is read
+                raw = fh.read(limits.body_bytes + 1)
         except OSError as exc:
             raise CaseError([("", f"cannot read {path}: {exc.strerror}")]) from None
+        if len(raw) > limits.body_bytes:
+            raise lim.too_large(f"over {limits.body_bytes:,}", limits.body_bytes, str(path))
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CaseError([("", f"{path} is not UTF-8 text (byte {exc.start})")]) from None
     else:
+        if isinstance(source, bytes):
+            lim.check_size(len(source), limits)
+        elif len(source) > limits.body_bytes // 4:  # cheap bound first: 4 bytes a character
+            lim.check_size(len(source.encode("utf-8", "surrogatepass")), limits)
         try:
             text = source.decode("utf-8") if isinstance(source, bytes) else source
         except UnicodeDecodeError as exc:
             raise CaseError(
                 [("", f"not UTF-8 text (byte {exc.start}): save the case as UTF-8")]
             ) from None
+    if text.lstrip().startswith(("{", "[")):
+        return lim.parse_json(text, limits)
     try:
-        if text.lstrip().startswith(("{", "[")):
-            return json.loads(text)
-        return yamlio.load(text)
-    except (json.JSONDecodeError, yamlio.YAMLError) as exc:
+        return yamlio.load_untrusted(text, limits)
+    except yamlio.YAMLError as exc:
         raise CaseError([("", f"not valid YAML or JSON: {exc}")]) from None
+    except RecursionError:  # not reached within the depth limit; kept as a last guard
+        raise CaseError([("", "nested too deeply")]) from None
 
 
 def load_case(
@@ -58,7 +72,11 @@ def load_case(
     also kept on the case as `case_warnings`.
     """
     today = today or date.today()
-    data = source if isinstance(source, Mapping) else read_mapping(source)
+    if isinstance(source, Mapping):
+        lim.check_tree(source)
+        data: Any = source
+    else:
+        data = read_mapping(source)
     if not isinstance(data, Mapping):
         raise CaseError([("", f"a case must be a mapping of fields, not {type(data).__name__}")])
     assessed_on = today

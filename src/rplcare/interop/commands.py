@@ -47,12 +47,14 @@ def import_fhir(
     """
     out = out or sys.stdout
     err = err or sys.stderr
+    from rplcare.util import limits
+
     try:
-        bundle = json.loads(Path(bundle_path).read_text(encoding="utf-8"))
+        bundle = limits.read_json_file(Path(bundle_path))
     except OSError as exc:
         return _fail([f"{bundle_path}: cannot read: {exc.strerror}"], err)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _fail([f"{bundle_path}: not valid JSON: {exc}"], err)
+    except CaseError as exc:  # not UTF-8, not JSON, or over an input limit
+        return _fail([f"{bundle_path}: {line}" for line in exc.lines()], err)
     try:
         result = import_bundle(bundle, patient_id=patient, today=today)
     except CaseError as exc:

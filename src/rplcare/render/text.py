@@ -143,10 +143,9 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
             con.print(f"GA {dt['ga']} (basis {dt['basis']}), EDD {dt['edd']}")
             con.print(f"  [dim]{escape(dt['why'])}[/]")
         for pair in p["hcg"]["pairs"]:
-            con.print(
-                f"hCG {pair['from']} -> {pair['to']}: {pair['change_48h_pct']:+.1f} %/48 h, "
-                f"NICE {pair['nice']}"
-            )
+            pct = pair.get("change_48h_pct")  # None when the two results share a date
+            change = f"{pct:+.1f} %/48 h" if isinstance(pct, int | float) else "no 48 h change"
+            con.print(f"hCG {pair['from']} -> {pair['to']}: {change}, NICE {pair['nice']}")
             if pair.get("interval_warning"):
                 con.print(f"  [yellow]{escape(pair['interval_warning'])}[/]")
         for alert in p["hcg"].get("alerts", []):

@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -17,7 +28,25 @@ from sqlalchemy.types import TypeDecorator
 ROLES = ("clinician", "viewer", "admin")
 DECISIONS = ("accepted", "overridden")
 REASONS = ("patient_declined", "done_elsewhere", "contraindicated", "clinical_judgement", "other")
-ACTIONS = ("created", "changed", "viewed", "overrode", "exported", "login")
+ACTIONS = (
+    "created",
+    "changed",
+    "viewed",
+    "overrode",
+    "exported",
+    "login",
+    "login_failed",
+    "login_throttled",
+    "logout",
+    "password_changed",
+    "user_created",
+    "user_changed",
+    "token_issued",
+    "token_revoked",
+    "listed",
+    "audit_read",
+    "erased",
+)
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -59,6 +88,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     created: Mapped[datetime] = mapped_column(default=utcnow)
+    # a disabled user cannot log in, and their sessions and tokens stop working
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    password_changed: Mapped[datetime | None]
 
 
 class ApiToken(Base):
@@ -69,8 +101,24 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created: Mapped[datetime] = mapped_column(default=utcnow)
     last_used: Mapped[datetime | None]
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    expires: Mapped[datetime | None]
+    revoked: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class WebSession(Base):
+    """A logged-in browser: the cookie holds a random id whose hash is the key here, so a
+    logout, a password change or disabling the user ends the session on the server."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's id
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    client: Mapped[str | None] = mapped_column(String(64))
 
 
 class CaseRecord(Base):
@@ -99,6 +147,11 @@ class CaseVersion(Base):
 
     case: Mapped[CaseRecord] = relationship(back_populates="versions")
     author: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def version(self) -> int:
+        """The case version number (1, 2, ...): the API's ETag and the forms' `version`."""
+        return self.n
 
 
 class AssessmentRecord(Base):
@@ -164,6 +217,9 @@ class AuditEntry(Base):
     case_id: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]]
     created: Mapped[datetime] = mapped_column(default=utcnow)
+    # who, as what, from where (the role at the time; the client address as the app saw it)
+    role: Mapped[str | None] = mapped_column(String(20))
+    client: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User | None] = relationship(lazy="joined")
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +41,7 @@ from rplcare.store.models import (
     CdsFeedback,
     Override,
     User,
+    WebSession,
     utcnow,
 )
 
@@ -54,7 +59,42 @@ class Conflict(ValueError):
     """The id is taken: 409 in the API."""
 
 
+class StaleVersion(ValueError):
+    """An update based on a version that is no longer the latest (412 in the API, the edit
+    form shows what changed): saving it would silently drop the other writer's change.
+
+    `changes` are the leaf-level differences (`json_diff`) from the version the writer read
+    to the current one; empty when the expected version does not exist.
+    """
+
+    def __init__(
+        self, case_id: str, expected: int, current: int, changes: list[dict[str, Any]]
+    ) -> None:
+        self.case_id = case_id
+        self.expected = expected
+        self.current = current
+        self.changes = changes
+        super().__init__(
+            f"case {case_id!r} is at version {current}, not {expected}: "
+            "it changed since it was read; reload and apply the edit again"
+        )
+
+
 # --- accounts ---------------------------------------------------------------------------
+
+SESSION_IDLE = timedelta(minutes=int(os.environ.get("RPLCARE_SESSION_IDLE_MINUTES", "30")))
+SESSION_MAX = timedelta(hours=int(os.environ.get("RPLCARE_SESSION_MAX_HOURS", "12")))
+SESSION_TOUCH = timedelta(seconds=60)  # last_seen is refreshed at most this often
+#: the client address of the request being served (set by the web app; audit rows carry it)
+CLIENT: ContextVar[str | None] = ContextVar("rplcare_client", default=None)
+
+
+class PolicyError(ValueError):
+    """A password or name the policy refuses; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
 
 
 def _hasher() -> Any:
@@ -63,61 +103,200 @@ def _hasher() -> Any:
     return PasswordHasher()
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher().hash(secrets.token_urlsafe(24))
+
+
 def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+    from rplcare.store.passwords import normalise
+
+    return _hasher().hash(normalise(password))
 
 
 def verify_password(stored: str | None, password: str) -> bool:
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    if not stored:
-        return False
+    from rplcare.store.passwords import normalise
+
     try:
-        return _hasher().verify(stored, password)
+        # an account without a password costs the same time as one with (no enumeration)
+        ok = _hasher().verify(stored or _dummy_hash(), normalise(password))
     except (VerificationError, InvalidHashError):
         return False
+    return bool(stored) and ok
 
 
-def create_user(s: Session, name: str, role: str, password: str | None = None) -> User:
-    name = name.strip()
-    if role not in ROLES:
-        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+def check_identifier(value: Any, field: str, max_length: int) -> str:
+    """An identifier (user name, case id, token name) as every store keeps it: a string of at
+    most `max_length` characters without NUL or other control characters (PostgreSQL refuses
+    NUL; control characters break headers and logs)."""
+    if not isinstance(value, str):
+        raise CaseError([(field, f"{type(value).__name__}: must be a string")])
+    bad = next((ch for ch in value if unicodedata.category(ch) in ("Cc", "Cf", "Cs")), None)
+    if bad is not None:
+        raise CaseError([(field, f"contains the control character U+{ord(bad):04X}")])
+    if len(value) > max_length:
+        raise CaseError([(field, f"{len(value)} characters; at most {max_length}")])
+    return value
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
     if not name:
         raise ValueError("a user needs a name")
+    try:
+        return check_identifier(name, "name", 100)
+    except CaseError as exc:
+        raise ValueError("; ".join(exc.lines())) from None
+
+
+def check_password(password: str, user_name: str = "") -> None:
+    from rplcare.store.passwords import problems
+
+    found = problems(password, user_name)
+    if found:
+        raise PolicyError([f"password: {p}" for p in found])
+
+
+def create_user(
+    s: Session,
+    name: str,
+    role: str,
+    password: str | None = None,
+    actor: User | None = None,
+) -> User:
+    name = _check_name(name)
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if password:
+        check_password(password, name)
     if s.scalar(select(User).where(User.name == name)) is not None:
         raise Conflict(f"user {name!r} exists")
-    user = User(name=name, role=role, password_hash=hash_password(password) if password else None)
+    user = User(
+        name=name,
+        role=role,
+        password_hash=hash_password(password) if password else None,
+        password_changed=utcnow() if password else None,
+    )
     s.add(user)
     s.flush()
+    audit(s, actor, "user_created", None, {"user_id": user.id, "role": role})
     return user
 
 
 def authenticate(s: Session, name: str, password: str) -> User | None:
-    user = s.scalar(select(User).where(User.name == name.strip()))
-    if user is None:
-        hash_password(password)  # spend the same time as a real check: no user enumeration
+    """The user for a name and password, else None, in the same time either way."""
+    user = s.scalar(select(User).where(User.name == (name or "").strip()[:100]))
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or user.disabled:
         return None
-    return user if verify_password(user.password_hash, password) else None
+    return user
+
+
+def set_password(s: Session, user: User, password: str, actor: User | None) -> None:
+    """A new password (own change or admin reset): every session of the user ends."""
+    check_password(password, user.name)
+    user.password_hash = hash_password(password)
+    user.password_changed = utcnow()
+    end_sessions(s, user.id)
+    audit(
+        s,
+        actor,
+        "password_changed",
+        None,
+        {
+            "user_id": user.id,
+            "by": "self" if actor is not None and actor.id == user.id else "admin",
+        },
+    )
+
+
+def change_password(s: Session, user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise PolicyError(["current password: wrong"])
+    set_password(s, user, new, user)
+
+
+def set_role(s: Session, target: User, role: str, actor: User | None) -> None:
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    before = target.role
+    target.role = role
+    end_sessions(s, target.id)
+    audit(s, actor, "user_changed", None, {"user_id": target.id, "role": [before, role]})
+
+
+def set_disabled(s: Session, target: User, disabled: bool, actor: User | None) -> None:
+    target.disabled = disabled
+    if disabled:
+        end_sessions(s, target.id)
+    audit(s, actor, "user_changed", None, {"user_id": target.id, "disabled": disabled})
+
+
+def get_user(s: Session, uid: int) -> User:
+    user = s.get(User, uid)
+    if user is None:
+        raise NotFound(f"no user {uid}")
+    return user
 
 
 def _token_hash(token: str) -> str:
     # tokens are 256-bit random strings, so a fast hash is enough (unlike passwords)
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def issue_token(s: Session, user: User) -> str:
+def issue_token(
+    s: Session,
+    user: User,
+    name: str = "",
+    expires_days: int | None = None,
+    actor: User | None = None,
+) -> str:
     """A new API token for `user`; only its hash is stored, so this is the one time it shows."""
+    name = check_identifier((name or "").strip(), "token name", 100)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    s.add(ApiToken(token_hash=_token_hash(token), user_id=user.id))
+    expires = utcnow() + timedelta(days=expires_days) if expires_days else None
+    row = ApiToken(token_hash=_token_hash(token), user_id=user.id, name=name, expires=expires)
+    s.add(row)
     s.flush()
+    audit(
+        s,
+        actor,
+        "token_issued",
+        None,
+        {
+            "user_id": user.id,
+            "token_id": row.id,
+            "expires": expires.isoformat() if expires else None,
+        },
+    )
     return token
+
+
+def list_tokens(s: Session, user_id: int | None = None) -> list[ApiToken]:
+    q = select(ApiToken).order_by(ApiToken.user_id, ApiToken.id)
+    if user_id is not None:
+        q = q.where(ApiToken.user_id == user_id)
+    return list(s.scalars(q))
+
+
+def revoke_token(s: Session, token_id: int, actor: User | None) -> None:
+    row = s.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no token {token_id}")
+    if row.revoked is None:
+        row.revoked = utcnow()
+        audit(s, actor, "token_revoked", None, {"user_id": row.user_id, "token_id": row.id})
 
 
 def user_for_token(s: Session, token: str) -> User | None:
     row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None:
+    if row is None or row.revoked is not None or row.user.disabled:
         return None
     now = utcnow()
+    if row.expires is not None and row.expires <= now:
+        return None
     last = row.last_used
     if last is None or now - last > TOKEN_TOUCH:
         row.last_used = now
@@ -126,6 +305,49 @@ def user_for_token(s: Session, token: str) -> User | None:
 
 def list_users(s: Session) -> list[User]:
     return list(s.scalars(select(User).order_by(User.name)))
+
+
+# --- web sessions -------------------------------------------------------------------------
+
+
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def start_session(s: Session, user: User) -> str:
+    """A new server-side session; the returned random id goes in the (signed) cookie."""
+    sid = secrets.token_urlsafe(32)
+    s.add(WebSession(id=_sid_hash(sid), user_id=user.id, client=(CLIENT.get() or "")[:64]))
+    s.flush()
+    return sid
+
+
+def session_state(s: Session, sid: str) -> tuple[WebSession | None, bool]:
+    """The live session for a cookie id (None when ended or timed out), and whether its
+    `last_seen` is due a refresh (done by the caller in a write transaction)."""
+    if not isinstance(sid, str) or not sid:
+        return None, False
+    row = s.get(WebSession, _sid_hash(sid))
+    if row is None:
+        return None, False
+    now = utcnow()
+    if now - row.created > SESSION_MAX or now - row.last_seen > SESSION_IDLE:
+        return None, False
+    return row, now - row.last_seen > SESSION_TOUCH
+
+
+def touch_session(s: Session, sid: str) -> None:
+    row = s.get(WebSession, _sid_hash(sid))
+    if row is not None:
+        row.last_seen = utcnow()
+
+
+def end_session(s: Session, sid: str) -> None:
+    s.execute(delete(WebSession).where(WebSession.id == _sid_hash(sid)))
+
+
+def end_sessions(s: Session, user_id: int) -> None:
+    s.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
 # --- audit ------------------------------------------------------------------------------
@@ -138,9 +360,13 @@ def audit(
     case_id: str | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
+    """One audit row: when, who (and their role then), from where, what, on which record.
+    Details hold ids and field paths only, never clinical values (the versions hold those)."""
     s.add(
         AuditEntry(
             user_id=user.id if user else None,
+            role=user.role if user else None,
+            client=(CLIENT.get() or "")[:64] or None,
             action=action,
             case_id=case_id,
             detail=dict(detail or {}),
@@ -148,11 +374,15 @@ def audit(
     )
 
 
-def audit_log(s: Session, case_id: str | None = None, limit: int = 200) -> list[AuditEntry]:
+def audit_log(
+    s: Session, case_id: str | None = None, limit: int = 200, action: str | None = None
+) -> list[AuditEntry]:
     """Newest first, as a reader of a record's history expects."""
     q = select(AuditEntry).order_by(AuditEntry.created.desc(), AuditEntry.id.desc()).limit(limit)
     if case_id is not None:
         q = q.where(AuditEntry.case_id == case_id)
+    if action is not None:
+        q = q.where(AuditEntry.action == action)
     return list(s.scalars(q))
 
 
@@ -202,9 +432,36 @@ def canonical_case(
         raise CaseError([("", f"a case must be a mapping of fields, not {type(data).__name__}")])
     case = load_case(data, today=today)
     out = _prune(case.model_dump(mode="json", exclude_none=True))
+    _check_text(out)
     if data.get("assessed_on") is None:
         out.pop("assessed_on", None)
     return out
+
+
+def _check_text(data: Any) -> None:
+    """No NUL or other control characters (tab and newline aside) in any stored string:
+    PostgreSQL refuses NUL in JSON, so what one store accepts every store must."""
+    problems: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+        elif isinstance(node, str):
+            bad = next(
+                (
+                    ch
+                    for ch in node
+                    if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs")
+                ),
+                None,
+            )
+            if bad is not None:
+                problems.append((path, f"contains the control character U+{ord(bad):04X}"))
+    if problems:
+        raise CaseError(sorted(problems))
 
 
 def new_case_id() -> str:
@@ -215,7 +472,9 @@ _ADDRESSABLE = re.compile(r"[^\s/\\?#%][^/\\?#%]*(?<!\s)")
 
 
 def check_case_id(case_id: str) -> None:
-    """A stored case is addressed by URL (`/cases/{id}`), so its id must fit in one segment."""
+    """A stored case is addressed by URL (`/cases/{id}`), so its id must fit in one segment,
+    and in the column (200) without control characters on every store."""
+    check_identifier(case_id, "id", 200)
     if not _ADDRESSABLE.fullmatch(case_id):
         raise CaseError(
             [
@@ -282,8 +541,15 @@ def update_case(
     source: str | bytes | Mapping[str, Any],
     user: User | None,
     event: str = "edited",
+    expected_version: int | None = None,
 ) -> CaseVersion:
-    """Add a version (the previous ones stay); an unchanged case adds nothing."""
+    """Add a version (the previous ones stay); an unchanged case adds nothing.
+
+    `expected_version` is the version the writer read (ETag / If-Match, the form's hidden
+    `version`): when another version was saved since, StaleVersion is raised and nothing is
+    saved. The check runs under the case's row lock (PostgreSQL) or the store's single
+    writer (SQLite), so two writers of the same version cannot both succeed.
+    """
     get_case(s, case_id, lock=True)  # serialises concurrent edits of one case (PostgreSQL)
     data = canonical_case(source)
     given = data.get("id")
@@ -291,6 +557,7 @@ def update_case(
         raise CaseError([("id", f"{given!r} does not match the case being edited ({case_id!r})")])
     data["id"] = case_id
     prev = latest_version(s, case_id)
+    check_version(s, prev, expected_version)
     if prev.data == data:
         return prev
     version = CaseVersion(
@@ -303,17 +570,45 @@ def update_case(
         user,
         "changed",
         case_id,
-        {"version": version.n, "event": event, "changes": json_diff(prev.data, data)},
+        # field paths only: the values are in the versions, not in the audit log
+        {
+            "version": version.n,
+            "event": event,
+            "changes": [c["path"] for c in json_diff(prev.data, data)],
+        },
     )
     return version
 
 
-def import_case(s: Session, text: str | bytes, user: User | None) -> CaseVersion:
-    """A case file from elsewhere: a new case, or a new version when its id is in the store."""
+def check_version(s: Session, latest: CaseVersion, expected: int | None) -> None:
+    """Raise StaleVersion when `expected` is given and is not the latest version number."""
+    if expected is None or expected == latest.n:
+        return
+    base = s.scalar(
+        select(CaseVersion).where(CaseVersion.case_id == latest.case_id, CaseVersion.n == expected)
+    )
+    changes = json_diff(base.data, latest.data) if base is not None else []
+    raise StaleVersion(latest.case_id, expected, latest.n, changes)
+
+
+def case_exists(s: Session, case_id: str) -> bool:
+    return s.get(CaseRecord, case_id) is not None
+
+
+def import_case(
+    s: Session,
+    text: str | bytes | Mapping[str, Any],
+    user: User | None,
+    expected_version: int | None = None,
+) -> CaseVersion:
+    """A case file from elsewhere: a new case, or a new version when its id is in the store
+    (checked against `expected_version` when given)."""
     data = canonical_case(text)
     case_id = data.get("id")
     if case_id and s.get(CaseRecord, case_id) is not None:
-        return update_case(s, case_id, data, user, event="imported")
+        return update_case(
+            s, case_id, data, user, event="imported", expected_version=expected_version
+        )
     return create_case(s, data, user, event="imported")
 
 
@@ -571,7 +866,7 @@ def record_override(
             "recommendation_id": recommendation_id,
             "decision": decision,
             "reason": reason,
-            "comment": comment,
+            "override_id": row.id,  # the comment (free text) stays in the override row
         },
     )
     return row
@@ -619,7 +914,12 @@ def overrides_for_report(s: Session, case_id: str) -> list[dict[str, Any]]:
 
 
 def record_loss(
-    s: Session, case_id: str, on: date, user: User | None, ga: str | None = None
+    s: Session,
+    case_id: str,
+    on: date,
+    user: User | None,
+    ga: str | None = None,
+    expected_version: int | None = None,
 ) -> CaseVersion:
     """Move `current_pregnancy` into `pregnancies[]` as a miscarriage on `on`.
 
@@ -629,6 +929,7 @@ def record_loss(
 
     get_case(s, case_id, lock=True)
     prev = latest_version(s, case_id)
+    check_version(s, prev, expected_version)
     data = json.loads(json.dumps(prev.data))
     current = data.pop("current_pregnancy", None)
     if current is None:
@@ -650,7 +951,7 @@ def record_loss(
     data.setdefault("pregnancies", []).append(past)
     if raw is not None and on > as_of:
         data["assessed_on"] = on.isoformat()
-    return update_case(s, case_id, data, user, event="loss_recorded")
+    return update_case(s, case_id, data, user, event="loss_recorded", expected_version=prev.n)
 
 
 def is_lost(versions: list[CaseVersion]) -> bool:

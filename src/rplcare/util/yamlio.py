@@ -1,5 +1,12 @@
 """YAML reading through libyaml when PyYAML has it (about 10x faster than the pure-Python
-loader, which dominated `rplcare assess` start-up), with identical safe semantics."""
+loader, which dominated `rplcare assess` start-up), with identical safe semantics.
+
+Untrusted text (`load_untrusted`) is first checked against the input limits on libyaml's event
+stream (`rplcare.util.limits.scan_yaml`: depth, sizes, integer digits, alias expansion), so the
+recursive composer never sees a nesting bomb or an alias bomb. Scalars that look like a date
+or an integer but are not one (`2026-13-45`, `2026-02-30`, hour 25) stay strings, so the case
+validation reports them at their path instead of the YAML constructor raising.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,39 @@ from typing import IO, Any
 
 import yaml
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 YAMLError = yaml.YAMLError
 
 
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """The safe loader, but an impossible date or time, or an integer Python refuses to
+    convert, stays the string that was written."""
+
+
+def _tolerant(tag: str) -> None:
+    original = _Base.yaml_constructors[tag]
+
+    def construct(loader: Any, node: Any) -> Any:
+        try:
+            return original(loader, node)
+        except (ValueError, OverflowError):
+            return loader.construct_scalar(node)
+
+    _Loader.add_constructor(tag, construct)
+
+
+for _tag in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+    _tolerant(_tag)
+
+
 def load(stream: str | bytes | IO[str]) -> Any:
-    """`yaml.safe_load`, through libyaml when available."""
+    """`yaml.safe_load`, through libyaml when available (trusted files: the knowledge base)."""
     return yaml.load(stream, Loader=_Loader)
+
+
+def load_untrusted(text: str, limits: Any = None) -> Any:
+    """Load YAML from outside (a case file, a request body) within the input limits."""
+    from rplcare.util import limits as lim
+
+    lim.scan_yaml(text, limits)
+    return yaml.load(text, Loader=_Loader)

@@ -3,6 +3,11 @@
 Bearer token per user. Bad input is 422 `{"problems": [{"path", "message"}]}` with the same
 paths as the CLI; unknown id 404; no token 401; a viewer writing 403. Each request's changes
 and its audit entry commit in one transaction.
+
+No lost update: `GET /api/cases/{id}` answers with `ETag: "N"` (N the case version number);
+every change of an existing case (`PUT`, `POST .../loss`, an import onto an existing id)
+must send `If-Match: "N"` with the version it read: 428 without, 412 when another version
+was saved since (the answer names the current version and what changed).
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -69,12 +75,46 @@ def _header(cred: HTTPAuthorizationCredentials | None) -> str | None:
     return f"Bearer {cred.credentials}" if cred else None
 
 
+def etag(version: int) -> str:
+    """The strong entity tag of a case version."""
+    return f'"{version}"'
+
+
+def if_match(request: Request, required: bool = True) -> int | None:
+    """The version number named by `If-Match` (`"N"` or `W/"N"`): 428 when it is required
+    and missing, 412 when it names no version (`*` is refused: it would allow lost updates)."""
+    raw = request.headers.get("if-match")
+    if raw is None or not raw.strip():
+        if not required:
+            return None
+        raise HTTPException(
+            status.HTTP_428_PRECONDITION_REQUIRED,
+            'If-Match is required: send the ETag of the version you read (If-Match: "N")',
+        )
+    tag = raw.strip()
+    if tag.startswith("W/"):
+        tag = tag[2:]
+    body = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else ""
+    if not (body.isascii() and body.isdigit() and 0 < len(body) <= 9):
+        raise HTTPException(
+            status.HTTP_412_PRECONDITION_FAILED,
+            f"If-Match {raw[:40]!r} names no case version: send the ETag as given "
+            '(If-Match: "N"; * is not accepted)',
+        )
+    return int(body)
+
+
 async def _save_case(
-    request: Request, cred: HTTPAuthorizationCredentials | None, save: Callable[..., Any]
+    request: Request,
+    cred: HTTPAuthorizationCredentials | None,
+    save: Callable[..., Any],
+    response: Response | None = None,
 ) -> CaseRef:
     """Write a case file (create, import or new version) as the token's user, in one
     transaction off the event loop: invalid input raises CaseError and saves nothing."""
-    body = await request.body()
+    from rplcare.web import limits
+
+    body = await limits.read_body(request)
 
     def work() -> CaseRef:
         with _store(request).write() as s:
@@ -83,7 +123,10 @@ async def _save_case(
             v = save(s, body, user)
             return CaseRef(id=v.case_id, version=v.n)
 
-    return await run_in_threadpool(work)
+    ref = await run_in_threadpool(work)
+    if response is not None:
+        response.headers["ETag"] = etag(ref.version)
+    return ref
 
 
 @router.post(
@@ -94,8 +137,8 @@ async def _save_case(
     summary="Create a case (409 if its id exists)",
 )
 async def create_case(request: Request, response: Response, cred: Credentials) -> CaseRef:
-    ref = await _save_case(request, cred, repo.create_case)
-    response.headers["Location"] = f"/api/cases/{ref.id}"
+    ref = await _save_case(request, cred, repo.create_case, response)
+    response.headers["Location"] = f"/api/cases/{quote(ref.id, safe='')}"
     return ref
 
 
@@ -106,8 +149,16 @@ async def create_case(request: Request, response: Response, cred: Credentials) -
     openapi_extra=CASE_BODY,
     summary="Import a case file: new case or new version",
 )
-async def import_case(request: Request, cred: Credentials) -> CaseRef:
-    return await _save_case(request, cred, repo.import_case)
+async def import_case(request: Request, response: Response, cred: Credentials) -> CaseRef:
+    def save(s: Any, body: bytes, user: Any) -> Any:
+        expected = if_match(request, required=False)
+        data = repo.canonical_case(body)
+        case_id = data.get("id")
+        if expected is None and case_id and repo.case_exists(s, case_id):
+            if_match(request)  # an import onto an existing case is an update: 428
+        return repo.import_case(s, data, user, expected_version=expected)
+
+    return await _save_case(request, cred, save, response)
 
 
 @router.get("/cases", summary="Cases with their latest version and status badges")
@@ -138,19 +189,28 @@ def get_case(
         repo.audit(s, user, "viewed", case_id, {"what": "case", "version": v.n})
         text = repo.export_case(v, format)
     media = "application/json" if format == "json" else "application/yaml"
-    return Response(text, media_type=media, headers={"X-Case-Version": str(v.n)})
+    return Response(text, media_type=media, headers={"X-Case-Version": str(v.n), "ETag": etag(v.n)})
 
 
 @router.put(
     "/cases/{case_id}",
     response_model=CaseRef,
     openapi_extra=CASE_BODY,
-    summary="Save a new version of a case (earlier versions are kept)",
+    summary="Save a new version of a case (If-Match required; earlier versions are kept)",
+    responses={
+        412: {"description": "another version was saved since the one named by If-Match"},
+        428: {"description": "no If-Match"},
+    },
 )
-async def put_case(request: Request, case_id: str, cred: Credentials) -> CaseRef:
-    return await _save_case(
-        request, cred, lambda s, body, user: repo.update_case(s, case_id, body, user)
-    )
+async def put_case(
+    request: Request, response: Response, case_id: str, cred: Credentials
+) -> CaseRef:
+    def save(s: Any, body: bytes, user: Any) -> Any:
+        repo.get_case(s, case_id)  # 401/403, then 404, then 428
+        expected = if_match(request)
+        return repo.update_case(s, case_id, body, user, expected_version=expected)
+
+    return await _save_case(request, cred, save, response)
 
 
 @router.get("/cases/{case_id}/versions", summary="Every version of a case, oldest first")
@@ -262,11 +322,15 @@ def post_override(
     response_model=CaseRef,
     summary="Record the current pregnancy as lost (a new version; data entry only)",
 )
-def record_loss(request: Request, case_id: str, body: LossIn, cred: Credentials) -> CaseRef:
+def record_loss(
+    request: Request, response: Response, case_id: str, body: LossIn, cred: Credentials
+) -> CaseRef:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
         auth.require_write(user)
-        v = repo.record_loss(s, case_id, body.date, user, body.ga)
+        expected = if_match(request)
+        v = repo.record_loss(s, case_id, body.date, user, body.ga, expected_version=expected)
+        response.headers["ETag"] = etag(v.n)
         return CaseRef(id=v.case_id, version=v.n)
 
 

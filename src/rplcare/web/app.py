@@ -54,7 +54,23 @@ def _error_page(request: Request, code: int, message: str) -> Response:
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(CaseError)
     async def case_error(request: Request, exc: CaseError) -> Response:
-        return _problems(request, status.HTTP_422_UNPROCESSABLE_CONTENT, exc.as_json())
+        code = getattr(exc, "status", status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return _problems(request, code, exc.as_json())
+
+    @app.exception_handler(repo.StaleVersion)
+    async def stale(request: Request, exc: repo.StaleVersion) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {
+                    "detail": str(exc),
+                    "current_version": exc.current,
+                    "expected_version": exc.expected,
+                    "changes": exc.changes,
+                },
+                status_code=status.HTTP_412_PRECONDITION_FAILED,
+                headers={"ETag": f'"{exc.current}"'},
+            )
+        return _error_page(request, status.HTTP_409_CONFLICT, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def request_error(request: Request, exc: RequestValidationError) -> Response:
@@ -96,16 +112,36 @@ def _plain(request: Request, code: int, message: str) -> Response:
     return _error_page(request, code, message)
 
 
-def create_app(database_url: str | None = None, secret_key: str | None = None) -> FastAPI:
-    """The app bound to a store (`RPLCARE_DATABASE_URL` or `var/rplcare.db` by default)."""
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# Swagger UI starts with an inline script (its assets are served from /static)
+CSP_DOCS = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def create_app(
+    database_url: str | None = None,
+    secret_key: str | None = None,
+    *,
+    secure_cookies: bool | None = None,
+) -> FastAPI:
+    """The app bound to a store (`RPLCARE_DATABASE_URL` or `var/rplcare.db` by default).
+
+    `secure_cookies` (default `RPLCARE_COOKIE_SECURE`, on) marks the session cookie Secure."""
     from rplcare import __version__
     from rplcare.web import api, pages
+    from rplcare.web.throttle import BoundedHasher, LoginThrottle
 
     store = Store(database_url)
+    hasher = BoundedHasher()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        hasher.shutdown()
         store.dispose()
 
     app = FastAPI(
@@ -113,32 +149,54 @@ def create_app(database_url: str | None = None, secret_key: str | None = None) -
         version=__version__,
         lifespan=lifespan,
         docs_url=None,
+        redoc_url=None,  # ReDoc loads its script from a CDN: not served
         description="Clinical decision support for recurrent pregnancy loss. "
         "Decision support, not diagnosis.",
     )
     app.state.store = store
+    app.state.hasher = hasher
+    app.state.throttle = LoginThrottle()
     app.state.htmx = (HERE / "static" / "htmx.min.js").exists()
+    secure = auth.cookie_secure(secure_cookies)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key or auth.secret_key(),
         session_cookie=auth.SESSION_COOKIE,
         max_age=auth.SESSION_MAX_AGE,
         same_site="lax",
+        https_only=secure,
     )
 
     @app.middleware("http")
     async def headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        repo.CLIENT.set(auth.client_of(request))  # audit rows carry the client address
         response = await call_next(request)
+        sid = getattr(request.state, "touch_session", None)
+        if sid:
+            from fastapi.concurrency import run_in_threadpool
+
+            def touch() -> None:
+                with store.write() as s:
+                    repo.touch_session(s, sid)
+
+            await run_in_threadpool(touch)
+        path = request.url.path
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if not request.url.path.startswith("/static/"):
+        response.headers.setdefault("Content-Security-Policy", CSP_DOCS if path == "/docs" else CSP)
+        if secure:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if not path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     _install_handlers(app)
+    from rplcare.web.limits import BodyLimitMiddleware
+
+    app.add_middleware(BodyLimitMiddleware)  # outermost: nothing reads a body before it
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_docs(app)
     app.include_router(api.router)

@@ -2,8 +2,10 @@
 
 Roles: `viewer` reads, `clinician` also writes and decides on recommendations, `admin` also
 manages users. Pages use a signed session cookie (itsdangerous, via Starlette's
-SessionMiddleware) and a CSRF token in every form POST; the API uses per-user bearer tokens
-and no cookie, so it needs no CSRF token.
+SessionMiddleware) holding a random session id that must match a live row of `web_sessions`
+(ended by logout, a password or role change, disabling the user, 30 min idle or 12 h after
+login), and a CSRF token in every form POST; the API uses per-user bearer tokens (named,
+expiring, revocable) and no cookie, so it needs no CSRF token.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 
 SECRET_FILE = Path("var") / "secret.key"
 SESSION_COOKIE = "rplcare_session"
-SESSION_MAX_AGE = 12 * 3600
+SESSION_MAX_AGE = int(os.environ.get("RPLCARE_SESSION_MAX_HOURS", "12")) * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 WRITERS = ("clinician", "admin")
@@ -108,15 +110,36 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token; reload")
 
 
+def cookie_secure(value: bool | None = None) -> bool:
+    """Whether the session cookie is `Secure` (HTTPS only): `RPLCARE_COOKIE_SECURE`, default on;
+    `make run` on plain-http 127.0.0.1 turns it off."""
+    if value is not None:
+        return value
+    raw = os.environ.get("RPLCARE_COOKIE_SECURE", "1").strip().lower()
+    return raw not in ("0", "false", "no", "off")
+
+
+def client_of(request: Request) -> str:
+    return (request.client.host if request.client else "") or "unknown"
+
+
 def session_user(s: Session, request: Request) -> User | None:
+    """The user of a live server-side session, else None (ended, timed out, user disabled,
+    or the password / role changed since the login)."""
+    from rplcare.store import repository as repo
     from rplcare.store.models import User
 
-    uid = request.session.get("uid")
-    if not isinstance(uid, int):
+    uid, sid = request.session.get("uid"), request.session.get("sid")
+    if not isinstance(uid, int) or not isinstance(sid, str):
+        return None
+    row, due = repo.session_state(s, sid)
+    if row is None or row.user_id != uid:
         return None
     user = s.get(User, uid)
-    if user is None or request.session.get("gen") != _generation(user):
+    if user is None or user.disabled or request.session.get("gen") != _generation(user):
         return None
+    if due:  # refreshed after the response, outside this transaction (app middleware)
+        request.state.touch_session = sid
     return user
 
 
@@ -128,12 +151,18 @@ def page_user(s: Session, request: Request) -> User:
     return user
 
 
-def log_in(request: Request, user: User) -> None:
-    """A fresh session (new CSRF token) on login, so a planted session cannot be reused."""
+def log_in(request: Request, user: User, sid: str) -> None:
+    """A fresh session (new id and CSRF token) on login, so a planted session cannot be
+    reused; `sid` is the id of the server-side session row (`repository.start_session`)."""
     request.session.clear()
     request.session.update(
-        {"uid": user.id, "gen": _generation(user), "csrf": secrets.token_urlsafe(32)}
+        {"uid": user.id, "sid": sid, "gen": _generation(user), "csrf": secrets.token_urlsafe(32)}
     )
+
+
+def session_id(request: Request) -> str | None:
+    sid = request.session.get("sid")
+    return sid if isinstance(sid, str) else None
 
 
 def log_out(request: Request) -> None:

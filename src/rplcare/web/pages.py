@@ -11,11 +11,13 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 
 from rplcare.case.errors import CaseError
 from rplcare.store import repository as repo
@@ -96,29 +98,70 @@ def login_page(request: Request, next: str = "/cases") -> HTMLResponse:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
+    """Throttled per account and client (429 with Retry-After while waiting, the password is
+    not checked then); argon2 in a bounded pool (503 when full); every outcome audited."""
+    from rplcare.web.throttle import Busy
+
     form = await request.form()
     auth.check_csrf(request, str(form.get("csrf_token") or ""))
-    name, password = str(form.get("name") or ""), str(form.get("password") or "")
+    name, password = str(form.get("name") or "")[:200], str(form.get("password") or "")[:1024]
     target = _safe_next(str(form.get("next") or ""))
+    client = auth.client_of(request)
+    throttle = request.app.state.throttle
+    store = _store(request)
 
-    def work() -> User | None:
-        with _store(request).write() as s:
-            user = repo.authenticate(s, name, password)
-            if user is not None:
-                repo.audit(s, user, "login", None, {"via": "web"})
-            return user
+    def note(action: str, detail: dict[str, Any], user: User | None = None) -> None:
+        with store.write() as s:
+            repo.audit(s, user, action, None, detail)
 
-    user = await _in_thread(work)
-    if user is None:
-        return render(
-            request,
-            "login.html",
-            None,
-            status.HTTP_401_UNAUTHORIZED,
-            next=target,
-            error="Unknown user name or wrong password.",
+    def refused(code: int, error: str, retry: float | None = None) -> HTMLResponse:
+        page = render(request, "login.html", None, code, next=target, error=error)
+        if retry:
+            page.headers["Retry-After"] = str(max(1, round(retry)))
+        return page
+
+    wait = throttle.wait(name, client)
+    if wait > 0:
+        await _in_thread(lambda: note("login_throttled", {"via": "web", "wait_s": round(wait)}))
+        return refused(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"Too many failed logins: try again in {max(1, round(wait))} s.",
+            wait,
         )
-    auth.log_in(request, user)
+
+    def check() -> tuple[int | None, int | None]:
+        with store.read() as s:
+            known = s.scalar(select(User.id).where(User.name == name.strip()[:100]))
+            user = repo.authenticate(s, name, password)
+            return (user.id if user else None), known
+
+    try:
+        uid, known = await request.app.state.hasher.run(check)
+    except Busy:
+        return refused(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "The server is busy: try again in a moment.", 1
+        )
+    if uid is None:
+        wait = throttle.failed(name, client)
+
+        def failed() -> None:
+            with store.write() as s:
+                who = s.get(User, known) if known else None
+                repo.audit(s, who, "login_failed", None, {"via": "web", "known_user": bool(known)})
+
+        await _in_thread(failed)
+        return refused(status.HTTP_401_UNAUTHORIZED, "Unknown user name or wrong password.")
+    throttle.succeeded(name, client)
+
+    def start() -> tuple[User, str]:
+        with store.write() as s:
+            user = s.get(User, uid)
+            sid = repo.start_session(s, user)
+            repo.audit(s, user, "login", None, {"via": "web"})
+            return user, sid
+
+    user, sid = await _in_thread(start)
+    auth.log_in(request, user, sid)
     return _redirect(target)
 
 
@@ -126,8 +169,61 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     form = await request.form()
     auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    sid = auth.session_id(request)
+
+    def work() -> None:
+        with _store(request).write() as s:
+            user = auth.session_user(s, request)
+            if sid:
+                repo.end_session(s, sid)
+            if user is not None:
+                repo.audit(s, user, "logout", None, {"via": "web"})
+
+    await _in_thread(work)
     auth.log_out(request)
     return _redirect("/login")
+
+
+@router.get("/account/password")
+def password_page(request: Request) -> HTMLResponse:
+    from rplcare.store.passwords import MIN_LENGTH
+
+    with _store(request).read() as s:
+        user = auth.page_user(s, request)
+    return render(request, "password.html", user, problems=[], min_length=MIN_LENGTH)
+
+
+@router.post("/account/password")
+async def change_password(request: Request) -> Response:
+    """Own password change: the current one is checked; every session of the user ends and
+    this browser gets a new one."""
+    from rplcare.store.passwords import MIN_LENGTH
+
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    current, new = str(form.get("current") or "")[:1024], str(form.get("new") or "")[:1024]
+
+    def work() -> tuple[User, str | None, list[str]]:
+        with _store(request).write() as s:
+            user = auth.page_user(s, request)
+            try:
+                repo.change_password(s, user, current, new)
+            except repo.PolicyError as exc:
+                return user, None, exc.problems
+            return user, repo.start_session(s, user), []
+
+    user, sid, problems = await request.app.state.hasher.run(work)
+    if problems:
+        return render(
+            request,
+            "password.html",
+            user,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            problems=problems,
+            min_length=MIN_LENGTH,
+        )
+    auth.log_in(request, user, sid or "")
+    return _redirect("/cases")
 
 
 # --- case list ------------------------------------------------------------------------
@@ -340,66 +436,98 @@ async def import_case(request: Request) -> Response:
     )
 
 
+def _edit_form(
+    request: Request,
+    user: User,
+    case_id: str,
+    text: str,
+    base: int,
+    status_code: int = 200,
+    problems: list[str] | None = None,
+    errors: dict[str, str] | None = None,
+    stale: repo.StaleVersion | None = None,
+) -> HTMLResponse:
+    """The edit form; `base` is the version the text was read from (hidden `version`)."""
+    return render(
+        request,
+        "case_form.html",
+        user,
+        status_code,
+        heading=f"Edit {case_id}",
+        action=f"/cases/{quote(case_id, safe='')}/edit",
+        structured=False,
+        yaml_text=text,
+        version=base,
+        next_version=base + 1,
+        problems=problems or [],
+        errors=errors or {},
+        row_paths={},
+        cancel=f"/cases/{quote(case_id, safe='')}",
+        stale=stale,
+        **_form_context(),
+    )
+
+
+def _form_version(raw: Any) -> int | None:
+    text = str(raw or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 @router.get("/cases/{case_id}/edit")
 def edit_page(request: Request, case_id: str) -> HTMLResponse:
     with _store(request).read() as s:
         user = auth.page_user(s, request)
         auth.require_write(user)
         v = repo.latest_version(s, case_id)
-    return render(
-        request,
-        "case_form.html",
-        user,
-        heading=f"Edit {case_id}",
-        action=f"/cases/{case_id}/edit",
-        structured=False,
-        yaml_text=repo.export_case(v),
-        next_version=v.n + 1,
-        problems=[],
-        errors={},
-        row_paths={},
-        cancel=f"/cases/{case_id}",
-        **_form_context(),
-    )
+    return _edit_form(request, user, case_id, repo.export_case(v), v.n)
 
 
 @router.post("/cases/{case_id}/edit")
 async def edit_case(request: Request, case_id: str) -> Response:
+    """Save a new version, unless another was saved since the form was opened: then nothing
+    is saved and the form shows what the other writer changed, with this edit kept."""
     form = await request.form()
     auth.check_csrf(request, str(form.get("csrf_token") or ""))
     text = str(form.get("yaml") or "")
+    base = _form_version(form.get("version"))
 
-    def work() -> tuple[User, int, CaseError | None]:
+    def work() -> tuple[User, int, CaseError | repo.StaleVersion | None]:
         with _store(request).read() as s:
             user = auth.page_user(s, request)
             n = repo.latest_version(s, case_id).n
         auth.require_write(user)
+        if base is None:
+            return user, n, CaseError([("version", "missing: reload the page and edit again")])
         try:
             with _store(request).write() as s:
-                repo.update_case(s, case_id, text, user)
+                repo.update_case(s, case_id, text, user, expected_version=base)
                 return user, n, None
-        except CaseError as exc:
+        except (CaseError, repo.StaleVersion) as exc:
             return user, n, exc
 
     user, n, error = await _in_thread(work)
     if error is None:
-        return _redirect(f"/cases/{case_id}")
+        return _redirect(f"/cases/{quote(case_id, safe='')}")
+    if isinstance(error, repo.StaleVersion):
+        return _edit_form(
+            request,
+            user,
+            case_id,
+            text,
+            base or n,
+            status.HTTP_409_CONFLICT,
+            stale=error,
+        )
     lines, errors, _ = _problems(error)
-    return render(
+    return _edit_form(
         request,
-        "case_form.html",
         user,
+        case_id,
+        text,
+        base if base is not None else n,
         status.HTTP_422_UNPROCESSABLE_CONTENT,
-        heading=f"Edit {case_id}",
-        action=f"/cases/{case_id}/edit",
-        structured=False,
-        yaml_text=text,
-        next_version=n + 1,
         problems=lines,
         errors=errors,
-        row_paths={},
-        cancel=f"/cases/{case_id}",
-        **_form_context(),
     )
 
 
@@ -410,10 +538,8 @@ def audit_text(entry: AuditEntry) -> str:
     """One line per audit entry; changes list their paths with before → after."""
     d = entry.detail or {}
     if entry.action == "changed":
-        parts = [
-            f"{c['path']}: {_short(c['before'])} → {_short(c['after'])}"
-            for c in d.get("changes", [])[:8]
-        ]
+        # field paths only (rows written before 0003 also held the values: not shown)
+        parts = [c["path"] if isinstance(c, dict) else str(c) for c in d.get("changes", [])[:8]]
         more = len(d.get("changes", [])) - 8
         tail = f"; +{more} more" if more > 0 else ""
         return f"v{d.get('version')} ({d.get('event')}): " + "; ".join(parts) + tail
@@ -426,8 +552,7 @@ def audit_text(entry: AuditEntry) -> str:
         )
     if entry.action == "overrode":
         reason = f", {d['reason']}" if d.get("reason") else ""
-        comment = f": {d['comment']}" if d.get("comment") else ""
-        return f"{d.get('recommendation_id')} {d.get('decision')}{reason}{comment}"
+        return f"{d.get('recommendation_id')} {d.get('decision')}{reason}"
     return ", ".join(f"{k}={v}" for k, v in d.items())
 
 
@@ -551,6 +676,7 @@ async def record_loss(request: Request, case_id: str) -> Response:
     form = await request.form()
     auth.check_csrf(request, str(form.get("csrf_token") or ""))
     raw_date, ga = str(form.get("date") or ""), str(form.get("ga") or "").strip() or None
+    base = _form_version(form.get("version"))
 
     def work() -> None:
         with _store(request).read() as s:
@@ -561,7 +687,7 @@ async def record_loss(request: Request, case_id: str) -> Response:
         except ValueError:
             raise CaseError([("date", f"{raw_date!r} is not a date (YYYY-MM-DD)")]) from None
         with _store(request).write() as s:
-            repo.record_loss(s, case_id, on, user, ga)
+            repo.record_loss(s, case_id, on, user, ga, expected_version=base)
 
     await _in_thread(work)
     return _redirect(f"/cases/{case_id}")
@@ -646,54 +772,126 @@ def schedule(request: Request, case_id: str) -> Response:
 
 
 def _users_page(request: Request, user: User, s: Any, **extra: Any) -> HTMLResponse:
-    return render(request, "users.html", user, users=repo.list_users(s), roles=ROLES, **extra)
+    from rplcare.store.passwords import MIN_LENGTH
+
+    tokens: dict[int, list[Any]] = {}
+    for t in repo.list_tokens(s):
+        tokens.setdefault(t.user_id, []).append(t)
+    return render(
+        request,
+        "users.html",
+        user,
+        users=repo.list_users(s),
+        tokens=tokens,
+        roles=ROLES,
+        min_length=MIN_LENGTH,
+        **extra,
+    )
 
 
 @router.get("/admin/users")
 def users(request: Request) -> HTMLResponse:
-    with _store(request).read() as s:
+    with _store(request).write() as s:
         user = auth.page_user(s, request)
         auth.require_admin(user)
+        repo.audit(s, user, "listed", None, {"what": "users"})
         return _users_page(request, user, s)
+
+
+async def _admin_action(request: Request, act: Callable[[Any, User, Any], str]) -> Response:
+    """Run one admin change in a write transaction; the users page shows what happened."""
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+
+    def work() -> HTMLResponse:
+        with _store(request).read() as s:
+            admin = auth.page_user(s, request)
+        auth.require_admin(admin)
+        extra: dict[str, Any] = {}
+        try:
+            with _store(request).write() as s:
+                message = act(s, s.get(User, admin.id), form)
+                if message.startswith("token:"):
+                    _, token_user, token = message.split(":", 2)
+                    extra = {"new_token": token, "token_user": token_user}
+                    message = f"New API token for {token_user} (shown once below)."
+        except (ValueError, CaseError, repo.NotFound) as exc:
+            message = "; ".join(exc.lines()) if isinstance(exc, CaseError) else str(exc)
+        with _store(request).read() as s:
+            return _users_page(request, admin, s, message=message, **extra)
+
+    return await request.app.state.hasher.run(work)
+
+
+def _target(s: Any, uid: int) -> User:
+    return repo.get_user(s, uid)
 
 
 @router.post("/admin/users")
 async def add_user(request: Request) -> Response:
-    form = await request.form()
-    auth.check_csrf(request, str(form.get("csrf_token") or ""))
-
-    def work() -> HTMLResponse:
-        with _store(request).read() as s:
-            user = auth.page_user(s, request)
-        auth.require_admin(user)
+    def act(s: Any, admin: User, form: Any) -> str:
         name, role = str(form.get("name") or ""), str(form.get("role") or "")
-        try:
-            with _store(request).write() as s:
-                repo.create_user(s, name, role, str(form.get("password") or "") or None)
-            message = f"User {name!r} added ({role})."
-        except ValueError as exc:
-            message = str(exc)
-        with _store(request).read() as s:
-            return _users_page(request, user, s, message=message)
+        repo.create_user(s, name, role, str(form.get("password") or "") or None, actor=admin)
+        return f"User {name!r} added ({role})."
 
-    return await _in_thread(work)
+    return await _admin_action(request, act)
 
 
 @router.post("/admin/users/{uid}/token")
 async def new_token(request: Request, uid: int) -> Response:
-    form = await request.form()
-    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    def act(s: Any, admin: User, form: Any) -> str:
+        target = _target(s, uid)
+        raw_days = str(form.get("expires_days") or "").strip()
+        days = int(raw_days) if raw_days.isdigit() and 0 < len(raw_days) <= 4 else None
+        if raw_days and days is None:
+            raise ValueError(f"expires_days: {raw_days[:20]!r} is not a number of days")
+        name = str(form.get("token_name") or "")
+        token = repo.issue_token(s, target, name=name, expires_days=days, actor=admin)
+        return f"token:{target.name}:{token}"
 
-    def work() -> HTMLResponse:
-        with _store(request).write() as s:
-            user = auth.page_user(s, request)
-            auth.require_admin(user)
-            target = s.get(User, uid)
-            if target is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user")
-            token = repo.issue_token(s, target)
-            name = target.name
-        with _store(request).read() as s:
-            return _users_page(request, user, s, new_token=token, token_user=name)
+    return await _admin_action(request, act)
 
-    return await _in_thread(work)
+
+@router.post("/admin/tokens/{token_id}/revoke")
+async def revoke_token(request: Request, token_id: int) -> Response:
+    def act(s: Any, admin: User, form: Any) -> str:
+        repo.revoke_token(s, token_id, admin)
+        return f"Token {token_id} revoked."
+
+    return await _admin_action(request, act)
+
+
+@router.post("/admin/users/{uid}/password")
+async def reset_password(request: Request, uid: int) -> Response:
+    def act(s: Any, admin: User, form: Any) -> str:
+        target = _target(s, uid)
+        repo.set_password(s, target, str(form.get("password") or ""), admin)
+        return f"Password of {target.name} reset; their sessions were ended."
+
+    return await _admin_action(request, act)
+
+
+@router.post("/admin/users/{uid}/role")
+async def change_role(request: Request, uid: int) -> Response:
+    def act(s: Any, admin: User, form: Any) -> str:
+        target = _target(s, uid)
+        if target.id == admin.id:
+            raise ValueError("an admin cannot change their own role")
+        role = str(form.get("role") or "")
+        repo.set_role(s, target, role, admin)
+        return f"{target.name} is now {role}."
+
+    return await _admin_action(request, act)
+
+
+@router.post("/admin/users/{uid}/disable")
+async def disable_user(request: Request, uid: int) -> Response:
+    def act(s: Any, admin: User, form: Any) -> str:
+        target = _target(s, uid)
+        disabled = str(form.get("disabled") or "1") != "0"
+        if target.id == admin.id and disabled:
+            raise ValueError("an admin cannot disable themselves")
+        repo.set_disabled(s, target, disabled, admin)
+        return f"{target.name} {'disabled' if disabled else 'enabled'}."
+
+    return await _admin_action(request, act)

@@ -41,14 +41,50 @@ class ImportResult:
         return best[1] if best else None
 
 
+def _bad_resource_types(bundle: Any) -> list[tuple[str, str]]:
+    """Every `resourceType` that is not a string naming an R4B resource, with its path."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    problems: list[tuple[str, str]] = []
+    stack: list[tuple[Any, list[Any]]] = [(bundle, [])]
+    while stack and len(problems) < 50:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            if "resourceType" in node:
+                rt = node["resourceType"]
+                ok = isinstance(rt, str) and rt.isascii() and rt.isalpha() and len(rt) < 64
+                if ok:
+                    try:
+                        get_fhir_model_class(rt)
+                    except (KeyError, ValueError, AttributeError, ImportError):
+                        ok = False
+                if not ok:
+                    shown = repr(rt) if not isinstance(rt, dict | list) else type(rt).__name__
+                    problems.append(
+                        (
+                            join_path([*path, "resourceType"]),
+                            f"{shown[:60]}: not a FHIR R4 resource type",
+                        )
+                    )
+            stack.extend((v, [*path, k]) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, [*path, i]) for i, v in enumerate(node))
+    return sorted(problems)
+
+
 def validate_bundle(bundle: Any) -> list[tuple[str, str]]:
     """Problems (path, message) of a Bundle checked against the FHIR R4B models; [] if valid."""
     if not isinstance(bundle, dict):
         return [("", f"a FHIR Bundle must be a JSON object, not {type(bundle).__name__}")]
     if bundle.get("resourceType") != "Bundle":
         return [("resourceType", f"{bundle.get('resourceType')!r}: expected 'Bundle'")]
+    bad_types = _bad_resource_types(bundle)
+    if bad_types:  # fhir.resources raises KeyError / TypeError on these instead of reporting
+        return bad_types
     try:
         Bundle.model_validate(bundle)
+    except (KeyError, TypeError, AttributeError, RecursionError) as exc:
+        return [("", f"not a valid FHIR Bundle ({type(exc).__name__})")]
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):

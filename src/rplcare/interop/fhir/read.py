@@ -254,6 +254,33 @@ def _ref(res: Mapping[str, Any]) -> str:
     )
 
 
+_MALFORMED = (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError)
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A FHIR array as read from outside: anything that is not a list reads as empty."""
+    return value if isinstance(value, list) else []
+
+
+def _checkpoint(rd: _Reader) -> dict[str, Any]:
+    """What a handler may change, to undo a resource that fails half-way (no half-read data)."""
+    return {
+        k: (len(v) if isinstance(v, list) else dict(v))
+        for k, v in vars(rd).items()
+        if isinstance(v, list | dict) and k not in ("unmapped", "index")
+    }
+
+
+def _restore(rd: _Reader, cp: dict[str, Any]) -> None:
+    for k, v in cp.items():
+        current = getattr(rd, k)
+        if isinstance(v, int):
+            del current[v:]
+        else:
+            current.clear()
+            current.update(v)
+
+
 def case_from_entries(
     entries: Iterable[Entry],
     patient_id: str | None = None,
@@ -270,10 +297,10 @@ def case_from_entries(
     chosen: tuple[str | None, Mapping[str, Any]] | None = None
     if patient_id is not None:
         for u, r in patients:
-            ids = {r.get("id")} | {
-                i.get("value") for i in r.get("identifier") or [] if isinstance(i, Mapping)
-            }
-            if patient_id in ids:
+            ids = [r.get("id")] + [
+                i.get("value") for i in _as_list(r.get("identifier")) if isinstance(i, Mapping)
+            ]
+            if patient_id in [i for i in ids if isinstance(i, str)]:
                 chosen = (u, r)
                 break
         if chosen is None:
@@ -288,12 +315,12 @@ def case_from_entries(
 
     url, pres = chosen
     pid = pres.get("id")
-    refs = {f"Patient/{pid}"} if pid else set()
-    if url:
+    refs = {f"Patient/{pid}"} if isinstance(pid, str) and pid else set()
+    if isinstance(url, str) and url:
         refs.add(url)
     patient_idents = {
         f"{i.get('system')}|{i.get('value')}"
-        for i in pres.get("identifier") or []
+        for i in _as_list(pres.get("identifier"))
         if isinstance(i, Mapping)
     }
     cutoff = assessed_on or today
@@ -301,12 +328,17 @@ def case_from_entries(
     for u, r in items:
         if u:
             rd.index[u] = r
-        if r.get("id") and isinstance(r.get("resourceType"), str):
+        if isinstance(r.get("id"), str) and isinstance(r.get("resourceType"), str):
             rd.index[f"{r['resourceType']}/{r['id']}"] = r
-        for ident in r.get("identifier") or []:
+        for ident in _as_list(r.get("identifier")):
             if isinstance(ident, Mapping):
                 rd.index[f"identifier|{ident.get('system')}|{ident.get('value')}"] = r
-    _read_patient(rd, pres)
+    try:
+        _read_patient(rd, pres)
+    except _MALFORMED as exc:
+        raise MappingError(
+            [("", f"the Patient resource is malformed ({type(exc).__name__})")]
+        ) from None
     rd.sources["patient"] = _ref(pres)
     later: dict[str, int] = {}
     for _u, res in items:
@@ -317,19 +349,32 @@ def case_from_entries(
             rd.skip(res, "another patient")
             continue
         subj = res.get("subject") or res.get("patient")
+        if isinstance(subj, Mapping) and not isinstance(subj.get("reference", ""), str):
+            rd.skip(res, "malformed subject reference (not a string); left out")
+            continue
         if isinstance(subj, Mapping) and not _is_her(subj, refs, patient_idents):
             other = subj.get("reference") or "by identifier"
             rd.skip(res, f"belongs to another patient ({other})", res.get("code"))
             continue
-        day = resource_day(res)
+        try:
+            day = resource_day(res)
+        except _MALFORMED:
+            day = None
         if cutoff is not None and day is not None and day > cutoff:
             later[str(rtype)] = later.get(str(rtype), 0) + 1
             continue
-        handler = _HANDLERS.get(str(rtype))
+        handler = _HANDLERS.get(rtype) if isinstance(rtype, str) else None
         if handler is None:
             rd.skip(res, "resource type not read by rplcare")
-        else:
+            continue
+        # one malformed resource (a value of the wrong JSON type) is left out and reported;
+        # the rest of the chart is still read, so its cards are not lost
+        cp = _checkpoint(rd)
+        try:
             handler(rd, res)
+        except _MALFORMED as exc:
+            _restore(rd, cp)
+            rd.skip(res, f"malformed, left out ({type(exc).__name__}: a value of the wrong type)")
     if later:
         n = sum(later.values())
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(later.items()))
@@ -355,7 +400,7 @@ def _is_her(subj: Mapping[str, Any], refs: set[str], idents: set[str]) -> bool:
 
 
 def _read_patient(rd: _Reader, res: Mapping[str, Any]) -> None:
-    for ident in res.get("identifier") or []:
+    for ident in _as_list(res.get("identifier")):
         if isinstance(ident, Mapping) and ident.get("system") == CASE_ID_SYSTEM:
             rd.top["id"] = ident.get("value")
     if "id" not in rd.top and res.get("id"):
@@ -1127,7 +1172,11 @@ def _current_status(rd: _Reader) -> dict[str, Any] | None:
     _when, preg, res = rd.status[latest]
     if not preg:
         return None
-    cp = _pregnancy_from_status(rd, res)
+    try:
+        cp = _pregnancy_from_status(rd, res)
+    except _MALFORMED as exc:
+        rd.skip(res, f"malformed, left out ({type(exc).__name__}: a value of the wrong type)")
+        return None
     rd.sources["current_pregnancy"] = _ref(res)
     if "lmp" not in cp and rd.loose_lmp:
         when, lres = max(rd.loose_lmp, key=lambda x: x[0])
