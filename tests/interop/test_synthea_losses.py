@@ -154,11 +154,6 @@ def test_a_pregnancy_open_at_the_assessment_date_is_the_current_pregnancy() -> N
     assert case.current_pregnancy is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="counting a loss with ga_unknown needs reasoning/classification.py (not this "
-    "branch's room); the two-line change is in the ehr branch report. Remove this mark then.",
-)
 def test_losses_of_unknown_ga_count_under_eshre() -> None:
     # ESHRE 2022 counts every pregnancy loss before 24 weeks; a coded miscarriage is one
     from rplcare.reasoning.assess import assess

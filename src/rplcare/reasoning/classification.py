@@ -40,40 +40,57 @@ class Classification:
 
 
 def is_early_loss(p: PastPregnancy, kb: KnowledgeBase) -> bool:
-    """A miscarriage or biochemical loss before 24+0 (what every definition starts from)."""
+    """A miscarriage or biochemical loss before 24+0 (what every definition starts from).
+
+    A miscarriage whose record gives no GA (`ga_unknown`, e.g. an EHR outcome code) is a loss
+    before viability by the meaning of the word, so it is a loss here; the definitions that
+    need the GA decide below whether it counts."""
     if p.outcome == "biochemical":
         return True
-    return (
-        p.outcome == "miscarriage" and p.ga is not None and p.ga < kb.param("class.loss_limit_days")
-    )
+    if p.outcome != "miscarriage":
+        return False
+    if p.ga is None:
+        return p.ga_unknown
+    return p.ga < kb.param("class.loss_limit_days")
+
+
+def _trimester(p: PastPregnancy, kb: KnowledgeBase) -> str | None:
+    """'first' / 'second' from the GA, else the trimester the record states, else None."""
+    if p.ga is not None:
+        return "first" if p.ga < kb.param("class.first_trimester_end_days") else "second"
+    return p.trimester
 
 
 def is_second_trimester_loss(p: PastPregnancy, kb: KnowledgeBase) -> bool:
-    return (
-        p.outcome == "miscarriage"
-        and p.ga is not None
-        and kb.param("class.first_trimester_end_days") <= p.ga < kb.param("class.loss_limit_days")
-    )
+    return is_early_loss(p, kb) and p.outcome == "miscarriage" and _trimester(p, kb) == "second"
 
 
 def classify(case: Case, definition: str, kb: KnowledgeBase) -> Classification:
     if definition not in DEFINITIONS:
         raise ValueError(f"unknown definition {definition!r} (allowed: {', '.join(DEFINITIONS)})")
-    t1_end = kb.param("class.first_trimester_end_days")
     preg = case.pregnancies
     counted: list[int] = []
     for i, p in enumerate(preg):
         if not is_early_loss(p, kb):
             continue
+        # ASRM 2012 counts clinical losses before 20 weeks; RCOG 2023 first-trimester ones: a
+        # loss of unknown GA counts there only when the record states the first trimester
+        stated_first = p.ga is None and p.trimester == "first"
         if definition == "asrm2012" and (
-            p.outcome == "biochemical" or p.ga is None or p.ga >= kb.param("class.asrm_limit_days")
+            p.outcome == "biochemical"
+            or (p.ga is None and not stated_first)
+            or (p.ga is not None and p.ga >= kb.param("class.asrm_limit_days"))
         ):
             continue
-        if definition == "rcog2023" and (p.outcome == "biochemical" or p.ga is None):
+        if definition == "rcog2023" and (
+            p.outcome == "biochemical" or (p.ga is None and not stated_first)
+        ):
             continue
         counted.append(i)
-    first = [i for i in counted if preg[i].ga is None or preg[i].ga < t1_end]
-    second = [i for i in counted if preg[i].ga is not None and preg[i].ga >= t1_end]
+    first = [
+        i for i in counted if preg[i].outcome == "biochemical" or _trimester(preg[i], kb) == "first"
+    ]
+    second = [i for i in counted if _trimester(preg[i], kb) == "second"]
     any_second = any(is_second_trimester_loss(p, kb) for p in preg)
     if definition == "eshre2022":
         rpl = len(counted) >= kb.param("class.min_losses_eshre")
