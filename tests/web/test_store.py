@@ -30,7 +30,12 @@ def test_migrations_match_the_models(database_url):
         with store.read() as s:
             from sqlalchemy import text
 
-            assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            from alembic.script import ScriptDirectory
+
+            from rplcare.store.db import alembic_config
+
+            head = ScriptDirectory.from_config(alembic_config(store.engine)).get_current_head()
+            assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
     finally:
         store.dispose()
 
