@@ -28,9 +28,8 @@ def test_migrations_match_the_models(database_url):
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
         with store.read() as s:
-            from sqlalchemy import text
-
             from alembic.script import ScriptDirectory
+            from sqlalchemy import text
 
             from rplcare.store.db import alembic_config
 

@@ -138,6 +138,8 @@ def patient(rng: random.Random, i: int, today: date, years: tuple[int, int]) -> 
     index = first_day + timedelta(days=rng.randrange(span))
     age = rng.randint(24, 46)
     born = date(index.year - age, 1, 1) + timedelta(days=rng.randrange(1, 300))
+    if (born.month, born.day) == (2, 29):
+        born += timedelta(days=1)
     if (index.month, index.day) < (born.month, born.day):
         born = born.replace(year=born.year - 1)
     cause = rng.choices(CAUSES, CAUSE_WEIGHTS)[0]
