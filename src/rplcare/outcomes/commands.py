@@ -58,6 +58,9 @@ def run(
     store = Store(url)
     try:
         report = registry.report_for(store, opts)
+        by_age = None
+        if fmt == "fhir":
+            by_age = registry.report_for(store, registry.Options(**{**vars(opts), "by": "age"}))
     finally:
         store.dispose()
     if fmt == "json":
@@ -67,7 +70,7 @@ def run(
     elif fmt == "fhir":
         from rplcare.outcomes.fhir import bundle
 
-        sys.stdout.write(json.dumps(bundle(report), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(bundle(report, by_age), indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(registry.to_text(report))
     return 0
