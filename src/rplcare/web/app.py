@@ -99,7 +99,7 @@ def _plain(request: Request, code: int, message: str) -> Response:
 def create_app(database_url: str | None = None, secret_key: str | None = None) -> FastAPI:
     """The app bound to a store (`RPLCARE_DATABASE_URL` or `var/rplcare.db` by default)."""
     from rplcare import __version__
-    from rplcare.web import api, pages
+    from rplcare.web import api, outcomes, pages
 
     store = Store(database_url)
 
@@ -143,6 +143,7 @@ def create_app(database_url: str | None = None, secret_key: str | None = None) -
     _install_docs(app)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(outcomes.router)
     _include_cds(app)
 
     @app.get("/healthz", tags=["service"], summary="Liveness and database check (no login)")
