@@ -131,7 +131,9 @@ def _ga_for(rng: random.Random, outcome: str) -> int | None:
     return None  # ectopic, molar, biochemical: no GA recorded
 
 
-def patient(rng: random.Random, i: int, today: date, years: tuple[int, int]) -> Patient:
+def patient(
+    rng: random.Random, i: int, today: date, years: tuple[int, int], prefix: str = "synth"
+) -> Patient:
     """One synthetic patient with her versions (first assessment, then pregnancy news)."""
     first_day = date(years[0], 1, 1)
     span = (date(years[1], 12, 31) - first_day).days
@@ -158,7 +160,7 @@ def patient(rng: random.Random, i: int, today: date, years: tuple[int, int]) -> 
     p_true = min(0.95, (brig if brig is not None else 0.6) * TRUE_FACTOR[cause])
     base: dict[str, Any] = {
         "format": "rplcare.case/1",
-        "id": f"synth-{i:06d}",
+        "id": f"{prefix}-{i:06d}",
         "assessed_on": index.isoformat(),
         "patient": {"birth_date": born.isoformat(), "bmi": 22.0, "smoking": False},
         "pregnancies": history,
@@ -221,10 +223,25 @@ def patient(rng: random.Random, i: int, today: date, years: tuple[int, int]) -> 
 
 
 def cohort(
-    n: int, seed: int = 13, today: date = date(2026, 11, 23), years: tuple[int, int] = (2019, 2025)
+    n: int,
+    seed: int = 13,
+    today: date = date(2026, 11, 23),
+    years: tuple[int, int] = (2019, 2025),
+    prefix: str = "synth",
 ) -> list[Patient]:
     rng = random.Random(seed)
-    return [patient(rng, i, today, years) for i in range(n)]
+    return [patient(rng, i, today, years, prefix) for i in range(n)]
+
+
+DEMO_PATIENTS = 200
+
+
+def load_demo(store: Any, n: int = DEMO_PATIENTS, today: date | None = None) -> int:
+    """The demo clinic of `make run`: `n` synthetic patients (ids demo-…) over the last 7 years."""
+    today = today or date.today()
+    years = (today.year - 7, today.year - 1)
+    load(store, cohort(n, seed=13, today=today, years=years, prefix="demo"))
+    return n
 
 
 def load(store: Any, patients: list[Patient]) -> None:

@@ -196,8 +196,13 @@ def derive(
         "clinician": (clinician or "not recorded")[:100],
         "expected": p_exp,
         "pregnancies": len(rows),
+        "resolved": sum(r["outcome"] != "pending" for r in rows),
         "live_births": sum(r["outcome"] == "live_birth" for r in rows),
         "last_record": last_record,
+        "next_outcome": rows[0]["outcome"] if rows else None,
+        "next_due": rows[0]["due_date"] if rows else None,
+        "next_reached_12": rows[0]["reached_12"] if rows else 0,
+        "next_reached_24": rows[0]["reached_24"] if rows else 0,
     }
     groups = sorted({CAUSE_GROUPS[c] for c in causes if c in CAUSE_GROUPS}) or [NO_CAUSE]
     treats = sorted({t[:120] for t in treatments}) or [NO_TREATMENT]

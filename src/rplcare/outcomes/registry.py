@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import String, and_, case, cast, func, or_, select
+from sqlalchemy.orm import Session
 
 from rplcare.outcomes import stats
 from rplcare.outcomes.facts import NO_CAUSE, NO_TREATMENT, OUTCOMES
-from rplcare.store.models import OutcomePatient, OutcomePregnancy, OutcomeTag
+from rplcare.store.models import OutcomePatient, OutcomeTag
 
 FORMAT = "rplcare.outcomes/1"
 BREAKDOWNS = ("cause", "age", "losses", "treatment", "year", "clinician")
@@ -110,69 +110,39 @@ def _n(value: Any) -> int:
     return int(value or 0)
 
 
-def _patient_rows(s: Session, by: str | None, opts: Options, cutoff: date) -> dict[Any, dict]:
+def _count_if(cond: Any) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def _rows(s: Session, by: str | None, opts: Options, cutoff: date) -> dict[Any, dict]:
+    """One scan of outcome_patients (joined to the tags for cause / treatment)."""
     P = OutcomePatient
-    N = aliased(OutcomePregnancy)
     g = _group_expr(by, opts)
-    pending = N.outcome == "pending"
-    resolved = N.outcome != "pending"
-    lost = and_(pending, N.due_date < cutoff)
+    has_next = P.next_outcome.is_not(None)
+    pending = P.next_outcome == "pending"
+    resolved = and_(has_next, P.next_outcome != "pending")
     in_oe = and_(resolved, P.expected.is_not(None))
-
-    def count_if(cond: Any) -> Any:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
     cols = [
         func.count().label("patients"),
-        count_if(P.live_births > 0).label("lb_patients"),
-        count_if(P.pregnancies == 0).label("never"),
-        func.count(N.id).label("next_total"),
-        count_if(N.outcome == "live_birth").label("next_lb"),
-        count_if(resolved).label("next_resolved"),
-        count_if(and_(pending, N.due_date >= cutoff)).label("next_pending"),
-        count_if(lost).label("next_lost"),
-        count_if(N.reached_12 == 1).label("r12"),
-        count_if(and_(N.id.is_not(None), (N.outcome != "pending") | (N.reached_12 == 1))).label(
-            "k12"
-        ),
-        count_if(N.reached_24 == 1).label("r24"),
-        count_if(and_(N.id.is_not(None), (N.outcome != "pending") | (N.reached_24 == 1))).label(
-            "k24"
-        ),
-        count_if(in_oe).label("oe_n"),
-        count_if(and_(in_oe, N.outcome == "live_birth")).label("oe_obs"),
+        _count_if(P.live_births > 0).label("lb_patients"),
+        _count_if(P.pregnancies == 0).label("never"),
+        _count_if(has_next).label("next_total"),
+        _count_if(P.next_outcome == "live_birth").label("next_lb"),
+        _count_if(resolved).label("next_resolved"),
+        _count_if(and_(pending, P.next_due >= cutoff)).label("next_pending"),
+        _count_if(and_(pending, P.next_due < cutoff)).label("next_lost"),
+        _count_if(P.next_reached_12 == 1).label("r12"),
+        _count_if(or_(resolved, P.next_reached_12 == 1)).label("k12"),
+        _count_if(P.next_reached_24 == 1).label("r24"),
+        _count_if(or_(resolved, P.next_reached_24 == 1)).label("k24"),
+        _count_if(in_oe).label("oe_n"),
+        _count_if(and_(in_oe, P.next_outcome == "live_birth")).label("oe_obs"),
         func.coalesce(func.sum(case((in_oe, P.expected), else_=None)), 0.0).label("oe_exp"),
-        count_if(and_(resolved, P.expected.is_(None))).label("oe_left_out"),
+        _count_if(and_(resolved, P.expected.is_(None))).label("oe_left_out"),
+        func.coalesce(func.sum(P.live_births), 0).label("all_lb"),
+        func.coalesce(func.sum(P.resolved), 0).label("all_resolved"),
     ]
     q = select(*(([g.label("grp")] if g is not None else []) + cols)).select_from(P)
-    q = q.outerjoin(N, and_(N.case_id == P.case_id, N.seq == 1))
-    if by in ("cause", "treatment"):
-        q = q.join(OutcomeTag, and_(OutcomeTag.case_id == P.case_id, OutcomeTag.dimension == by))
-    q = q.where(*_where(opts))
-    if g is not None:
-        q = q.group_by(g)
-    out = {}
-    for row in s.execute(q).mappings():
-        key = row["grp"] if g is not None else None
-        out[key] = {k: row[k] for k in row if k != "grp"}
-    return out
-
-
-def _pregnancy_rows(s: Session, by: str | None, opts: Options, cutoff: date) -> dict[Any, dict]:
-    P = OutcomePatient
-    A = OutcomePregnancy
-    g = _group_expr(by, opts)
-
-    def count_if(cond: Any) -> Any:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-    cols = [
-        func.count().label("total"),
-        count_if(A.outcome == "live_birth").label("lb"),
-        count_if(A.outcome != "pending").label("resolved"),
-    ]
-    q = select(*(([g.label("grp")] if g is not None else []) + cols)).select_from(A)
-    q = q.join(P, P.case_id == A.case_id)
     if by in ("cause", "treatment"):
         q = q.join(OutcomeTag, and_(OutcomeTag.case_id == P.case_id, OutcomeTag.dimension == by))
     q = q.where(*_where(opts))
@@ -187,22 +157,20 @@ def _pregnancy_rows(s: Session, by: str | None, opts: Options, cutoff: date) -> 
 
 def _next_outcomes(s: Session, opts: Options, cutoff: date) -> dict[str, int]:
     P = OutcomePatient
-    N = OutcomePregnancy
     label = case(
-        (and_(N.outcome == "pending", N.due_date < cutoff), "lost_to_follow_up"), else_=N.outcome
+        (and_(P.next_outcome == "pending", P.next_due < cutoff), "lost_to_follow_up"),
+        else_=P.next_outcome,
     )
     q = (
         select(label.label("o"), func.count().label("n"))
-        .select_from(P)
-        .join(N, and_(N.case_id == P.case_id, N.seq == 1))
-        .where(*_where(opts))
+        .where(P.next_outcome.is_not(None), *_where(opts))
         .group_by(label)
     )
     found = {row.o: int(row.n) for row in s.execute(q)}
     return {o: found.get(o, 0) for o in (*OUTCOMES, "lost_to_follow_up")}
 
 
-def _figures(p: dict[str, Any], a: dict[str, Any]) -> dict[str, Any]:
+def _figures(p: dict[str, Any]) -> dict[str, Any]:
     patients = _n(p.get("patients"))
     next_total = _n(p.get("next_total"))
     oe_exp = float(p.get("oe_exp") or 0.0)
@@ -221,8 +189,8 @@ def _figures(p: dict[str, Any], a: dict[str, Any]) -> dict[str, Any]:
             "next pregnancies with a recorded outcome (pending and lost to follow-up left out)",
         ),
         "live_birth_all_pregnancies": rate(
-            _n(a.get("lb")),
-            _n(a.get("resolved")),
+            _n(p.get("all_lb")),
+            _n(p.get("all_resolved")),
             "all subsequent pregnancies with a recorded outcome",
         ),
         "ongoing_12_next_pregnancy": rate(
@@ -329,15 +297,14 @@ def compute(s: Session, opts: Options | None = None) -> dict[str, Any]:
         raise ValueError(f"--by {opts.by!r} is not one of {', '.join(BREAKDOWNS)}")
     today = opts.today or date.today()
     cutoff = today - timedelta(days=opts.lost_after_days)
-    overall_p = _patient_rows(s, None, opts, cutoff).get(None, {})
-    overall_a = _pregnancy_rows(s, None, opts, cutoff).get(None, {})
+    overall = _rows(s, None, opts, cutoff).get(None, {})
     report: dict[str, Any] = {
         "format": FORMAT,
         "as_of": today.isoformat(),
         "since": opts.since.isoformat() if opts.since else None,
         "until": opts.until.isoformat() if opts.until else None,
         "lost_after_days": opts.lost_after_days,
-        **_figures(overall_p, overall_a),
+        **_figures(overall),
         "next_pregnancy_outcomes": _next_outcomes(s, opts, cutoff),
         "o_e_method": O_E_METHOD,
         "interval_method": "Wilson score interval, 95 %",
@@ -351,12 +318,9 @@ def compute(s: Session, opts: Options | None = None) -> dict[str, Any]:
         ],
     }
     if opts.by:
-        prow = _patient_rows(s, opts.by, opts, cutoff)
-        arow = _pregnancy_rows(s, opts.by, opts, cutoff)
-        for key in _order(opts.by, list(prow), opts):
-            report["breakdown"].append(
-                {"group": str(key), **_figures(prow[key], arow.get(key, {}))}
-            )
+        rows = _rows(s, opts.by, opts, cutoff)
+        for key in _order(opts.by, list(rows), opts):
+            report["breakdown"].append({"group": str(key), **_figures(rows[key])})
         if opts.by in ("cause", "treatment"):
             report["leaves_out"].append(
                 f"nothing, but groups overlap: a patient with several {opts.by}s is in each"

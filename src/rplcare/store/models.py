@@ -221,8 +221,14 @@ class OutcomePatient(Base):
         Float
     )  # Brigham 1999 probability of success of the next pregnancy
     pregnancies: Mapped[int]  # subsequent pregnancies
+    resolved: Mapped[int]  # of which with a recorded outcome
     live_births: Mapped[int]  # subsequent live births at 24+0 or later
     last_record: Mapped[date] = mapped_column(Date)
+    # the next pregnancy, copied from outcome_pregnancies (seq 1) so the figures need no join
+    next_outcome: Mapped[str | None] = mapped_column(String(20))
+    next_due: Mapped[date | None] = mapped_column(Date)
+    next_reached_12: Mapped[int]
+    next_reached_24: Mapped[int]
 
 
 class OutcomePregnancy(Base):

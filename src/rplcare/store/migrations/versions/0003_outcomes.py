@@ -33,8 +33,13 @@ def upgrade() -> None:
         sa.Column("clinician", sa.String(100), nullable=False),
         sa.Column("expected", sa.Float(), nullable=True),
         sa.Column("pregnancies", sa.Integer(), nullable=False),
+        sa.Column("resolved", sa.Integer(), nullable=False),
         sa.Column("live_births", sa.Integer(), nullable=False),
         sa.Column("last_record", sa.Date(), nullable=False),
+        sa.Column("next_outcome", sa.String(20), nullable=True),
+        sa.Column("next_due", sa.Date(), nullable=True),
+        sa.Column("next_reached_12", sa.Integer(), nullable=False),
+        sa.Column("next_reached_24", sa.Integer(), nullable=False),
     )
     op.create_index("ix_outcome_patients_index_date", "outcome_patients", ["index_date"])
     op.create_table(
