@@ -132,6 +132,7 @@ def derive(
     first_written: date,
     latest_written: date,
     version_id: int,
+    versions: int = 1,
     clinician: str | None,
     causes: Iterable[str],
     treatments: Iterable[str],
@@ -189,6 +190,7 @@ def derive(
     p_exp = expected(age, prior_misc) if expected is not None else None
     patient = {
         "version_id": version_id,
+        "versions": versions,
         "index_date": index,
         "index_year": index.year,
         "age": age,
@@ -260,6 +262,7 @@ def refresh_case(s: Session, case_id: str) -> None:
         first_written=first.created.date(),
         latest_written=latest.created.date(),
         version_id=latest.id,
+        versions=len(versions),
         clinician=author.name if author else None,
         causes=_causes(latest.data, latest.created.date()),
         treatments=_treatments(versions, overrides),
@@ -279,6 +282,18 @@ def write_facts(s: Session, items: list[tuple[str, Facts]]) -> None:
         s.execute(insert(OutcomePregnancy), pregnancies)
     if tags:
         s.execute(insert(OutcomeTag), tags)
+
+
+def up_to_date(s: Session) -> bool:
+    """Cheap check that every case has rows from its latest version: versions are only ever
+    added (a deleted case takes its rows with it), so the rows are current exactly when they
+    cover every case and account for every version."""
+    cases = s.scalar(select(func.count()).select_from(CaseRecord)) or 0
+    rows, covered = s.execute(
+        select(func.count(), func.coalesce(func.sum(OutcomePatient.versions), 0))
+    ).one()
+    versions = s.scalar(select(func.count()).select_from(CaseVersion)) or 0
+    return cases == int(rows) and versions == int(covered)
 
 
 def stale_cases(s: Session, limit: int | None = None) -> list[str]:

@@ -24,6 +24,7 @@ from rplcare.store.models import OutcomePatient, OutcomeTag
 
 FORMAT = "rplcare.outcomes/1"
 BREAKDOWNS = ("cause", "age", "losses", "treatment", "year", "clinician")
+DISJOINT = ("age", "losses", "year", "clinician")  # cause and treatment groups overlap
 AGE_CUTS = (35, 38, 41, 43)  # SART bands: <35, 35–37, 38–40, 41–42, >42
 LOSS_GROUPS = ("0–1", "2", "3", "4", "≥5")
 LOST_AFTER_DAYS = 90  # a pending pregnancy with no record this long after its due date is lost
@@ -297,7 +298,13 @@ def compute(s: Session, opts: Options | None = None) -> dict[str, Any]:
         raise ValueError(f"--by {opts.by!r} is not one of {', '.join(BREAKDOWNS)}")
     today = opts.today or date.today()
     cutoff = today - timedelta(days=opts.lost_after_days)
-    overall = _rows(s, None, opts, cutoff).get(None, {})
+    grouped = _rows(s, opts.by, opts, cutoff) if opts.by else {}
+    if opts.by in DISJOINT and grouped:  # each patient in one group: the overall is the sum
+        overall = {
+            k: sum(g[k] or 0 for g in grouped.values()) for k in next(iter(grouped.values()))
+        }
+    else:
+        overall = _rows(s, None, opts, cutoff).get(None, {})
     report: dict[str, Any] = {
         "format": FORMAT,
         "as_of": today.isoformat(),
@@ -318,9 +325,8 @@ def compute(s: Session, opts: Options | None = None) -> dict[str, Any]:
         ],
     }
     if opts.by:
-        rows = _rows(s, opts.by, opts, cutoff)
-        for key in _order(opts.by, list(rows), opts):
-            report["breakdown"].append({"group": str(key), **_figures(rows[key])})
+        for key in _order(opts.by, list(grouped), opts):
+            report["breakdown"].append({"group": str(key), **_figures(grouped[key])})
         if opts.by in ("cause", "treatment"):
             report["leaves_out"].append(
                 f"nothing, but groups overlap: a patient with several {opts.by}s is in each"
@@ -447,11 +453,11 @@ def to_csv(report: dict[str, Any]) -> str:
 
 def report_for(store: Any, opts: Options | None = None) -> dict[str, Any]:
     """Sync stale cases, then compute (the entry point of the CLI and the page)."""
-    from rplcare.outcomes.facts import stale_cases, sync
+    from rplcare.outcomes.facts import sync, up_to_date
 
     with store.read() as s:
-        stale = bool(stale_cases(s, limit=1))
-    if stale:
+        current = up_to_date(s)
+    if not current:
         sync(store)
     with store.read() as s:
         return compute(s, opts)

@@ -212,6 +212,7 @@ class OutcomePatient(Base):
         String(200), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
     )
     version_id: Mapped[int]  # the case version the row was derived from (the latest)
+    versions: Mapped[int]  # how many versions the case had then (staleness check)
     index_date: Mapped[date] = mapped_column(Date)
     index_year: Mapped[int]
     age: Mapped[int | None]

@@ -26,6 +26,7 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("versions", sa.Integer(), nullable=False),
         sa.Column("index_date", sa.Date(), nullable=False),
         sa.Column("index_year", sa.Integer(), nullable=False),
         sa.Column("age", sa.Integer(), nullable=True),
