@@ -100,6 +100,20 @@ def test_a_pregnancy_under_care_at_the_first_assessment_is_the_next_pregnancy():
     assert [(p["seq"], p["outcome"]) for p in f.pregnancies] == [(1, "live_birth")]
 
 
+def test_milestones_recorded_by_the_web_app_count_as_ongoing():
+    """Rule: a pending pregnancy seen ongoing past 12+0 / 24+0 (current_pregnancy.milestones,
+    as the web app records them) counts as reached, even without dating."""
+    f = derive({"assessed_on": "2024-06-01", "current_pregnancy": {"milestones": [{"weeks": 12}]}})
+    assert (f.pregnancies[0]["reached_12"], f.pregnancies[0]["reached_24"]) == (1, 0)
+    f = derive({"assessed_on": "2024-09-01", "current_pregnancy": {"milestones": [{"weeks": 24}]}})
+    assert (f.pregnancies[0]["reached_12"], f.pregnancies[0]["reached_24"]) == (1, 1)
+
+
+def test_a_case_the_engine_cannot_assess_is_counted_in_its_own_cause_group():
+    f = derive({}, causes=[facts.NOT_ASSESSED])
+    assert [t for t in f.tags if t[0] == "cause"] == [("cause", facts.NOT_ASSESSED)]
+
+
 def test_an_art_pregnancy_is_dated_from_the_transfer():
     f = derive(
         {

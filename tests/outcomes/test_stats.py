@@ -68,3 +68,35 @@ def test_funnel_limits_bracket_the_target_and_narrow_with_n():
     n = 2000
     half = 1.959964 * (0.7 * 0.3 / n) ** 0.5
     assert stats.funnel_limit(n, 0.7, 0.975) == pytest.approx(0.7 + half, abs=2e-3)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_interval_is_inside_0_1_and_holds_the_estimate(xn):
+    """Property: 0 ≤ low ≤ x/n ≤ high ≤ 1, and the interval is symmetric under x ↔ n − x."""
+    x, n = xn
+    lo, hi = stats.wilson(x, n)
+    assert 0.0 <= lo <= x / n + 1e-12 and x / n - 1e-12 <= hi <= 1.0
+    lo2, hi2 = stats.wilson(n - x, n)
+    assert lo2 == pytest.approx(1 - hi, abs=1e-12) and hi2 == pytest.approx(1 - lo, abs=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 400), st.floats(0.5, 500))
+def test_o_e_interval_holds_the_ratio(observed, expected):
+    got = stats.o_e(observed, expected)
+    lo, hi = got["ci95"]
+    assert lo <= got["value"] <= hi
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(10, 300).flatmap(lambda n: st.tuples(st.integers(0, n - 1), st.just(n))))
+def test_the_claim_p_value_falls_as_the_claim_rises(xn):
+    """Property: the same result is less compatible with a higher claimed rate."""
+    x, n = xn
+    ps = [stats.binomial_p_lower(x, n, p0) for p0 in (0.5, 0.7, 0.85, 0.95)]
+    assert ps == sorted(ps, reverse=True)

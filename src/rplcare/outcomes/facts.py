@@ -70,6 +70,7 @@ CAUSE_GROUPS = {
     "cause.unexplained": "unexplained",
 }
 NO_CAUSE = "no cause found yet (work-up incomplete)"
+NOT_ASSESSED = "not assessed (the engine could not assess the case)"
 NO_TREATMENT = "none recorded"
 
 
@@ -174,6 +175,8 @@ def derive(
     if current is not None:
         start = _start(current)
         ga = (last_record - start).days if start is not None else None
+        # milestones: the pregnancy seen ongoing past 12 or 24 weeks (the web app records them)
+        seen = {int(m.get("weeks", 0)) for m in current.get("milestones") or []}
         rows.append(
             {
                 "outcome": "pending",
@@ -181,8 +184,8 @@ def derive(
                 "end_date": None,
                 # with no dating, the pregnancy began by the last record: due by then + 280 d
                 "due_date": (start or last_record) + timedelta(days=TERM_DAYS),
-                "reached_12": int(ga is not None and ga >= ONGOING_12),
-                "reached_24": int(ga is not None and ga >= ONGOING_24),
+                "reached_12": int((ga is not None and ga >= ONGOING_12) or bool(seen & {12, 24})),
+                "reached_24": int((ga is not None and ga >= ONGOING_24) or 24 in seen),
             }
         )
     for i, row in enumerate(rows, start=1):
@@ -206,7 +209,9 @@ def derive(
         "next_reached_12": rows[0]["reached_12"] if rows else 0,
         "next_reached_24": rows[0]["reached_24"] if rows else 0,
     }
-    groups = sorted({CAUSE_GROUPS[c] for c in causes if c in CAUSE_GROUPS}) or [NO_CAUSE]
+    causes = list(causes)
+    groups = sorted({CAUSE_GROUPS[c] for c in causes if c in CAUSE_GROUPS})
+    groups = [NOT_ASSESSED] if NOT_ASSESSED in causes else groups or [NO_CAUSE]
     treats = sorted({t[:120] for t in treatments}) or [NO_TREATMENT]
     tags = [("cause", g) for g in groups] + [("treatment", t) for t in treats]
     return Facts(patient, rows, tags)
@@ -237,10 +242,15 @@ def _treatments(versions: list[CaseVersion], overrides: list[Override]) -> set[s
 
 
 def _causes(data: Mapping[str, Any], written: date) -> list[str]:
+    """Cause finding ids of the assessment; [NOT_ASSESSED] when the engine raises, so a case
+    the engine cannot assess is still stored and counted, in a group of its own."""
     from rplcare.reasoning.assess import assess
 
     as_of = _day(data.get("assessed_on")) or written
-    found = assess(dict(data), today=as_of).to_dict().get("findings", [])
+    try:
+        found = assess(dict(data), today=as_of).to_dict().get("findings", [])
+    except Exception:  # the page shows why; the registry must not block the write
+        return [NOT_ASSESSED]
     return [f["id"] for f in found if f["id"].startswith("cause.")]
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from rplcare.outcomes import stats
-from rplcare.outcomes.facts import NO_CAUSE, NO_TREATMENT, OUTCOMES
+from rplcare.outcomes.facts import NO_CAUSE, NO_TREATMENT, NOT_ASSESSED, OUTCOMES
 from rplcare.store.models import OutcomePatient, OutcomeTag
 
 FORMAT = "rplcare.outcomes/1"
@@ -287,7 +287,7 @@ def _order(by: str, keys: list[Any], opts: Options) -> list[Any]:
         return sorted(keys, key=lambda k: labels.index(k) if k in labels else 99)
     if by == "losses":
         return sorted(keys, key=lambda k: LOSS_GROUPS.index(k) if k in LOSS_GROUPS else 99)
-    tail = {NO_CAUSE, NO_TREATMENT, "not recorded"}
+    tail = {NO_CAUSE, NO_TREATMENT, NOT_ASSESSED, "not recorded"}
     return sorted(keys, key=lambda k: (k in tail, str(k)))
 
 
@@ -329,7 +329,7 @@ def compute(s: Session, opts: Options | None = None) -> dict[str, Any]:
             report["breakdown"].append({"group": str(key), **_figures(grouped[key])})
         if opts.by in ("cause", "treatment"):
             report["leaves_out"].append(
-                f"nothing, but groups overlap: a patient with several {opts.by}s is in each"
+                f"no patient, but the groups overlap: one with several {opts.by}s is in each"
             )
     if opts.claim is not None:
         lb = report["live_birth_next_pregnancy"]
