@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rplcare.outcomes import stats
 
@@ -68,10 +70,6 @@ def test_funnel_limits_bracket_the_target_and_narrow_with_n():
     n = 2000
     half = 1.959964 * (0.7 * 0.3 / n) ** 0.5
     assert stats.funnel_limit(n, 0.7, 0.975) == pytest.approx(0.7 + half, abs=2e-3)
-
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=200, deadline=None)
