@@ -41,6 +41,7 @@ bench: install system-deps
 	$(PY) benchmarks/bench_cds.py
 	$(PY) benchmarks/bench_web.py
 	$(PY) benchmarks/bench_scaling.py
+	$(PY) benchmarks/bench_outcomes.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

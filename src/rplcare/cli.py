@@ -379,6 +379,61 @@ def case_to_fhir(
     raise typer.Exit(commands.case_to_fhir(case, _parse_day(today, "--today")))
 
 
+class OutcomesBy(StrEnum):
+    cause = "cause"
+    age = "age"
+    losses = "losses"
+    treatment = "treatment"
+    year = "year"
+    clinician = "clinician"
+
+
+class OutcomesFmt(StrEnum):
+    text = "text"
+    json = "json"
+    csv = "csv"
+    fhir = "fhir"
+
+
+@app.command()
+def outcomes(
+    by: Annotated[OutcomesBy | None, typer.Option(help="Break the figures down.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Episodes whose first assessment is on or after (YYYY-MM-DD)."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Episodes whose first assessment is on or before.")
+    ] = None,
+    claim: Annotated[
+        float | None, typer.Option(help="Check a claimed live-birth rate (e.g. 0.85).")
+    ] = None,
+    fmt: Annotated[OutcomesFmt, typer.Option("--format", help="Output format.")] = OutcomesFmt.text,
+    lost_after: Annotated[
+        int, typer.Option(help="Days after the due date with no record: lost to follow-up.")
+    ] = 90,
+    age_bands: Annotated[
+        str, typer.Option(help="Age band edges at the first assessment (SART: <35 … >42).")
+    ] = "35,38,41,43",
+    today: TodayOpt = None,
+) -> None:
+    """Outcome registry of the store: live-birth rates with 95 % intervals, O/E (Brigham 1999)."""
+    from rplcare.outcomes import commands
+
+    raise typer.Exit(
+        commands.run(
+            by=by.value if by else None,
+            since=_parse_day(since, "--since"),
+            until=_parse_day(until, "--until"),
+            claim=claim,
+            fmt=fmt.value,
+            today=_parse_day(today, "--today"),
+            lost_after_days=lost_after,
+            age_bands=age_bands,
+        )
+    )
+
+
 def main() -> None:
     """The one top-level handler: a handled error exits with its registry code, anything else
     prints one line with a support hint and exits `ExitCode.UNEXPECTED`, never a traceback."""

@@ -137,12 +137,13 @@ def test_commands_user_add_and_load_examples(tmp_path):
         "rc = user_add('ann', 'clinician', True, 'plum orchard lantern');"
         "load_examples(); load_examples();"
         "sys.exit(rc)",
-        {"RPLCARE_DATABASE_URL": url},
+        {"RPLCARE_DATABASE_URL": url, "RPLCARE_DEMO_PATIENTS": "5"},
         tmp_path,
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith("rpl_")
     assert "loaded 4 example case(s)" in r.stderr and "already has cases" in r.stderr
+    assert "loaded 5 synthetic demo patients" in r.stderr
     assert not (tmp_path / "var").exists()  # RPLCARE_DATABASE_URL honoured
     r = _run(
         "import sys; from rplcare.web.commands import user_add;"

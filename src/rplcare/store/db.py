@@ -82,6 +82,9 @@ class Store:
         self._writer = threading.Lock() if self.engine.dialect.name == "sqlite" else None
         if migrate:
             upgrade(self.engine)
+        from rplcare.outcomes.facts import install  # registry rows follow every case write
+
+        install()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

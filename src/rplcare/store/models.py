@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     String,
@@ -251,3 +252,71 @@ class CdsFeedback(Base):
     patient_id: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]]
     created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- outcomes registry (derived from the case versions; migration 0003_outcomes) --------------
+# Rows are rewritten from a case's versions whenever one is stored (rplcare.outcomes.facts), so
+# the registry figures are SQL aggregates over these three tables.
+
+
+class OutcomePatient(Base):
+    """One RPL episode: a patient from her first assessment in the clinic."""
+
+    __tablename__ = "outcome_patients"
+    __table_args__ = (Index("ix_outcome_patients_index_date", "index_date"),)
+
+    case_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    version_id: Mapped[int]  # the case version the row was derived from (the latest)
+    versions: Mapped[int]  # how many versions the case had then (staleness check)
+    index_date: Mapped[date] = mapped_column(Date)
+    index_year: Mapped[int]
+    age: Mapped[int | None]
+    prior_losses: Mapped[int]
+    clinician: Mapped[str] = mapped_column(String(100))
+    expected: Mapped[float | None] = mapped_column(
+        Float
+    )  # Brigham 1999 probability of success of the next pregnancy
+    pregnancies: Mapped[int]  # subsequent pregnancies
+    resolved: Mapped[int]  # of which with a recorded outcome
+    live_births: Mapped[int]  # subsequent live births at 24+0 or later
+    last_record: Mapped[date] = mapped_column(Date)
+    # the next pregnancy, copied from outcome_pregnancies (seq 1) so the figures need no join
+    next_outcome: Mapped[str | None] = mapped_column(String(20))
+    next_due: Mapped[date | None] = mapped_column(Date)
+    next_reached_12: Mapped[int]
+    next_reached_24: Mapped[int]
+
+
+class OutcomePregnancy(Base):
+    """A pregnancy after the first assessment; seq 1 is the next pregnancy."""
+
+    __tablename__ = "outcome_pregnancies"
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_outcome_pregnancies_case_seq"),
+        Index("ix_outcome_pregnancies_seq", "seq", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(200), ForeignKey("cases.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    outcome: Mapped[str] = mapped_column(String(20))
+    ga_days: Mapped[int | None]
+    end_date: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    reached_12: Mapped[int]
+    reached_24: Mapped[int]
+
+
+class OutcomeTag(Base):
+    """A cause found or a treatment received by an episode (several per patient)."""
+
+    __tablename__ = "outcome_tags"
+    __table_args__ = (Index("ix_outcome_tags_dimension_value", "dimension", "value"),)
+
+    case_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(120), primary_key=True)

@@ -63,6 +63,16 @@ def user_add(name: str, role: str, print_token: bool, password: str | None) -> i
     return 0
 
 
+def demo_patients() -> int:
+    """How many synthetic patients an empty store gets (RPLCARE_DEMO_PATIENTS, default 200)."""
+    import os
+
+    from rplcare.outcomes.cohort import DEMO_PATIENTS
+
+    raw = os.environ.get("RPLCARE_DEMO_PATIENTS", "").strip()
+    return max(0, int(raw)) if raw.isdigit() else DEMO_PATIENTS
+
+
 def load_examples(folder: Path | None = None) -> None:
     """Load the example case files into the store when it holds no case yet."""
     from rplcare.store import repository as repo
@@ -80,6 +90,15 @@ def load_examples(folder: Path | None = None) -> None:
                 return
             ids = repo.load_directory(s, folder)
         print(f"loaded {len(ids)} example case(s): {', '.join(ids)}", file=sys.stderr)
+        n = demo_patients()
+        if n:
+            from rplcare.outcomes.cohort import load_demo  # a demo clinic for Outcomes
+
+            load_demo(store, n)
+            print(
+                f"loaded {n} synthetic demo patients (demo-…) for the Outcomes page",
+                file=sys.stderr,
+            )
     finally:
         store.dispose()
 
