@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from rplcare.knowledge import get_kb
 from rplcare.outcomes import cohort, registry
 from rplcare.prognosis.brigham import brigham1999
 from rplcare.store.db import Store
@@ -82,7 +83,7 @@ def truth(patients: list[cohort.Patient]) -> dict:
     for p in patients:
         if not p.pregnancies or p.pregnancies[0].outcome == "pending":
             continue
-        prog, _ = brigham1999(p.age, p.prior_miscarriages)
+        prog, _ = brigham1999(p.age, p.prior_miscarriages, kb=get_kb())
         if prog is None:
             left_out += 1
             continue

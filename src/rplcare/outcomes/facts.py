@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, event, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.gestation import parse_ga
 from rplcare.store.models import (
     CaseRecord,
@@ -217,11 +218,15 @@ def derive(
     return Facts(patient, rows, tags)
 
 
-def brigham_expected(age: int | None, prior_miscarriages: int) -> float | None:
-    """Brigham 1999 probability of success of the next pregnancy (None outside the model)."""
+def brigham_expected(
+    age: int | None, prior_miscarriages: int, kb: KnowledgeBase | None = None
+) -> float | None:
+    """Brigham 1999 probability of success of the next pregnancy (None outside the model);
+    the table comes from the knowledge base (the loaded one unless `kb` is given)."""
+    from rplcare.knowledge import get_kb
     from rplcare.prognosis.brigham import brigham1999
 
-    prog, _why = brigham1999(age, prior_miscarriages)
+    prog, _why = brigham1999(age, prior_miscarriages, kb=kb or get_kb())
     return None if prog is None else prog.next_pregnancy_success_pct / 100
 
 
