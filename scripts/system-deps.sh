@@ -3,6 +3,7 @@
 # (browser tests), poppler-utils (PDF text checks), Pango + CJK fonts (WeasyPrint PDFs with
 # Chinese handouts). Installs only what is missing; needs root (as on CI) or sudo.
 set -euo pipefail
+bash "$(dirname "$0")/fhir-npm-deps.sh"
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in postgresql chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core; do

@@ -105,7 +105,7 @@ def test_each_womans_losses_are_read_as_her_chart_codes_them(name: str) -> None:
     as_of, expected = HAND[name]
     case, _result = _import(name, as_of)
     got = [
-        (p.outcome, p.date.isoformat() if p.date else None, p.trimester, p.ga_unknown)
+        (p.outcome, p.date.isoformat() if p.date else None, p.trimester, bool(p.ga_unknown))
         for p in case.pregnancies
     ]
     assert got == expected

@@ -188,7 +188,7 @@ class PastPregnancy(Model):
     ga: GA | None = None
     #: the record gives no gestational age (e.g. an EHR outcome code without one): the loss is
     #: kept, and counted where a definition allows it, instead of being dropped
-    ga_unknown: bool = False
+    ga_unknown: bool | None = None
     #: the trimester the record states when it gives no GA (e.g. SNOMED 19169002)
     trimester: Literal["first", "second"] | None = None
     date: Day | None = None
