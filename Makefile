@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint bench install system-deps clean
+.PHONY: run demo test test-long lint bench install system-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: install system-deps
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -q -p no:cacheprovider
+
+## The one-plan property over 10,000 generated cases (make test runs 500).
+test-long: install
+	RPLCARE_LONG=1 $(PY) -m pytest -q -p no:cacheprovider -m slow tests/reasoning/test_one_plan.py
 
 bench: install system-deps
 	$(PY) benchmarks/bench_core.py

@@ -603,3 +603,18 @@ def test_a_workup_test_without_a_satisfied_mapping_fails_at_load(tmp_path):
     )
     with pytest.raises(KnowledgeError, match=r"test\.prolactin: a test with no workup"):
         load_kb(d)
+
+
+def test_never_redate_by_the_crl_of_an_embryo_without_a_heartbeat():
+    """Issue 9 §5: a CRL without heartbeat does not date the pregnancy (LMP kept)."""
+    scan = {
+        "date": TODAY.isoformat(),
+        "location": "intrauterine",
+        "embryo": True,
+        "crl_mm": 5,
+        "heartbeat": False,
+    }
+    a = run(case(current_pregnancy=pregnant(60, scans=[scan])))
+    assert a.pregnancy["dating"]["basis"] == "lmp"
+    beating = run(case(current_pregnancy=pregnant(60, scans=[{**scan, "heartbeat": True}])))
+    assert beating.pregnancy["dating"]["basis"] == "crl"  # 5 mm is ~6+1, 2+3 from the LMP

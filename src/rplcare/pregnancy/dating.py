@@ -107,8 +107,11 @@ def date_pregnancy(
 ) -> Dating | None:
     """Date the pregnancy: ART dates win; else LMP, redated to the first CRL when it differs
     beyond the ACOG CO 700 limits; else the first CRL. None when nothing dates it."""
+    # never date by the CRL of an embryo without a heartbeat (issue 9 §5): a failed or
+    # failing embryo's length does not tell the gestation
     crl_scans = sorted(
-        (s for s in scans if s.crl_mm is not None and s.crl_mm > 0), key=lambda s: s.date
+        (s for s in scans if s.crl_mm is not None and s.crl_mm > 0 and s.heartbeat is not False),
+        key=lambda s: s.date,
     )
     first = crl_scans[0] if crl_scans else None
     first_ga = crl_to_ga_days(first.crl_mm, kb=kb) if first and first.crl_mm else None
