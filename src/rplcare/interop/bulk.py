@@ -29,6 +29,7 @@ import math
 import re
 import tempfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,24 +152,25 @@ def _open(path: Path) -> io.BufferedIOBase:
 def iter_lines(
     path: Path, on_bad: Callable[[BadLine], None]
 ) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
-    """(line number, bytes, resource) of every good line; bad ones go to `on_bad`."""
+    """(line number, line with its newline, resource) of every good line; bad ones go to
+    `on_bad` (blank lines are skipped without a word)."""
     n = 0
     try:
         with _open(path) as fh:
             for n, raw in enumerate(fh, start=1):  # noqa: B007
-                line = raw.strip()
-                if not line:
-                    continue
                 try:
-                    res = orjson.loads(line)
+                    res = orjson.loads(raw)
                 except orjson.JSONDecodeError as exc:
-                    on_bad(BadLine(str(path), n, f"not valid JSON: {exc}"))
+                    if raw.strip():
+                        on_bad(BadLine(str(path), n, f"not valid JSON: {exc}"))
                     continue
                 if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
                     what = "a JSON object" if isinstance(res, dict) else type(res).__name__
-                    on_bad(BadLine(str(path), n, f"not a FHIR resource ({what} without resourceType)"))
+                    on_bad(
+                        BadLine(str(path), n, f"not a FHIR resource ({what} without resourceType)")
+                    )
                     continue
-                yield n, line, res
+                yield n, raw if raw.endswith(b"\n") else raw + b"\n", res
     except (OSError, EOFError, zlib.error) as exc:
         on_bad(BadLine(str(path), n + 1, f"cannot read the file further: {exc}"))
 
@@ -183,10 +185,15 @@ def _ref_id(ref: Any) -> str | None:
         if "_history" in parts:
             parts = parts[: parts.index("_history")]
         if len(parts) >= 2 and parts[-2] == "Patient" and parts[-1]:
-            return parts[-1]
+            return _clean(parts[-1])
         if text.startswith("urn:uuid:") and ref.get("type") == "Patient":
-            return text[9:]
+            return _clean(text[9:])
     return None
+
+
+def _clean(key: str) -> str | None:
+    """A key usable in a spill file (FHIR ids have no whitespace; one that does is unusable)."""
+    return None if ("\t" in key or "\n" in key or "\r" in key) else key
 
 
 def patient_key(res: Mapping[str, Any]) -> str | None:
@@ -194,7 +201,13 @@ def patient_key(res: Mapping[str, Any]) -> str | None:
     rtype = res.get("resourceType")
     if rtype == "Patient":
         rid = res.get("id")
-        return rid if isinstance(rid, str) and rid else None
+        return _clean(rid) if isinstance(rid, str) and rid else None
+    # fast path: the usual relative reference "Patient/ID" in subject
+    subj = res.get("subject")
+    if subj.__class__ is dict:
+        text = subj.get("reference")
+        if text.__class__ is str and text.startswith("Patient/") and text.count("/") == 1:
+            return _clean(text[8:]) if len(text) > 8 else None
     for name in _PATIENT_FIELDS:
         value = res.get(name)
         if isinstance(value, list):  # e.g. Provenance.target, Group.member
@@ -353,10 +366,14 @@ def _regroup_by_type(
     marked: set[str] = set()
     medications: dict[str, bytes] = {}
     memory: dict[str, list[bytes]] = {}
+    by_type: Counter[str] = Counter()
     tmp = tempfile.TemporaryDirectory(prefix="rplcare-bulk-", dir=spill_dir) if k > 1 else None
     try:
         spills = (
-            [open(Path(tmp.name) / f"part-{i:05d}.tsv", "wb") for i in range(k)]  # noqa: SIM115
+            [
+                open(Path(tmp.name) / f"part-{i:05d}.tsv", "wb", buffering=1 << 16)  # noqa: SIM115
+                for i in range(k)
+            ]
             if tmp
             else []
         )
@@ -369,8 +386,7 @@ def _regroup_by_type(
                     progress(pending)
                     pending = 0
                 rtype = res["resourceType"]
-                st.resources += 1
-                st.by_type[rtype] = st.by_type.get(rtype, 0) + 1
+                by_type[rtype] += 1
                 key = patient_key(res)
                 if key is None:
                     if rtype == "Medication" and isinstance(res.get("id"), str):
@@ -380,21 +396,26 @@ def _regroup_by_type(
                     continue
                 if mark is not None and key not in marked and mark(res):
                     marked.add(key)
-                # the Patient resource goes first in its group: a sort key of 0 vs 1
-                tag = b"0" if rtype == "Patient" else b"1"
+                # the Patient resource goes first in its group: tagged b"0", others b"1"
                 if spills:
                     kb = key.encode()
-                    spills[zlib.crc32(kb) % k].write(kb + b"\t" + tag + line + b"\n")
+                    fh = spills[zlib.crc32(kb) % k]
+                    fh.write(kb)
+                    fh.write(b"\t0" if rtype == "Patient" else b"\t1")
+                    fh.write(line)
+                elif rtype == "Patient":
+                    memory.setdefault(key, []).insert(0, line)
                 else:
-                    memory.setdefault(key, []).append(tag + line)
+                    memory.setdefault(key, []).append(line)
         if progress and pending:
             progress(pending)
         for s in spills:
             s.close()
+        st.resources += sum(by_type.values())
+        for t, n in by_type.items():
+            st.by_type[t] = st.by_type.get(t, 0) + n
 
-        def finish(key: str, tagged: list[bytes]) -> PatientGroup:
-            tagged.sort(key=lambda t: t[:1])  # stable: Patient first, others in read order
-            lines = [t[1:] for t in tagged]
+        def finish(key: str, lines: list[bytes]) -> PatientGroup:
             if medications:
                 seen: set[bytes] = set()
                 for line in list(lines):
@@ -408,18 +429,22 @@ def _regroup_by_type(
             return PatientGroup(key, lines, key in marked)
 
         if not spills:
-            for key, tagged in memory.items():
-                yield finish(key, tagged)
+            for key, lines in memory.items():
+                yield finish(key, lines)
             memory.clear()
             return
         for i in range(k):
             groups: dict[str, list[bytes]] = {}
             with open(Path(tmp.name) / f"part-{i:05d}.tsv", "rb") as fh:  # type: ignore[union-attr]
                 for raw in fh:
-                    kb, _, rest = raw.rstrip(b"\n").partition(b"\t")
-                    groups.setdefault(kb.decode(), []).append(rest)
-            for key, tagged in groups.items():
-                yield finish(key, tagged)
+                    kb, _, rest = raw.partition(b"\t")
+                    got = groups.setdefault(kb.decode(), [])
+                    if rest[:1] == b"0":
+                        got.insert(0, rest[1:])
+                    else:
+                        got.append(rest[1:])
+            for key, lines in groups.items():
+                yield finish(key, lines)
             groups.clear()
     finally:
         if tmp is not None:
