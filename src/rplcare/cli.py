@@ -378,6 +378,45 @@ def import_fhir(
     raise typer.Exit(commands.import_fhir(bundle[0], patient, output, day))
 
 
+@app.command()
+def screen(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="FHIR Bulk Data export: folders or NDJSON files (.ndjson, .gz)."),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Output file: .csv, .parquet or .ndjson.")
+    ],
+    today: TodayOpt = None,
+    engine: Annotated[str, typer.Option(help="local (embedded) or spark.")] = "local",
+    master: Annotated[
+        str | None, typer.Option(help="Spark master URL (default local[WORKERS]).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes (local) or Spark cores; default: all cores.")
+    ] = None,
+    only_candidates: Annotated[
+        bool, typer.Option("--only-candidates", help="Write rows of candidates only.")
+    ] = False,
+    layout: Annotated[str, typer.Option(help="Bulk layout: auto, type or patient.")] = "auto",
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Start again instead of resuming a stopped run.")
+    ] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Screen a population: one row per patient with her care gaps (decision support)."""
+    day = _parse_day(today, "--today")
+    from rplcare.screening.commands import run_screen
+
+    raise typer.Exit(
+        run_screen(
+            paths, out, day, engine=engine, master=master, workers=workers,
+            only_candidates=only_candidates, layout=layout, resume=not fresh,
+            progress=not no_progress,
+        )
+    )
+
+
 @app.command("case-to-fhir")
 def case_to_fhir(
     case: Annotated[Path, typer.Argument(help="Case file.")],

@@ -150,14 +150,22 @@ def _open(path: Path) -> io.BufferedIOBase:
 
 
 def iter_lines(
-    path: Path, on_bad: Callable[[BadLine], None]
+    path: Path,
+    on_bad: Callable[[BadLine], None],
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
     """(line number, line with its newline, resource) of every good line; bad ones go to
     `on_bad` (blank lines are skipped without a word)."""
     n = 0
+    last = 0
     try:
         with _open(path) as fh:
+            raw_fh = getattr(fh, "fileobj", None) or fh  # gzip: the compressed file's position
             for n, raw in enumerate(fh, start=1):  # noqa: B007
+                if on_bytes is not None and n % 2000 == 0:
+                    pos = raw_fh.tell()
+                    on_bytes(pos - last, 0)
+                    last = pos
                 try:
                     res = orjson.loads(raw)
                 except orjson.JSONDecodeError as exc:
@@ -173,6 +181,11 @@ def iter_lines(
                 yield n, raw if raw.endswith(b"\n") else raw + b"\n", res
     except (OSError, EOFError, zlib.error) as exc:
         on_bad(BadLine(str(path), n + 1, f"cannot read the file further: {exc}"))
+    if on_bytes is not None:
+        try:
+            on_bytes(path.stat().st_size - last, 0)
+        except OSError:
+            pass
 
 
 def _ref_id(ref: Any) -> str | None:
@@ -274,12 +287,14 @@ def read_patients(
     spill_dir: str | Path | None = None,
     stats: BulkStats | None = None,
     progress: Callable[[int], None] | None = None,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> Iterator[PatientGroup]:
     """Yield one `PatientGroup` per patient of a Bulk export.
 
     `mark(resource)` is called on every resource as it is read (each line is parsed once
     here); a group is `marked` when any of its resources was. `progress(n)` is called with
-    the number of lines read since the last call.
+    the number of lines read since the last call; `on_bytes(advance, total)` first with
+    (0, total bytes of the files) then with the bytes of input read since the last call.
     """
     files = find_files(paths)
     st = stats if stats is not None else BulkStats()
@@ -292,10 +307,14 @@ def read_patients(
 
     chosen = detect_layout(files) if layout == "auto" else layout
     st.layout = chosen
+    if on_bytes is not None:
+        on_bytes(0, sum(f.stat().st_size for f in files if f.exists()))
     if chosen == "patient":
-        yield from _stream_by_patient(files, count_bad, mark, st, progress)
+        yield from _stream_by_patient(files, count_bad, mark, st, progress, on_bytes)
     else:
-        yield from _regroup_by_type(files, count_bad, mark, bucket_bytes, spill_dir, st, progress)
+        yield from _regroup_by_type(
+            files, count_bad, mark, bucket_bytes, spill_dir, st, progress, on_bytes
+        )
 
 
 def _stream_by_patient(
@@ -304,11 +323,12 @@ def _stream_by_patient(
     mark: Callable[[dict[str, Any]], bool] | None,
     st: BulkStats,
     progress: Callable[[int], None] | None,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> Iterator[PatientGroup]:
     current: PatientGroup | None = None
     pending = 0
     for f in files:
-        for _n, line, res in iter_lines(f, bad):
+        for _n, line, res in iter_lines(f, bad, on_bytes):
             st.lines += 1
             pending += 1
             if progress and pending >= 1000:
@@ -360,6 +380,7 @@ def _regroup_by_type(
     spill_dir: str | Path | None,
     st: BulkStats,
     progress: Callable[[int], None] | None,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> Iterator[PatientGroup]:
     k = max(1, math.ceil(_estimated_bytes(files) / max(bucket_bytes, 1)))
     st.spill_files = k if k > 1 else 0
@@ -379,7 +400,7 @@ def _regroup_by_type(
         )
         pending = 0
         for f in files:
-            for _n, line, res in iter_lines(f, bad):
+            for _n, line, res in iter_lines(f, bad, on_bytes):
                 st.lines += 1
                 pending += 1
                 if progress and pending >= 1000:
