@@ -50,7 +50,7 @@ def free_port() -> int:
 def aps_request() -> dict[str, Any]:
     """The APS example as a complete patient-view prefetch (searchset Bundles per key)."""
     from rplcare.case.loader import load_case
-    from rplcare.interop.fhir_map import case_to_bundle
+    from rplcare.interop.fhir import case_to_bundle
 
     case = load_case(ROOT / "examples" / "aps-three-losses.yaml", today=date.today())
     entries = case_to_bundle(case)["entry"]
@@ -242,7 +242,7 @@ def start_server(port: int, workers: int, env: dict[str, str]) -> subprocess.Pop
         "-m",
         "uvicorn",
         "--factory",
-        "rplcare.interop.cds_service:create_cds_app",
+        "rplcare.interop.cds:create_cds_app",
         "--host",
         "127.0.0.1",
         "--port",

@@ -25,7 +25,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from rplcare.interop.cds_auth import (
+from rplcare.interop.cds.auth import (
     ENV_CLIENTS,
     ENV_MAX_LIFETIME,
     CdsAuthError,

@@ -25,8 +25,7 @@ from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm
 
 from rplcare.case.loader import load_case
-from rplcare.interop.cds_auth import CdsClients, CdsJwtVerifier
-from rplcare.interop.cds_service import (
+from rplcare.interop.cds import (
     OVERRIDE_REASONS,
     PREFETCH,
     SERVICE_ORDER_SIGN,
@@ -35,8 +34,9 @@ from rplcare.interop.cds_service import (
     build_cds_router,
     create_cds_app,
 )
-from rplcare.interop.cdshooks_models import SUMMARY_MAX_CHARS, Card, CdsResponse
-from rplcare.interop.fhir_map import OVERRIDE_REASON_SYSTEM, RECOMMENDATION_SYSTEM, case_to_bundle
+from rplcare.interop.cds.auth import CdsClients, CdsJwtVerifier
+from rplcare.interop.cds.models import SUMMARY_MAX_CHARS, Card, CdsResponse
+from rplcare.interop.fhir import OVERRIDE_REASON_SYSTEM, RECOMMENDATION_SYSTEM, case_to_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 APS = ROOT / "examples" / "aps-three-losses.yaml"

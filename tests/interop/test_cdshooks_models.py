@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from rplcare.interop.cdshooks_models import (
+from rplcare.interop.cds.models import (
     SUMMARY_MAX_CHARS,
     Action,
     Card,

@@ -16,8 +16,7 @@ from fhir.resources.R4B.bundle import Bundle
 from rplcare.case.errors import CaseError
 from rplcare.case.loader import load_case
 from rplcare.interop.commands import case_to_fhir, import_fhir
-from rplcare.interop.fhir_in import import_bundle
-from rplcare.interop.fhir_map import (
+from rplcare.interop.fhir import (
     CS_TEST,
     EXTENSIONS,
     LOINC,
@@ -26,6 +25,7 @@ from rplcare.interop.fhir_map import (
     case_from_entries,
     case_to_bundle,
 )
+from rplcare.interop.fhir.importer import import_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

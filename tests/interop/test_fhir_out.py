@@ -13,8 +13,8 @@ from fhir.resources.R4B.bundle import Bundle
 
 from rplcare.case.loader import load_case
 from rplcare.interop.commands import assessment_fhir_json
-from rplcare.interop.fhir_map import RECOMMENDATION_SYSTEM
-from rplcare.interop.fhir_out import KB_SYSTEM, assessment_bundle
+from rplcare.interop.fhir import RECOMMENDATION_SYSTEM
+from rplcare.interop.fhir.export import KB_SYSTEM, assessment_bundle
 from rplcare.reasoning.assess import assess
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,9 +17,9 @@ import yaml
 
 from rplcare.case.errors import CaseError
 from rplcare.case.loader import load_case
-from rplcare.interop.fhir_in import import_bundle
-from rplcare.interop.fhir_map import case_to_bundle
-from rplcare.interop.fhir_out import assessment_bundle
+from rplcare.interop.fhir.export import assessment_bundle
+from rplcare.interop.fhir.importer import import_bundle
+from rplcare.interop.fhir.write import case_to_bundle
 
 __all__ = ["assessment_fhir_json", "case_to_fhir", "import_fhir"]
 

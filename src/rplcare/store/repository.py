@@ -613,7 +613,7 @@ def load_directory(s: Session, folder: Path, user: User | None = None) -> list[s
 
 
 # --------------------------------------------------------------------------------------------
-# CDS Hooks feedback (the `FeedbackStore` protocol of rplcare.interop.cds_service)
+# CDS Hooks feedback (the `FeedbackStore` protocol of rplcare.interop.cds.feedback)
 # --------------------------------------------------------------------------------------------
 
 

@@ -173,8 +173,8 @@ def _include_cds(app: FastAPI) -> None:
     listed every call is refused (only discovery is public), so the default is closed.
     """
     try:
-        from rplcare.interop.cds_auth import CdsJwtVerifier
-        from rplcare.interop.cds_service import build_cds_router
+        from rplcare.interop.cds import build_cds_router
+        from rplcare.interop.cds.auth import CdsJwtVerifier
     except ImportError as exc:
         log.info("CDS Hooks services not mounted: %s", exc)
         return

@@ -1,0 +1,202 @@
+"""CDS cards: the patient-view cards and the pieces every card is built from."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+from rplcare.interop.cds.discovery import OVERRIDE_REASONS
+from rplcare.interop.cds.models import (
+    SUMMARY_MAX_CHARS,
+    Action,
+    Card,
+    Coding,
+    Link,
+    Source,
+    Suggestion,
+)
+from rplcare.interop.fhir.codes import (
+    RECOMMENDATION_SYSTEM,
+)
+from rplcare.interop.fhir.export import medication_requests
+from rplcare.reasoning.assess import Assessment
+
+# --------------------------------------------------------------------------------------------
+# Cards
+# --------------------------------------------------------------------------------------------
+
+
+def _summary(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 1] + "…"
+
+
+def _source(rec: Any) -> Source:
+    s = rec.sources[0] if rec.sources else {}
+    label = str(s.get("citation") or "rplcare knowledge base")
+    if len(label) > 120:
+        label = label[:119] + "…"
+    url = s.get("url")
+    return Source(
+        label=label,
+        url=url if isinstance(url, str) and url.startswith("http") else None,
+        topic=Coding(system=RECOMMENDATION_SYSTEM, code=rec.id, display=rec.title),
+    )
+
+
+def _links(rec: Any) -> list[Link] | None:
+    links = []
+    for s in rec.sources[:3]:
+        url = s.get("url")
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            links.append(
+                Link(label=_summary(str(s.get("citation", s["id"])))[:80], url=url, type="absolute")
+            )
+    return links or None
+
+
+def _detail(rec: Any, lead: str | None = None) -> str:
+    lines = [lead] if lead else []
+    lines.append(rec.text)
+    if rec.because:
+        lines.append("")
+        lines.append("Because: " + ", ".join(f"`{b}`" for b in rec.because))
+    if rec.sources:
+        lines.append("")
+        lines.append("Sources:")
+        for s in rec.sources:
+            loc = f" ({s['locator']})" if s.get("locator") else ""
+            flag = "" if s.get("verified", True) else " *(wording not verified)*"
+            lines.append(f"- {s.get('citation', s['id'])}{loc}{flag}")
+    lines.append("")
+    lines.append("*Decision support, not diagnosis: review against the full clinical picture.*")
+    return "\n".join(lines)
+
+
+class _CardFactory:
+    """Builds cards and remembers which recommendation each card uuid speaks for."""
+
+    def __init__(self, issued: _Issued, hook_instance: str, patient_id: str) -> None:
+        self.issued = issued
+        self.hook_instance = hook_instance
+        self.patient_id = patient_id
+
+    def card(self, key: str, rec: Any | None, **fields: Any) -> Card:
+        cid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"rplcare:{self.hook_instance}:{key}"))
+        self.issued.put(cid, {"recommendation": rec.id if rec else key, "patient": self.patient_id})
+        fields.setdefault("overrideReasons", OVERRIDE_REASONS)
+        return Card(uuid=cid, **fields)
+
+
+def patient_view_cards(a: Assessment, cards: _CardFactory) -> list[Card]:
+    out: list[Card] = []
+    for rec in a.recommendations:
+        if rec.status == "not_recommended" and rec.prominent:
+            critical = rec.id in ("treat.lymphocyte_immunotherapy", "treat.ivig")
+            out.append(
+                cards.card(
+                    rec.id,
+                    rec,
+                    summary=_summary(f"Not recommended: {rec.title}"),
+                    indicator="critical" if critical else "warning",
+                    detail=_detail(rec, "The record shows this; guidelines advise against it."),
+                    source=_source(rec),
+                    links=_links(rec),
+                )
+            )
+    for f in a.findings:
+        if not f.id.startswith("cause."):
+            continue
+        related = next(
+            (r for r in a.recommendations if f.id in r.because and r.status != "not_recommended"),
+            None,
+        )
+        src = _source(related) if related else Source(label="rplcare knowledge base")
+        detail = f.text + "\n\nEvidence in the record: " + ", ".join(f.evidence or ["-"])
+        if related:
+            detail += "\n\n" + _detail(related, f"Suggested: {related.title}")
+        out.append(
+            cards.card(
+                f.id,
+                None,
+                summary=_summary(f"Possible cause: {f.text}"),
+                indicator="warning",
+                detail=detail,
+                source=src,
+                links=_links(related) if related else None,
+            )
+        )
+    for rec in a.recommendations:
+        sched = rec.extra.get("schedule")
+        if not sched:
+            continue
+        until = f"{sched.get('stop_ga')} ({sched.get('stop_date')})"
+        mrs = medication_requests(rec, a, {"reference": f"Patient/{cards.patient_id}"})
+        suggestions = None
+        if mrs:
+            suggestions = [
+                Suggestion(
+                    label=f"Propose the progesterone order until {until}",
+                    uuid=str(
+                        uuid.uuid5(uuid.NAMESPACE_URL, f"rplcare:{cards.hook_instance}:sched")
+                    ),
+                    isRecommended=True,
+                    actions=[
+                        Action(
+                            type="create",
+                            description=f"Draft order: {sched['regimen']}",
+                            resource=mr,
+                        )
+                        for mr in mrs[:1]
+                    ],
+                )
+            ]
+        out.append(
+            cards.card(
+                f"{rec.id}:schedule",
+                rec,
+                summary=_summary(f"Luteal support: {sched['regimen']} until {until}"),
+                indicator="info",
+                detail=_detail(rec, f"Stop at {until}; policy '{sched.get('policy')}'."),
+                source=_source(rec),
+                links=_links(rec),
+                suggestions=suggestions,
+                selectionBehavior="at-most-one" if suggestions else None,
+            )
+        )
+    for rec in a.recommendations:
+        if rec.id.startswith("test.") and rec.status == "recommended":
+            out.append(
+                cards.card(
+                    rec.id,
+                    rec,
+                    summary=_summary(f"Workup gap: {rec.title}"),
+                    indicator="info",
+                    detail=_detail(rec),
+                    source=_source(rec),
+                    links=_links(rec),
+                )
+            )
+    return out
+
+
+class _Issued:
+    """Bounded memory of issued card uuids, so feedback can name its recommendation."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self._items: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def put(self, key: str, value: dict[str, str]) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def get(self, key: str) -> dict[str, str] | None:
+        with self._lock:
+            return self._items.get(key)
