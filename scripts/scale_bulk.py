@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from synthea_to_bulk import bundle_resources, iter_bundles, write_export  # noqa: E402
 
-from rplcare.interop.bulk import patient_key  # noqa: E402
+from rplcare.interop.fhir.bulk import patient_key  # noqa: E402
 from rplcare.screening.candidates import is_candidate_resource  # noqa: E402
 
 CLINICAL = {

@@ -29,7 +29,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from rplcare.interop.bulk import patient_key  # noqa: E402
+from rplcare.interop.fhir.bulk import patient_key  # noqa: E402
 
 TRANSACTION_TIME = "2026-01-01T00:00:00Z"
 

@@ -369,7 +369,7 @@ def import_fhir(
     day = _parse_day(today, "--today")
     if layout not in ("auto", "type", "patient"):
         _fail([f"--layout: {layout!r} is not one of auto, type, patient"])
-    from rplcare.interop.bulk_import import import_bulk, is_bulk_input
+    from rplcare.interop.fhir.bulk_import import import_bulk, is_bulk_input
 
     if is_bulk_input(bundle) or len(bundle) > 1:
         raise typer.Exit(import_bulk(bundle, patient, output, day, layout=layout))

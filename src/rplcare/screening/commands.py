@@ -123,7 +123,7 @@ def _local(paths, out, day, workers, only_candidates, layout, resume, progress, 
         TransferSpeedColumn,
     )
 
-    from rplcare.interop.bulk import BulkStats
+    from rplcare.interop.fhir.bulk import BulkStats
     from rplcare.screening.local import screen_local
 
     st = BulkStats()

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rplcare.interop.bulk import BadLine, BulkStats, read_patients
+from rplcare.interop.fhir.bulk import BadLine, BulkStats, read_patients
 from rplcare.screening.candidates import is_candidate_resource
 from rplcare.screening.output import Journal, Summary, write_rows
 from rplcare.screening.patient import non_candidate_row, screen_patient

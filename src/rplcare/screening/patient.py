@@ -104,7 +104,7 @@ def screen_resources(
         return non_candidate_row(key, today)
     from rplcare.case.errors import CaseError
     from rplcare.case.loader import load_case
-    from rplcare.interop.fhir_map import MappingError, case_from_entries
+    from rplcare.interop.fhir.read import MappingError, case_from_entries
     from rplcare.knowledge import get_kb
     from rplcare.reasoning.assess import assess
 

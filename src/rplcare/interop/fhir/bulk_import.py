@@ -20,7 +20,7 @@ import yaml
 
 from rplcare.case.errors import CaseError
 from rplcare.case.loader import load_case
-from rplcare.interop.bulk import BadLine, BulkStats, PatientGroup, read_patients
+from rplcare.interop.fhir.bulk import BadLine, BulkStats, PatientGroup, read_patients
 
 __all__ = ["group_bundle", "import_bulk", "is_bulk_input"]
 
@@ -44,7 +44,7 @@ def group_bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
 def _import_group(
     group: PatientGroup, today: date | None
 ) -> tuple[dict[str, Any] | None, list[str], list[dict[str, Any]]]:
-    from rplcare.interop.fhir_in import import_bundle
+    from rplcare.interop.fhir.importer import import_bundle
 
     try:
         result = import_bundle(group_bundle(group.resources()), patient_id=group.key, today=today)
