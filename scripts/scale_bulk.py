@@ -168,7 +168,9 @@ def generate(
                 kind, pool = "background", background
             mix[kind] += 1
             t = pool[rng.randrange(len(pool))]
-            yield t.clone(n, seed, rng.randint(-1825, 365), kind == "background" and rng.random() < 0.5)
+            yield t.clone(
+                n, seed, rng.randint(-1825, 365), kind == "background" and rng.random() < 0.5
+            )
 
     write_export(clones(), out, layout, gz, types)
     return mix
@@ -187,7 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all-types", action="store_true")
     a = ap.parse_args(argv)
     mix = generate(
-        a.src, a.out, a.patients, a.layout, a.gzip, a.loss_share, a.pregnancy_share, a.seed,
+        a.src,
+        a.out,
+        a.patients,
+        a.layout,
+        a.gzip,
+        a.loss_share,
+        a.pregnancy_share,
+        a.seed,
         a.all_types,
     )
     print(f"{a.out}: {a.patients} patients ({mix})")

@@ -29,7 +29,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from rplcare.interop.fhir.bulk import patient_key  # noqa: E402
+from rplcare.interop.fhir.bulk import patient_key
 
 TRANSACTION_TIME = "2026-01-01T00:00:00Z"
 
@@ -65,7 +65,7 @@ def iter_bundles(src: Path) -> Iterator[Path]:
 
 
 def _open(path: Path, gz: bool):
-    return gzip.open(str(path) + ".gz", "wb", compresslevel=5) if gz else open(path, "wb")  # noqa: SIM115
+    return gzip.open(str(path) + ".gz", "wb", compresslevel=5) if gz else open(path, "wb")
 
 
 def write_export(
@@ -140,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     types = set(args.types.split(",")) if args.types else None
     counts = write_export(
-        (bundle_resources(p) for p in iter_bundles(args.src)), args.out, args.layout, args.gzip, types
+        (bundle_resources(p) for p in iter_bundles(args.src)),
+        args.out,
+        args.layout,
+        args.gzip,
+        types,
     )
     print(f"{args.out}: {sum(counts.values())} lines in {len(counts)} files ({args.layout} layout)")
     return 0

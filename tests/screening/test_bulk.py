@@ -15,9 +15,9 @@ from pathlib import Path
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.screening.conftest import write_ndjson
 
 from rplcare.interop.fhir.bulk import BadLine, BulkStats, detect_layout, patient_key, read_patients
-from tests.screening.conftest import write_ndjson
 
 #: types Synthea writes outside the patient compartment (not in any patient's group)
 SHARED_TYPES = {"Organization", "Practitioner"}
@@ -27,15 +27,15 @@ def _by_patient(groups) -> dict[str, Counter]:
     out = {}
     for g in groups:
         assert g.key not in out, f"patient {g.key} in two groups"
-        out[g.key] = Counter(
-            (r["resourceType"], r["id"]) for r in map(orjson.loads, g.lines)
-        )
+        out[g.key] = Counter((r["resourceType"], r["id"]) for r in map(orjson.loads, g.lines))
     return out
 
 
 def _expected(bundles: dict[str, list[dict]]) -> dict[str, Counter]:
     return {
-        pid: Counter((r["resourceType"], r["id"]) for r in res if r["resourceType"] not in SHARED_TYPES)
+        pid: Counter(
+            (r["resourceType"], r["id"]) for r in res if r["resourceType"] not in SHARED_TYPES
+        )
         for pid, res in bundles.items()
     }
 
@@ -75,12 +75,14 @@ def test_bad_lines_are_reported_with_file_and_line_and_skipped(tmp_path: Path) -
     ]
     f = tmp_path / "Mixed.ndjson"
     f.write_bytes(
-        orjson.dumps(good[0]) + b"\n"  # line 1
+        orjson.dumps(good[0])
+        + b"\n"  # line 1
         + b"{not json\n"  # line 2: bad
         + b"\n"  # line 3: blank, skipped silently
         + b"[1, 2]\n"  # line 4: not a resource
         + b'{"id": "x"}\n'  # line 5: no resourceType
-        + orjson.dumps(good[1]) + b"\n"  # line 6
+        + orjson.dumps(good[1])
+        + b"\n"  # line 6
     )
     bad: list[BadLine] = []
     groups = list(read_patients([f], on_bad=bad.append, layout="type"))
@@ -91,8 +93,15 @@ def test_bad_lines_are_reported_with_file_and_line_and_skipped(tmp_path: Path) -
 
 def test_a_truncated_gzip_file_is_reported_and_the_others_are_read(tmp_path: Path) -> None:
     whole = b"".join(
-        orjson.dumps({"resourceType": "Observation", "id": f"o{i}", "subject": {"reference": "Patient/p1"},
-                      "note": [{"text": "x" * 200}]}) + b"\n"
+        orjson.dumps(
+            {
+                "resourceType": "Observation",
+                "id": f"o{i}",
+                "subject": {"reference": "Patient/p1"},
+                "note": [{"text": "x" * 200}],
+            }
+        )
+        + b"\n"
         for i in range(400)
     )
     cut = gzip.compress(whole)[:-300]
@@ -111,7 +120,10 @@ def test_references_name_the_patient_in_every_usual_form() -> None:
         ({"resourceType": "Condition", "subject": {"reference": "Patient/a"}}, "a"),
         ({"resourceType": "Claim", "patient": {"reference": "Patient/a"}}, "a"),
         ({"resourceType": "Coverage", "beneficiary": {"reference": "Patient/a"}}, "a"),
-        ({"resourceType": "Condition", "subject": {"reference": "http://x.org/fhir/Patient/a"}}, "a"),
+        (
+            {"resourceType": "Condition", "subject": {"reference": "http://x.org/fhir/Patient/a"}},
+            "a",
+        ),
         ({"resourceType": "Condition", "subject": {"reference": "Patient/a/_history/3"}}, "a"),
         ({"resourceType": "Provenance", "target": [{"reference": "Patient/a"}]}, "a"),
         ({"resourceType": "Condition", "subject": {"reference": "Group/g"}}, None),
@@ -123,17 +135,29 @@ def test_references_name_the_patient_in_every_usual_form() -> None:
 
 
 def test_medications_referenced_by_a_patient_join_her_group(tmp_path: Path) -> None:
-    write_ndjson(tmp_path / "Patient.ndjson", [{"resourceType": "Patient", "id": "p1"},
-                                                {"resourceType": "Patient", "id": "p2"}])
-    write_ndjson(tmp_path / "Medication.ndjson", [{"resourceType": "Medication", "id": "m1"},
-                                                   {"resourceType": "Medication", "id": "m2"}])
-    write_ndjson(tmp_path / "MedicationRequest.ndjson", [
-        {"resourceType": "MedicationRequest", "id": "r1", "subject": {"reference": "Patient/p1"},
-         "medicationReference": {"reference": "Medication/m2"}},
-    ])
+    write_ndjson(
+        tmp_path / "Patient.ndjson",
+        [{"resourceType": "Patient", "id": "p1"}, {"resourceType": "Patient", "id": "p2"}],
+    )
+    write_ndjson(
+        tmp_path / "Medication.ndjson",
+        [{"resourceType": "Medication", "id": "m1"}, {"resourceType": "Medication", "id": "m2"}],
+    )
+    write_ndjson(
+        tmp_path / "MedicationRequest.ndjson",
+        [
+            {
+                "resourceType": "MedicationRequest",
+                "id": "r1",
+                "subject": {"reference": "Patient/p1"},
+                "medicationReference": {"reference": "Medication/m2"},
+            },
+        ],
+    )
     got = _by_patient(read_patients([tmp_path]))
-    assert got["p1"] == Counter({("Patient", "p1"): 1, ("MedicationRequest", "r1"): 1,
-                                 ("Medication", "m2"): 1})
+    assert got["p1"] == Counter(
+        {("Patient", "p1"): 1, ("MedicationRequest", "r1"): 1, ("Medication", "m2"): 1}
+    )
     assert got["p2"] == Counter({("Patient", "p2"): 1})
 
 

@@ -13,41 +13,32 @@ from pathlib import Path
 
 import orjson
 import yaml
+from tests.screening.conftest import export_cases as _export
 from typer.testing import CliRunner
 
 from rplcare.case.loader import load_case
 from rplcare.cli import app
 from rplcare.interop.fhir.bulk_import import import_bulk
-from rplcare.interop.fhir.write import case_to_bundle
-from tests.screening.conftest import write_ndjson
 
 TODAY_S = "2026-11-23"
 
 
-def _export(tmp: Path, cases: list[dict]) -> Path:
-    """rplcare's own FHIR export of hand-written cases, as a type-layout Bulk export."""
-    by_type: dict[str, list[dict]] = {}
-    for c in cases:
-        bundle = case_to_bundle(load_case(c))
-        urls = {e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}"
-                for e in bundle["entry"] if e.get("fullUrl")}
-        text = orjson.dumps(bundle).decode()
-        for u, ref in urls.items():
-            text = text.replace(f'"{u}"', f'"{ref}"')
-        for e in orjson.loads(text)["entry"]:
-            by_type.setdefault(e["resource"]["resourceType"], []).append(e["resource"])
-    tmp.mkdir(parents=True, exist_ok=True)
-    for t, res in by_type.items():
-        write_ndjson(tmp / f"{t}.ndjson", res)
-    return tmp
-
-
 CASES = [
-    {"id": "a", "assessed_on": "2026-11-01", "patient": {"age_years": 34},
-     "pregnancies": [{"outcome": "miscarriage", "ga": "8+0", "year": 2024},
-                     {"outcome": "miscarriage", "ga": "9+0", "year": 2025}]},
-    {"id": "b", "assessed_on": "2026-11-01", "patient": {"age_years": 29},
-     "pregnancies": [{"outcome": "live_birth", "ga": "39+0", "year": 2023}]},
+    {
+        "id": "a",
+        "assessed_on": "2026-11-01",
+        "patient": {"age_years": 34},
+        "pregnancies": [
+            {"outcome": "miscarriage", "ga": "8+0", "year": 2024},
+            {"outcome": "miscarriage", "ga": "9+0", "year": 2025},
+        ],
+    },
+    {
+        "id": "b",
+        "assessed_on": "2026-11-01",
+        "patient": {"age_years": 29},
+        "pregnancies": [{"outcome": "live_birth", "ga": "39+0", "year": 2023}],
+    },
 ]
 
 

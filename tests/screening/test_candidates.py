@@ -27,8 +27,12 @@ LOINC = "http://loinc.org"
 
 
 def _res(rtype: str, system: str, code: str, pid: str = "p") -> dict:
-    return {"resourceType": rtype, "id": f"{rtype}-{code}", "subject": {"reference": f"Patient/{pid}"},
-            "code": {"coding": [{"system": system, "code": code}]}}
+    return {
+        "resourceType": rtype,
+        "id": f"{rtype}-{code}",
+        "subject": {"reference": f"Patient/{pid}"},
+        "code": {"coding": [{"system": system, "code": code}]},
+    }
 
 
 # (resource type, system, code, candidate?) written by hand from the code list's sources

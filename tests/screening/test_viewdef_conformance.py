@@ -31,7 +31,9 @@ def _cases() -> list:
             marks = []
             if key in KNOWN_FAILURES:
                 marks.append(pytest.mark.xfail(reason=KNOWN_FAILURES[key], strict=True))
-            out.append(pytest.param(data["resources"], t, id=f"{f.stem}: {t['title']}", marks=marks))
+            out.append(
+                pytest.param(data["resources"], t, id=f"{f.stem}: {t['title']}", marks=marks)
+            )
     return out
 
 

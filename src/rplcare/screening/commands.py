@@ -16,9 +16,7 @@ from rplcare.screening.output import FORMATS, Summary
 __all__ = ["run_screen", "summary_text"]
 
 
-def _problems(
-    paths: list[Path], out: Path, engine: str, workers: int, layout: str
-) -> list[str]:
+def _problems(paths: list[Path], out: Path, engine: str, workers: int, layout: str) -> list[str]:
     problems = []
     for p in paths:
         if not p.exists():
@@ -44,8 +42,11 @@ def summary_text(s: Summary) -> list[str]:
         f"patients read: {d['patients_read']}",
         f"candidates (pre-filter): {d['candidates']}",
         f"screened (assessed): {d['screened']}"
-        + (f"; {d['candidates_not_assessable']} candidate(s) could not be assessed"
-           if d["candidates_not_assessable"] else ""),
+        + (
+            f"; {d['candidates_not_assessable']} candidate(s) could not be assessed"
+            if d["candidates_not_assessable"]
+            else ""
+        ),
         f"meeting the RPL definition: {d['rpl']}; pregnant now: {d['pregnant']}",
         f"bad lines skipped: {d['bad_lines']}",
     ]
@@ -98,12 +99,17 @@ def run_screen(
         from rplcare.screening.spark import screen_spark
 
         summary = screen_spark(
-            paths, out, day, master=master or f"local[{workers}]",
-            only_candidates=only_candidates, on_bad=on_bad,
+            paths,
+            out,
+            day,
+            master=master or f"local[{workers}]",
+            only_candidates=only_candidates,
+            on_bad=on_bad,
         )
     else:
-        summary = _local(paths, out, day, workers, only_candidates, layout, resume, progress,
-                         on_bad, err)
+        summary = _local(
+            paths, out, day, workers, only_candidates, layout, resume, progress, on_bad, err
+        )
     for line in summary_text(summary):
         print(line, file=err)
     print(f"written: {out} ({summary.rows_written} rows)", file=err)
@@ -161,12 +167,21 @@ def _local(paths, out, day, workers, only_candidates, layout, resume, progress, 
                 rate = done / max(time.monotonic() - start, 1e-9)
                 n = st.by_type.get("Patient")
                 of = f"/{n}" if n else ""
-                bar.update(task, description="screening",
-                           rate=f"{done}{of} patients, {rate:,.0f}/s")
+                bar.update(
+                    task, description="screening", rate=f"{done}{of} patients, {rate:,.0f}/s"
+                )
 
         summary = screen_local(
-            paths, out, day, workers=workers, only_candidates=only_candidates,
-            layout=layout, resume=resume, on_bad=on_bad, on_bytes=on_bytes, on_row=on_row,
+            paths,
+            out,
+            day,
+            workers=workers,
+            only_candidates=only_candidates,
+            layout=layout,
+            resume=resume,
+            on_bad=on_bad,
+            on_bytes=on_bytes,
+            on_row=on_row,
             stats=st,
         )
         rate = done / max(time.monotonic() - start, 1e-9)

@@ -164,7 +164,9 @@ def _urgencies(a: Any) -> dict[str, str | None]:
     for action in getattr(a, "actions", None) or []:
         aid = action.get("id") if isinstance(action, Mapping) else getattr(action, "id", None)
         urg = (
-            action.get("urgency") if isinstance(action, Mapping) else getattr(action, "urgency", None)
+            action.get("urgency")
+            if isinstance(action, Mapping)
+            else getattr(action, "urgency", None)
         )
         if aid is not None:
             out.setdefault(aid, urg)

@@ -436,7 +436,9 @@ def _rows(sel: Mapping[str, Any], node: Any, env: dict[str, Any]) -> list[dict[s
     return combined
 
 
-def run_view(view: Mapping[str, Any], resources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def run_view(
+    view: Mapping[str, Any], resources: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """The rows of a ViewDefinition over resources (those of other types are passed over)."""
     errors = validate_view(view)
     if errors:

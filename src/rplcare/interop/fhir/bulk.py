@@ -23,6 +23,7 @@ process pool receives bytes (cheap to send) and parses them where the work is do
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import math
@@ -146,7 +147,7 @@ def _manifest_layout(paths: Iterable[Path]) -> str | None:
 def _open(path: Path) -> io.BufferedIOBase:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")  # noqa: SIM115
+    return open(path, "rb")
 
 
 def iter_lines(
@@ -161,7 +162,7 @@ def iter_lines(
     try:
         with _open(path) as fh:
             raw_fh = getattr(fh, "fileobj", None) or fh  # gzip: the compressed file's position
-            for n, raw in enumerate(fh, start=1):  # noqa: B007
+            for n, raw in enumerate(fh, start=1):
                 if on_bytes is not None and n % 2000 == 0:
                     pos = raw_fh.tell()
                     on_bytes(pos - last, 0)
@@ -182,10 +183,8 @@ def iter_lines(
     except (OSError, EOFError, zlib.error) as exc:
         on_bad(BadLine(str(path), n + 1, f"cannot read the file further: {exc}"))
     if on_bytes is not None:
-        try:
+        with contextlib.suppress(OSError):
             on_bytes(path.stat().st_size - last, 0)
-        except OSError:
-            pass
 
 
 def _ref_id(ref: Any) -> str | None:

@@ -85,8 +85,10 @@ def import_bulk(
             print(f"{p}: cannot read: no such file or directory", file=err)
         return 2
     if output is not None and patient is None and output.exists() and not output.is_dir():
-        print(f"{output}: must be a folder when importing a whole export (or give --patient)",
-              file=err)
+        print(
+            f"{output}: must be a folder when importing a whole export (or give --patient)",
+            file=err,
+        )
         return 2
 
     def on_bad(b: BadLine) -> None:
