@@ -42,6 +42,7 @@ __all__ = [
     "BadLine",
     "BulkStats",
     "PatientGroup",
+    "attach_medications",
     "detect_layout",
     "find_files",
     "iter_lines",
@@ -249,6 +250,21 @@ def _header_key(res: Mapping[str, Any]) -> str | None:
     return None
 
 
+def attach_medications(lines: list[bytes], medications: Mapping[str, bytes]) -> list[bytes]:
+    """Append the shared Medication resources a patient's lines refer to (once each)."""
+    if not medications:
+        return lines
+    seen: set[bytes] = set()
+    for line in list(lines):
+        if b"Medication/" in line:
+            for mid in _MED_REF.findall(line):
+                med = medications.get(mid.decode())
+                if med is not None and mid not in seen:
+                    seen.add(mid)
+                    lines.append(med)
+    return lines
+
+
 def detect_layout(files: list[Path]) -> str:
     """'patient' when the manifest says so or a file mixes resource types, else 'type'."""
     said = _manifest_layout(files)
@@ -436,17 +452,8 @@ def _regroup_by_type(
             st.by_type[t] = st.by_type.get(t, 0) + n
 
         def finish(key: str, lines: list[bytes]) -> PatientGroup:
-            if medications:
-                seen: set[bytes] = set()
-                for line in list(lines):
-                    if b"Medication/" in line:
-                        for mid in _MED_REF.findall(line):
-                            med = medications.get(mid.decode())
-                            if med is not None and mid not in seen:
-                                seen.add(mid)
-                                lines.append(med)
             st.patients += 1
-            return PatientGroup(key, lines, key in marked)
+            return PatientGroup(key, attach_medications(lines, medications), key in marked)
 
         if not spills:
             for key, lines in memory.items():
