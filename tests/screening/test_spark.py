@@ -15,10 +15,10 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 import pytest
-
-from rplcare.screening.local import screen_local
 from tests.screening.conftest import export_cases
 from tests.screening.test_screen import ONE_LOSS, OTHERS, RPL
+
+from rplcare.screening.local import screen_local
 
 if shutil.which("java") is None:
     pytest.skip("no Java runtime (scripts/system-deps.sh installs it)", allow_module_level=True)
@@ -43,7 +43,9 @@ def _ndjson(p: Path) -> list[dict]:
     return [orjson.loads(line) for line in p.read_bytes().splitlines()]
 
 
-def test_spark_and_local_engines_give_identical_rows(spark, tmp_path: Path, bulk_type: Path) -> None:
+def test_spark_and_local_engines_give_identical_rows(
+    spark, tmp_path: Path, bulk_type: Path
+) -> None:
     from rplcare.screening.spark import screen_spark
 
     hand = export_cases(tmp_path / "hand", [RPL, ONE_LOSS], OTHERS)

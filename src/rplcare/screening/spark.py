@@ -185,7 +185,9 @@ def screen_spark(
     try:
         files = find_files(paths)
         texts = [
-            sc.textFile(str(f)).zipWithIndex().map(lambda t, i=i, f=str(f): ((i, f), t[1] + 1, t[0]))
+            sc.textFile(str(f))
+            .zipWithIndex()
+            .map(lambda t, i=i, f=str(f): ((i, f), t[1] + 1, t[0]))
             for i, f in enumerate(files)
         ]
         lines = sc.union(texts).coalesce(parts) if texts else sc.emptyRDD()
@@ -200,8 +202,9 @@ def screen_spark(
 
         # the pre-filter: ViewDefinition rows -> Spark SQL
         codes = by_patient.mapPartitions(_view_rows)
-        spark.createDataFrame(codes, "patient string, system string, code string") \
-            .createOrReplaceTempView("codes")
+        spark.createDataFrame(
+            codes, "patient string, system string, code string"
+        ).createOrReplaceTempView("codes")
         spark.createDataFrame(
             code_list().rows(), "system string, code string, prefix boolean"
         ).createOrReplaceTempView("candidate_codes")
