@@ -6,6 +6,7 @@ key made here, and the schemathesis run drives the ASGI app in-process.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -35,6 +36,7 @@ from rplcare.interop.cds import (
     create_cds_app,
 )
 from rplcare.interop.cds.auth import CdsClients, CdsJwtVerifier
+from rplcare.interop.cds.cards import NOTICE_SYSTEM
 from rplcare.interop.cds.models import SUMMARY_MAX_CHARS, Card, CdsResponse
 from rplcare.interop.fhir import OVERRIDE_REASON_SYSTEM, RECOMMENDATION_SYSTEM, case_to_bundle
 
@@ -96,7 +98,7 @@ def cards_of(response: httpx.Response) -> list[dict[str, Any]]:
         Card.model_validate(card)
         assert len(card["summary"]) <= SUMMARY_MAX_CHARS
         assert card["source"]["label"]
-        assert card["source"]["topic"]["system"] in (RECOMMENDATION_SYSTEM,)
+        assert card["source"]["topic"]["system"] in (RECOMMENDATION_SYSTEM, NOTICE_SYSTEM)
     return data["cards"]
 
 
@@ -199,21 +201,30 @@ def _orders(pid: str, *resources: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_order_sign_critical_for_lit_and_ivig() -> None:
+def test_order_sign_critical_for_lit_and_ivig_coded() -> None:
+    # rule: a critical card with a delete suggestion needs a code-level match (issue 15 §3)
     pid, prefetch, day = chart(APS)
     orders = _orders(
         pid,
         {
             "resourceType": "ServiceRequest",
             "id": "lit",
-            "code": {"text": "Paternal LYMPHOCYTE IMMUNISATION therapy"},
+            "code": {
+                "coding": [
+                    {
+                        "system": "https://rplcare.org/fhir/CodeSystem/medication",
+                        "code": "lymphocyte_immunotherapy",
+                    }
+                ],
+                "text": "Paternal LYMPHOCYTE IMMUNISATION therapy",
+            },
         },
         {
             "resourceType": "MedicationRequest",
             "id": "ivig",
             "medicationCodeableConcept": {
                 "coding": [
-                    {"system": "http://example.org/drugs", "code": "x", "display": "IVIg 0.4 g/kg"}
+                    {"system": "http://www.whocc.no/atc", "code": "J06BA02", "display": "IVIg"}
                 ]
             },
         },
@@ -233,6 +244,35 @@ def test_order_sign_critical_for_lit_and_ivig() -> None:
         )
 
 
+def test_order_sign_text_only_match_warns_without_a_delete_suggestion() -> None:
+    pid, prefetch, day = chart(APS)
+    orders = _orders(
+        pid,
+        {
+            "resourceType": "ServiceRequest",
+            "id": "lit",
+            "code": {"text": "Paternal LYMPHOCYTE IMMUNISATION therapy"},
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "ivig",
+            "medicationCodeableConcept": {
+                "coding": [
+                    {"system": "http://example.org/drugs", "code": "x", "display": "IVIg 0.4 g/kg"}
+                ]
+            },
+        },
+    )
+    body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
+    cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
+    by_topic = {c["source"]["topic"]["code"]: c for c in cards}
+    assert set(by_topic) == {"treat.lymphocyte_immunotherapy", "treat.ivig"}
+    for card in by_topic.values():
+        assert card["indicator"] == "warning"
+        assert not card.get("suggestions")
+        assert "words" in card["detail"]
+
+
 def test_order_sign_matches_codes_and_bed_rest() -> None:
     pid, prefetch, day = chart(BLEEDING)
     orders = _orders(
@@ -250,14 +290,11 @@ def test_order_sign_matches_codes_and_bed_rest() -> None:
     )
     body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
     cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
-    assert {c["source"]["topic"]["code"] for c in cards} == {
-        "test.hla_typing",
-        "advice.no_bed_rest",
-    }
-    assert all(c["indicator"] == "critical" for c in cards)
+    indicator = {c["source"]["topic"]["code"]: c["indicator"] for c in cards}
+    assert indicator == {"test.hla_typing": "critical", "advice.no_bed_rest": "warning"}
 
 
-def test_order_sign_lit_critical_even_without_rpl_the_order_is_a_record() -> None:
+def test_order_sign_lit_flagged_even_without_rpl_the_order_is_a_record() -> None:
     # the gestational carrier has no losses: the assessment lists no LIT, but an order for it
     # is a record of it, and the knowledge base advises against it for everyone
     pid, prefetch, day = chart(CARRIER)
@@ -271,8 +308,74 @@ def test_order_sign_lit_critical_even_without_rpl_the_order_is_a_record() -> Non
     )
     body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
     (card,) = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
-    assert card["indicator"] == "critical"
+    assert card["indicator"] == "warning"
     assert card["source"]["topic"]["code"] == "treat.lymphocyte_immunotherapy"
+
+
+# issue 15 §3: orders that look like something advised against and are not. Each draft order
+# is (resource, the recommendation it must NOT be read as); none of them may raise a card.
+LOOK_ALIKE_ORDERS = [
+    (
+        {
+            "resourceType": "MedicationRequest",
+            "id": "antid",
+            "medicationCodeableConcept": {"text": "Anti-D immune globulin 1500 IU IM"},
+        },
+        "treat.ivig",
+    ),
+    (
+        {
+            "resourceType": "MedicationRequest",
+            "id": "antid-coded",
+            "medicationCodeableConcept": {
+                "coding": [{"system": "http://www.whocc.no/atc", "code": "J06BB01"}],
+                "text": "Rho(D) immune globulin",
+            },
+        },
+        "treat.ivig",
+    ),
+    (
+        {
+            "resourceType": "MedicationRequest",
+            "id": "hbig",
+            "medicationCodeableConcept": {"text": "Hepatitis B immune globulin (human)"},
+        },
+        "treat.ivig",
+    ),
+    (
+        {
+            "resourceType": "MedicationRequest",
+            "id": "vzig",
+            "medicationCodeableConcept": {"text": "Varicella zoster immune globulin"},
+        },
+        "treat.ivig",
+    ),
+    (
+        {"resourceType": "ServiceRequest", "id": "b5801", "code": {"text": "HLA-B*58:01 genotype"}},
+        "test.hla_typing",
+    ),
+    (
+        {"resourceType": "ServiceRequest", "id": "b27", "code": {"text": "HLA-B27 antigen"}},
+        "test.hla_typing",
+    ),
+    (
+        {
+            "resourceType": "ServiceRequest",
+            "id": "nkt",
+            "code": {"text": "NK/T-cell lymphoma panel (flow cytometry)"},
+        },
+        "test.nk_cells",
+    ),
+]
+
+
+@pytest.mark.parametrize(("order", "not_rec"), LOOK_ALIKE_ORDERS, ids=lambda x: str(x)[:40])
+def test_order_sign_look_alikes_raise_no_card(order: dict[str, Any], not_rec: str) -> None:
+    pid, prefetch, day = chart(APS)
+    body = request("order-sign", pid, prefetch, context={"draftOrders": _orders(pid, order)})
+    cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
+    assert not_rec not in {c["source"]["topic"]["code"] for c in cards}
+    assert cards == []
 
 
 def _progesterone(pid: str, **timing: Any) -> dict[str, Any]:
@@ -376,7 +479,10 @@ def test_missing_prefetch_is_fetched_from_fhir_server_with_bearer() -> None:
     assert [c["summary"] for c in fetched] == [c["summary"] for c in full]
     assert len(seen) == 4
     assert all(r.headers["authorization"] == "Bearer secret-token" for r in seen)
-    assert str(seen[0].url) == f"{FHIR}/Observation?patient={pid}"
+    assert str(seen[0].url) == (
+        f"{FHIR}/Observation?patient={pid}"
+        "&category=laboratory,vital-signs,social-history,survey,imaging,exam&_count=100"
+    )
 
 
 def test_fhir_server_error_gives_empty_cards(caplog: pytest.LogCaptureFixture) -> None:
@@ -405,18 +511,22 @@ def test_unreadable_chart_gives_empty_cards_not_500() -> None:
         for e in prefetch["observations"]["entry"]
         if "3181-5" in json.dumps(e["resource"]["code"])
     )
-    obs["valueQuantity"] = {"value": -5, "unit": "GPL"}  # impossible value: a CaseError
+    obs["valueQuantity"] = {"value": -5, "unit": "GPL"}  # impossible value: left out, said so
     client = client_for(day)
-    assert (
-        cards_of(
-            client.post(
-                f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
-            )
+    cards = cards_of(
+        client.post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
         )
-        == []
     )
+    assert cards[-1]["source"]["topic"]["code"] == "chart-read-in-part"
+    assert f"Observation/{obs['id']}" in cards[-1]["detail"]
+    # a chart that cannot be a case at all (the patient is not in it) gives no cards
     wrong_patient = request("patient-view", "someone-else", prefetch)
     assert cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=wrong_patient)) == []
+    too_old = copy.deepcopy(prefetch)
+    too_old["patient"]["birthDate"] = "1930-01-01"
+    body = request("patient-view", pid, too_old)
+    assert cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body)) == []
 
 
 def test_plain_http_fhir_server_is_refused() -> None:
@@ -675,3 +785,126 @@ def test_fuzzed_prefetch_and_orders_never_fail(data: st.DataObject) -> None:
 
 _FUZZ_CHART = chart(BLEEDING)
 _FUZZ_CLIENT = client_for(_FUZZ_CHART[2])
+
+
+# --------------------------------------------------------------------------------------------
+# Real charts and real servers (issue 15 §2, §5)
+# --------------------------------------------------------------------------------------------
+
+
+def test_one_unreadable_result_leaves_the_other_cards_and_one_info_card() -> None:
+    pid, prefetch, day = chart(APS)
+    full = cards_of(
+        client_for(day).post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
+        )
+    )
+    bad = copy.deepcopy(prefetch)
+    bad["observations"]["entry"].append(
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "id": "neg-tsh",
+                "status": "final",
+                "subject": {"reference": f"Patient/{pid}"},
+                "code": {"coding": [{"system": "http://loinc.org", "code": "3016-3"}]},
+                "effectiveDateTime": "2026-10-01",
+                "valueQuantity": {"value": -3, "unit": "mIU/L"},
+            }
+        }
+    )
+    cards = cards_of(
+        client_for(day).post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, bad)
+        )
+    )
+    assert [c["summary"] for c in cards[:-1]] == [c["summary"] for c in full]
+    info = cards[-1]
+    assert info["indicator"] == "info"
+    assert info["source"]["topic"]["system"] == NOTICE_SYSTEM
+    assert "Observation/neg-tsh" in info["detail"]
+
+
+def test_page_walk_bound_is_said_on_a_card_and_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pid, prefetch, day = chart(APS)
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        page = dict(prefetch["observations"])
+        page["link"] = [{"relation": "next", "url": f"{FHIR}/Observation?page={len(seen)}"}]
+        return httpx.Response(200, json=page)
+
+    client = client_for(
+        day, http_client=httpx.Client(transport=httpx.MockTransport(handler)), max_pages=2
+    )
+    partial = {k: v for k, v in prefetch.items() if k != "observations"}
+    body = request("patient-view", pid, partial, fhirServer=FHIR)
+    with caplog.at_level("WARNING"):
+        cards = cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body))
+    assert len(seen) == 2
+    assert "_count=" in str(seen[0].url)
+    info = cards[-1]
+    assert info["source"]["topic"]["code"] == "chart-read-in-part"
+    assert "more than 2 pages for: observations" in info["detail"]
+    assert "read in part" in caplog.text
+
+
+def test_fhir_authorization_without_expires_in_is_used() -> None:
+    pid, prefetch, day = chart(APS)
+    seen: list[httpx.Request] = []
+    client = client_for(day, http_client=fhir_server(prefetch, seen))
+    body = request(
+        "patient-view",
+        pid,
+        {"patient": prefetch["patient"]},
+        fhirServer=FHIR,
+        fhirAuthorization={
+            "access_token": "t0k",
+            "token_type": "Bearer",
+            "scope": "patient/*.read",
+            "subject": "rplcare",
+        },
+    )
+    assert cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body))
+    assert seen and all(r.headers["authorization"] == "Bearer t0k" for r in seen)
+
+
+def test_empty_override_reason_is_rejected_cds_fb_3() -> None:
+    _pid, _prefetch, day = chart(APS)
+    client = client_for(day)
+    url = f"/cds-services/{SERVICE_PATIENT_VIEW}/feedback"
+    fb = {
+        "card": "c1",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-22T10:00:00Z",
+        "overrideReason": {"userComment": "  "},
+    }
+    assert client.post(url, json={"feedback": [fb]}).status_code == 422
+
+
+def test_feedback_dedup_keeps_a_new_user_comment() -> None:
+    store = InMemoryFeedbackStore()
+    base = {
+        "card": "c1",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-22T10:00:00Z",
+        "overrideReason": {"reason": OVERRIDE_REASONS[0].to_wire()},
+    }
+    store.add("s", base)
+    store.add("s", copy.deepcopy(base))
+    with_comment = copy.deepcopy(base)
+    with_comment["overrideReason"]["userComment"] = "she prefers to wait"
+    store.add("s", with_comment)
+    rows = store.list("s")
+    assert len(rows) == 2
+    assert rows[1]["overrideReason"]["userComment"] == "she prefers to wait"
+
+
+def test_no_cards_is_logged_at_warning_with_why(caplog: pytest.LogCaptureFixture) -> None:
+    client = client_for(date(2026, 11, 22))
+    with caplog.at_level("WARNING"):
+        client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", "p1"))
+    assert any(r.levelname == "WARNING" and "no cards" in r.getMessage() for r in caplog.records)

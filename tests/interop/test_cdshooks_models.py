@@ -264,13 +264,18 @@ def test_request_required_fields_and_fhir_server_condition():
         CdsRequest.model_validate({**base, "fhirServer": "ftp://fhir.example.org"})
 
 
-@pytest.mark.parametrize(
-    "missing", ["access_token", "token_type", "expires_in", "scope", "subject"]
-)
+@pytest.mark.parametrize("missing", ["access_token", "token_type", "scope", "subject"])
 def test_fhir_authorization_required_fields(missing: str):
     auth = spec("fragment-fhir-authorization.json")["fhirAuthorization"]
     with pytest.raises(ValidationError):
         FhirAuthorization.model_validate({k: v for k, v in auth.items() if k != missing})
+
+
+def test_fhir_authorization_without_expires_in_is_accepted():
+    # issue 15 §5: EHRs omit expires_in; the token is used within the call either way
+    auth = spec("fragment-fhir-authorization.json")["fhirAuthorization"]
+    parsed = FhirAuthorization.model_validate({k: v for k, v in auth.items() if k != "expires_in"})
+    assert parsed.expires_in is None
 
 
 def test_fhir_authorization_token_type_is_bearer_and_token_never_shows():

@@ -403,27 +403,30 @@ def test_ehr_style_bundle_is_read_and_the_rest_reported() -> None:
     assert case.current_pregnancy is not None
     assert case.current_pregnancy.treatments == ["vaginal_progesterone"]
     assert case.current_pregnancy.scans[0].crl_mm == 6.0
-    assert [p.outcome for p in case.pregnancies] == ["miscarriage"]
+    # m1 (8 weeks), m2 (19169002 without GA or date: kept, GA unknown, first trimester by its
+    # code), and one more loss that the spontaneous-abortion count (3) gives without detail
+    assert [(p.outcome, bool(p.ga_unknown), p.trimester) for p in case.pregnancies] == [
+        ("miscarriage", True, None),
+        ("miscarriage", False, None),
+        ("miscarriage", True, "first"),
+    ]
+    assert any("counts 3, the record details 2" in n for n in result.notes)
     why = {row["id"]: row["why"] for row in result.unmapped}
     assert set(why) == {
         "chol",
         "acl-lt",
         "nodate",
-        "m2",
         "rpl",
         "hypo-old",
         "prog",
         "old",
         "e1",
         "other",
-        "misc-count",
     }
     assert "comparator" in why["acl-lt"]
-    assert "gestational age" in why["m2"]
     assert "derived" in why["rpl"]
     assert "route" in why["prog"]
     assert "another patient" in why["other"]
-    assert "count says 3" in why["misc-count"]
     for row in result.unmapped:
         assert set(row) == {"resource", "id", "code", "why"}
     chol = next(r for r in result.unmapped if r["id"] == "chol")
@@ -503,7 +506,14 @@ def test_import_fhir_command_errors(tmp_path: Path) -> None:
     assert import_fhir(bad, None, None, TODAY, out=out, err=err) == 2
     assert out.getvalue() == ""
     assert "entry[1].resource.valueQuantity.value: " in err.getvalue()
-    # valid FHIR, invalid case: the problem names the resource it came from
+    # valid FHIR, a patient the case cannot hold: the problem names the resource it came from
+    old = _bundle({**PATIENT, "birthDate": "1930-01-01"})
+    bad.write_text(json.dumps(old))
+    err = io.StringIO()
+    assert import_fhir(bad, None, None, TODAY, out=io.StringIO(), err=err) == 2
+    assert "patient.birth_date: " in err.getvalue()
+    assert "(from Patient/p1)" in err.getvalue()
+    # data after the assessment date is left out and said so, never a rejected chart
     future = _bundle(
         PATIENT,
         _obs("f", "3016-3", valueQuantity={"value": 1, "unit": "mIU/L"})
@@ -511,9 +521,23 @@ def test_import_fhir_command_errors(tmp_path: Path) -> None:
     )
     bad.write_text(json.dumps(future))
     err = io.StringIO()
-    assert import_fhir(bad, None, None, TODAY, out=io.StringIO(), err=err) == 2
-    assert "results[0].date: " in err.getvalue()
-    assert "(from Observation/f)" in err.getvalue()
+    out = io.StringIO()
+    assert import_fhir(bad, None, None, TODAY, out=out, err=err) == 0
+    assert "results" not in yaml.safe_load(out.getvalue())
+    assert f"note: left out 1 resource dated after {TODAY}" in err.getvalue()
+    # one result the case model refuses is left out with its reason; the rest is read
+    implausible = _bundle(
+        PATIENT,
+        _obs("neg", "3016-3", valueQuantity={"value": -4, "unit": "mIU/L"}),
+        _obs("ok", "3016-3", valueQuantity={"value": 2.1, "unit": "mIU/L"}),
+    )
+    bad.write_text(json.dumps(implausible))
+    err = io.StringIO()
+    out = io.StringIO()
+    assert import_fhir(bad, None, None, TODAY, out=out, err=err) == 0
+    assert [r["value"] for r in yaml.safe_load(out.getvalue())["results"]] == [2.1]
+    assert "unmapped: Observation/neg" in err.getvalue()
+    assert "not a readable case value: results[0].value" in err.getvalue()
 
 
 def test_local_test_code_only_for_tests_without_loinc() -> None:
@@ -537,3 +561,112 @@ def test_docs_list_every_code_and_extension() -> None:
         assert f"`{c.code}`" in doc, c
     for url in EXTENSIONS:
         assert url in doc, url
+
+
+# --------------------------------------------------------------------------------------------
+# Results, references and shapes as labs and EHRs send them (issue 15 §2)
+# --------------------------------------------------------------------------------------------
+
+
+def test_ehr_result_shapes_are_read() -> None:
+    oid = "urn:oid:2.16.840.1.113883.6.1"  # LOINC written as its OID
+    bundle = _bundle(
+        PATIENT,
+        # LOINC as OID, subject as a versioned absolute URL
+        _obs("tsh-oid", "3016-3", valueQuantity={"value": 2.5, "unit": "mIU/L"})
+        | {
+            "code": {"coding": [{"system": oid, "code": "3016-3"}]},
+            "subject": {"reference": "https://ehr.example.org/fhir/Patient/p1/_history/3"},
+        },
+        # no effective time: issued is the date; subject by identifier only
+        {
+            "resourceType": "Observation",
+            "id": "prl-issued",
+            "status": "final",
+            "subject": {"identifier": {"system": "urn:mrn", "value": "123"}},
+            "code": {"coding": [{"system": LOINC, "code": "2842-3"}]},
+            "issued": "2026-10-02T08:00:00+13:00",
+            "valueQuantity": {"value": 12, "unit": "ng/mL"},
+        },
+        # LOINC answer code for a qualitative result
+        _obs(
+            "la-answer",
+            "3282-1",
+            valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA6577-6"}]},
+        ),
+        # a panel whose components are tests rplcare reads
+        _obs("thyroid-panel", "24348-5")
+        | {
+            "component": [
+                {
+                    "code": {"coding": [{"system": LOINC, "code": "3016-3"}]},
+                    "valueQuantity": {"value": 3.1, "unit": "mIU/L"},
+                }
+            ]
+        },
+        # a report with a contained Observation and no date of its own on it
+        {
+            "resourceType": "DiagnosticReport",
+            "id": "rep",
+            "status": "final",
+            "subject": SUBJ,
+            "code": {"text": "HbA1c"},
+            "effectiveDateTime": "2026-10-03",
+            "contained": [
+                {
+                    "resourceType": "Observation",
+                    "id": "a1c",
+                    "status": "final",
+                    "code": {"coding": [{"system": LOINC, "code": "4548-4"}]},
+                    "valueQuantity": {"value": 5.4, "unit": "%"},
+                }
+            ],
+            "result": [{"reference": "#a1c"}],
+        },
+        # preliminary then final of one test at one time: the final is read
+        _obs("p-pre", "2839-9", valueQuantity={"value": 30, "unit": "nmol/L"})
+        | {"status": "preliminary"},
+        _obs("p-final", "2839-9", valueQuantity={"value": 32, "unit": "nmol/L"}),
+        # urine hCG: recognised and reported with its reason
+        _obs(
+            "uhcg",
+            "2106-3",
+            valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA6576-8"}]},
+        ),
+        # medicationReference to a contained Medication and to one in the Bundle
+        {
+            "resourceType": "MedicationStatement",
+            "id": "ms-contained",
+            "status": "active",
+            "subject": SUBJ,
+            "contained": [
+                {"resourceType": "Medication", "id": "m", "code": {"text": "Levothyroxine 50 mcg"}}
+            ],
+            "medicationReference": {"reference": "#m"},
+        },
+        {"resourceType": "Medication", "id": "met", "code": {"text": "Metformin 500 mg"}},
+        {
+            "resourceType": "MedicationStatement",
+            "id": "ms-bundle",
+            "status": "active",
+            "subject": {"reference": "urn:uuid:00000000-0000-0000-0000-000000000001"},
+            "medicationReference": {"reference": "Medication/met"},
+        },
+    )
+    bundle["entry"][0]["fullUrl"] = "urn:uuid:00000000-0000-0000-0000-000000000001"
+    bundle["entry"][0]["resource"]["identifier"] = [{"system": "urn:mrn", "value": "123"}]
+    result = import_bundle(bundle, today=TODAY)
+    case = load_case(result.case, today=TODAY)
+    got = [(r.code, r.value, r.day.isoformat()) for r in case.results]
+    assert got == [
+        ("tsh", 2.5, "2026-10-01"),
+        ("prolactin", 12, "2026-10-02"),
+        ("lupus_anticoagulant", "negative", "2026-10-01"),
+        ("tsh", 3.1, "2026-10-01"),
+        ("hba1c", 5.4, "2026-10-03"),
+        ("progesterone", 32, "2026-10-01"),
+    ]
+    assert case.patient.medications == ["levothyroxine", "metformin"]
+    why = {row["id"]: row["why"] for row in result.unmapped}
+    assert "superseded" in why["p-pre"]
+    assert "pregnancy test" in why["uhcg"]

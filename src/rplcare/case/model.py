@@ -163,6 +163,11 @@ class Partner(Model):
 class PastPregnancy(Model):
     outcome: Outcome
     ga: GA | None = None
+    #: the record gives no gestational age (e.g. an EHR outcome code without one): the loss is
+    #: kept, and counted where a definition allows it, instead of being dropped
+    ga_unknown: bool | None = None
+    #: the trimester the record states when it gives no GA (e.g. SNOMED 19169002)
+    trimester: Literal["first", "second"] | None = None
     date: Day | None = None
     year: int | None = Field(None, ge=1950, le=2100)
     conception: Conception | None = None
@@ -177,8 +182,22 @@ class PastPregnancy(Model):
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> PastPregnancy:
         problems: list[tuple[str, str]] = []
-        if self.ga is None and self.outcome in ("miscarriage", "stillbirth", "live_birth"):
-            problems.append(("ga", f"required for outcome {self.outcome!r} (e.g. '8+3')"))
+        if (
+            self.ga is None
+            and not self.ga_unknown
+            and self.outcome in ("miscarriage", "stillbirth", "live_birth")
+        ):
+            problems.append(
+                (
+                    "ga",
+                    f"required for outcome {self.outcome!r} (e.g. '8+3'), "
+                    "or set ga_unknown: true when the record has none",
+                )
+            )
+        if self.ga is not None and self.ga_unknown:
+            problems.append(("ga_unknown", f"true although ga is given ({format_ga(self.ga)})"))
+        if self.trimester is not None and self.ga is not None:
+            problems.append(("trimester", "only when the GA is unknown; the GA gives it"))
         if self.date and self.year and self.date.year != self.year:
             problems.append(("year", f"{self.year} disagrees with date {self.date}"))
         _check_not_future(problems, "date", self.date, info)

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from rplcare.knowledge.terminology import terminology
 from rplcare.util import yamlio
 
 _PATH = Path(__file__).with_name("vocabulary.yaml")
@@ -60,12 +61,13 @@ def convert(test: TestDef, value: float, unit: str) -> float:
 @cache
 def vocabulary() -> Vocabulary:
     raw: dict[str, Any] = yamlio.load(_PATH.read_text(encoding="utf-8"))
+    term = terminology()  # the LOINC codes of each test: one terminology file
     tests: dict[str, TestDef] = {}
     for code, t in raw["tests"].items():
         tests[code] = TestDef(
             code=code,
             meaning=t["meaning"],
-            loinc=tuple(t.get("loinc", ())),
+            loinc=term.loinc_codes(code),
             kind=t["kind"],
             canonical=t.get("canonical"),
             units={u: UnitFactor(f, s) for u, (f, s) in t.get("units", {}).items()},

@@ -19,6 +19,7 @@ from rplcare.case.errors import CaseError
 from rplcare.case.loader import load_case
 from rplcare.interop.fhir.export import assessment_bundle
 from rplcare.interop.fhir.importer import import_bundle
+from rplcare.interop.fhir.read import readable_case
 from rplcare.interop.fhir.write import case_to_bundle
 
 __all__ = ["assessment_fhir_json", "case_to_fhir", "import_fhir"]
@@ -57,13 +58,14 @@ def import_fhir(
     except CaseError as exc:
         return _fail(exc.lines(), err)
     try:
-        load_case(result.case, today=today)
+        _case, dropped = readable_case(result.case, result.sources, today=today)
     except CaseError as exc:
         lines = []
         for path, msg in exc.problems:
             src = result.explain(path)
             lines.append(f"{path}: {msg}" + (f" (from {src})" if src else ""))
         return _fail(lines, err)
+    result.unmapped += [u.to_json() for u in dropped]
     text = yaml.safe_dump(result.case, sort_keys=False, allow_unicode=True, width=100)
     if output is not None:
         try:
@@ -76,6 +78,8 @@ def import_fhir(
         ref = f"{row['resource']}/{row['id']}" if row.get("id") else row["resource"]
         code = f" {row['code']}" if row.get("code") else ""
         print(f"unmapped: {ref}{code}: {row['why']}", file=err)
+    for note in result.notes:
+        print(f"note: {note}", file=err)
     return 0
 
 

@@ -14,6 +14,8 @@ from rplcare.knowledge.model import FindingDef, Parameter, Recommendation, Sourc
 from rplcare.util import yamlio
 
 DATA_DIR = Path(__file__).parent / "data"
+#: data files with their own loader (terminology.yaml: `rplcare.knowledge.terminology`)
+SEPARATE_FILES = frozenset({"terminology.yaml"})
 _KINDS = ("sources", "parameters", "findings", "recommendations")
 
 
@@ -60,6 +62,8 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     version: str | None = None
     raw: dict[str, list[tuple[str, Any]]] = {k: [] for k in _KINDS}
     for path in sorted(data_dir.glob("*.yaml")):
+        if path.name in SEPARATE_FILES:
+            continue
         try:
             doc = _read(path)
         except (yamlio.YAMLError, KnowledgeError) as exc:

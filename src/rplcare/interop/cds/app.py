@@ -38,9 +38,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from rplcare.case.errors import CaseError
-from rplcare.case.loader import load_case
 from rplcare.interop.cds.auth import CdsJwtVerifier, require_cds_jwt
-from rplcare.interop.cds.cards import _CardFactory, _Issued, patient_view_cards
+from rplcare.interop.cds.cards import _CardFactory, _Issued, left_out_card, patient_view_cards
 from rplcare.interop.cds.discovery import (
     _HOOKS,
     ENV_ALLOW_UNAUTHENTICATED,
@@ -59,7 +58,7 @@ from rplcare.interop.cds.models import (
     FeedbackRequest,
 )
 from rplcare.interop.cds.orders import order_sign_cards
-from rplcare.interop.fhir.read import MappingError, case_from_entries
+from rplcare.interop.fhir.read import MappingError, case_from_entries, readable_case
 from rplcare.knowledge import get_kb
 from rplcare.reasoning.assess import Assessment, assess
 
@@ -114,15 +113,34 @@ def build_cds_router(
         try:
             if not isinstance(patient_id, str) or not patient_id:
                 raise _NoData("context.patientId missing")
-            entries = _gather(body, fetcher)
+            entries, truncated = _gather(body, fetcher)
             today = clock()
             mapped = case_from_entries(entries, patient_id=patient_id, assessed_on=today)
-            case = load_case(mapped.case, today=today)
+            case, dropped = readable_case(mapped.case, mapped.sources, today=today)
             assessment = assess(case, today=today)
             factory = _CardFactory(issued, body.hookInstance, patient_id)
             cards = list(build(assessment, body, factory))
+            if dropped or truncated:
+                cards.append(left_out_card(factory, dropped, truncated, fetcher.max_pages))
+                logger.warning(
+                    "%s %s: chart read in part: %d item(s) not readable, searches cut at the "
+                    "page bound: %s",
+                    service_id,
+                    body.hookInstance,
+                    len(dropped),
+                    truncated or "none",
+                )
+            if not cards:
+                logger.warning(
+                    "%s %s: no cards: the assessment gives nothing to show for this hook "
+                    "(%d resources read, %d not mapped)",
+                    service_id,
+                    body.hookInstance,
+                    len(entries),
+                    len(mapped.unmapped),
+                )
         except _NoData as exc:
-            logger.info("%s %s: no cards: %s", service_id, body.hookInstance, exc)
+            logger.warning("%s %s: no cards: %s", service_id, body.hookInstance, exc)
             return {"cards": []}
         except (MappingError, CaseError) as exc:
             paths = [p for p, _ in getattr(exc, "problems", [])][:10]

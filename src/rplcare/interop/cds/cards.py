@@ -21,6 +21,7 @@ from rplcare.interop.fhir.codes import (
     RECOMMENDATION_SYSTEM,
 )
 from rplcare.interop.fhir.export import medication_requests
+from rplcare.knowledge.terminology import terminology
 from rplcare.reasoning.assess import Assessment
 
 # --------------------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ def patient_view_cards(a: Assessment, cards: _CardFactory) -> list[Card]:
     out: list[Card] = []
     for rec in a.recommendations:
         if rec.status == "not_recommended" and rec.prominent:
-            critical = rec.id in ("treat.lymphocyte_immunotherapy", "treat.ivig")
+            critical = rec.id in terminology().critical
             out.append(
                 cards.card(
                     rec.id,
@@ -200,3 +201,43 @@ class _Issued:
     def get(self, key: str) -> dict[str, str] | None:
         with self._lock:
             return self._items.get(key)
+
+
+#: topics of rplcare cards that speak for no recommendation (what was read, what was not)
+NOTICE_SYSTEM = "https://rplcare.org/notice"
+
+
+def left_out_card(
+    cards: _CardFactory, dropped: list[Any], truncated: list[str], max_pages: int
+) -> Card:
+    """One info card naming what of the chart the cards above did not use, and why."""
+    lines: list[str] = []
+    if truncated:
+        lines.append(
+            f"The FHIR server had more than {max_pages} pages for: {', '.join(truncated)}; "
+            "later pages were not read."
+        )
+    for u in dropped[:20]:
+        lines.append(f"- {u.line()}")
+    if len(dropped) > 20:
+        lines.append(f"- … and {len(dropped) - 20} more")
+    n = len(dropped)
+    parts = []
+    if n:
+        parts.append(f"{n} item{'s' if n != 1 else ''} of the chart could not be read")
+    if truncated:
+        parts.append("the chart was read in part")
+    return cards.card(
+        "left-out",
+        None,
+        summary=_summary("Assessed without: " + "; ".join(parts)),
+        indicator="info",
+        detail="\n".join(lines)
+        + "\n\nThe cards above come from the rest of the chart; check what is listed here.",
+        source=Source(
+            label="rplcare",
+            topic=Coding(
+                system=NOTICE_SYSTEM, code="chart-read-in-part", display="Chart read in part"
+            ),
+        ),
+    )

@@ -18,7 +18,9 @@ SERVICE_ORDER_SIGN = "rplcare-order-sign"
 
 PREFETCH: dict[str, str] = {
     "patient": "Patient/{{context.patientId}}",
-    "observations": "Observation?patient={{context.patientId}}",
+    # category-filtered: servers that refuse an unfiltered Observation search still answer
+    "observations": "Observation?patient={{context.patientId}}"
+    "&category=laboratory,vital-signs,social-history,survey,imaging,exam",
     "conditions": "Condition?patient={{context.patientId}}",
     "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
     "medicationRequests": "MedicationRequest?patient={{context.patientId}}&status=active",

@@ -27,13 +27,16 @@ class InMemoryFeedbackStore:
         self._lock = threading.Lock()
 
     def add(self, service_id: str, feedback: dict[str, Any]) -> None:
-        reason = ((feedback.get("overrideReason") or {}).get("reason") or {}).get("code")
+        override = feedback.get("overrideReason") or {}
+        reason = (override.get("reason") or {}).get("code")
+        comment = override.get("userComment")
         key = (
             service_id,
             str(feedback.get("card")),
             str(feedback.get("outcome")),
             str(feedback.get("outcomeTimestamp")),
             str(reason),
+            str(comment),  # the same outcome with another comment is kept: it says more
         )
         with self._lock:
             if key in self._seen:

@@ -19,6 +19,9 @@ from rplcare.interop.fhir.read import Entry, bundle_entries
 
 logger = logging.getLogger(__name__)
 
+#: `_count` of every search the service makes itself (the page walk is bounded separately)
+PAGE_SIZE = 100
+
 # --------------------------------------------------------------------------------------------
 # Reading the chart: prefetch, else the FHIR server
 # --------------------------------------------------------------------------------------------
@@ -45,6 +48,7 @@ class _Fetcher:
         self._client = client
         self._timeout = timeout_s
         self._max_pages = max_pages
+        self.max_pages = max_pages
         self._allow_http = allow_http
         self._lock = threading.Lock()
 
@@ -55,7 +59,9 @@ class _Fetcher:
                 self._client = httpx.Client(timeout=self._timeout, follow_redirects=False)
             return self._client
 
-    def fetch(self, server: str, token: str | None, query: str) -> list[Entry]:
+    def fetch(self, server: str, token: str | None, query: str) -> tuple[list[Entry], bool]:
+        """The resources of a search (all pages up to the bound) and whether the bound was hit
+        with pages left (truncated: said on a card and in the log, never silent)."""
         if not server.startswith("https://") and not (
             self._allow_http and server.startswith("http://")
         ):
@@ -64,6 +70,8 @@ class _Fetcher:
         headers = {"Accept": "application/fhir+json, application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if "?" in query and "_count=" not in query:
+            query += f"&_count={PAGE_SIZE}"
         url: str | None = base + query
         out: list[Entry] = []
         for _ in range(self._max_pages):
@@ -91,7 +99,7 @@ class _Fetcher:
                     if link.get("relation") == "next" and isinstance(nxt, str):
                         # only follow pages on the same server: no open redirect for tokens
                         url = nxt if nxt.startswith(base) else None
-        return out
+        return out, url is not None
 
 
 def _prefetch_complete(req: CdsRequest) -> bool:
@@ -106,10 +114,12 @@ def _prefetch_complete(req: CdsRequest) -> bool:
     )
 
 
-def _gather(req: CdsRequest, fetcher: _Fetcher) -> list[Entry]:
+def _gather(req: CdsRequest, fetcher: _Fetcher) -> tuple[list[Entry], list[str]]:
+    """The chart's resources, and the prefetch keys whose search was cut at the page bound."""
     prefetch = req.prefetch or {}
     entries: list[Entry] = []
     missing: list[str] = []
+    truncated: list[str] = []
     for key in PREFETCH:
         if key not in prefetch:
             missing.append(key)
@@ -128,7 +138,8 @@ def _gather(req: CdsRequest, fetcher: _Fetcher) -> list[Entry]:
             req.fhirAuthorization.access_token.get_secret_value() if req.fhirAuthorization else None
         )
         for key in missing:
-            entries.extend(
-                fetcher.fetch(req.fhirServer, token, _render(PREFETCH[key], req.context))
-            )
-    return entries
+            got, cut = fetcher.fetch(req.fhirServer, token, _render(PREFETCH[key], req.context))
+            entries.extend(got)
+            if cut:
+                truncated.append(key)
+    return entries, truncated

@@ -128,7 +128,9 @@ class FhirAuthorization(WireModel):
 
     access_token: SecretStr
     token_type: NonEmptyStr
-    expires_in: int = Field(ge=0)
+    #: optional here although the spec lists it: several EHRs omit it, and the token is used
+    #: within the call anyway (issue 15 §5)
+    expires_in: int | None = Field(None, ge=0)
     scope: NonEmptyStr
     subject: NonEmptyStr
     patient: str | None = None
@@ -299,6 +301,14 @@ class OverrideReason(WireModel):
 
     reason: Coding | None = None
     userComment: str | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        # cds-fb-3: an overrideReason says why, with a reason, a userComment, or both
+        comment = (self.userComment or "").strip()
+        if self.reason is None and not comment:
+            raise ValueError("overrideReason needs a reason or a non-empty userComment (cds-fb-3)")
+        return self
 
 
 class Feedback(WireModel):

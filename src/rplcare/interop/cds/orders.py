@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,60 +25,54 @@ from rplcare.interop.fhir.codes import (
 from rplcare.interop.fhir.export import progesterone_stop_date
 from rplcare.interop.fhir.read import bundle_entries
 from rplcare.knowledge import get_kb
+from rplcare.knowledge.terminology import terminology
 from rplcare.pregnancy.gestation import format_ga
 from rplcare.reasoning.assess import Assessment
 from rplcare.reasoning.engine import evaluate
 from rplcare.reasoning.findings import FindingSet
 
-# Orders recommended against, matched by text (case-insensitive) or by an rplcare code.
-# Anti-HLA before HLA typing: "anti-HLA antibodies" also says "HLA".
-ORDER_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(p, re.I), rid)
-    for p, rid in [
-        (
-            r"lymphocyte\s*immun|leukocyte\s*immun|paternal\s*(lymphocyte|cell)|\bLIT\b",
-            "treat.lymphocyte_immunotherapy",
-        ),
-        (r"\bivig\b|immunoglobulin|immune\s*globulin", "treat.ivig"),
-        (r"blocking\s*antibod|anti-?\s*hla|anti-?paternal", "test.anti_hla_antibodies"),
-        (r"\bhla\b|tissue\s*typing", "test.hla_typing"),
-        (r"natural\s*killer|\bnk\b|\bnk[- ]?cell|uterine\s*nk", "test.nk_cells"),
-        (r"bed\s*-?rest", "advice.no_bed_rest"),
-        (r"intralipid", "treat.intralipid"),
-        (r"filgrastim|\bg-?csf\b", "treat.g_csf"),
-    ]
-]
-ORDER_CODES: dict[tuple[str, str], str] = {
-    (CS_MEDICATION, "lymphocyte_immunotherapy"): "treat.lymphocyte_immunotherapy",
-    (CS_MEDICATION, "ivig"): "treat.ivig",
-    (CS_MEDICATION, "intralipid"): "treat.intralipid",
-    (CS_MEDICATION, "g_csf"): "treat.g_csf",
-    (CS_MEDICATION, "bed_rest"): "advice.no_bed_rest",
-    (CS_TEST, "hla_typing"): "test.hla_typing",
-    (CS_TEST, "blocking_antibodies"): "test.anti_hla_antibodies",
-    (CS_TEST, "nk_cells"): "test.nk_cells",
-}
+TERM = terminology()
+
+
+def _order_item_recs() -> dict[str, str]:
+    """Vocabulary item (drug or test) -> the recommendation an order of it meets."""
+    out: dict[str, str] = {}
+    for o in TERM.orders.values():
+        out[o.get("drug") or o["test"]] = o["recommendation"]
+    return out
+
+
+ITEM_RECOMMENDATION = _order_item_recs()
 # A draft order is a record of the item: the knowledge base's "recorded" rule then applies even
 # when the patient's assessment did not list it (e.g. LIT ordered for a woman without RPL).
 ORDERED_FINDING: dict[str, str] = {
-    "treat.lymphocyte_immunotherapy": "recorded.lymphocyte_immunotherapy",
-    "treat.ivig": "recorded.ivig",
-    "treat.intralipid": "recorded.intralipid",
-    "treat.g_csf": "recorded.g_csf",
-    "advice.no_bed_rest": "recorded.bed_rest",
-    "test.hla_typing": "recorded.hla_typing",
-    "test.anti_hla_antibodies": "recorded.anti_hla_antibodies",
-    "test.nk_cells": "recorded.nk_cells",
+    rec: TERM.recorded_findings()[item] for item, rec in ITEM_RECOMMENDATION.items()
 }
-_PROGESTERONE = re.compile(r"progesteron|utrogestan|crinone|cyclogest|prometrium|endometrin", re.I)
-_DYDRO = re.compile(r"dydrogesterone|duphaston", re.I)
+
+
+@dataclass(frozen=True)
+class OrderMatch:
+    """What a draft order is. `by` "code" (RxNorm/ATC/rplcare/recommendation coding) is the
+    only match that may carry a critical card with a delete suggestion."""
+
+    rec_id: str | None
+    by: str  # code | text | none
+    item: str | None = None
+    why: str = ""  # a look-alike: why it is not the item it resembles
+    words: str = ""
 
 
 def _order_text(res: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     texts: list[str] = []
     codes: list[tuple[str, str]] = []
-    for key in ("code", "medicationCodeableConcept"):
-        concept = res.get(key)
+    concepts = [res.get("code"), res.get("medicationCodeableConcept")]
+    ref = res.get("medicationReference")
+    target = ref.get("reference") if isinstance(ref, Mapping) else None
+    if isinstance(target, str) and target.startswith("#"):
+        for c in res.get("contained") or []:
+            if isinstance(c, Mapping) and c.get("id") == target[1:]:
+                concepts.append(c.get("code"))
+    for concept in concepts:
         if isinstance(concept, Mapping):
             if isinstance(concept.get("text"), str):
                 texts.append(concept["text"])
@@ -87,21 +81,39 @@ def _order_text(res: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
                     if isinstance(c.get("display"), str):
                         texts.append(c["display"])
                     if isinstance(c.get("system"), str) and isinstance(c.get("code"), str):
-                        codes.append((c["system"], c["code"]))
+                        codes.append((TERM.system(c["system"]) or "", c["code"]))
+    for d in res.get("dosageInstruction") or []:
+        if isinstance(d, Mapping) and isinstance(d.get("text"), str):
+            texts.append(d["text"])
     return " ".join(texts), codes
 
 
-def _match_order(res: Mapping[str, Any]) -> str | None:
+def _match_order(res: Mapping[str, Any]) -> OrderMatch:
+    """By code first (a recommendation coding, an rplcare code, RxNorm/ATC), then by whole-word
+    synonyms from the terminology file; a look-alike never matches what it resembles."""
     text, codes = _order_text(res)
     for system, code in codes:
         if system == RECOMMENDATION_SYSTEM:
-            return code
-        if (system, code) in ORDER_CODES:
-            return ORDER_CODES[(system, code)]
-    for pattern, rid in ORDER_RULES:
-        if pattern.search(text):
-            return rid
-    return None
+            return OrderMatch(code, "code")
+        if system in (CS_MEDICATION, CS_TEST) and code in ITEM_RECOMMENDATION:
+            return OrderMatch(ITEM_RECOMMENDATION[code], "code", code)
+    drug = TERM.match(codes, text, "drug")
+    test = TERM.match(codes, text, "test")
+    found = [m for m in (drug, test) if m.concept is not None]
+    if not found:
+        return OrderMatch(None, "none")
+    m = next((x for x in found if x.by == "code"), None) or max(found, key=lambda x: len(x.matched))
+    if m.look_alike:
+        return OrderMatch(None, m.by, m.id, m.concept.why if m.concept else "", m.matched)
+    return OrderMatch(ITEM_RECOMMENDATION.get(m.id or ""), m.by, m.id, words=m.matched)
+
+
+def _is_progesterone(res: Mapping[str, Any]) -> bool:
+    text, codes = _order_text(res)
+    m = TERM.match(codes, text, "drug")
+    if m.concept is None or m.look_alike:
+        return False
+    return m.id == "progesterone" or m.concept.extra.get("ingredient") == "progesterone"
 
 
 def _day(value: Any) -> date | None:
@@ -194,7 +206,8 @@ def order_sign_cards(a: Assessment, req: CdsRequest, cards: _CardFactory) -> lis
     for _url, res in bundle_entries(req.context.get("draftOrders")):
         rtype, rid_ = res.get("resourceType"), res.get("id")
         ref = f"{rtype}/{rid_}" if rid_ else None
-        rec_id = _match_order(res)
+        match = _match_order(res)
+        rec_id = match.rec_id
         rec = recs.get(rec_id or "")
         if rec_id in ORDERED_FINDING and (rec is None or not rec.prominent):
             rec = _as_ordered(a, rec_id) or rec
@@ -203,8 +216,9 @@ def order_sign_cards(a: Assessment, req: CdsRequest, cards: _CardFactory) -> lis
         )
         if rec is not None and against:
             text, _ = _order_text(res)
+            by_code = match.by == "code"
             suggestions = None
-            if ref:
+            if ref and by_code:
                 suggestions = [
                     Suggestion(
                         label="Remove this order",
@@ -226,9 +240,22 @@ def order_sign_cards(a: Assessment, req: CdsRequest, cards: _CardFactory) -> lis
                 cards.card(
                     f"order:{ref or text}:{rec.id}",
                     rec,
-                    summary=_summary(f"Recommended against for this patient: {rec.title}"),
-                    indicator="critical",
-                    detail=_detail(rec, f"Draft order: **{text or rtype}**."),
+                    summary=_summary(
+                        f"Recommended against for this patient: {rec.title}"
+                        if by_code
+                        else f"Check this order: it reads like {rec.title}"
+                    ),
+                    indicator="critical" if by_code else "warning",
+                    detail=_detail(
+                        rec,
+                        f"Draft order: **{text or rtype}**."
+                        + (
+                            ""
+                            if by_code
+                            else f" Matched by the words '{match.words}' only (no code rplcare "
+                            "knows): check what is ordered before changing it."
+                        ),
+                    ),
                     source=_source(rec),
                     links=_links(rec),
                     suggestions=suggestions,
@@ -239,7 +266,7 @@ def order_sign_cards(a: Assessment, req: CdsRequest, cards: _CardFactory) -> lis
         if rtype != "MedicationRequest" or stop is None:
             continue
         text, _ = _order_text(res)
-        if not _PROGESTERONE.search(text) or _DYDRO.search(text):
+        if not _is_progesterone(res):
             continue
         end = order_end(res, a.assessed_on)
         if end == stop:

@@ -20,15 +20,16 @@ from rplcare.interop.fhir.codes import (
     FINDING_SYSTEM,
     LOINC,
     LOINC_DISPLAY,
-    MEDICATIONS,
     RECOMMENDATION_SYSTEM,
     ROUTE_ORAL,
     ROUTE_SC,
     ROUTE_VAGINAL,
+    TERM,
     UCUM,
     Code,
     coding,
     local,
+    medication_codes,
 )
 from rplcare.interop.fhir.jsonutil import _uid
 from rplcare.interop.fhir.write import case_to_bundle
@@ -38,15 +39,10 @@ __all__ = ["KB_SYSTEM", "assessment_bundle", "medication_requests", "progesteron
 KB_SYSTEM = "https://rplcare.org/knowledge-base"
 DEVICE_ID = "rplcare"
 
-# tests: LOINC codes of what the request asks for (none where LOINC has no single code)
+# tests: LOINC codes of what the request asks for (none where LOINC has no single code), from
+# the terminology file (cds.request_tests: recommendation -> test items -> their first LOINC)
 TEST_LOINC: dict[str, list[str]] = {
-    "test.antiphospholipid_antibodies": ["3282-1", "3181-5", "3182-3"],
-    "test.antiphospholipid_repeat": ["3282-1", "3181-5", "3182-3"],
-    "test.anti_b2gpi": ["44448-9", "44449-7"],
-    "test.thyroid_function": ["3016-3", "8099-4"],
-    "test.free_t4": ["14920-3"],
-    "test.hba1c": ["4548-4"],
-    "test.prolactin": ["2842-3"],
+    rid: [TERM.tests[t].loinc[0].code for t in tests] for rid, tests in TERM.request_tests.items()
 }
 
 
@@ -69,8 +65,8 @@ def progesterone_stop_date(assessment: Any) -> str | None:
 
 
 def _medication(name: str) -> dict[str, Any]:
-    text, rx, _route = MEDICATIONS[name]
-    codes = [local(_CS_MED, name, text)] + ([coding(rx)] if rx else [])
+    text, std, _route = medication_codes(name)
+    codes = [local(_CS_MED, name, text)] + [coding(c) for c in std]
     return {"coding": codes, "text": text}
 
 

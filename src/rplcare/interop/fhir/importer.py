@@ -29,6 +29,8 @@ class ImportResult:
     unmapped: list[dict[str, Any]] = field(default_factory=list)
     #: case path prefix -> "Type/id", so a later case error can name the resource it came from
     sources: dict[str, str] = field(default_factory=dict)
+    #: what the reader did that the user should know (later data left out, codes merged...)
+    notes: list[str] = field(default_factory=list)
 
     def explain(self, path: str) -> str | None:
         best: tuple[str, str] | None = None
@@ -58,14 +60,25 @@ def validate_bundle(bundle: Any) -> list[tuple[str, str]]:
 
 
 def import_bundle(
-    bundle: dict[str, Any], patient_id: str | None = None, today: date | None = None
+    bundle: dict[str, Any] | list[dict[str, Any]],
+    patient_id: str | None = None,
+    today: date | None = None,
 ) -> ImportResult:
-    """Validate a Bundle, then map one patient's resources into a case mapping.
+    """Validate a Bundle (or one patient's list of resources), then map it into a case mapping.
+
+    A list (e.g. one patient's lines of a Bulk Data NDJSON export) is wrapped in a collection
+    Bundle for validation. Data dated after `today` is left out (and said so in `notes`).
 
     Raises CaseError (paths into the Bundle) when the Bundle is not valid FHIR or holds no
     single patient to import. The mapping is what `load_case` reads; whatever could not be
     placed is in `unmapped` as {resource, id, code, why}.
     """
+    if isinstance(bundle, list):
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in bundle],
+        }
     problems = validate_bundle(bundle)
     if problems:
         raise CaseError(problems)
@@ -73,4 +86,6 @@ def import_bundle(
         mapped = case_from_entries(bundle_entries(bundle), patient_id=patient_id, today=today)
     except MappingError as exc:
         raise CaseError([(p or "entry", m) for p, m in exc.problems]) from None
-    return ImportResult(mapped.case, [u.to_json() for u in mapped.unmapped], mapped.sources)
+    return ImportResult(
+        mapped.case, [u.to_json() for u in mapped.unmapped], mapped.sources, mapped.notes
+    )

@@ -8,8 +8,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from rplcare.interop.fhir.codes import UCUM, UCUM_CODES
+from rplcare.interop.fhir.codes import TERM, UCUM, UCUM_CODES
 from rplcare.pregnancy.gestation import parse_ga
+
+_ALIASES = TERM.system_aliases
 
 
 def _codings(concept: Any) -> list[dict[str, Any]]:
@@ -18,11 +20,25 @@ def _codings(concept: Any) -> list[dict[str, Any]]:
     return [c for c in concept.get("coding") or [] if isinstance(c, Mapping)]
 
 
+def _canon(system: Any) -> Any:
+    """LOINC written as its OID (or with a trailing slash) is LOINC; likewise SNOMED, RxNorm."""
+    return _ALIASES.get(system, system) if isinstance(system, str) else system
+
+
 def _code_in(concept: Any, system: str) -> str | None:
     for c in _codings(concept):
-        if c.get("system") == system and isinstance(c.get("code"), str):
+        if _canon(c.get("system")) == system and isinstance(c.get("code"), str):
             return c["code"]
     return None
+
+
+def all_codings(concept: Any) -> list[tuple[str, str]]:
+    """(system, code) of every coding, systems in canonical form."""
+    return [
+        (_canon(c.get("system")), c["code"])
+        for c in _codings(concept)
+        if isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
+    ]
 
 
 def _text_of(concept: Any) -> str:

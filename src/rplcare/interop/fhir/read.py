@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from rplcare.case.model import MAX_GA_DAYS
 from rplcare.case.vocabulary import QUALITATIVE, vocabulary
 from rplcare.interop.fhir.codes import (
     _COUNT_CODES,
-    _IM,
-    _MED_PATTERNS,
-    _PROGESTERONE,
     _QUAL_BY_CODE,
-    _VAGINAL,
     BMI,
     CASE_ID_SYSTEM,
     CERVICAL_LENGTH,
@@ -34,12 +32,14 @@ from rplcare.interop.fhir.codes import (
     CS_TEST,
     CS_UTERINE_FINDING,
     DERIVED_CONDITIONS,
+    EPISODE_CODES,
     EXT_AGE_YEARS,
     EXT_ASSESSED_ON,
     EXT_CASE_FORMAT,
     EXT_CONCEPTION,
     EXT_FETAL_ANOMALY,
     EXT_GA,
+    EXT_GA_UNKNOWN,
     EXT_GESTATIONAL_CARRIER,
     EXT_HEARTBEAT_SEEN,
     EXT_LOCAL_TIME,
@@ -50,24 +50,24 @@ from rplcare.interop.fhir.codes import (
     EXT_PRETERM_CAUSE,
     EXT_RESULT_UNIT,
     EXT_SEQUENCE,
+    EXT_TRIMESTER,
     FHR,
     FHR_US,
+    GA_CODES,
     HISTORY_CONDITIONS,
     ICD10,
     ICD10CM,
     LMP,
     LOINC,
-    MISC_1ST,
-    MISC_2ND,
     MSD,
-    NO_GA_OUTCOME_CODES,
     NOT_PREGNANT,
-    OUTCOME_CODES,
     PREGNANCY_STATUS,
+    PREGNANCY_TEST_CODES,
     PREGNANT,
     SMOKING,
     SMOKING_VALUES,
     SNOMED,
+    TERM,
     UCUM_CODES,
     YOLK_SAC_DIAMETER,
     Code,
@@ -80,9 +80,11 @@ from rplcare.interop.fhir.jsonutil import (
     _ext_value,
     _is_num,
     _text_of,
+    all_codings,
     code_label,
 )
 from rplcare.interop.fhir.write import _PREG_COMPONENTS, _SCAN_COMPONENTS, _VALUE_SYSTEMS
+from rplcare.knowledge.terminology import normalise
 from rplcare.pregnancy.gestation import format_ga
 
 
@@ -115,6 +117,9 @@ class Mapped:
     unmapped: list[Unmapped] = field(default_factory=list)
     #: case path prefix -> "Type/id" it came from, so case errors can name their resource
     sources: dict[str, str] = field(default_factory=dict)
+    #: what the reader did that the user should know (left out later data, merged codes of one
+    #: event, losses added from obstetric-history counts)
+    notes: list[str] = field(default_factory=list)
 
 
 Entry = tuple[str | None, Mapping[str, Any]]
@@ -136,18 +141,37 @@ def bundle_entries(value: Any) -> Iterator[Entry]:
         yield None, value
 
 
+@dataclass
+class _Event:
+    """A past-pregnancy outcome as read from one Condition or Procedure."""
+
+    p: dict[str, Any]
+    seq: int | None
+    ref: str
+    trimester: str | None
+    res: Mapping[str, Any]
+
+    @property
+    def day(self) -> date | None:
+        return _day_of(self.p.get("date"))
+
+
 class _Reader:
     """One pass over the resources; collects case parts and unmapped rows in input order."""
 
-    def __init__(self) -> None:
+    def __init__(self, cutoff: date | None = None) -> None:
         self.voc = vocabulary()
+        self.cutoff = cutoff
         self.unmapped: list[Unmapped] = []
+        self.notes: list[str] = []
         self.patient: dict[str, Any] = {}
         self.top: dict[str, Any] = {}
         self.partner: dict[str, Any] = {}
         self.conditions: list[tuple[str, str]] = []
         self.meds: list[tuple[str, str, bool | None]] = []
-        self.pregnancies: list[tuple[dict[str, Any], int | None, str]] = []
+        self.pregnancies: list[_Event] = []
+        self.episodes: list[tuple[date, date | None, Mapping[str, Any]]] = []
+        self.ga_obs: list[tuple[date, int, Mapping[str, Any]]] = []
         self.counts: list[tuple[str, int, Mapping[str, Any]]] = []
         self.results: list[tuple[dict[str, Any], str]] = []
         self.status: list[tuple[str, bool, Mapping[str, Any]]] = []
@@ -155,11 +179,70 @@ class _Reader:
         self.loose_scans: dict[str, tuple[dict[str, Any], list[Mapping[str, Any]]]] = {}
         self.loose_lmp: list[tuple[str, Mapping[str, Any]]] = []
         self.sources: dict[str, str] = {}
+        self.index: dict[str, Mapping[str, Any]] = {}
+        self.voc_max_ga_days = MAX_GA_DAYS
+        self.preliminary: set[int] = set()
 
     def skip(self, res: Mapping[str, Any], why: str, concept: Any = None) -> None:
         self.unmapped.append(
             Unmapped(str(res.get("resourceType")), res.get("id"), code_label(concept), why)
         )
+
+    def resolve(self, ref: Any, container: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The resource a Reference names: contained (#id), in the input, or by identifier."""
+        if not isinstance(ref, Mapping):
+            return None
+        target = ref.get("reference")
+        if isinstance(target, str) and target.startswith("#"):
+            for c in container.get("contained") or []:
+                if isinstance(c, Mapping) and c.get("id") == target[1:]:
+                    return c
+            return None
+        if isinstance(target, str):
+            return self.index.get(norm_ref(target))
+        ident = ref.get("identifier")
+        if isinstance(ident, Mapping):
+            return self.index.get(f"identifier|{ident.get('system')}|{ident.get('value')}")
+        return None
+
+
+def norm_ref(ref: str) -> str:
+    """A reference in comparable form: versioned and absolute URLs become `Type/id`."""
+    if ref.startswith(("urn:uuid:", "urn:oid:")):
+        return ref
+    ref = ref.split("/_history/", 1)[0]
+    parts = [p for p in ref.split("/") if p]
+    return "/".join(parts[-2:]) if len(parts) >= 2 else ref
+
+
+_DATE_KEYS = (
+    "effectiveDateTime",
+    "effectiveInstant",
+    "issued",
+    "onsetDateTime",
+    "performedDateTime",
+    "authoredOn",
+    "recordedDate",
+    "dateAsserted",
+    "occurrenceDateTime",
+    "created",
+)
+_PERIOD_KEYS = ("effectivePeriod", "onsetPeriod", "performedPeriod", "period", "billablePeriod")
+
+
+def resource_day(res: Mapping[str, Any]) -> date | None:
+    """The clinical date of a resource (when it happened), for leaving out later data."""
+    for key in _DATE_KEYS:
+        day = _day_of(res.get(key))
+        if day is not None:
+            return day
+    for key in _PERIOD_KEYS:
+        per = res.get(key)
+        if isinstance(per, Mapping):
+            day = _day_of(per.get("start"))
+            if day is not None:
+                return day
+    return None
 
 
 def _ref(res: Mapping[str, Any]) -> str:
@@ -207,9 +290,24 @@ def case_from_entries(
     refs = {f"Patient/{pid}"} if pid else set()
     if url:
         refs.add(url)
-    rd = _Reader()
+    patient_idents = {
+        f"{i.get('system')}|{i.get('value')}"
+        for i in pres.get("identifier") or []
+        if isinstance(i, Mapping)
+    }
+    cutoff = assessed_on or today
+    rd = _Reader(cutoff)
+    for u, r in items:
+        if u:
+            rd.index[u] = r
+        if r.get("id") and isinstance(r.get("resourceType"), str):
+            rd.index[f"{r['resourceType']}/{r['id']}"] = r
+        for ident in r.get("identifier") or []:
+            if isinstance(ident, Mapping):
+                rd.index[f"identifier|{ident.get('system')}|{ident.get('value')}"] = r
     _read_patient(rd, pres)
     rd.sources["patient"] = _ref(pres)
+    later: dict[str, int] = {}
     for _u, res in items:
         if res is pres:
             continue
@@ -218,21 +316,41 @@ def case_from_entries(
             rd.skip(res, "another patient")
             continue
         subj = res.get("subject") or res.get("patient")
-        sref = subj.get("reference") if isinstance(subj, Mapping) else None
-        if (
-            sref
-            and sref not in refs
-            and not any(sref.endswith("/" + r) for r in refs if r.startswith("Patient/"))
-        ):
-            rd.skip(res, f"belongs to another patient ({sref})", res.get("code"))
+        if isinstance(subj, Mapping) and not _is_her(subj, refs, patient_idents):
+            other = subj.get("reference") or "by identifier"
+            rd.skip(res, f"belongs to another patient ({other})", res.get("code"))
+            continue
+        day = resource_day(res)
+        if cutoff is not None and day is not None and day > cutoff:
+            later[str(rtype)] = later.get(str(rtype), 0) + 1
             continue
         handler = _HANDLERS.get(str(rtype))
         if handler is None:
             rd.skip(res, "resource type not read by rplcare")
         else:
             handler(rd, res)
+    if later:
+        n = sum(later.values())
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(later.items()))
+        rd.notes.append(
+            f"left out {n} resource{'s' if n != 1 else ''} dated after {cutoff} "
+            f"(the date of the assessment): {kinds}"
+        )
     case = _assemble(rd, today, assessed_on)
-    return Mapped(case, rd.unmapped, rd.sources)
+    return Mapped(case, rd.unmapped, rd.sources, rd.notes)
+
+
+def _is_her(subj: Mapping[str, Any], refs: set[str], idents: set[str]) -> bool:
+    sref = subj.get("reference")
+    if isinstance(sref, str):
+        if sref in refs:
+            return True
+        n = norm_ref(sref)
+        return any(n == norm_ref(r) for r in refs if not r.startswith("urn:") or r == n)
+    ident = subj.get("identifier")
+    if isinstance(ident, Mapping):
+        return f"{ident.get('system')}|{ident.get('value')}" in idents
+    return True
 
 
 def _read_patient(rd: _Reader, res: Mapping[str, Any]) -> None:
@@ -260,6 +378,8 @@ def _effective_of(res: Mapping[str, Any]) -> str | None:
     when = res.get("effectiveDateTime") or res.get("effectiveInstant")
     if not when and isinstance(res.get("effectivePeriod"), Mapping):
         when = res["effectivePeriod"].get("start")
+    if not when:
+        when = res.get("issued")  # a lab result with no effective time: when it was issued
     if not isinstance(when, str):
         return None
     clock = _ext_value(res, EXT_LOCAL_TIME, "valueTime")
@@ -275,9 +395,23 @@ def _read_observation(rd: _Reader, res: Mapping[str, Any]) -> None:
         return
     test = _code_in(code, CS_TEST)
     loinc = _code_in(code, LOINC)
+    known = [c for _s, c in all_codings(code) if _s == LOINC and c in rd.voc.by_loinc]
+    if not test and known and loinc not in rd.voc.by_loinc:
+        loinc = known[0]  # a later coding of the concept is one rplcare reads
     obs_code = _code_in(code, CS_OBSERVATION)
     if test or (loinc and loinc in rd.voc.by_loinc):
         _read_result(rd, res, test, loinc)
+    elif loinc in GA_CODES:
+        _read_ga(rd, res)
+    elif loinc in PREGNANCY_TEST_CODES:
+        rd.skip(
+            res,
+            "qualitative pregnancy test (urine or serum): rplcare reads quantitative serum hCG "
+            "(21198-7, 19080-1); a positive test alone does not date or count a pregnancy",
+            code,
+        )
+    elif _panel_components(rd, res):
+        pass
     elif loinc == PREGNANCY_STATUS.code:
         _read_pregnancy_status(rd, res)
     elif loinc in _COUNT_CODES:
@@ -333,6 +467,58 @@ def _read_observation(rd: _Reader, res: Mapping[str, Any]) -> None:
             rd.skip(res, "LMP without a valueDateTime", code)
     else:
         rd.skip(res, "code not in rplcare's vocabulary", code)
+
+
+def _panel_components(rd: _Reader, res: Mapping[str, Any]) -> bool:
+    """Components of a panel whose codes are tests rplcare reads, each read as its own result."""
+    comps = [c for c in res.get("component") or [] if isinstance(c, Mapping)]
+    known = [c for c in comps if (_code_in(c.get("code"), LOINC) or "") in rd.voc.by_loinc]
+    if not known:
+        return False
+    for comp in known:
+        part = {
+            k: v
+            for k, v in res.items()
+            if k not in ("component", "code") and not k.startswith("value")
+        }
+        part.update({k: v for k, v in comp.items() if k != "extension"})
+        _read_result(rd, part, None, _code_in(comp.get("code"), LOINC))
+    return True
+
+
+def _read_ga(rd: _Reader, res: Mapping[str, Any]) -> None:
+    when = _day_of(_effective_of(res))
+    q = res.get("valueQuantity")
+    ga = _days(q if isinstance(q, Mapping) else res.get("valueString"))
+    if when is None or ga is None:
+        rd.skip(res, "gestational age without a date or a value in wk, d or W+D", res.get("code"))
+        return
+    rd.ga_obs.append((when, ga, res))
+
+
+def _read_diagnostic_report(rd: _Reader, res: Mapping[str, Any]) -> None:
+    """A report's results: contained Observations are read here (with the report's date when
+    they have none); Observations elsewhere in the input are read on their own."""
+    read_any = False
+    for ref in res.get("result") or []:
+        target = ref.get("reference") if isinstance(ref, Mapping) else None
+        if not (isinstance(target, str) and target.startswith("#")):
+            read_any = read_any or rd.resolve(ref, res) is not None
+            continue
+        obs = rd.resolve(ref, res)
+        if obs is None:
+            rd.skip(res, f"result {target} is not contained in the report", res.get("code"))
+            continue
+        obs = dict(obs)
+        for key in ("effectiveDateTime", "effectivePeriod", "issued", "subject"):
+            if key not in obs and key in res:
+                obs[key] = res[key]
+        if "id" in obs:
+            obs["id"] = f"{res.get('id')}#{obs['id']}"
+        _read_observation(rd, obs)
+        read_any = True
+    if not read_any:
+        rd.skip(res, "report without results rplcare can read", res.get("code"))
 
 
 def _read_patient_quantity(
@@ -405,7 +591,11 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: s
             out["finding"] = finding
         else:
             text = cc.get("text")
-            word = _QUAL_BY_CODE.get(_code_in(cc, SNOMED) or "") or _code_in(cc, CS_RESULT_VALUE)
+            word = (
+                _QUAL_BY_CODE.get(_code_in(cc, SNOMED) or "")
+                or TERM.answer_codes.get(_code_in(cc, LOINC) or "")
+                or _code_in(cc, CS_RESULT_VALUE)
+            )
             if isinstance(text, str) and text.strip().lower() in QUALITATIVE:
                 out["value"] = text
             elif word:
@@ -445,6 +635,9 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: s
     notes = [n for n in notes if isinstance(n, str)]
     if notes:
         out["note"] = "\n".join(notes)
+    if res.get("status") == "preliminary":
+        out["note"] = "\n".join(filter(None, [out.get("note"), "preliminary result"]))
+        rd.preliminary.add(len(rd.results))
     rd.results.append((out, _ref(res)))
 
 
@@ -562,7 +755,7 @@ def _read_loose_scan_value(rd: _Reader, res: Mapping[str, Any], loinc: str) -> N
         scan.setdefault("location", "intrauterine")
 
 
-# ---------------------------------------------------------------- Condition
+# ---------------------------------------------------------------- Condition, Procedure
 
 
 def _read_condition(rd: _Reader, res: Mapping[str, Any]) -> None:
@@ -573,22 +766,26 @@ def _read_condition(rd: _Reader, res: Mapping[str, Any]) -> None:
     if ver in ("refuted", "entered-in-error"):
         rd.skip(res, f"verificationStatus {ver}", code)
         return
-    outcome = _outcome_of(code)
-    if outcome is not None:
-        _read_pregnancy_outcome(rd, res, outcome)
+    local_outcome = _code_in(code, CS_OUTCOME)
+    if local_outcome:
+        _read_pregnancy_outcome(rd, res, local_outcome, None)
+        return
+    codings = all_codings(code)
+    o = TERM.outcome_of(codings)
+    if o is not None:
+        if o.outcome is None:
+            rd.skip(res, o.why, code)
+        else:
+            _read_pregnancy_outcome(rd, res, o.outcome, o.trimester)
+        return
+    if any(c in EPISODE_CODES for c in codings):
+        _read_episode(rd, res)
         return
     name = _condition_of(code)
     if name is None:
         sn = _code_in(code, SNOMED) or ""
         icd = _code_in(code, ICD10) or _code_in(code, ICD10CM) or ""
-        if sn in NO_GA_OUTCOME_CODES:
-            rd.skip(
-                res,
-                f"{NO_GA_OUTCOME_CODES[sn]} without gestational age: the case "
-                "needs the GA of each loss",
-                code,
-            )
-        elif sn in DERIVED_CONDITIONS or icd in DERIVED_CONDITIONS:
+        if sn in DERIVED_CONDITIONS or icd in DERIVED_CONDITIONS:
             rd.skip(res, DERIVED_CONDITIONS.get(sn) or DERIVED_CONDITIONS[icd], code)
         else:
             rd.skip(res, "condition not in rplcare's vocabulary", code)
@@ -600,21 +797,33 @@ def _read_condition(rd: _Reader, res: Mapping[str, Any]) -> None:
     rd.conditions.append((name, _ref(res)))
 
 
-def _outcome_of(code: Any) -> str | None:
-    local_outcome = _code_in(code, CS_OUTCOME)
-    if local_outcome:
-        return local_outcome
-    sn = _code_in(code, SNOMED)
-    if sn in (MISC_1ST.code, MISC_2ND.code):
-        return "miscarriage"
-    for outcome, codes in OUTCOME_CODES.items():
-        for c in codes:
-            if _code_in(code, c.system) == c.code:
-                return outcome
-    icd = _code_in(code, ICD10) or _code_in(code, ICD10CM) or ""
-    if icd.startswith("O03"):
-        return "miscarriage"
-    return None
+def _read_procedure(rd: _Reader, res: Mapping[str, Any]) -> None:
+    code = res.get("code")
+    if res.get("status") in ("entered-in-error", "not-done", "preparation"):
+        rd.skip(res, f"status {res.get('status')}", code)
+        return
+    o = TERM.outcome_of(all_codings(code))
+    if o is None:
+        rd.skip(res, "procedure not read by rplcare", code)
+    elif o.outcome is None:
+        rd.skip(res, o.why, code)
+    else:
+        _read_pregnancy_outcome(rd, res, o.outcome, o.trimester)
+
+
+def _read_episode(rd: _Reader, res: Mapping[str, Any]) -> None:
+    start = _day_of(res.get("onsetDateTime")) or _day_of(
+        (res.get("onsetPeriod") or {}).get("start")
+    )
+    if start is None:
+        rd.skip(res, "pregnancy without an onset date", res.get("code"))
+        return
+    end = _day_of(res.get("abatementDateTime")) or _day_of(
+        (res.get("abatementPeriod") or {}).get("start")
+    )
+    if end is not None and rd.cutoff is not None and end > rd.cutoff:
+        end = None  # still going on at the date of the assessment
+    rd.episodes.append((start, end, res))
 
 
 def _condition_of(code: Any) -> str | None:
@@ -631,14 +840,30 @@ def _condition_of(code: Any) -> str | None:
     return None
 
 
-def _read_pregnancy_outcome(rd: _Reader, res: Mapping[str, Any], outcome: str) -> None:
+def _day_of(value: Any) -> date | None:
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _read_pregnancy_outcome(
+    rd: _Reader, res: Mapping[str, Any], outcome: str, trimester: str | None
+) -> None:
     p: dict[str, Any] = {"outcome": outcome}
     ga_ext = _ext(res, EXT_GA)
     if ga_ext is not None:
         days = _days(ga_ext.get("valueQuantity") or ga_ext.get("valueString"))
         if days is not None:
             p["ga"] = format_ga(days)
-    onset = res.get("onsetDateTime")
+    onset = (
+        res.get("onsetDateTime")
+        or (res.get("onsetPeriod") or {}).get("start")
+        or res.get("performedDateTime")
+        or (res.get("performedPeriod") or {}).get("start")
+    )
     if isinstance(onset, str):
         if len(onset) >= 10:
             p["date"] = onset[:10]
@@ -646,6 +871,10 @@ def _read_pregnancy_outcome(rd: _Reader, res: Mapping[str, Any], outcome: str) -
             p["year"] = int(onset[:4])
     if (year := _ext_value(res, EXT_OUTCOME_YEAR, "valueInteger")) is not None:
         p["year"] = year
+    if _ext_value(res, EXT_GA_UNKNOWN, "valueBoolean") is True and "ga" not in p:
+        p["ga_unknown"] = True
+    if (tri := _ext_value(res, EXT_TRIMESTER, "valueCode")) in ("first", "second"):
+        trimester = tri
     if (c := _ext_value(res, EXT_CONCEPTION, "valueCode")) is not None:
         p["conception"] = c
     for key, url in (
@@ -659,37 +888,83 @@ def _read_pregnancy_outcome(rd: _Reader, res: Mapping[str, Any], outcome: str) -
         p["poc_karyotype"] = k
     if (pc := _ext_value(res, EXT_PRETERM_CAUSE, "valueCode")) is not None:
         p["preterm_cause"] = pc
-    if outcome in ("miscarriage", "stillbirth", "live_birth") and "ga" not in p:
-        rd.skip(
-            res,
-            f"{outcome.replace('_', ' ')} without gestational age: the case needs it",
-            res.get("code"),
-        )
-        return
     seq = _ext_value(res, EXT_SEQUENCE, "valueInteger")
-    rd.pregnancies.append((p, seq if isinstance(seq, int) else None, _ref(res)))
+    rd.pregnancies.append(
+        _Event(p, seq if isinstance(seq, int) else None, _ref(res), trimester, res)
+    )
 
 
 # ---------------------------------------------------------------- medications
 
 
-def medication_name(concept: Any, dosage_text: str = "") -> tuple[str | None, str]:
-    """Vocabulary medication for a medication concept, or (None, why)."""
+def _dose_mg(text: str, dosages: Any) -> float | None:
+    """The single dose in mg, from doseQuantity or the text ("aspirin 325 mg")."""
+    for d in dosages or []:
+        if not isinstance(d, Mapping):
+            continue
+        for dr in d.get("doseAndRate") or []:
+            q = dr.get("doseQuantity") if isinstance(dr, Mapping) else None
+            if isinstance(q, Mapping) and _is_num(q.get("value")):
+                unit = (q.get("code") or q.get("unit") or "").lower()
+                if unit == "mg":
+                    return float(q["value"])
+                if unit == "g":
+                    return float(q["value"]) * 1000
+    m = _MG.search(text)
+    return float(m.group(1)) if m else None
+
+
+_MG = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.I)
+
+
+def _route_of(text: str, route_codes: list[tuple[str, str]], ingredient: Any) -> str | None:
+    for route, c in TERM.routes.items():
+        if (c.system, c.code) in route_codes:
+            return route
+    words = ingredient.extra.get("route_words") or {}
+    norm = normalise(text)
+    for route, phrases in words.items():
+        for ph in phrases:
+            if re.search(r"(?<![a-z0-9])" + re.escape(normalise(ph)) + r"(?![a-z0-9])", norm):
+                return str(route)
+    return None
+
+
+def medication_name(
+    concept: Any,
+    dosage_text: str = "",
+    dosages: Any = None,
+    route_codes: list[tuple[str, str]] | None = None,
+) -> tuple[str | None, str]:
+    """Vocabulary medication for a medication concept, or (None, why).
+
+    By code first (RxNorm / ATC / rplcare), else by whole-word synonym; a look-alike (anti-D
+    immunoglobulin, medroxyprogesterone, a heparin flush...) is never read as what it resembles.
+    """
     name = _code_in(concept, CS_MEDICATION)
     if name:
         return name, ""
     text = _text_of(concept)
-    if _PROGESTERONE.search(text) and not re.search(r"dydrogesterone|duphaston", text, re.I):
-        both = f"{text} {dosage_text}"
-        if _VAGINAL.search(both):
-            return "vaginal_progesterone", ""
-        if _IM.search(both):
-            return "intramuscular_progesterone", ""
-        return None, "progesterone with no route given (vaginal or intramuscular?)"
-    for pattern, med in _MED_PATTERNS:
-        if pattern.search(text):
-            return med, ""
-    return None, "medication not in rplcare's vocabulary"
+    m = TERM.match(all_codings(concept), text, "drug")
+    c = m.concept
+    if c is None:
+        return None, "medication not in rplcare's vocabulary"
+    if m.look_alike:
+        return None, c.why
+    both = f"{text} {dosage_text}"
+    if c.kind == "ingredient":
+        route = _route_of(both, route_codes or [], c)
+        drug = (c.extra.get("by_route") or {}).get(route) if route else None
+        if drug is None:
+            return None, str(c.extra.get("no_route", "route not given"))
+        return str(drug), ""
+    if c.max_dose_mg is not None:
+        dose = _dose_mg(both, dosages)
+        if dose is not None and dose > c.max_dose_mg:
+            return None, (
+                f"{dose:g} mg is above the {c.max_dose_mg:g} mg of {c.display}: not read as {c.id}"
+            )
+    return c.id, ""
 
 
 def _dosage_text(dosages: Any) -> str:
@@ -702,23 +977,45 @@ def _dosage_text(dosages: Any) -> str:
     return " ".join(parts)
 
 
+def _route_codes(dosages: Any) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for d in dosages or []:
+        if isinstance(d, Mapping):
+            out += all_codings(d.get("route"))
+    return out
+
+
+def _medication_concept(rd: _Reader, res: Mapping[str, Any]) -> Any:
+    """medicationCodeableConcept, or the code of the Medication a medicationReference names."""
+    concept = res.get("medicationCodeableConcept")
+    if concept is not None:
+        return concept
+    ref = res.get("medicationReference")
+    target = rd.resolve(ref, res)
+    if target is not None and target.get("resourceType") == "Medication":
+        return target.get("code")
+    return None
+
+
 def _read_medication(rd: _Reader, res: Mapping[str, Any]) -> None:
     rtype = res.get("resourceType")
-    concept = res.get("medicationCodeableConcept")
     status = res.get("status")
     ok = ("active", "intended", "on-hold") if rtype == "MedicationStatement" else ("active",)
+    concept = _medication_concept(rd, res)
     if status not in ok:
         rd.skip(res, f"status {status}: not a current medication", concept)
         return
     if concept is None:
         rd.skip(
             res,
-            "medicationReference is not resolved by rplcare; use a medicationCodeableConcept",
+            "medicationReference names no Medication in the Bundle or contained",
             res.get("medicationReference"),
         )
         return
     dosages = res.get("dosage") if rtype == "MedicationStatement" else res.get("dosageInstruction")
-    name, why = medication_name(concept, _dosage_text(dosages))
+    name, why = medication_name(
+        concept, _dosage_text(dosages), dosages=dosages, route_codes=_route_codes(dosages)
+    )
     if name is None:
         rd.skip(res, why, concept)
         return
@@ -729,6 +1026,8 @@ def _read_medication(rd: _Reader, res: Mapping[str, Any]) -> None:
 _HANDLERS = {
     "Observation": _read_observation,
     "Condition": _read_condition,
+    "Procedure": _read_procedure,
+    "DiagnosticReport": _read_diagnostic_report,
     "MedicationStatement": _read_medication,
     "MedicationRequest": _read_medication,
 }
@@ -779,9 +1078,10 @@ def _assemble(rd: _Reader, today: date | None, assessed_on: date | None) -> dict
     if rd.partner:
         case["partner"] = rd.partner
     preg = _ordered_pregnancies(rd)
+    preg = _check_counts(rd, preg, pregnant is not None)
     if preg:
         case["pregnancies"] = preg
-    _check_counts(rd, preg, pregnant is not None)
+    _drop_superseded_preliminaries(rd)
     if rd.results:
         case["results"] = []
         for i, (r, ref) in enumerate(rd.results):
@@ -818,7 +1118,7 @@ def _assemble(rd: _Reader, today: date | None, assessed_on: date | None) -> dict
 def _current_status(rd: _Reader) -> dict[str, Any] | None:
     """The current pregnancy from the latest pregnancy-status Observation, or None."""
     if not rd.status:
-        return None
+        return _open_episode(rd)
     latest = max(range(len(rd.status)), key=lambda i: (rd.status[i][0], i))
     for i, (_when, _preg, res) in enumerate(rd.status):
         if i != latest:
@@ -835,26 +1135,171 @@ def _current_status(rd: _Reader) -> dict[str, Any] | None:
     return cp
 
 
+_NEEDS_GA = ("miscarriage", "stillbirth", "live_birth")
+# one pregnancy with several outcome codes: the most specific outcome wins
+_OUTCOME_RANK = {
+    "stillbirth": 0,
+    "live_birth": 1,
+    "molar": 2,
+    "ectopic": 3,
+    "miscarriage": 4,
+    "biochemical": 5,
+    "termination": 6,
+}
+
+
+def _episode_of(rd: _Reader, day: date | None) -> int | None:
+    if day is None:
+        return None
+    limit = rd.voc_max_ga_days
+    for i, (start, end, _res) in enumerate(rd.episodes):
+        if start <= day and (day <= end if end is not None else (day - start).days <= limit):
+            return i
+    return None
+
+
+def _ga_for(rd: _Reader, day: date | None, episode: int | None) -> int | None:
+    """GA at `day` from a GA Observation or an LMP of the same pregnancy (never guessed)."""
+    if day is None:
+        return None
+    best: tuple[date, int] | None = None
+    for obs_day, ga, _res in rd.ga_obs:
+        same = obs_day == day or (episode is not None and _episode_of(rd, obs_day) == episode)
+        if same and obs_day <= day and (best is None or obs_day > best[0]):
+            best = (obs_day, ga + (day - obs_day).days)
+    if best is not None:
+        return best[1]
+    if episode is not None:
+        for when, lres in rd.loose_lmp:
+            lmp = _day_of(when)
+            if (
+                lmp is not None
+                and _episode_of(rd, _day_of(_effective_of(lres))) == episode
+                and 0 < (day - lmp).days <= rd.voc_max_ga_days
+            ):
+                return (day - lmp).days
+    return None
+
+
+def _drop_superseded_preliminaries(rd: _Reader) -> None:
+    """A preliminary result with a final one of the same test and time is the final one's
+    draft: reported, not read twice. A preliminary alone is read, noted as preliminary."""
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r.get("test") or r.get("loinc"), r.get("date"))
+
+    finals = {key(r) for i, (r, _) in enumerate(rd.results) if i not in rd.preliminary}
+    kept = []
+    for i, (r, ref) in enumerate(rd.results):
+        if i in rd.preliminary and key(r) in finals:
+            rtype, _, rid = ref.partition("/")
+            rd.unmapped.append(
+                Unmapped(rtype, rid or None, "", "preliminary result superseded by a final one")
+            )
+        else:
+            kept.append((r, ref))
+    rd.results = kept
+
+
+def _open_episode(rd: _Reader) -> dict[str, Any] | None:
+    """With no pregnancy status, a pregnancy episode still open at the date of the assessment
+    (and under 44 weeks old, with no outcome in it) is the current pregnancy, undated."""
+    if rd.cutoff is None:
+        return None
+    for i, (start, end, res) in enumerate(rd.episodes):
+        if end is not None or start > rd.cutoff:
+            continue
+        if (rd.cutoff - start).days > rd.voc_max_ga_days:
+            rd.skip(res, "pregnancy open for over 44 weeks: not taken as current", res.get("code"))
+            continue
+        if any(_episode_of(rd, e.day) == i for e in rd.pregnancies):
+            continue
+        rd.sources["current_pregnancy"] = _ref(res)
+        rd.notes.append(
+            f"{_ref(res)}: a pregnancy recorded on {start} and still open on {rd.cutoff} is "
+            "the current pregnancy (no dating read: give the LMP or a scan)"
+        )
+        return {}
+    return None
+
+
 def _ordered_pregnancies(rd: _Reader) -> list[dict[str, Any]]:
-    rows = rd.pregnancies
-    if rows and all(seq is not None for _, seq, _ in rows):
-        rows = sorted(rows, key=lambda r: r[1])  # type: ignore[arg-type, return-value]
-    elif rows and all(("date" in p or "year" in p) for p, _, _ in rows):
-        rows = sorted(rows, key=lambda r: r[0].get("date") or f"{r[0]['year']:04d}-07-01")
+    """One case pregnancy per event: codes of one day or one pregnancy episode are merged."""
+    own = [e for e in rd.pregnancies if e.seq is not None]
+    ehr = [e for e in rd.pregnancies if e.seq is None]
+    groups: dict[Any, list[_Event]] = {}
+    for i, e in enumerate(ehr):
+        ep = _episode_of(rd, e.day)
+        key: Any = ("episode", ep) if ep is not None else ("day", e.day) if e.day else ("n", i)
+        groups.setdefault(key, []).append(e)
+    merged: list[_Event] = []
+    for key, events in groups.items():
+        events.sort(key=lambda e: _OUTCOME_RANK.get(e.p["outcome"], 9))
+        head = events[0]
+        p = dict(head.p)
+        for other in events[1:]:
+            for k, v in other.p.items():
+                p.setdefault(k, v)
+        days = [e.day for e in events if e.day is not None]
+        if days:
+            p["date"] = min(days).isoformat()
+        trimester = next((e.trimester for e in events if e.trimester), None)
+        if p["outcome"] in _NEEDS_GA and "ga" not in p:
+            ga = _ga_for(rd, min(days) if days else None, key[1] if key[0] == "episode" else None)
+            if ga is not None and ga > 0:
+                p["ga"] = format_ga(ga)
+            else:
+                p["ga_unknown"] = True
+                if trimester:
+                    p["trimester"] = trimester
+        if len(events) > 1:
+            rd.notes.append(
+                f"{', '.join(e.ref for e in events)}: one pregnancy ({p['outcome']}"
+                f"{' on ' + p['date'] if p.get('date') else ''}), read once"
+            )
+        merged.append(_Event(p, None, head.ref, trimester, head.res))
+    for e in own:
+        if e.p["outcome"] in _NEEDS_GA and "ga" not in e.p:
+            e.p["ga_unknown"] = True
+        if e.trimester and "ga" not in e.p:
+            e.p["trimester"] = e.trimester
+    rows = own + merged
+    if own and not merged:
+        rows = sorted(own, key=lambda e: e.seq)  # type: ignore[arg-type, return-value]
+    elif rows and all(("date" in e.p or "year" in e.p) for e in rows):
+        rows = sorted(rows, key=lambda e: e.p.get("date") or f"{e.p['year']:04d}-07-01")
     out = []
-    for i, (p, _seq, ref) in enumerate(rows):
-        out.append(p)
-        rd.sources[f"pregnancies[{i}]"] = ref
+    for i, e in enumerate(rows):
+        out.append(e.p)
+        rd.sources[f"pregnancies[{i}]"] = e.ref
     return out
 
 
-def _check_counts(rd: _Reader, preg: list[dict[str, Any]], current: bool) -> None:
-    """Counts are redundant with the listed pregnancies: silent when they agree, else say so."""
+def _check_counts(rd: _Reader, preg: list[dict[str, Any]], current: bool) -> list[dict[str, Any]]:
+    """Obstetric-history counts: a loss counted but not detailed is added (date and GA
+    unknown) and said so; a count lower than the pregnancies read is reported."""
+    added: list[dict[str, Any]] = []
+    added_refs: list[str] = []
     for code, n, res in rd.counts:
         if code == COUNT_GRAVIDA.code:
-            listed = len(preg) + int(current)
+            listed = len(preg) + len(added) + int(current)
         elif code in COUNTS:
-            listed = sum(p["outcome"] in COUNTS[code][1] for p in preg)
+            outcomes = COUNTS[code][1]
+            listed = sum(p["outcome"] in outcomes for p in (*preg, *added))
+            if n > listed:
+                outcome = outcomes[0]
+                for _ in range(n - listed):
+                    p: dict[str, Any] = {"outcome": outcome}
+                    if outcome in _NEEDS_GA:
+                        p["ga_unknown"] = True
+                    added.append(p)
+                    added_refs.append(_ref(res))
+                rd.notes.append(
+                    f"{_ref(res)} ({COUNTS[code][0].display}) counts {n}, the record details "
+                    f"{listed}: {n - listed} {outcome.replace('_', ' ')}"
+                    f"{'s' if n - listed != 1 else ''} added with date and GA unknown"
+                )
+                continue
         else:
             rd.skip(
                 res,
@@ -869,3 +1314,101 @@ def _check_counts(rd: _Reader, preg: list[dict[str, Any]], current: bool) -> Non
                 "missing pregnancies (outcome, GA) in the case",
                 res.get("code"),
             )
+    if not added:
+        return preg
+    # undated losses from a count come first (their order is unknown; they are older)
+    shifted = {k: v for k, v in rd.sources.items() if not k.startswith("pregnancies[")}
+    for i, ref in enumerate(added_refs):
+        shifted[f"pregnancies[{i}]"] = ref
+    for k, v in rd.sources.items():
+        if k.startswith("pregnancies["):
+            i = int(k[len("pregnancies[") : k.index("]")])
+            shifted[f"pregnancies[{i + len(added)}]" + k[k.index("]") + 1 :]] = v
+    rd.sources.clear()
+    rd.sources.update(shifted)
+    return added + preg
+
+
+# ---------------------------------------------------------------- a readable case, always
+
+_PRUNABLE = re.compile(
+    r"^(results|pregnancies|patient\.conditions|patient\.medications|"
+    r"current_pregnancy\.scans|current_pregnancy\.treatments)\[(\d+)\]"
+)
+
+
+def _get_list(case: dict[str, Any], key: str) -> list[Any] | None:
+    node: Any = case
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, list) else None
+
+
+def readable_case(
+    case: Mapping[str, Any],
+    sources: dict[str, str],
+    today: date | None = None,
+    *,
+    max_rounds: int = 5,
+) -> tuple[Any, list[Unmapped]]:
+    """Load a mapped case; a list item the case model refuses (one result, one pregnancy...)
+    is left out and reported with its reason, so one unreadable value never makes the whole
+    chart unreadable. Problems outside such items (the patient's own fields) still raise the
+    CaseError. Returns (Case, the rows left out); the items are removed from `case` (when it
+    is a dict) and `sources` is re-indexed, both in place."""
+    from rplcare.case.errors import CaseError
+    from rplcare.case.loader import load_case
+
+    data = case if isinstance(case, dict) else copy.deepcopy(dict(case))
+    dropped: list[Unmapped] = []
+    for _ in range(max_rounds):
+        try:
+            return load_case(data, today=today), dropped
+        except CaseError as exc:
+            items: dict[tuple[str, int], list[str]] = {}
+            for path, msg in exc.problems:
+                m = _PRUNABLE.match(path)
+                if m is None:
+                    raise
+                items.setdefault((m.group(1), int(m.group(2))), []).append(f"{path}: {msg}")
+            for (key, i), msgs in sorted(items.items(), key=lambda kv: -kv[0][1]):
+                lst = _get_list(data, key)
+                if lst is None or i >= len(lst):
+                    raise
+                lst.pop(i)
+                ref = sources.get(f"{key}[{i}]") or key
+                rtype, _, rid = ref.partition("/")
+                dropped.append(
+                    Unmapped(
+                        rtype, rid or None, "", "not a readable case value: " + "; ".join(msgs)
+                    )
+                )
+                _shift_sources(sources, key, i)
+                if not lst:
+                    parent, _, leaf = key.rpartition(".")
+                    holder = _get_list_parent(data, parent)
+                    if holder is not None:
+                        holder.pop(leaf, None)
+    return load_case(data, today=today), dropped
+
+
+def _get_list_parent(case: dict[str, Any], parent: str) -> dict[str, Any] | None:
+    node: Any = case
+    for part in [p for p in parent.split(".") if p]:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
+def _shift_sources(sources: dict[str, str], key: str, removed: int) -> None:
+    prefix = f"{key}["
+    moved: dict[str, str] = {}
+    for k in list(sources):
+        if not k.startswith(prefix):
+            continue
+        i = int(k[len(prefix) : k.index("]", len(prefix))])
+        rest = k[k.index("]", len(prefix)) + 1 :]
+        v = sources.pop(k)
+        if i == removed:
+            continue
+        moved[f"{prefix}{i - 1 if i > removed else i}]{rest}"] = v
+    sources.update(moved)

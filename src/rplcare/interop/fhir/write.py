@@ -34,6 +34,7 @@ from rplcare.interop.fhir.codes import (
     EXT_CONCEPTION,
     EXT_FETAL_ANOMALY,
     EXT_GA,
+    EXT_GA_UNKNOWN,
     EXT_GESTATIONAL_CARRIER,
     EXT_HEARTBEAT_SEEN,
     EXT_LOCAL_TIME,
@@ -44,17 +45,14 @@ from rplcare.interop.fhir.codes import (
     EXT_PRETERM_CAUSE,
     EXT_RESULT_UNIT,
     EXT_SEQUENCE,
+    EXT_TRIMESTER,
     FETUSES,
     LMP,
     LOINC,
     LOINC_DISPLAY,
-    MEDICATIONS,
-    MISC_1ST,
-    MISC_2ND,
     MSD,
     NON_SMOKER,
     OBS_CATEGORY,
-    OUTCOME_CODES,
     PREGNANCY_STATUS,
     PREGNANT,
     QUALITATIVE_CODES,
@@ -65,6 +63,8 @@ from rplcare.interop.fhir.codes import (
     Code,
     coding,
     local,
+    medication_codes,
+    outcome_codes,
 )
 from rplcare.interop.fhir.jsonutil import _is_num, _quantity, _uid, fhir_id
 from rplcare.pregnancy.gestation import parse_ga
@@ -222,8 +222,8 @@ def _condition(name: str) -> dict[str, Any]:
 
 
 def _medication_statement(name: str, in_pregnancy: bool) -> dict[str, Any]:
-    text, rx, route = MEDICATIONS.get(name, (name.replace("_", " "), None, None))
-    codes = [local(CS_MEDICATION, name, text)] + ([coding(rx)] if rx else [])
+    text, std, route = medication_codes(name)
+    codes = [local(CS_MEDICATION, name, text)] + [coding(c) for c in std]
     res: dict[str, Any] = {
         "resourceType": "MedicationStatement",
         "extension": [{"url": EXT_PREGNANCY_TREATMENT, "valueBoolean": in_pregnancy}],
@@ -238,9 +238,8 @@ def _medication_statement(name: str, in_pregnancy: bool) -> dict[str, Any]:
 def _outcome_codes(p: dict[str, Any]) -> list[dict[str, Any]]:
     outcome = p["outcome"]
     codes = [local(CS_OUTCOME, outcome)]
-    if outcome == "miscarriage" and p.get("ga"):
-        codes.append(coding(MISC_1ST if parse_ga(p["ga"]) < 12 * 7 else MISC_2ND))
-    codes += [coding(c) for c in OUTCOME_CODES.get(outcome, [])]
+    days = parse_ga(p["ga"]) if p.get("ga") else None
+    codes += [coding(c) for c in outcome_codes(outcome, days, p.get("trimester"))]
     return codes
 
 
@@ -254,6 +253,10 @@ def _pregnancy_condition(p: dict[str, Any], index: int) -> dict[str, Any]:
                 "valueQuantity": {"value": days, "unit": "d", "system": UCUM, "code": "d"},
             }
         )
+    if p.get("ga_unknown"):
+        ext.append({"url": EXT_GA_UNKNOWN, "valueBoolean": True})
+    if p.get("trimester"):
+        ext.append({"url": EXT_TRIMESTER, "valueCode": p["trimester"]})
     if p.get("conception"):
         ext.append({"url": EXT_CONCEPTION, "valueCode": p["conception"]})
     for key, url in (
