@@ -1,11 +1,11 @@
 """The one per-patient function both screening engines call: resources in, one row out.
 
 `screen_patient(key, lines, today)` parses one patient's NDJSON lines, applies the candidate
-pre-filter, maps the chart with the FHIR mapping the CDS Hooks service uses
-(`fhir_map.case_from_entries`, plain JSON: the R4B validation of single-file imports costs
-milliseconds a resource and is for files a person hands in), validates the case with
-`load_case` and calls the same `assess()` every face calls. It never raises for a chart: a
-chart that cannot be assessed gives a row with `screened: false` and the reason in `error`.
+pre-filter, maps the chart as the CDS Hooks service does (`interop.fhir.read.case_from_entries`
+with the chart read "as of" `today`, then `readable_case`; plain JSON: the R4B validation of
+single-file imports costs milliseconds a resource and is for files a person hands in) and calls
+the same `assess()` every face calls. It never raises for a chart: a chart that cannot be
+assessed gives a row with `screened: false` and the reason in `error`.
 
 Row (ROW_FIELDS, in this order):
   patient_id, candidate, screened, definition, rpl, losses_counted, care_tier, loss_type,
@@ -103,33 +103,34 @@ def screen_resources(
     if not candidate:
         return non_candidate_row(key, today)
     from rplcare.case.errors import CaseError
-    from rplcare.case.loader import load_case
-    from rplcare.interop.fhir.read import MappingError, case_from_entries
+    from rplcare.interop.fhir.read import MappingError, case_from_entries, readable_case
     from rplcare.knowledge import get_kb
     from rplcare.reasoning.assess import assess
 
     kb = kb or get_kb()
     base = {"candidate": True, "assessed_on": today.isoformat(), "kb_version": kb.version}
     try:
-        mapped = case_from_entries(((None, r) for r in resources), patient_id=key, today=today)
+        mapped = case_from_entries(
+            ((None, r) for r in resources), patient_id=key, today=today, assessed_on=today
+        )
     except MappingError as exc:
         return _row(key, **base, error="; ".join(f"{p}: {m}" if p else m for p, m in exc.problems))
-    unmapped = [u for u in mapped.unmapped if u.why != OUT_OF_SCOPE]
-    not_read = [u.line() for u in unmapped[:MAX_NOT_READ]]
-    if len(unmapped) > MAX_NOT_READ:
-        not_read.append(f"… and {len(unmapped) - MAX_NOT_READ} more")
-    base.update(not_read=not_read, not_read_count=len(mapped.unmapped))
+    sources = dict(mapped.sources)
     try:
-        case = load_case(mapped.case, today=today)
+        # as the CDS service does: one list item the case model refuses is left out and
+        # reported, never the whole chart
+        case, dropped = readable_case(mapped.case, sources, today=today)
         a = assess(case, today=today, kb=kb, definition=definition)
     except CaseError as exc:
         problems = []
         for path, msg in exc.problems[:MAX_NOT_READ]:
-            src = mapped.sources and _explain(mapped.sources, path)
+            src = _explain(sources, path)
             problems.append(f"{path}: {msg}" + (f" (from {src})" if src else ""))
+        base.update(_not_read(mapped.unmapped))
         return _row(key, **base, error="; ".join(problems))
     except ValueError as exc:
         return _row(key, **base, error=str(exc))
+    base.update(_not_read([*mapped.unmapped, *dropped]))
     cls = a.classification
     urgency = _urgencies(a)
     done = {d["id"] for d in a.workup_done}
@@ -156,6 +157,14 @@ def screen_resources(
         gaps=gaps,
         advised_against=against,
     )
+
+
+def _not_read(unmapped: list[Any]) -> dict[str, Any]:
+    shown = [u for u in unmapped if u.why != OUT_OF_SCOPE]
+    lines = [u.line() for u in shown[:MAX_NOT_READ]]
+    if len(shown) > MAX_NOT_READ:
+        lines.append(f"… and {len(shown) - MAX_NOT_READ} more")
+    return {"not_read": lines, "not_read_count": len(unmapped)}
 
 
 def _urgencies(a: Any) -> dict[str, str | None]:

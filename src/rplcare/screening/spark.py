@@ -30,8 +30,10 @@ from rplcare.screening.output import Summary, write_rows
 __all__ = ["row_schema", "screen_spark", "spark_session"]
 
 
-def spark_session(master: str, app_name: str = "rplcare-screen") -> Any:
-    """A SparkSession on `master` whose Python workers run this interpreter and see rplcare."""
+def spark_session(master: str | None, app_name: str = "rplcare-screen") -> Any:
+    """A SparkSession on `master` whose Python workers run this interpreter and see rplcare.
+
+    `master=None` keeps the master spark-submit gave (a cluster run)."""
     import rplcare
 
     pkg_root = str(Path(rplcare.__file__).resolve().parents[1])
@@ -42,11 +44,11 @@ def spark_session(master: str, app_name: str = "rplcare-screen") -> Any:
     from pyspark.sql import SparkSession
 
     cores = 2
-    if master.startswith("local[") and master[6:-1].isdigit():
+    if master and master.startswith("local[") and master[6:-1].isdigit():
         cores = int(master[6:-1])
+    builder = SparkSession.builder if master is None else SparkSession.builder.master(master)
     session = (
-        SparkSession.builder.master(master)
-        .appName(app_name)
+        builder.appName(app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(max(2, 2 * cores)))
@@ -168,7 +170,7 @@ def screen_spark(
     out: Path,
     today: date,
     *,
-    master: str = "local[2]",
+    master: str | None = "local[2]",
     only_candidates: bool = False,
     on_bad: Callable[[BadLine], None] | None = None,
     spark: Any = None,
