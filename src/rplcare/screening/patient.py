@@ -103,15 +103,31 @@ def screen_resources(
     if not candidate:
         return non_candidate_row(key, today)
     from rplcare.case.errors import CaseError
-    from rplcare.interop.fhir.read import MappingError, case_from_entries, readable_case
+    from rplcare.interop.fhir.read import (
+        _HANDLERS,
+        MappingError,
+        case_from_entries,
+        readable_case,
+        resource_day,
+    )
     from rplcare.knowledge import get_kb
     from rplcare.reasoning.assess import assess
 
     kb = kb or get_kb()
     base = {"candidate": True, "assessed_on": today.isoformat(), "kb_version": kb.version}
+    # the mapping reports every resource of a type it does not read as "not read by rplcare";
+    # those (Claims, Encounters … most of a chart) are counted here instead of mapped
+    read = {"Patient", "Medication", *_HANDLERS}
+    kept, skipped = [], 0
+    for r in resources:
+        if r.get("resourceType") in read:
+            kept.append(r)
+        else:  # what the mapping would have reported (those dated after `today` it leaves out)
+            day = resource_day(r)
+            skipped += day is None or day <= today
     try:
         mapped = case_from_entries(
-            ((None, r) for r in resources), patient_id=key, today=today, assessed_on=today
+            ((None, r) for r in kept), patient_id=key, today=today, assessed_on=today
         )
     except MappingError as exc:
         return _row(key, **base, error="; ".join(f"{p}: {m}" if p else m for p, m in exc.problems))
@@ -126,11 +142,11 @@ def screen_resources(
         for path, msg in exc.problems[:MAX_NOT_READ]:
             src = _explain(sources, path)
             problems.append(f"{path}: {msg}" + (f" (from {src})" if src else ""))
-        base.update(_not_read(mapped.unmapped))
+        base.update(_not_read(mapped.unmapped, skipped))
         return _row(key, **base, error="; ".join(problems))
     except ValueError as exc:
         return _row(key, **base, error=str(exc))
-    base.update(_not_read([*mapped.unmapped, *dropped]))
+    base.update(_not_read([*mapped.unmapped, *dropped], skipped))
     cls = a.classification
     urgency = _urgencies(a)
     done = {d["id"] for d in a.workup_done}
@@ -159,12 +175,12 @@ def screen_resources(
     )
 
 
-def _not_read(unmapped: list[Any]) -> dict[str, Any]:
+def _not_read(unmapped: list[Any], skipped: int = 0) -> dict[str, Any]:
     shown = [u for u in unmapped if u.why != OUT_OF_SCOPE]
     lines = [u.line() for u in shown[:MAX_NOT_READ]]
     if len(shown) > MAX_NOT_READ:
         lines.append(f"… and {len(shown) - MAX_NOT_READ} more")
-    return {"not_read": lines, "not_read_count": len(unmapped)}
+    return {"not_read": lines, "not_read_count": len(unmapped) + skipped}
 
 
 def _urgencies(a: Any) -> dict[str, str | None]:
