@@ -75,7 +75,10 @@ def _views_select(resources: list[dict]) -> set[str]:
     to_duckdb(con, "codes", load_view("rpl_condition_codes"), rows)
     con.execute("CREATE TABLE candidate_codes (system VARCHAR, code VARCHAR, prefix BOOLEAN)")
     con.executemany("INSERT INTO candidate_codes VALUES (?, ?, ?)", code_list().rows())
-    return {r[0] for r in con.execute(CANDIDATES_SQL).fetchall()}
+    try:
+        return {r[0] for r in con.execute(CANDIDATES_SQL).fetchall()}
+    finally:
+        con.close()
 
 
 def test_views_on_duckdb_select_the_table_rows() -> None:
