@@ -360,9 +360,7 @@ def import_fhir(
             "-o", "--output", help="Write the case here (a folder of ID.yaml for an export)."
         ),
     ] = None,
-    layout: Annotated[
-        str, typer.Option(help="Bulk layout: auto, type or patient.")
-    ] = "auto",
+    layout: Annotated[str, typer.Option(help="Bulk layout: auto, type or patient.")] = "auto",
     today: TodayOpt = None,
 ) -> None:
     """Turn a FHIR R4 Bundle or a Bulk export into case files; unmapped resources on stderr."""
@@ -384,9 +382,7 @@ def screen(
         list[Path],
         typer.Argument(help="FHIR Bulk Data export: folders or NDJSON files (.ndjson, .gz)."),
     ],
-    out: Annotated[
-        Path, typer.Option("--out", help="Output file: .csv, .parquet or .ndjson.")
-    ],
+    out: Annotated[Path, typer.Option("--out", help="Output file: .csv, .parquet or .ndjson.")],
     today: TodayOpt = None,
     engine: Annotated[str, typer.Option(help="local (embedded) or spark.")] = "local",
     master: Annotated[
@@ -410,8 +406,15 @@ def screen(
 
     raise typer.Exit(
         run_screen(
-            paths, out, day, engine=engine, master=master, workers=workers,
-            only_candidates=only_candidates, layout=layout, resume=not fresh,
+            paths,
+            out,
+            day,
+            engine=engine,
+            master=master,
+            workers=workers,
+            only_candidates=only_candidates,
+            layout=layout,
+            resume=not fresh,
             progress=not no_progress,
         )
     )
