@@ -908,3 +908,32 @@ def test_no_cards_is_logged_at_warning_with_why(caplog: pytest.LogCaptureFixture
     with caplog.at_level("WARNING"):
         client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", "p1"))
     assert any(r.levelname == "WARNING" and "no cards" in r.getMessage() for r in caplog.records)
+
+
+def test_cards_link_to_the_plan_with_a_smart_app_launch() -> None:
+    # SMART EHR launch: a `smart` link; the EHR adds launch + iss, the app does PKCE
+    pid, prefetch, day = chart(APS)
+    launch = "https://rplcare.example.org/smart/launch"
+    for client in (
+        client_for(day, smart_launch_url=launch),
+        TestClient(
+            create_cds_app(
+                clock=lambda: day,
+                environ={"RPLCARE_SMART_LAUNCH_URL": launch},
+                allow_unauthenticated=True,
+            )
+        ),
+    ):
+        body = request("patient-view", pid, prefetch)
+        cards = cards_of(client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body))
+        assert cards
+        for card in cards:
+            smart = [link for link in card["links"] if link["type"] == "smart"]
+            assert [link["url"] for link in smart] == [launch]
+            assert json.loads(smart[0]["appContext"])["patient"] == pid
+    plain = cards_of(
+        client_for(day).post(
+            f"/cds-services/{SERVICE_PATIENT_VIEW}", json=request("patient-view", pid, prefetch)
+        )
+    )
+    assert all(link["type"] != "smart" for c in plain for link in c.get("links") or [])

@@ -44,6 +44,7 @@ from rplcare.interop.cds.discovery import (
     _HOOKS,
     ENV_ALLOW_UNAUTHENTICATED,
     ENV_CORS_ORIGINS,
+    ENV_SMART_LAUNCH_URL,
     SERVICE_ORDER_SIGN,
     SERVICE_PATIENT_VIEW,
     SERVICES,
@@ -78,6 +79,7 @@ def build_cds_router(
     fetch_timeout_s: float = 5.0,
     max_pages: int = 5,
     allow_http_fhir_server: bool = False,
+    smart_launch_url: str | None = None,
 ) -> APIRouter:
     """The CDS Hooks endpoints under `/cds-services`.
 
@@ -118,7 +120,7 @@ def build_cds_router(
             mapped = case_from_entries(entries, patient_id=patient_id, assessed_on=today)
             case, dropped = readable_case(mapped.case, mapped.sources, today=today)
             assessment = assess(case, today=today)
-            factory = _CardFactory(issued, body.hookInstance, patient_id)
+            factory = _CardFactory(issued, body.hookInstance, patient_id, smart_launch_url)
             cards = list(build(assessment, body, factory))
             if dropped or truncated:
                 cards.append(left_out_card(factory, dropped, truncated, fetcher.max_pages))
@@ -277,6 +279,7 @@ def create_cds_app(
             )
     elif verifier is None:
         logger.warning("CDS Hooks service running WITHOUT client authentication (demo only)")
+    router_kwargs.setdefault("smart_launch_url", env.get(ENV_SMART_LAUNCH_URL) or None)
     app = FastAPI(title="rplcare CDS Hooks service", version="1.0", lifespan=_lifespan)
     app.include_router(build_cds_router(verifier, feedback_store, **router_kwargs))
     origins = [o.strip() for o in env.get(ENV_CORS_ORIGINS, "*").split(",") if o.strip()]

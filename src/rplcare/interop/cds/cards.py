@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections import OrderedDict
@@ -79,15 +80,35 @@ def _detail(rec: Any, lead: str | None = None) -> str:
 class _CardFactory:
     """Builds cards and remembers which recommendation each card uuid speaks for."""
 
-    def __init__(self, issued: _Issued, hook_instance: str, patient_id: str) -> None:
+    def __init__(
+        self,
+        issued: _Issued,
+        hook_instance: str,
+        patient_id: str,
+        smart_launch_url: str | None = None,
+    ) -> None:
         self.issued = issued
         self.hook_instance = hook_instance
         self.patient_id = patient_id
+        self.smart_launch_url = smart_launch_url
 
     def card(self, key: str, rec: Any | None, **fields: Any) -> Card:
         cid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"rplcare:{self.hook_instance}:{key}"))
         self.issued.put(cid, {"recommendation": rec.id if rec else key, "patient": self.patient_id})
         fields.setdefault("overrideReasons", OVERRIDE_REASONS)
+        if self.smart_launch_url:
+            # SMART App Launch (EHR launch): the EHR adds `launch` and `iss` to this URL; the app
+            # then runs the authorization-code flow with PKCE against `iss` (docs/fhir-mapping.md)
+            smart = Link(
+                label="Open the full rplcare plan",
+                url=self.smart_launch_url,
+                type="smart",
+                appContext=json.dumps(
+                    {"patient": self.patient_id, "recommendation": rec.id if rec else key},
+                    separators=(",", ":"),
+                ),
+            )
+            fields["links"] = [*(fields.get("links") or []), smart]
         return Card(uuid=cid, **fields)
 
 

@@ -12,6 +12,8 @@ from rplcare.interop.fhir.codes import (
 
 ENV_ALLOW_UNAUTHENTICATED = "RPLCARE_CDS_ALLOW_UNAUTHENTICATED"
 ENV_CORS_ORIGINS = "RPLCARE_CDS_CORS_ORIGINS"
+#: the rplcare SMART app launch URL registered with the EHR; set = every card links to it
+ENV_SMART_LAUNCH_URL = "RPLCARE_SMART_LAUNCH_URL"
 
 SERVICE_PATIENT_VIEW = "rplcare-patient-view"
 SERVICE_ORDER_SIGN = "rplcare-order-sign"
