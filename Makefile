@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip==26.3
-	$(PY) -m pip install -q -c constraints.txt -e ".[web,interop,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[web,interop,dev,screen,spark]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -353,19 +353,80 @@ def user_add(
 
 @app.command("import-fhir")
 def import_fhir(
-    bundle: Annotated[Path, typer.Argument(help="FHIR R4 Bundle (JSON).")],
+    bundle: Annotated[
+        list[Path],
+        typer.Argument(
+            help="FHIR R4 Bundle (JSON), or FHIR Bulk Data output: folders or NDJSON files "
+            "(.ndjson, .ndjson.gz; per resource type or organizeOutputBy=Patient)."
+        ),
+    ],
     patient: Annotated[
-        str | None, typer.Option(help="Patient id when the Bundle holds several.")
+        str | None, typer.Option(help="Patient id when the input holds several.")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write the case here.")
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Write the case here (a folder of ID.yaml for an export)."
+        ),
     ] = None,
+    layout: Annotated[str, typer.Option(help="Bulk layout: auto, type or patient.")] = "auto",
     today: TodayOpt = None,
 ) -> None:
-    """Turn a FHIR R4 Bundle into a case file; unmapped resources are reported on stderr."""
+    """Turn a FHIR R4 Bundle or a Bulk export into case files; unmapped resources on stderr."""
+    day = _parse_day(today, "--today")
+    if layout not in ("auto", "type", "patient"):
+        _fail([f"--layout: {layout!r} is not one of auto, type, patient"])
+    from rplcare.interop.fhir.bulk_import import import_bulk, is_bulk_input
+
+    if is_bulk_input(bundle) or len(bundle) > 1:
+        raise typer.Exit(import_bulk(bundle, patient, output, day, layout=layout))
     from rplcare.interop import commands
 
-    raise typer.Exit(commands.import_fhir(bundle, patient, output, _parse_day(today, "--today")))
+    raise typer.Exit(commands.import_fhir(bundle[0], patient, output, day))
+
+
+@app.command()
+def screen(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="FHIR Bulk Data export: folders or NDJSON files (.ndjson, .gz)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output file: .csv, .parquet or .ndjson.")],
+    today: TodayOpt = None,
+    engine: Annotated[str, typer.Option(help="local (embedded) or spark.")] = "local",
+    master: Annotated[
+        str | None, typer.Option(help="Spark master URL (default local[WORKERS]).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes (local) or Spark cores; default: all cores.")
+    ] = None,
+    only_candidates: Annotated[
+        bool, typer.Option("--only-candidates", help="Write rows of candidates only.")
+    ] = False,
+    layout: Annotated[str, typer.Option(help="Bulk layout: auto, type or patient.")] = "auto",
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Start again instead of resuming a stopped run.")
+    ] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Screen a population: one row per patient with her care gaps (decision support)."""
+    day = _parse_day(today, "--today")
+    from rplcare.screening.commands import run_screen
+
+    raise typer.Exit(
+        run_screen(
+            paths,
+            out,
+            day,
+            engine=engine,
+            master=master,
+            workers=workers,
+            only_candidates=only_candidates,
+            layout=layout,
+            resume=not fresh,
+            progress=not no_progress,
+        )
+    )
 
 
 @app.command("case-to-fhir")

@@ -1,0 +1,164 @@
+"""Population screening benchmarks (issue 14): patients/s against the orjson parse floor.
+
+Run: `.venv/bin/python benchmarks/bench_screen.py [--patients 10000] [--spark]`.
+Generates (once, under benchmarks/data/, never committed) a Bulk export scaled from the
+Synthea samples with scripts/scale_bulk.py, then measures in the same run:
+
+- floor: orjson parsing every line of the export with no other work (one core);
+- local engine, 1 and 2 workers: whole-population patients/s, its ratio to the floor, and
+  candidate assessments/s/core (candidates ÷ (wall time × workers) is a lower bound: the
+  parse of the whole export is in the same wall time);
+- the per-patient function alone on the candidates (assessments/s on one core);
+- peak memory (max RSS of the run's process tree, from getrusage) of each run;
+- with --spark: the Spark start, local[1] and local[2].
+
+Prints JSON and writes benchmarks/results/screen.json. The machine is shared: the ratios to
+the floor measured in the same run are what compare, not the absolute rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTHEA = ROOT.parent / "shared" / "fhir-samples" / "synthea"
+if not SYNTHEA.exists():
+    SYNTHEA = Path("/work/shared/fhir-samples/synthea")
+TODAY = "2026-11-23"
+
+
+def export_for(n: int) -> Path:
+    out = ROOT / "benchmarks" / "data" / f"bulk-{n}"
+    if not (out / "manifest.json").exists():
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "scale_bulk.py"),
+                str(SYNTHEA),
+                str(out),
+                "--patients",
+                str(n),
+            ],
+            check=True,
+        )
+    return out
+
+
+def floor(export: Path) -> dict[str, float]:
+    import orjson
+
+    t = time.perf_counter()
+    lines = 0
+    for f in sorted(export.glob("*.ndjson")):
+        with open(f, "rb") as fh:
+            for line in fh:
+                orjson.loads(line)
+                lines += 1
+    return {"seconds": time.perf_counter() - t, "lines": lines}
+
+
+def run_child(code: str) -> dict:
+    """Run code in a fresh interpreter; returns its JSON plus the peak RSS of its tree."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    data = json.loads(p.stdout.strip().splitlines()[-1])
+    data["peak_rss_mb"] = round(max(after, before) / 1024, 1)
+    return data
+
+
+LOCAL = """
+import json, time, tempfile
+from datetime import date
+from pathlib import Path
+from rplcare.screening.local import screen_local
+out = Path(tempfile.mkdtemp()) / "rows.ndjson"
+t = time.perf_counter()
+s = screen_local([Path({export!r})], out, date.fromisoformat({today!r}), workers={workers})
+dt = time.perf_counter() - t
+print(json.dumps({{"seconds": dt, "patients": s.patients_read, "candidates": s.candidates,
+                  "screened": s.screened}}))
+"""
+
+PER_PATIENT = """
+import json, time
+from datetime import date
+from pathlib import Path
+from rplcare.interop.fhir.bulk import read_patients
+from rplcare.screening.candidates import is_candidate_resource
+from rplcare.screening.patient import screen_patient
+day = date.fromisoformat({today!r})
+groups = [g for g in read_patients([Path({export!r})], mark=is_candidate_resource) if g.marked]
+groups = groups[:300]
+screen_patient(groups[0].key, groups[0].lines, day, marked=True)
+t = time.perf_counter()
+for g in groups:
+    screen_patient(g.key, g.lines, day, marked=True)
+dt = time.perf_counter() - t
+print(json.dumps({{"seconds": dt, "assessed": len(groups)}}))
+"""
+
+SPARK = """
+import json, time, tempfile
+from datetime import date
+from pathlib import Path
+t = time.perf_counter()
+from rplcare.screening.spark import spark_session, screen_spark
+s = spark_session({master!r})
+s.sparkContext.parallelize(range(4), 2).count()
+start = time.perf_counter() - t
+out = Path(tempfile.mkdtemp()) / "rows.parquet"
+t = time.perf_counter()
+r = screen_spark([Path({export!r})], out, date.fromisoformat({today!r}), spark=s)
+dt = time.perf_counter() - t
+s.stop()
+print(json.dumps({{"start_seconds": start, "seconds": dt, "patients": r.patients_read}}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patients", type=int, default=10_000)
+    ap.add_argument("--spark", action="store_true")
+    a = ap.parse_args()
+    export = export_for(a.patients)
+    fl = floor(export)
+    res: dict = {
+        "patients": a.patients,
+        "export_mb": round(sum(f.stat().st_size for f in export.glob("*.ndjson")) / 2**20, 1),
+    }
+    res["floor"] = {
+        **fl,
+        "lines_per_s": fl["lines"] / fl["seconds"],
+        "patients_per_s": a.patients / fl["seconds"],
+    }
+    for w in (1, 2):
+        r = run_child(LOCAL.format(export=str(export), today=TODAY, workers=w))
+        r["patients_per_s"] = r["patients"] / r["seconds"]
+        r["ratio_to_floor"] = r["patients_per_s"] / res["floor"]["patients_per_s"]
+        r["candidate_assessments_per_s_per_core_lower_bound"] = r["candidates"] / (r["seconds"] * w)
+        res[f"local_{w}"] = r
+    r = run_child(PER_PATIENT.format(export=str(export), today=TODAY))
+    r["assessments_per_s_one_core"] = r["assessed"] / r["seconds"]
+    res["per_patient_function"] = r
+    if a.spark:
+        for m in ("local[1]", "local[2]"):
+            res[f"spark_{m}"] = run_child(SPARK.format(export=str(export), today=TODAY, master=m))
+    print(json.dumps(res, indent=2))
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "screen.json").write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The embedded screening engine: stream the export, pre-filter, assess on a process pool.
+
+The main process reads the export (`interop.bulk`: each line parsed once with orjson, the
+candidate test applied to it as it is read) and writes rows; candidates go in batches of
+their raw NDJSON lines to worker processes that run `screen_patient` (the function the Spark
+engine calls too). At most `4 × workers` batches are in flight, so memory stays bounded;
+rows come back in read order. `workers=1` runs everything in this process.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rplcare.interop.fhir.bulk import BadLine, BulkStats, read_patients
+from rplcare.screening.candidates import is_candidate_resource
+from rplcare.screening.output import Journal, Summary, write_rows
+from rplcare.screening.patient import non_candidate_row, screen_patient
+
+__all__ = ["screen_local"]
+
+BATCH = 16
+
+
+def _work(batch: list[tuple[str, list[bytes]]], today: date, definition: str) -> list[dict]:
+    return [
+        screen_patient(key, lines, today, marked=True, definition=definition)
+        for key, lines in batch
+    ]
+
+
+def _warm() -> None:
+    from rplcare.knowledge import get_kb
+
+    get_kb()
+
+
+def screen_local(
+    paths: list[Path],
+    out: Path,
+    today: date,
+    *,
+    workers: int = 1,
+    only_candidates: bool = False,
+    layout: str = "auto",
+    definition: str = "eshre2022",
+    resume: bool = True,
+    on_bad: Callable[[BadLine], None] | None = None,
+    on_bytes: Callable[[int, int], None] | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+    spill_dir: Path | None = None,
+    bucket_bytes: int = 64 * 1024 * 1024,
+    stats: BulkStats | None = None,
+) -> Summary:
+    """Screen a Bulk export into `out`; returns the summary (counts over the whole output)."""
+    journal = Journal(out, resume=resume)
+    summary = Summary(resumed=len(journal.done))
+    st = stats if stats is not None else BulkStats()
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_warm) if workers > 1 else None
+    # rows leave in a fixed order (a function of the input, never of timing): a queue of
+    # worker results and ready rows (non-candidates), written from the left
+    queue: deque[Future[list[dict]] | list[dict]] = deque()
+    running = 0
+    batch: list[tuple[str, list[bytes]]] = []
+
+    def emit(rows: list[dict[str, Any]]) -> None:
+        journal.write(rows)
+        if on_row is not None:
+            for r in rows:
+                on_row(r)
+
+    def drain(wait_all: bool = False) -> None:
+        nonlocal running
+        while queue:
+            head = queue[0]
+            if isinstance(head, list):
+                emit(queue.popleft())  # type: ignore[arg-type]
+                continue
+            if not (wait_all or running >= 4 * workers or head.done()):
+                break
+            emit(queue.popleft().result())  # type: ignore[union-attr]
+            running -= 1
+
+    def submit() -> None:
+        nonlocal batch, running
+        if not batch:
+            return
+        if pool is None:
+            queue.append(_work(batch, today, definition))
+        else:
+            queue.append(pool.submit(_work, batch, today, definition))
+            running += 1
+        batch = []
+        drain()
+
+    try:
+        for group in read_patients(
+            paths,
+            on_bad=on_bad,
+            layout=layout,  # type: ignore[arg-type]
+            mark=is_candidate_resource,
+            stats=st,
+            on_bytes=on_bytes,
+            spill_dir=spill_dir,
+            bucket_bytes=bucket_bytes,
+        ):
+            summary.candidates += group.marked
+            if group.key in journal.done:
+                continue
+            if not group.marked:
+                if not only_candidates:
+                    row = non_candidate_row(group.key, today)
+                    if queue and isinstance(queue[-1], list):
+                        queue[-1].append(row)
+                    else:
+                        queue.append([row])
+                    if len(queue) == 1 or len(queue[-1]) >= 1000:
+                        drain()
+                continue
+            batch.append((group.key, group.lines))
+            if len(batch) >= BATCH:
+                submit()
+        submit()
+        drain(wait_all=True)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        journal.close()
+    summary.patients_read = st.patients
+    summary.bad_lines = st.bad_lines
+    write_rows(journal.rows(), out, summary)
+    journal.path.unlink()
+    return summary
