@@ -82,6 +82,12 @@ FACES: dict[str, tuple[tuple[float, ...], str]] = {
         "lengths (10, 4, 3), reference path parts (2), unit factor (x1000)",
     ),
     "interop/fhir/write.py": ((16,), "id hash length"),
+    "interop/fhir/bulk.py": (
+        (2, 8, 9, 16, 64, 200, 1000, 1024, 2000),
+        "spill sizes (bytes, 64 MiB buckets, gz size factor), buffer shift, progress and report "
+        "intervals, reference prefix lengths ('Patient/', 'urn:uuid:')",
+    ),
+    "interop/fhir/bulk_import.py": ((2, 100), "exit code 2 (invalid input), YAML line width"),
     "render/chart.py": (
         (0.14, 0.22, 0.35, 0.4, 0.5, 1.5, 2, 3, 3.8, 4, 7, 7.5, 8, 9, 10, 12, 100, 3600),
         "figure layout (inches, points, alpha, ticks), percent, seconds per hour",
