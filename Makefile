@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint bench install system-deps clean
+.PHONY: run demo test fuzz lint bench install system-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: install system-deps
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider
+
+## The long fuzz run: 10,000 inputs per face (cli, api, fhir, cds); figures in the README.
+fuzz: install
+	RPLCARE_FUZZ_EXAMPLES=$${RPLCARE_FUZZ_EXAMPLES:-10000} $(PY) -m pytest -q -s -p no:cacheprovider -p no:logging tests/test_fuzz_faces.py
 
 bench: install system-deps
 	$(PY) benchmarks/bench_core.py
