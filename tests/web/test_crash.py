@@ -64,7 +64,7 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path):
         proc = _start(db, port, log)
         stop = threading.Event()
 
-        def writer(w: int, rnd: int = rnd, port: int = port) -> None:
+        def writer(w: int, rnd: int = rnd, port: int = port, stop: threading.Event = stop) -> None:
             i = 0
             with httpx.Client(timeout=10) as c:
                 while not stop.is_set():
