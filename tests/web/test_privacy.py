@@ -107,3 +107,23 @@ def test_sqlite_file_is_created_0600(tmp_path):
     store = Store(f"sqlite:///{path}")
     store.dispose()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_access_log_is_redacted_by_default():
+    import logging
+
+    from rplcare.web.commands import RedactedAccessLog, access_log_mode
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/api/cases/mrn-123456/report.pdf?lang=en", "1.1", 200),
+        None,
+    )
+    RedactedAccessLog().filter(record)
+    line = record.getMessage()
+    assert "mrn-123456" not in line and "lang=en" not in line and "/api/cases/…/report.pdf" in line
+    assert access_log_mode() == "redacted"
