@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test test-long lint bench install system-deps clean
+.PHONY: run demo test test-long fuzz lint bench install system-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: install system-deps
 ## The one-plan property over 10,000 generated cases (make test runs 500).
 test-long: install
 	RPLCARE_LONG=1 $(PY) -m pytest -q -p no:cacheprovider -m slow tests/reasoning/test_one_plan.py
+
+## The long fuzz run: 10,000 inputs per face (cli, api, fhir, cds); figures in the README.
+fuzz: install
+	RPLCARE_FUZZ_EXAMPLES=$${RPLCARE_FUZZ_EXAMPLES:-10000} $(PY) -m pytest -q -s -p no:cacheprovider -p no:logging tests/test_fuzz_faces.py
 
 bench: install system-deps
 	$(PY) benchmarks/bench_core.py

@@ -90,7 +90,7 @@ def _seed_user(url: str) -> str:
     store = Store(url)
     try:
         with store.write() as s:
-            return repo.issue_token(s, repo.create_user(s, "bench", "clinician", "bench-pw"))
+            return repo.issue_token(s, repo.create_user(s, "bench", "clinician", None))
     finally:
         store.dispose()
 

@@ -38,9 +38,20 @@ def database_url(url: str | None = None) -> str:
     return url
 
 
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file mode 0600 before SQLite does (it would use the umask, often
+    0644: the care record readable by every local user). SQLite gives -wal / -shm the same."""
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not path or path.startswith(":memory:") or "?" in path or os.path.exists(path):
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str | None = None) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(
             url, pool_size=20, max_overflow=40, pool_timeout=60, connect_args={"timeout": 60}
         )

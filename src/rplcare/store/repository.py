@@ -646,6 +646,130 @@ def count_cases(s: Session) -> int:
     return s.scalar(select(func.count()).select_from(CaseRecord)) or 0
 
 
+def audit_json(e: AuditEntry) -> dict[str, Any]:
+    return {
+        "action": e.action,
+        "user": e.user.name if e.user else None,
+        "role": e.role,
+        "client": e.client,
+        "created": e.created.isoformat(),
+        "detail": e.detail,
+    }
+
+
+def full_record(s: Session, case_id: str) -> dict[str, Any]:
+    """A patient's whole record: every version, its stored assessments, every decision on a
+    recommendation and the record's audit trail (what a subject-access request asks for)."""
+    versions = case_versions(s, case_id)
+    ids = [v.id for v in versions]
+    assessments = list(
+        s.scalars(
+            select(AssessmentRecord)
+            .where(AssessmentRecord.case_version_id.in_(ids))
+            .order_by(AssessmentRecord.id)
+        )
+    )
+    by_version = {v.id: v.n for v in versions}
+    return {
+        "format": "rplcare.record/1",
+        "case_id": case_id,
+        "exported": utcnow().isoformat(),
+        "versions": [
+            {
+                "version": v.n,
+                "event": v.event,
+                "author": v.author.name if v.author else None,
+                "created": v.created.isoformat(),
+                "case": v.data,
+            }
+            for v in versions
+        ],
+        "assessments": [
+            {
+                "version": by_version.get(a.case_version_id),
+                "kb_version": a.kb_version,
+                "definition": a.definition,
+                "luteal_policy": a.luteal_policy,
+                "assessed_on": a.assessed_on.isoformat(),
+                "assessment": a.data,
+            }
+            for a in assessments
+        ],
+        "overrides": [override_json(o) for o in reversed(override_history(s, case_id))],
+        "audit": [audit_json(e) for e in reversed(audit_log(s, case_id, limit=100_000))],
+    }
+
+
+def record_bundle(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record as a FHIR R4 collection Bundle: the latest case as FHIR resources, and every
+    version and the decisions as attached JSON (DocumentReference), so nothing is lost."""
+    import base64
+
+    from rplcare.case.loader import load_case
+    from rplcare.interop.fhir_map import case_to_bundle
+
+    latest = record["versions"][-1]["case"]
+    entries = list(case_to_bundle(load_case(latest)).get("entry", []))
+
+    def attached(title: str, data: Any, when: str) -> dict[str, Any]:
+        raw = json.dumps(data, ensure_ascii=False, default=str).encode()
+        return {
+            "resource": {
+                "resourceType": "DocumentReference",
+                "status": "current",
+                "description": title,
+                "date": when,
+                "content": [
+                    {
+                        "attachment": {
+                            "contentType": "application/json",
+                            "title": title,
+                            "data": base64.b64encode(raw).decode(),
+                        }
+                    }
+                ],
+            }
+        }
+
+    for v in record["versions"]:
+        entries.append(attached(f"case version {v['version']} ({v['event']})", v, v["created"]))
+    entries.append(
+        attached("decisions on recommendations", record["overrides"], record["exported"])
+    )
+    entries.append(attached("audit trail", record["audit"], record["exported"]))
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def erase_case(s: Session, case_id: str, user: User, reason: str) -> dict[str, Any]:
+    """Erase a patient's record from every table (versions, assessments, decisions, CDS
+    feedback naming the case) by an admin with a reason. The audit keeps a tombstone (who,
+    when, why, how many rows) and the record's audit rows lose their details."""
+    reason = check_identifier((reason or "").strip(), "reason", 500)
+    if len(reason) < 10:
+        raise CaseError([("reason", "give the reason for the erasure (10 characters or more)")])
+    get_case(s, case_id, lock=True)
+    ids = [v for v in s.scalars(select(CaseVersion.id).where(CaseVersion.case_id == case_id))]
+    counts = {
+        "versions": len(ids),
+        "assessments": s.execute(
+            delete(AssessmentRecord).where(AssessmentRecord.case_version_id.in_(ids))
+        ).rowcount,
+        "overrides": s.execute(delete(Override).where(Override.case_id == case_id)).rowcount,
+        "cds_feedback": s.execute(
+            delete(CdsFeedback).where(CdsFeedback.patient_id == case_id)
+        ).rowcount,
+    }
+    s.execute(delete(CaseVersion).where(CaseVersion.case_id == case_id))
+    s.execute(delete(CaseRecord).where(CaseRecord.id == case_id))
+    from sqlalchemy import update
+
+    s.execute(
+        update(AuditEntry).where(AuditEntry.case_id == case_id).values(detail={"erased": True})
+    )
+    audit(s, user, "erased", case_id, {"reason": reason, "rows": counts})
+    return {"erased": case_id, "rows": counts}
+
+
 # --- assessments ------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ was saved since (the answer names the current version and what changed).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -73,6 +74,15 @@ def _store(request: Request) -> Store:
 
 def _header(cred: HTTPAuthorizationCredentials | None) -> str | None:
     return f"Bearer {cred.credentials}" if cred else None
+
+
+def attachment(filename: str) -> str:
+    """`Content-Disposition` per RFC 6266 / 8187: an ASCII fallback and the UTF-8 name, so a
+    case id with any characters gives a valid header."""
+    fallback = "".join(
+        ch if ch.isascii() and ch.isprintable() and ch not in '"\\;%' else "_" for ch in filename
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def etag(version: int) -> str:
@@ -164,9 +174,12 @@ async def import_case(request: Request, response: Response, cred: Credentials) -
 @router.get("/cases", summary="Cases with their latest version and status badges")
 def list_cases(request: Request, cred: Credentials, q: str | None = None) -> list[dict[str, Any]]:
     with _store(request).write() as s:
-        auth.api_user(s, _header(cred))
+        user = auth.api_user(s, _header(cred))
         out = []
-        for case, v in repo.list_cases(s, q):
+        rows = repo.list_cases(s, q)
+        # the count, not the search term (which may be a name or a record number)
+        repo.audit(s, user, "listed", None, {"what": "cases", "count": len(rows)})
+        for case, v in rows:
             a = repo.assessment_for(s, v)
             out.append(
                 {
@@ -336,18 +349,51 @@ def record_loss(
 
 @router.get("/cases/{case_id}/audit", summary="The case's audit log, newest first")
 def case_audit(request: Request, case_id: str, cred: Credentials) -> list[dict[str, Any]]:
-    with _store(request).read() as s:
-        auth.api_user(s, _header(cred))
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
         repo.get_case(s, case_id)
-        return [
-            {
-                "action": e.action,
-                "user": e.user.name if e.user else None,
-                "created": e.created.isoformat(),
-                "detail": e.detail,
-            }
-            for e in repo.audit_log(s, case_id)
-        ]
+        out = [repo.audit_json(e) for e in repo.audit_log(s, case_id)]
+        repo.audit(s, user, "audit_read", case_id, {"what": "case audit"})
+        return out
+
+
+@router.get("/cases/{case_id}/record.json", summary="The whole record of a patient (export)")
+def record_json(request: Request, case_id: str, cred: Credentials) -> Response:
+    """Every version, assessment, decision and audit row of the case, as one JSON document."""
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        record = repo.full_record(s, case_id)
+        repo.audit(s, user, "exported", case_id, {"what": "record.json"})
+    return Response(
+        json.dumps(record, ensure_ascii=False, indent=1, default=str),
+        media_type="application/json",
+        headers={"Content-Disposition": attachment(f"{case_id}-record.json")},
+    )
+
+
+@router.get("/cases/{case_id}/record.fhir.json", summary="The whole record as a FHIR Bundle")
+def record_fhir(request: Request, case_id: str, cred: Credentials) -> Response:
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        record = repo.full_record(s, case_id)
+        repo.audit(s, user, "exported", case_id, {"what": "record.fhir.json"})
+    return Response(
+        json.dumps(repo.record_bundle(record), ensure_ascii=False, indent=1, default=str),
+        media_type="application/fhir+json",
+        headers={"Content-Disposition": attachment(f"{case_id}-record.fhir.json")},
+    )
+
+
+class ErasureIn(BaseModel):
+    reason: str = Field(min_length=10, max_length=500, description="why (kept in the audit)")
+
+
+@router.post("/cases/{case_id}/erase", summary="Erase a patient's record (admin; reason kept)")
+def erase(request: Request, case_id: str, body: ErasureIn, cred: Credentials) -> dict[str, Any]:
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        auth.require_admin(user)
+        return repo.erase_case(s, case_id, user, body.reason)
 
 
 # --- documents ------------------------------------------------------------------------
@@ -397,7 +443,7 @@ def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "e
         resp = Response(
             body,
             media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{ctx["case_id"]}-report.pdf"'},
+            headers={"Content-Disposition": attachment(f"{ctx['case_id']}-report.pdf")},
         )
     elif kind == "report.html":
         resp = Response(
@@ -413,9 +459,7 @@ def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "e
         resp = Response(
             documents.schedule_ics(a, ctx["case_id"], ctx["lost"]),
             media_type="text/calendar; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="{ctx["case_id"]}-schedule.ics"'
-            },
+            headers={"Content-Disposition": attachment(f"{ctx['case_id']}-schedule.ics")},
         )
     log_export(store, ctx, kind, lang=lang, lost=ctx["lost"])
     return resp

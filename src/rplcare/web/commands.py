@@ -6,6 +6,7 @@ Heavy imports (uvicorn, FastAPI, SQLAlchemy) happen inside the functions so that
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,13 +15,39 @@ from rplcare.errors import ExitCode
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
+class RedactedAccessLog:
+    """A filter for uvicorn's access log: the case id in `/cases/{id}...` and every query
+    string (search terms) become `…`, so the log holds no patient identifiers."""
+
+    def filter(self, record: object) -> bool:
+        import re
+
+        args = getattr(record, "args", None)
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = args[2].split("?", 1)[0] + ("?…" if "?" in args[2] else "")
+            path = re.sub(r"(/cases/)[^/]+", r"\1…", path)
+            record.args = (*args[:2], path, *args[3:])  # type: ignore[attr-defined]
+        return True
+
+
+def access_log_mode() -> str:
+    """`RPLCARE_ACCESS_LOG`: `redacted` (default), `full` or `off`."""
+    mode = os.environ.get("RPLCARE_ACCESS_LOG", "redacted").strip().lower()
+    return mode if mode in ("redacted", "full", "off") else "redacted"
+
+
 def serve(host: str, port: int) -> None:
     """Run the web app with uvicorn (migrating the database first)."""
+    import logging
+
     import uvicorn
 
     from rplcare.web.app import create_app
 
     app = create_app()
+    mode = access_log_mode()
+    if mode == "redacted":
+        logging.getLogger("uvicorn.access").addFilter(RedactedAccessLog())
     print(
         f"rplcare is running at http://{host}:{port}/ (decision support, not diagnosis)",
         file=sys.stderr,
@@ -29,7 +56,13 @@ def serve(host: str, port: int) -> None:
     # a keep-alive longer than uvicorn's 5 s default avoids the race where a client reuses a
     # connection the server is closing (seen as read errors under load)
     uvicorn.run(
-        app, host=host, port=port, log_level="info", proxy_headers=False, timeout_keep_alive=30
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        timeout_keep_alive=30,
+        access_log=mode != "off",
     )
 
 

@@ -24,7 +24,7 @@ from rplcare.store import repository as repo
 from rplcare.store.db import Store
 from rplcare.store.models import REASONS, ROLES, AuditEntry, User
 from rplcare.web import auth
-from rplcare.web.api import document_context, render_document
+from rplcare.web.api import attachment, document_context, render_document
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -737,7 +737,7 @@ def export(request: Request, case_id: str, fmt: str) -> Response:
     return Response(
         text,
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{case_id}.{fmt}"'},
+        headers={"Content-Disposition": attachment(f"{case_id}.{fmt}")},
     )
 
 

@@ -57,6 +57,8 @@ ENV_MAX_LIFETIME = "RPLCARE_CDS_MAX_JWT_LIFETIME_S"
 ENV_LEEWAY = "RPLCARE_CDS_JWT_LEEWAY_S"
 ENV_TRUST_FORWARDED = "RPLCARE_CDS_TRUST_FORWARDED_HEADERS"
 ENV_PUBLIC_BASE_URL = "RPLCARE_CDS_PUBLIC_BASE_URL"
+ENV_JWKS_DEADLINE = "RPLCARE_CDS_JWKS_DEADLINE_S"
+ENV_JWKS_MAX_BYTES = "RPLCARE_CDS_JWKS_MAX_BYTES"
 
 #: The spec's RECOMMENDED algorithms. ``none`` and HMAC SHALL NOT be used; anything else is
 #: refused so that a key's type can never be reinterpreted under another algorithm.
@@ -112,7 +114,8 @@ class CdsAuthSettings:
     max_lifetime_s: float = 3600.0
     leeway_s: float = 30.0
     jwks_refresh_min_interval_s: float = 60.0
-    jwks_fetch_timeout_s: float = 5.0
+    jwks_fetch_timeout_s: float = 5.0  # overall deadline of one fetch (connect to last byte)
+    jwks_max_bytes: int = 65_536  # a JWK Set is a few KB; a bigger answer is refused
     trust_forwarded_headers: bool = False
     public_base_url: str | None = None
     replay_cache_max_entries: int = 100_000
@@ -135,6 +138,8 @@ class CdsAuthSettings:
         return cls(
             max_lifetime_s=_env_float(env, ENV_MAX_LIFETIME, defaults.max_lifetime_s),
             leeway_s=_env_float(env, ENV_LEEWAY, defaults.leeway_s),
+            jwks_fetch_timeout_s=_env_float(env, ENV_JWKS_DEADLINE, defaults.jwks_fetch_timeout_s),
+            jwks_max_bytes=int(_env_float(env, ENV_JWKS_MAX_BYTES, defaults.jwks_max_bytes)),
             trust_forwarded_headers=_env_bool(env, ENV_TRUST_FORWARDED),
             public_base_url=(env.get(ENV_PUBLIC_BASE_URL) or "").strip() or None,
         )
@@ -288,19 +293,44 @@ def _parse_jwks(jwks: Mapping[str, Any], source: str) -> dict[str, _Verification
     return keys
 
 
-def httpx_jwks_fetcher(timeout_s: float = 5.0) -> JwksFetcher:
-    """Fetch a JWK Set with httpx: bounded time, no redirects, JSON object required."""
+def httpx_jwks_fetcher(timeout_s: float = 5.0, max_bytes: int = 65_536) -> JwksFetcher:
+    """Fetch a JWK Set with httpx: no redirects, JSON object required, and bounded in both
+    time and size. httpx's timeouts apply to each read, so a server trickling one byte every
+    few seconds would never time out; here the whole fetch has one deadline (checked between
+    chunks, and every read waits at most what is left of it) and the body is read in chunks
+    up to `max_bytes`, so a 300 MB answer costs at most `max_bytes` of memory."""
     import httpx
 
     def fetch(url: str) -> Mapping[str, Any]:
-        response = httpx.get(
+        deadline = time.monotonic() + timeout_s
+
+        def left() -> float:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CdsAuthError(f"JWKS fetch over its {timeout_s:g} s deadline")
+            return remaining
+
+        with httpx.stream(
+            "GET",
             url,
-            timeout=timeout_s,
+            timeout=httpx.Timeout(left()),
             follow_redirects=False,
             headers={"Accept": "application/jwk-set+json, application/json"},
-        )
-        response.raise_for_status()
-        data = response.json()
+        ) as response:
+            response.raise_for_status()
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise CdsAuthError(f"JWKS of {declared} bytes, over {max_bytes}")
+            body = bytearray()
+            for chunk in response.iter_raw():  # as it arrives (a chunk size would wait)
+                left()
+                body += chunk
+                if len(body) > max_bytes:
+                    raise CdsAuthError(f"JWKS over {max_bytes} bytes")
+            left()
+        from rplcare.util.limits import parse_json
+
+        data = parse_json(bytes(body))
         if not isinstance(data, dict):
             raise ValueError("JWK Set is not a JSON object")
         return data
@@ -322,6 +352,11 @@ class JwksCache:
     at most once per ``min_refresh_interval_s`` per issuer, so a flood of tokens with random
     kids cannot turn the service into a request amplifier against the client's JWKS host.
     The ``jku`` header is never dereferenced: only configured URLs are fetched.
+
+    Single flight: while one request refreshes an issuer's keys, the others do not wait for
+    it: they use the keys already cached, or fail fast (401). So a slow JWKS host holds at
+    most one worker thread per issuer, for at most the fetch deadline, and the rest of the
+    service (`/healthz` included) keeps answering.
     """
 
     def __init__(
@@ -331,10 +366,11 @@ class JwksCache:
         fetcher: JwksFetcher | None = None,
         min_refresh_interval_s: float = 60.0,
         fetch_timeout_s: float = 5.0,
+        max_bytes: int = 65_536,
         now: Clock = time.monotonic,
     ) -> None:
         self._clients = clients
-        self._fetch = fetcher or httpx_jwks_fetcher(fetch_timeout_s)
+        self._fetch = fetcher or httpx_jwks_fetcher(fetch_timeout_s, max_bytes)
         self._min_interval = min_refresh_interval_s
         self._now = now
         self._state: dict[str, _IssuerKeys] = {}
@@ -352,7 +388,9 @@ class JwksCache:
         key = state.keys.get(kid)
         if key is not None or client.jwks_url is None:
             return key
-        with state.lock:
+        if not state.lock.acquire(blocking=False):
+            return None  # a refresh is in flight: fail fast rather than queue behind it
+        try:
             key = state.keys.get(kid)  # another thread may have refreshed meanwhile
             if key is not None:
                 return key
@@ -377,6 +415,8 @@ class JwksCache:
             static = _parse_jwks(client.jwks, f"config for {client.iss!r}") if client.jwks else {}
             state.keys = {**fresh, **static}
             return state.keys.get(kid)
+        finally:
+            state.lock.release()
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,39 +427,47 @@ class JwksCache:
 class JtiReplayCache:
     """Thread-safe in-memory set of seen ``(iss, jti)`` pairs, each kept until its expiry.
 
-    Per-process: a deployment with several workers needs a shared store (or sticky routing)
-    for replay protection to hold across them.
+    One partition per issuer, each with its own cap (`max_entries`): one EHR sending many
+    tokens fills only its own partition (and is refused when it is full: fail closed), never
+    another issuer's. Per-process: a deployment with several workers needs a shared store (or
+    sticky routing) for replay protection to hold across them.
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._max = max_entries
-        self._expiry: dict[tuple[str, str], float] = {}
-        self._heap: list[tuple[float, tuple[str, str]]] = []
+        self._expiry: dict[str, dict[str, float]] = {}
+        self._heap: dict[str, list[tuple[float, str]]] = {}
         self._lock = threading.Lock()
 
-    def _purge(self, now: float) -> None:
-        while self._heap and self._heap[0][0] <= now:
-            expires_at, key = heapq.heappop(self._heap)
-            if self._expiry.get(key) == expires_at:
-                del self._expiry[key]
+    def _purge(self, iss: str, now: float) -> None:
+        heap, seen = self._heap.get(iss, []), self._expiry.get(iss, {})
+        while heap and heap[0][0] <= now:
+            expires_at, jti = heapq.heappop(heap)
+            if seen.get(jti) == expires_at:
+                del seen[jti]
 
     def check_and_add(self, iss: str, jti: str, expires_at: float, now: float) -> bool:
         """Record the pair; False if it was already seen and has not expired (a replay)."""
-        key = (iss, jti)
         with self._lock:
-            self._purge(now)
-            if key in self._expiry:
+            for known in self._heap:  # a few configured issuers: cheap
+                self._purge(known, now)
+            seen = self._expiry.setdefault(iss, {})
+            if jti in seen:
                 return False
-            if len(self._expiry) >= self._max:
+            if len(seen) >= self._max:
                 # Fail closed: forgetting old jtis early would re-open replay.
-                raise CdsAuthError("jti replay cache full")
-            self._expiry[key] = expires_at
-            heapq.heappush(self._heap, (expires_at, key))
+                raise CdsAuthError(f"jti replay cache of {iss!r} full")
+            seen[jti] = expires_at
+            heapq.heappush(self._heap.setdefault(iss, []), (expires_at, jti))
             return True
+
+    def size(self, iss: str) -> int:
+        with self._lock:
+            return len(self._expiry.get(iss, {}))
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._expiry)
+            return sum(len(v) for v in self._expiry.values())
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,6 +509,7 @@ class CdsJwtVerifier:
             fetcher=fetcher,
             min_refresh_interval_s=self.settings.jwks_refresh_min_interval_s,
             fetch_timeout_s=self.settings.jwks_fetch_timeout_s,
+            max_bytes=self.settings.jwks_max_bytes,
             now=now,
         )
         self.replay_cache = replay_cache or JtiReplayCache(self.settings.replay_cache_max_entries)

@@ -134,7 +134,8 @@ def bundle_entries(value: Any) -> Iterator[Entry]:
     if not isinstance(value, Mapping):
         return
     if value.get("resourceType") == "Bundle":
-        for e in value.get("entry") or []:
+        entries = value.get("entry")
+        for e in entries if isinstance(entries, list) else []:
             if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping):
                 yield e.get("fullUrl"), e["resource"]
     elif isinstance(value.get("resourceType"), str):
