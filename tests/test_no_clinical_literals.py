@@ -62,8 +62,9 @@ FACES: dict[str, tuple[tuple[float, ...], str]] = {
         "fetch timeout (s) and page bound, error-path list truncation, CORS max-age (s)",
     ),
     "interop/cds/auth.py": (
-        (5.0, 30.0, 60.0, 77, 80, 512, 2048, 3600.0, 16384, 100000),
-        "security limits: key sizes, cache sizes, clock skew and lifetimes (s), text truncation",
+        (5.0, 30.0, 60.0, 77, 80, 512, 2048, 3600.0, 16384, 65536, 100000),
+        "security limits: key sizes, cache sizes, JWKS size cap (bytes), clock skew and "
+        "lifetimes (s), text truncation",
     ),
     "interop/cds/cards.py": (
         (3, 20, 80, 119, 120, 50000),
