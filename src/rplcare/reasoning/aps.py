@@ -92,7 +92,7 @@ def _clinical_criteria(case: Case, kb: KnowledgeBase) -> list[dict[str, Any]]:
     run: list[int] = []
     runs: list[list[int]] = []
     for i, p in enumerate(case.pregnancies):
-        aneuploid = p.poc_karyotype is not None and _aneuploid(p.poc_karyotype)
+        aneuploid = p.poc_karyotype is not None and _aneuploid(p.poc_karyotype, kb)
         if (
             p.outcome == "biochemical"
             or (p.outcome == "miscarriage" and p.ga is not None and p.ga < early)
@@ -150,14 +150,16 @@ def _clinical_criteria(case: Case, kb: KnowledgeBase) -> list[dict[str, Any]]:
     return out
 
 
-def _aneuploid(karyotype: str) -> bool:
+def _aneuploid(karyotype: str, kb: KnowledgeBase) -> bool:
     """A numerical abnormality in an ISCN string ("47,XX,+16", "45,X", "69,XXY")."""
     parts = karyotype.replace(" ", "").split(",")
     try:
         n = int(parts[0])
     except ValueError:
         return False
-    return n != 46 or any(re.fullmatch(r"[+-](\d+|X|Y)", p) for p in parts[2:])
+    return n != int(kb.param("genetics.normal_chromosome_count")) or any(
+        re.fullmatch(r"[+-](\d+|X|Y)", p) for p in parts[2:]
+    )
 
 
 def unbalanced_structural(karyotype: str, kb: KnowledgeBase) -> bool:

@@ -184,11 +184,11 @@ def plan_luteal(
     ctx = parts.context
     reason = None
     if ctx.viability == "ectopic":
-        reason = "ectopic pregnancy"
+        reason = kb.say("luteal.not_indicated.ectopic")
     elif ctx.viability == "failure_diagnostic":
-        reason = "pregnancy failure diagnosed on ultrasound"
+        reason = kb.say("luteal.not_indicated.failure")
     elif not ctx.intrauterine:
-        reason = "pregnancy of unknown location (no intrauterine pregnancy on scan yet)"
+        reason = kb.say("luteal.not_indicated.location_unknown")
     indication = None
     if statuses.get(BLEEDING_ID) == "recommended":
         indication = BLEEDING_ID

@@ -233,7 +233,9 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
             ev,
         )
     aneu = [
-        i for i, p in enumerate(case.pregnancies) if p.poc_karyotype and aneuploid(p.poc_karyotype)
+        i
+        for i, p in enumerate(case.pregnancies)
+        if p.poc_karyotype and aneuploid(p.poc_karyotype, kb)
     ]
     if aneu:
         fs.add(
@@ -550,7 +552,7 @@ def classify_karyotype(k: str, kb: KnowledgeBase) -> str:
             rest = rest.replace(b.lower(), "")
     if any(tag in rest for tag in kb.param("genetics.structural_rearrangement_tags")):
         return "structural"
-    if aneuploid(k):
+    if aneuploid(k, kb):
         return "numerical"
     return "normal_variant" if variant else "normal"
 
