@@ -81,14 +81,15 @@ def _env(tmp: Path) -> dict[str, str]:
 
 
 def test_installed_package_is_not_the_checkout(installed: Path, tmp_path: Path):
-    out = subprocess.run(
+    proc = subprocess.run(
         [str(installed / "bin" / "python"), "-c", "import rplcare; print(rplcare.__file__)"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         env=_env(tmp_path),
-        check=True,
-    ).stdout
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
     assert str(ROOT / "src") not in out and str(installed) in out
 
 
