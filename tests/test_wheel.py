@@ -62,7 +62,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # install of this checkout) are not processed from a plain path entry
     (Path(site) / "dev-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     inst = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--ignore-installed",
+            str(wheel),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp,
