@@ -178,9 +178,9 @@ class Terminology:
                 if drug not in self.drugs:
                     problems.append(f"ingredients.{ing.id}.by_route.{route}: unknown drug {drug}")
         for d in self.drugs.values():
-            ing = d.extra.get("ingredient")
-            if ing is not None and ing not in self.ingredients:
-                problems.append(f"drugs.{d.id}.ingredient: unknown ingredient {ing!r}")
+            ing_id = d.extra.get("ingredient")
+            if ing_id is not None and ing_id not in self.ingredients:
+                problems.append(f"drugs.{d.id}.ingredient: unknown ingredient {ing_id!r}")
         self.orders: dict[str, dict[str, str]] = dict(raw["orders"])
         for oid, o in self.orders.items():
             if "drug" in o and o["drug"] not in self.drugs:

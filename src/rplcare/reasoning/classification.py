@@ -50,8 +50,8 @@ def is_early_loss(p: PastPregnancy, kb: KnowledgeBase) -> bool:
     if p.outcome != "miscarriage":
         return False
     if p.ga is None:
-        return p.ga_unknown
-    return p.ga < kb.param("class.loss_limit_days")
+        return bool(p.ga_unknown)
+    return bool(p.ga < kb.param("class.loss_limit_days"))
 
 
 def _trimester(p: PastPregnancy, kb: KnowledgeBase) -> str | None:
