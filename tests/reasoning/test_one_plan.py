@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from rplcare.case.errors import CaseError
@@ -245,22 +245,33 @@ def test_no_conflict_in_10000_generated_assessments(data):
     _check_one_plan(data)
 
 
-@pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 def test_generated_cases_are_mostly_valid_and_reach_the_conflicting_recommendations():
     """The generator exercises both sides of the declared conflicts (a property over cases that
-    never reach them proves nothing)."""
+    never reach them proves nothing). Derandomised: the same 400 cases on every run, so the
+    coverage figure cannot flake (a random draw of 300 once reached only 7 of 12 sides)."""
     seen: set[str] = set()
-    valid = 0
-    strategy = cases()
-    for _ in range(300):
-        data = strategy.example()
+    tried = {"valid": 0, "all": 0}
+
+    @settings(
+        max_examples=400,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate],
+    )
+    @given(cases())
+    def collect(data):
+        tried["all"] += 1
         try:
             case = load_case(data, today=TODAY)
         except CaseError:
-            continue
-        valid += 1
-        seen |= {r.id for r in assess(case).recommendations}
-    assert valid >= 200
+            return
+        tried["valid"] += 1
+        seen.update(r.id for r in assess(case).recommendations)
+
+    collect()
+    assert tried["valid"] >= tried["all"] * 2 // 3, tried
     sides = {side.partition(":")[0] for c in get_kb().conflicts for side in c.between}
     reached = sides & seen
     assert len(reached) >= len(sides) - 3, sorted(sides - seen)
