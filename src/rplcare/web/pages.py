@@ -28,6 +28,10 @@ from rplcare.web.api import attachment, document_context, render_document
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# `{{ _("...") }}` / `{% trans %}` in every template; the catalogs (Babel) are installed per
+# request by the language work (issue 11 §6); until then the English source strings show.
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
 
