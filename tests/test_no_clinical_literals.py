@@ -34,6 +34,7 @@ NUMBERS: dict[tuple[str, float], str] = {
     ("reasoning/aps.py", 2): "ISCN string index: fields after the sex chromosomes",
     ("reasoning/aps.py", 365.25): "days per year (unit)",
     ("reasoning/assess.py", 2): "JSON indent",
+    ("interop/fhir/export.py", 2): "JSON indent",
     ("reasoning/assess.py", 3): "default fold minimum, set from the KB that made the assessment",
     ("pregnancy/dating.py", 2): "round() digits",
     ("pregnancy/gestation.py", 7): "days per week (the W+D notation)",
@@ -98,15 +99,9 @@ FACES: dict[str, tuple[tuple[float, ...], str]] = {
 }
 NUMBERS |= {(f, v): why for f, (values, why) in FACES.items() for v in values}
 
-# clinical numbers still in code (debt, each with where it belongs): FHIR Dosage in export.py
-# should read doses.yaml (kb.doses); `2` there is both the JSON indent and "twice daily"
-KNOWN_CLINICAL: dict[tuple[str, float], str] = {
-    ("interop/fhir/export.py", 2): "JSON indent and Dosage frequency 2/day (doses.yaml)",
-    ("interop/fhir/export.py", 5): "folic acid 5 mg (doses.yaml folic_acid_high)",
-    ("interop/fhir/export.py", 75): "aspirin 75-100 mg (doses.yaml aspirin_low_dose)",
-    ("interop/fhir/export.py", 100): "aspirin 75-100 mg (doses.yaml aspirin_low_dose)",
-    ("interop/fhir/export.py", 400): "progesterone 400 mg, folic acid 400 ug (doses.yaml)",
-}
+# clinical numbers still in code (debt, each with where it belongs): none left; FHIR Dosage
+# in export.py reads doses.yaml (kb.doses) since the rules name their doses
+KNOWN_CLINICAL: dict[tuple[str, float], str] = {}
 
 # file under src/rplcare -> (clinical sentences still in code, why)
 SENTENCES: dict[str, tuple[int, str]] = {
@@ -123,7 +118,7 @@ SENTENCES: dict[str, tuple[int, str]] = {
     "interop/cds/discovery.py": (4, "service descriptions of the CDS discovery document"),
     "interop/cds/orders.py": (2, "order-sign card labels"),
     "interop/fhir/codes.py": (12, "FHIR displays of rplcare's local code systems"),
-    "interop/fhir/export.py": (7, "FHIR Dosage / note texts"),
+    "interop/fhir/export.py": (4, "FHIR Dosage / note texts"),
     "interop/fhir/read.py": (17, "import notes and unmapped reasons (the report to the user)"),
     "interop/fhir/write.py": (1, "an extension's display"),
 }

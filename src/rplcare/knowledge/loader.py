@@ -190,6 +190,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             for name in rule.when.names():
                 if name not in findings:
                     problems.append(f"recommendation {rid}.rules[{i}]: unknown finding {name!r}")
+        _check_rec_doses(rid, rec, doses, problems)
     for did, d in doses.items():
         if d.source not in sources:
             problems.append(f"dose {did}: unknown source {d.source!r}")
@@ -292,6 +293,32 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
         sentences=sentences,
         content_hash=digest.hexdigest(),
     )
+
+
+def _check_rec_doses(
+    rid: str, rec: Recommendation, doses: Mapping[str, Dose], problems: list[str]
+) -> None:
+    """Named doses exist, and a rule that prescribes names every dose its sentence writes."""
+    for did in rec.doses:
+        if did not in doses:
+            problems.append(f"recommendation {rid}.doses: unknown dose {did!r}")
+    for i, rule in enumerate(rec.rules):
+        for did in rule.doses or ():
+            if did not in doses:
+                problems.append(f"recommendation {rid}.rules[{i}].doses: unknown dose {did!r}")
+        if rule.status == "not_recommended":
+            continue
+        written = {
+            m.group(2)
+            for m in templates.PARAM.finditer(rule.text or rec.text)
+            if m.group(1) == "dose"
+        }
+        missing = sorted(written - set(rec.rule_doses(i)))
+        if missing:
+            problems.append(
+                f"recommendation {rid}.rules[{i}]: its text writes dose(s) {missing} that the "
+                "rule does not prescribe (doses:)"
+            )
 
 
 def _resolve_when_pregnant(wp: Any, where: str, res: Any) -> Any:

@@ -77,6 +77,7 @@ class Dose(Strict):
 
     id: str
     drug: str
+    medication: str  # the terminology drug it is (terminology.yaml drugs), for FHIR export
     dose: float | None = None  # None: individualised (e.g. LMWH "prophylactic dose")
     dose_high: float | None = None  # a range "75-100"
     unit: str | None = None  # UCUM (mg, ug, [iU])
@@ -163,6 +164,8 @@ class Rule(Strict):
     urgency: Urgency = "routine"
     timing: PlanTiming | None = None
     when_pregnant: WhenPregnant | None = None
+    # structured doses (doses.yaml ids) this rule prescribes; None: the recommendation's
+    doses: tuple[str, ...] | None = None
 
 
 class Recommendation(Strict):
@@ -174,6 +177,14 @@ class Recommendation(Strict):
     rules: tuple[Rule, ...] = Field(min_length=1)
     note: str | None = None
     population: Population | None = None  # set from populations.yaml at load
+    # structured doses (doses.yaml ids) its rules prescribe, unless a rule names its own; FHIR
+    # export writes MedicationRequest.dosageInstruction from them
+    doses: tuple[str, ...] = ()
+
+    def rule_doses(self, index: int) -> tuple[str, ...]:
+        """The dose ids the rule at `index` prescribes."""
+        own = self.rules[index].doses
+        return self.doses if own is None else own
 
 
 class Conflict(Strict):

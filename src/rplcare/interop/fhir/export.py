@@ -4,8 +4,9 @@ Everything is a *proposal* (CarePlan intent proposal; requests draft/proposal): 
 suggests, a clinician orders. Each request carries the recommendation id as an identifier with
 system `https://rplcare.org/recommendation`, so stored overrides and CDS feedback can be joined
 back to the knowledge base. Drug doses are written only where the knowledge base states them
-(progesterone 400 mg twice daily vaginally, aspirin 75-100 mg, folic acid); the rest is text,
-because an invented structured dose is more dangerous than a sentence.
+(the `doses:` a recommendation's rule names in `recommendations.yaml`, structured in
+`doses.yaml`); the rest is text, because an invented structured dose is more dangerous than a
+sentence.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from rplcare.interop.fhir.codes import (
     LOINC_DISPLAY,
     RECOMMENDATION_SYSTEM,
     ROUTE_ORAL,
-    ROUTE_SC,
-    ROUTE_VAGINAL,
     TERM,
     UCUM,
     Code,
@@ -33,6 +32,8 @@ from rplcare.interop.fhir.codes import (
 )
 from rplcare.interop.fhir.jsonutil import _uid
 from rplcare.interop.fhir.write import case_to_bundle
+from rplcare.knowledge import KnowledgeBase, get_kb
+from rplcare.knowledge.model import Dose
 
 __all__ = ["KB_SYSTEM", "assessment_bundle", "medication_requests", "progesterone_stop_date"]
 
@@ -98,76 +99,78 @@ def _bounds(start: str, end: str | None) -> dict[str, Any]:
     return period
 
 
+def _kb_dosage(d: Dose, bounds: dict[str, Any] | None = None) -> dict[str, Any]:
+    """FHIR Dosage from a knowledge-base dose (doses.yaml): text, route, timing, amount."""
+    dosage: dict[str, Any] = {
+        "text": f"{d.drug} {d.full()}",
+        "route": _route(TERM.routes[d.route]),
+    }
+    repeat: dict[str, Any] = {}
+    if bounds is not None:
+        repeat["boundsPeriod"] = bounds
+    if d.timing is not None:
+        repeat |= {
+            "frequency": d.timing.frequency,
+            "period": d.timing.period,
+            "periodUnit": d.timing.period_unit,
+        }
+    if repeat:
+        dosage["timing"] = {"repeat": repeat}
+    if d.dose is not None and d.unit is not None:
+        if d.dose_high is not None:
+            amount = {
+                "doseRange": {"low": _dose(d.dose, d.unit), "high": _dose(d.dose_high, d.unit)}
+            }
+        else:
+            amount = {"doseQuantity": _dose(d.dose, d.unit)}
+        dosage["doseAndRate"] = [amount]
+    return dosage
+
+
+def _rule_doses(rec: Any, kb: KnowledgeBase) -> list[Dose]:
+    """The structured doses the rule that made `rec` prescribes (from the knowledge base)."""
+    kbrec = kb.recommendations.get(rec.id)
+    if kbrec is None or not 0 <= rec.rule_index < len(kbrec.rules):
+        return []
+    return [kb.doses[did] for did in kbrec.rule_doses(rec.rule_index)]
+
+
 def medication_requests(rec: Any, assessment: Any, subject: dict[str, str]) -> list[dict[str, Any]]:
-    """Draft MedicationRequests for a drug recommendation ([] when it is not a drug)."""
+    """Draft MedicationRequests for a drug recommendation ([] when it is not a drug).
+
+    The dose, route and timing come from the doses the recommendation's rule names in the
+    knowledge base (`doses:`); a drug recommendation without one is written as text only.
+    """
+    if rec.status == "not_recommended":
+        return []
     start = assessment.assessed_on.isoformat()
     stop = progesterone_stop_date(assessment)
     rid = rec.id
-    if rid == "treat.vaginal_progesterone_bleeding":
-        sched = rec.extra.get("schedule") or {}
-        dosage = {
-            "text": sched.get("regimen") or "vaginal micronised progesterone 400 mg twice daily",
-            "route": _route(ROUTE_VAGINAL),
-            "timing": {
-                "repeat": {
-                    "boundsPeriod": _bounds(start, stop),
-                    "frequency": 2,
-                    "period": 1,
-                    "periodUnit": "d",
-                }
-            },
-            "doseAndRate": [{"doseQuantity": _dose(400)}],
-        }
-        return [_med_request("vaginal_progesterone", rec, subject, start, dosage)]
+    sched = (rec.extra.get("schedule") if isinstance(rec.extra, dict) else None) or {}
+    kb = assessment.kb or get_kb()
+    doses = _rule_doses(rec, kb)
+    if doses:
+        # a luteal schedule bounds the progestogen; its regimen wording wins over the dose's
+        bounded = rid in ("treat.vaginal_progesterone_bleeding", "treat.dydrogesterone")
+        out = []
+        for d in doses:
+            dosage = _kb_dosage(d, _bounds(start, stop) if bounded else None)
+            if sched.get("regimen"):
+                dosage["text"] = sched["regimen"]
+            out.append(_med_request(d.medication, rec, subject, start, dosage))
+        return out
     if rid == "treat.luteal_phase_support_art":
-        sched = rec.extra.get("schedule") or {}
         dosage = {
             "text": sched.get("regimen") or "progesterone as prescribed by the clinic",
             "timing": {"repeat": {"boundsPeriod": _bounds(start, stop)}},
         }
         return [_med_request("vaginal_progesterone", rec, subject, start, dosage)]
-    if rid == "treat.aspirin_heparin":
-        aspirin = {
-            "text": "aspirin 75-100 mg once daily",
-            "route": _route(ROUTE_ORAL),
-            "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
-            "doseAndRate": [{"doseRange": {"low": _dose(75), "high": _dose(100)}}],
-        }
-        lmwh = {
-            "text": "low-molecular-weight heparin, prophylactic dose, once daily from the "
-            "positive pregnancy test",
-            "route": _route(ROUTE_SC),
-            "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
-        }
-        return [
-            _med_request("low_dose_aspirin", rec, subject, start, aspirin),
-            _med_request("lmwh", rec, subject, start, lmwh),
-        ]
     if rid in ("treat.levothyroxine", "treat.levothyroxine_pregnancy_adjustment"):
         dosage = {
             "text": "levothyroxine, dose individualised to TSH (" + rec.title + ")",
             "route": _route(ROUTE_ORAL),
         }
         return [_med_request("levothyroxine", rec, subject, start, dosage)]
-    if rid == "treat.folic_acid":
-        high = "5 mg" in rec.text
-        dosage = {
-            "text": rec.text,
-            "route": _route(ROUTE_ORAL),
-            "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
-            "doseAndRate": [{"doseQuantity": _dose(5) if high else _dose(400, "ug")}],
-        }
-        return [_med_request("folic_acid", rec, subject, start, dosage)]
-    if rid == "treat.bromocriptine":
-        dosage = {"text": rec.text, "route": _route(ROUTE_ORAL)}
-        return [_med_request("bromocriptine", rec, subject, start, dosage)]
-    if rid == "treat.dydrogesterone" and rec.status != "not_recommended":
-        dosage = {
-            "text": rec.text,
-            "route": _route(ROUTE_ORAL),
-            "timing": {"repeat": {"boundsPeriod": _bounds(start, stop)}},
-        }
-        return [_med_request("oral_dydrogesterone", rec, subject, start, dosage)]
     return []
 
 
