@@ -937,3 +937,35 @@ def test_cards_link_to_the_plan_with_a_smart_app_launch() -> None:
         )
     )
     assert all(link["type"] != "smart" for c in plain for link in c.get("links") or [])
+
+
+def test_order_sign_runs_assess_with_the_draft_orders_as_proposed_items(monkeypatch) -> None:
+    # issue 8 §2: one decision path. The IVIG order (ATC J06BA02) is answered by assess() of the
+    # chart with proposed.medications == ["ivig"]; the card is treat.ivig's recorded rule
+    # (recommendations.yaml: recorded.ivig -> not_recommended, prominent -> critical).
+    import rplcare.interop.cds.orders as orders_mod
+
+    seen: list[Any] = []
+    real = orders_mod.assess
+
+    def spy(case: Any, **kw: Any) -> Any:
+        seen.append(case.proposed)
+        return real(case, **kw)
+
+    monkeypatch.setattr(orders_mod, "assess", spy)
+    pid, prefetch, day = chart(APS)
+    orders = _orders(
+        pid,
+        {
+            "resourceType": "MedicationRequest",
+            "id": "ivig",
+            "medicationCodeableConcept": {
+                "coding": [{"system": "http://www.whocc.no/atc", "code": "J06BA02"}]
+            },
+        },
+    )
+    body = request("order-sign", pid, prefetch, context={"draftOrders": orders})
+    cards = cards_of(client_for(day).post(f"/cds-services/{SERVICE_ORDER_SIGN}", json=body))
+    assert [(p.medications, p.tests) for p in seen] == [(["ivig"], [])]
+    [card] = [c for c in cards if c["source"]["topic"]["code"] == "treat.ivig"]
+    assert card["indicator"] == "critical"

@@ -542,6 +542,35 @@ class CurrentPregnancy(Model):
         return self
 
 
+class ProposedOrders(Model):
+    """Items in orders not yet signed (CDS order-sign's draft orders): proposed, not given.
+
+    Reasoning treats a proposed item like a recorded one, so the knowledge base's rule for an
+    item advised against answers the order exactly as it answers the record.
+    """
+
+    medications: list[str] = Field(default_factory=list)
+    tests: list[str] = Field(default_factory=list)
+
+    @field_validator("medications")
+    @classmethod
+    def _meds(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        return _medications(values, info, "proposed.medications")
+
+    @field_validator("tests")
+    @classmethod
+    def _tests(cls, values: list[str]) -> list[str]:
+        known = vocabulary().tests
+        bad = [
+            (f"[{i}]", f"{v!r} is not a known test (allowed: {', '.join(sorted(known))})")
+            for i, v in enumerate(values)
+            if v not in known
+        ]
+        if bad:
+            raise Problems(bad)
+        return values
+
+
 class Case(Model):
     format: Literal["rplcare.case/1"] | None = None
     id: str | None = Field(None, max_length=200)
@@ -554,6 +583,8 @@ class Case(Model):
     current_pregnancy: CurrentPregnancy | None = None
     # recommendation ids the patient asked about (kept visible, never folded away)
     asked_about: list[str] = Field(default_factory=list)
+    # draft orders being signed (CDS order-sign); None for a case as recorded
+    proposed: ProposedOrders | None = None
 
     _warnings: list[str] = PrivateAttr(default_factory=list)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from rplcare.case.model import Case, Result
+from rplcare.case.model import Case, ProposedOrders, Result
 from rplcare.case.vocabulary import vocabulary
 from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.gestation import format_ga
@@ -645,6 +645,22 @@ def _lifestyle(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
         )
 
 
+def _proposed(proposed: ProposedOrders, kb: KnowledgeBase, fs: FindingSet) -> None:
+    """Draft orders: the same `recorded.*` finding as a record of the item, evidence the order."""
+    for path, items, table in (
+        ("proposed.medications", proposed.medications, RECORDED_TREATMENTS),
+        ("proposed.tests", proposed.tests, NOT_ROUTINE_RECORDED),
+    ):
+        for j, item in enumerate(items):
+            fid = table.get(item)
+            if fid:
+                fs.add(
+                    fid,
+                    kb.say("text.proposed_order", item=item.replace("_", " ")),
+                    [f"{path}[{j}]"],
+                )
+
+
 def _recorded(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet) -> None:
     voc = vocabulary()
     for code, fid in NOT_ROUTINE_RECORDED.items():
@@ -676,6 +692,8 @@ def _recorded(case: Case, facts: Facts, kb: KnowledgeBase, fs: FindingSet) -> No
                     kb.say("recorded.aspirin_or_heparin"),
                     [f"{path}[{j}]"],
                 )
+    if case.proposed is not None:
+        _proposed(case.proposed, kb, fs)
     for code in ("factor_v_leiden", "prothrombin_mutation", "protein_s"):
         for i, r in facts.all(code):
             if r.qualitative == "positive" or (

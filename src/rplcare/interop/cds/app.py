@@ -38,6 +38,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from rplcare.case.errors import CaseError
+from rplcare.case.model import Case
 from rplcare.interop.cds.auth import CdsJwtVerifier, require_cds_jwt
 from rplcare.interop.cds.cards import _CardFactory, _Issued, left_out_card, patient_view_cards
 from rplcare.interop.cds.discovery import (
@@ -103,7 +104,7 @@ def build_cds_router(
     def run(
         service_id: str,
         body: CdsRequest,
-        build: Callable[[Assessment, CdsRequest, _CardFactory], Iterable[Card]],
+        build: Callable[[Assessment, CdsRequest, _CardFactory, Case], Iterable[Card]],
     ) -> dict[str, Any]:
         """Read the chart, assess, build cards; every chart problem ends in no cards."""
         if body.hook != _HOOKS[service_id]:
@@ -121,7 +122,7 @@ def build_cds_router(
             case, dropped = readable_case(mapped.case, mapped.sources, today=today)
             assessment = assess(case, today=today)
             factory = _CardFactory(issued, body.hookInstance, patient_id, smart_launch_url)
-            cards = list(build(assessment, body, factory))
+            cards = list(build(assessment, body, factory, case))
             if dropped or truncated:
                 cards.append(left_out_card(factory, dropped, truncated, fetcher.max_pages))
                 logger.warning(
@@ -168,7 +169,7 @@ def build_cds_router(
     async def answer(
         service_id: str,
         body: CdsRequest,
-        build: Callable[[Assessment, CdsRequest, _CardFactory], Iterable[Card]],
+        build: Callable[[Assessment, CdsRequest, _CardFactory, Case], Iterable[Card]],
     ) -> Response:
         # With complete prefetch the work is ~1 ms of CPU: done inline, as a thread hop costs
         # more than it saves under the GIL. A call that must fetch from the EHR goes to the
@@ -190,7 +191,9 @@ def build_cds_router(
         dependencies=deps,
     )
     async def patient_view(body: CdsRequest) -> Response:
-        return await answer(SERVICE_PATIENT_VIEW, body, lambda a, _r, f: patient_view_cards(a, f))
+        return await answer(
+            SERVICE_PATIENT_VIEW, body, lambda a, _r, f, _c: patient_view_cards(a, f)
+        )
 
     @router.post(
         f"/{SERVICE_ORDER_SIGN}",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from rplcare.case.model import Case, ProposedOrders
 from rplcare.interop.cds.cards import _CardFactory, _detail, _links, _source, _summary
 from rplcare.interop.cds.models import (
     Action,
@@ -24,12 +25,9 @@ from rplcare.interop.fhir.codes import (
 )
 from rplcare.interop.fhir.export import progesterone_stop_date
 from rplcare.interop.fhir.read import bundle_entries
-from rplcare.knowledge import get_kb
 from rplcare.knowledge.terminology import terminology
 from rplcare.pregnancy.gestation import format_ga
-from rplcare.reasoning.assess import Assessment
-from rplcare.reasoning.engine import evaluate
-from rplcare.reasoning.findings import FindingSet
+from rplcare.reasoning.assess import Assessment, assess
 
 TERM = terminology()
 
@@ -43,11 +41,10 @@ def _order_item_recs() -> dict[str, str]:
 
 
 ITEM_RECOMMENDATION = _order_item_recs()
-# A draft order is a record of the item: the knowledge base's "recorded" rule then applies even
-# when the patient's assessment did not list it (e.g. LIT ordered for a woman without RPL).
-ORDERED_FINDING: dict[str, str] = {
-    rec: TERM.recorded_findings()[item] for item, rec in ITEM_RECOMMENDATION.items()
-}
+# recommendation -> the item whose order meets it (an order coded by recommendation id). A
+# draft order goes into the case as a proposed item, so the knowledge base's "recorded" rule
+# applies even when the patient's assessment did not list it (e.g. LIT for a woman without RPL).
+ORDER_ITEM: dict[str, str] = {rec: item for item, rec in ITEM_RECOMMENDATION.items()}
 
 
 @dataclass(frozen=True)
@@ -185,32 +182,50 @@ def _corrected(res: Mapping[str, Any], stop: date, today: date) -> dict[str, Any
     return fixed
 
 
-def _as_ordered(a: Assessment, rec_id: str) -> Any | None:
-    """The recommendation as the knowledge base states it once the case records the item."""
-    fs = FindingSet()
-    for f in a.findings:
-        fs.add(f.id, f.text, f.evidence, f.details)
-    fs.add(
-        ORDERED_FINDING[rec_id],
-        "Ordered in the draft orders being signed.",
-        ["context.draftOrders"],
+def _with_orders(a: Assessment, case: Case, matches: list[OrderMatch]) -> dict[str, Any]:
+    """The same `assess()` on the case with the draft orders added as proposed items.
+
+    Returns the recommendations of that assessment by id. Only orders of items the terminology
+    lists under `orders` are added (the items whose order the knowledge base answers).
+    """
+    meds: list[str] = []
+    tests: list[str] = []
+    for m in matches:
+        item = m.item or ORDER_ITEM.get(m.rec_id or "")
+        if item is None or ITEM_RECOMMENDATION.get(item) != m.rec_id:
+            continue
+        target = meds if item in TERM.drugs else tests
+        if item not in target:
+            target.append(item)
+    if not meds and not tests:
+        return {r.id: r for r in a.recommendations}
+    proposed = ProposedOrders.model_validate({"medications": meds, "tests": tests})
+    drafted = case.model_copy(update={"proposed": proposed})
+    b = assess(
+        drafted,
+        today=a.assessed_on,
+        definition=a.definition,
+        luteal_policy=a.luteal_policy,
+        kb=a.kb,
     )
-    return evaluate(get_kb().recommendations[rec_id], fs, get_kb())
+    return {r.id: r for r in b.recommendations}
 
 
-def order_sign_cards(a: Assessment, req: CdsRequest, cards: _CardFactory) -> list[Card]:
+def order_sign_cards(a: Assessment, req: CdsRequest, cards: _CardFactory, case: Case) -> list[Card]:
+    """Cards for the draft orders: each matched order is answered by the assessment of the case
+    with the draft orders added (`_with_orders`), the plan's progesterone stop by `a`."""
     out: list[Card] = []
-    recs = {r.id: r for r in a.recommendations}
     stop_iso = progesterone_stop_date(a)
     stop = _day(stop_iso)
-    for _url, res in bundle_entries(req.context.get("draftOrders")):
+    orders = [
+        (res, _match_order(res)) for _url, res in bundle_entries(req.context.get("draftOrders"))
+    ]
+    recs = _with_orders(a, case, [m for _, m in orders])
+    for res, match in orders:
         rtype, rid_ = res.get("resourceType"), res.get("id")
         ref = f"{rtype}/{rid_}" if rid_ else None
-        match = _match_order(res)
         rec_id = match.rec_id
         rec = recs.get(rec_id or "")
-        if rec_id in ORDERED_FINDING and (rec is None or not rec.prominent):
-            rec = _as_ordered(a, rec_id) or rec
         against = rec is not None and (
             rec.status == "not_recommended" or rec.id == "advice.no_bed_rest"
         )
