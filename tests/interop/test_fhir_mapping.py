@@ -396,7 +396,12 @@ def test_ehr_style_bundle_is_read_and_the_rest_reported() -> None:
     result = import_bundle(bundle, today=TODAY)
     case = load_case(result.case, today=TODAY)
     assert case.id == "p1"
-    assert [r.code for r in case.results] == ["tsh", "hcg", "lupus_anticoagulant"]
+    assert [r.code for r in case.results] == [
+        "tsh",
+        "hcg",
+        "lupus_anticoagulant",
+        "anticardiolipin_igg",
+    ]
     assert case.results[1].unit == "mIU/mL"
     assert case.patient.conditions == ["antiphospholipid_syndrome"]
     assert case.patient.medications == ["low_dose_aspirin"]
@@ -414,7 +419,6 @@ def test_ehr_style_bundle_is_read_and_the_rest_reported() -> None:
     why = {row["id"]: row["why"] for row in result.unmapped}
     assert set(why) == {
         "chol",
-        "acl-lt",
         "nodate",
         "rpl",
         "hypo-old",
@@ -423,7 +427,9 @@ def test_ehr_style_bundle_is_read_and_the_rest_reported() -> None:
         "e1",
         "other",
     }
-    assert "comparator" in why["acl-lt"]
+    # issue 15 §2: valueQuantity.comparator is read as the lab sent it (a bound, not a value)
+    [acl] = [r for r in case.results if r.code == "anticardiolipin_igg"]
+    assert (acl.comparator, acl.value, acl.unit, acl.si) == ("<", 5, "GPL", None)
     assert "derived" in why["rpl"]
     assert "route" in why["prog"]
     assert "another patient" in why["other"]

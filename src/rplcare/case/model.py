@@ -275,6 +275,8 @@ class Result(Model):
     finding: ImagingFinding | None = None
     note: str | None = None
     on_anticoagulation: bool | None = None  # sample taken on heparin/warfarin/DOAC (LA caveat)
+    # the value is a bound, as labs report it ("<0.1", ">1000"; FHIR Quantity.comparator)
+    comparator: Literal["<", "<=", ">", ">="] | None = None
 
     # normalised, computed in _normalise; not part of the case file
     _code: str = PrivateAttr("")
@@ -283,6 +285,7 @@ class Result(Model):
     _ref_low_si: float | None = PrivateAttr(None)
     _qual: str | None = PrivateAttr(None)
     _above_ref: bool | None = PrivateAttr(None)
+    _bound_si: float | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _normalise(self, info: ValidationInfo) -> Result:
@@ -358,9 +361,27 @@ class Result(Model):
                 )
             else:
                 self._quantity(t, float(v), problems)
+        if self.comparator is not None:
+            self._censor(v, problems)
         if problems:
             raise Problems(problems)
         return self
+
+    def _censor(self, v: Any, problems: list[tuple[str, str]]) -> None:
+        """A value with a comparator is a bound, not a measurement: `si` is None, so no
+        calculator takes it as a number; only a comparison the bound decides is kept."""
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            problems.append(("comparator", f"{self.comparator!r} needs a numeric value"))
+            return
+        self._bound_si, self._si = self._si, None
+        high = self.reference_high
+        above: bool | None = None
+        if high is not None:
+            if self.comparator in (">", ">="):
+                above = True if v > high or (self.comparator == ">" and v >= high) else None
+            else:
+                above = False if v <= high else None
+        self._above_ref = above
 
     def _quantity(self, t: Any, v: float, problems: list[tuple[str, str]]) -> None:
         accepted = ", ".join(t.units)
@@ -435,6 +456,11 @@ class Result(Model):
     def si(self) -> float | None:
         """Value in the canonical unit of the test (None when qualitative or missing)."""
         return self._si
+
+    @property
+    def bound_si(self) -> float | None:
+        """With a comparator: the bound in the canonical unit (the value is beyond it)."""
+        return self._bound_si
 
     @property
     def ref_high_si(self) -> float | None:

@@ -65,6 +65,8 @@ def _is_positive(r: Result, kb: KnowledgeBase) -> tuple[bool, bool]:
         return r.qualitative == "positive", False
     if r.qualitative is not None:
         return r.qualitative == "positive", r.qualitative == "positive"
+    if r.comparator is not None:
+        return _bounded_positive(r, kb)
     if r.si is None:
         return False, False
     if r.code.startswith("anticardiolipin"):
@@ -75,6 +77,24 @@ def _is_positive(r: Result, kb: KnowledgeBase) -> tuple[bool, bool]:
     if r.ref_high_si is None:
         return False, True
     return r.si > r.ref_high_si, False
+
+
+def _bounded_positive(r: Result, kb: KnowledgeBase) -> tuple[bool, bool]:
+    """A bound ("<2", ">80") decides only when it lies on one side of every limit that
+    applies; otherwise the titre is unknown."""
+    b = r.bound_si
+    if b is None:
+        return False, True
+    limits = [r.ref_high_si] if r.ref_high_si is not None else []
+    if r.code.startswith("anticardiolipin"):
+        limits.append(kb.param("aps.acl_medium_titre"))
+    if not limits:
+        return False, True
+    if r.comparator in ("<", "<="):
+        return (False, False) if all(b <= lim for lim in limits) else (False, True)
+    if any(b >= lim for lim in limits):  # beyond a bound at or above a limit: above it
+        return True, False
+    return False, True
 
 
 def _family(code: str) -> str:

@@ -72,6 +72,8 @@ class Facts:
         self.case = case
         self.by_code: dict[str, list[tuple[int, Result]]] = {}
         for i, r in enumerate(case.results):
+            if r.comparator is not None:
+                continue  # a bound ("<0.1") is not a value: the rule sections read values
             self.by_code.setdefault(r.code, []).append((i, r))
 
     def all(self, code: str) -> list[tuple[int, Result]]:

@@ -618,13 +618,12 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: s
     q = res.get("valueQuantity")
     cc = res.get("valueCodeableConcept")
     if isinstance(q, Mapping):
-        if q.get("comparator"):
-            rd.skip(
-                res,
-                f"value with comparator {q['comparator']!r} cannot be entered as a number",
-                code,
-            )
+        comparator = q.get("comparator")
+        if comparator is not None and comparator not in ("<", "<=", ">", ">="):
+            rd.skip(res, f"value with comparator {comparator!r} is not a bound rplcare reads", code)
             return
+        if comparator is not None:
+            out["comparator"] = comparator
         if not _is_num(q.get("value")):
             rd.skip(res, "valueQuantity without a numeric value", code)
             return

@@ -324,6 +324,8 @@ def _result_observation(r: dict[str, Any]) -> dict[str, Any]:
         obs["valueCodeableConcept"] = {"coding": [local(CS_UTERINE_FINDING, r["finding"])]}
     elif _is_num(v):
         obs["valueQuantity"] = _quantity(v, r.get("unit"))
+        if r.get("comparator"):
+            obs["valueQuantity"] = {"comparator": r["comparator"], **obs["valueQuantity"]}
     elif isinstance(v, str) and v.lower() in QUALITATIVE and kind != "recorded":
         obs["valueCodeableConcept"] = {"coding": [coding(QUALITATIVE_CODES[v.lower()])], "text": v}
     elif isinstance(v, str):
