@@ -72,6 +72,11 @@ FACES: dict[str, tuple[tuple[float, ...], str]] = {
         "CDS Hooks text lengths, links per card, items listed, feedback cache size",
     ),
     "interop/cds/fetch.py": ((100, 200, 404), "FHIR search page size, HTTP status codes"),
+    "interop/cds/smart.py": (
+        (5, 5.0, 24, 48, 200, 302, 600.0, 1000),
+        "fetch timeout (s) and page bound, state/verifier random bytes, HTTP status codes, "
+        "pending-launch TTL (s) and bound",
+    ),
     "interop/cds/models.py": ((139,), "CDS Hooks 2.0 card summary length limit"),
     "interop/cds/orders.py": ((7, 10, 30), "UCUM factors 7 d/wk, 30 d/mo; ISO-date length"),
     "interop/commands.py": ((2, 100), "exit code (ExitCode.INVALID_INPUT), YAML line width"),

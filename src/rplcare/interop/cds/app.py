@@ -45,7 +45,9 @@ from rplcare.interop.cds.discovery import (
     _HOOKS,
     ENV_ALLOW_UNAUTHENTICATED,
     ENV_CORS_ORIGINS,
+    ENV_SMART_CLIENT_ID,
     ENV_SMART_LAUNCH_URL,
+    ENV_SMART_REDIRECT_URI,
     SERVICE_ORDER_SIGN,
     SERVICE_PATIENT_VIEW,
     SERVICES,
@@ -285,6 +287,19 @@ def create_cds_app(
     router_kwargs.setdefault("smart_launch_url", env.get(ENV_SMART_LAUNCH_URL) or None)
     app = FastAPI(title="rplcare CDS Hooks service", version="1.0", lifespan=_lifespan)
     app.include_router(build_cds_router(verifier, feedback_store, **router_kwargs))
+    client_id, redirect = env.get(ENV_SMART_CLIENT_ID), env.get(ENV_SMART_REDIRECT_URI)
+    if client_id and redirect:
+        from rplcare.interop.cds.smart import build_smart_router
+
+        app.include_router(
+            build_smart_router(
+                client_id,
+                redirect,
+                http_client=router_kwargs.get("http_client"),
+                allow_http=bool(router_kwargs.get("allow_http_fhir_server")),
+                clock=router_kwargs.get("clock", date.today),
+            )
+        )
     origins = [o.strip() for o in env.get(ENV_CORS_ORIGINS, "*").split(",") if o.strip()]
     add_cds_cors(app, origins or ["*"])
     return app

@@ -14,6 +14,9 @@ ENV_ALLOW_UNAUTHENTICATED = "RPLCARE_CDS_ALLOW_UNAUTHENTICATED"
 ENV_CORS_ORIGINS = "RPLCARE_CDS_CORS_ORIGINS"
 #: the rplcare SMART app launch URL registered with the EHR; set = every card links to it
 ENV_SMART_LAUNCH_URL = "RPLCARE_SMART_LAUNCH_URL"
+# the SMART app (interop/cds/smart.py): its registered public client id and redirect URI
+ENV_SMART_CLIENT_ID = "RPLCARE_SMART_CLIENT_ID"
+ENV_SMART_REDIRECT_URI = "RPLCARE_SMART_REDIRECT_URI"
 
 SERVICE_PATIENT_VIEW = "rplcare-patient-view"
 SERVICE_ORDER_SIGN = "rplcare-order-sign"
