@@ -87,6 +87,20 @@ def test_idle_session_times_out(web):
     assert web.client.get("/cases", follow_redirects=False).status_code == 303
 
 
+def test_absolute_session_timeout_ends_an_active_session(web):
+    # issue 10 §4: an absolute timeout (RPLCARE_SESSION_MAX_HOURS, 12 h) ends a session that
+    # has been in use all along, not only an idle one
+    _login(web.client)
+    assert web.client.get("/cases").status_code == 200
+    with web.app.state.store.write() as s:
+        s.execute(
+            update(WebSession).values(
+                created=utcnow() - repo.SESSION_MAX - timedelta(minutes=1), last_seen=utcnow()
+            )
+        )
+    assert web.client.get("/cases", follow_redirects=False).status_code == 303
+
+
 def test_cookie_flags_csp_hsts_and_no_redoc(database_url):
     from rplcare.web.app import create_app
 
