@@ -234,6 +234,30 @@ def test_admin_reset_disable_role_and_tokens(web):
         assert all(e.client for e in by_admin)
 
 
+def test_user_creation_is_audited_with_admin_role_and_client(web):
+    # issue 10 §7: every user change is audited with time, user, role and client address, and
+    # no secret in the row (ids only: the new user's id and role, never the password)
+    _login(web.client, "adm")
+    csrf = csrf_of(web.client.get("/admin/users").text)
+    web.client.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf,
+            "name": "newclin",
+            "role": "clinician",
+            "password": "copper lantern orchard",
+        },
+    )
+    with web.app.state.store.read() as s:
+        new = next(u for u in repo.list_users(s) if u.name == "newclin")
+    rows = [e for e in _actions(web, "user_created") if e.user is not None]
+    assert rows, "no user_created audit row by the admin"
+    row = rows[-1]
+    assert row.user.name == "adm" and row.role == "admin" and row.client and row.created is not None
+    assert row.detail == {"user_id": new.id, "role": "clinician"}
+    assert "copper" not in str(row.detail)
+
+
 def test_expired_token_is_refused(web):
     with web.app.state.store.write() as s:
         user = next(u for u in repo.list_users(s) if u.name == "view")
