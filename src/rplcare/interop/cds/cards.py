@@ -31,6 +31,9 @@ from rplcare.reasoning.assess import Assessment
 # --------------------------------------------------------------------------------------------
 
 
+DISCLAIMER = "*Decision support, not diagnosis: review against the full clinical picture.*"
+
+
 def _summary(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 1] + "…"
@@ -74,7 +77,7 @@ def _detail(rec: Any, lead: str | None = None) -> str:
             flag = "" if s.get("verified", True) else " *(wording not verified)*"
             lines.append(f"- {s.get('citation', s['id'])}{loc}{flag}")
     lines.append("")
-    lines.append("*Decision support, not diagnosis: review against the full clinical picture.*")
+    lines.append(DISCLAIMER)
     return "\n".join(lines)
 
 
@@ -144,7 +147,7 @@ def _action_detail(x: Any, a: Assessment) -> str:
         for sid in x.sources:
             src = kb.sources.get(sid) if kb is not None else None
             lines.append(f"- {getattr(src, 'citation', None) or sid}")
-    lines += ["", "*Decision support, not diagnosis: review against the full clinical picture.*"]
+    lines += ["", DISCLAIMER]
     return "\n".join(lines)
 
 
