@@ -121,9 +121,16 @@ def test_date_quick_calculator_lmp_cycle_35():
     assert json.loads(r.stdout)["dating"]["edd"] == "2024-10-14"  # models.md §4.1
 
 
-def test_date_quick_calculator_crl_intergrowth():
+def test_date_quick_calculator_crl_by_the_default_standard():
     r = cli("date", "--crl", "30", "--on", "2026-11-01", "-f", "json")
-    assert json.loads(r.stdout)["dating"]["ga"] == "9+6"  # INTERGROWTH P50 for 30 mm
+    assert json.loads(r.stdout)["dating"]["ga"] == "9+6"  # BMUS-Robinson 68.64 d (models.md §4.5)
+
+
+def test_date_quick_calculator_crl_outside_the_standard_is_exit_2():
+    # the default standard (BMUS-Robinson) ends at 84 mm: 90 mm is refused, not dated by another
+    r = cli("date", "--crl", "90", "--on", "2026-11-01", "-f", "json")
+    assert r.exit_code == 2
+    assert "--crl: 90 mm is outside 0-84 mm" in r.output
 
 
 def test_schedule_writes_an_icalendar_file(tmp_path):

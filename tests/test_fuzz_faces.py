@@ -344,11 +344,47 @@ class _Errors(logging.Handler):
         self.records.append(record)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known open failure class (issue 10): a mutated prefetch makes patient-view raise a "
-    "TypeError after mapping (no cards, logged at ERROR, never a 500); to be reduced and fixed",
-)
+# The class the prefetch fuzz found (reduced): an entry's fullUrl that is not a string (an
+# object, a list) reached the reader's index as an unhashable key, a TypeError after mapping.
+# Rule (issue 10 §2, CDS): bad prefetch input gives 200 with the chart read or no cards and a
+# logged reason at WARNING, never an ERROR or a traceback; a fullUrl is a string or absent.
+@pytest.mark.parametrize("full_url", [{"a": 1}, ["urn:x"], [], {}, 7, 1.5, True, None], ids=repr)
+def test_cds_prefetch_non_string_full_url_is_no_full_url(full_url: Any) -> None:
+    import tests.interop.test_cds_service as cds_tests
+    from fastapi.testclient import TestClient
+
+    from rplcare.interop.cds_service import create_cds_app
+
+    client = TestClient(
+        create_cds_app(clock=lambda: TODAY, environ={}, allow_unauthenticated=True),
+        raise_server_exceptions=False,
+    )
+    errors = _Errors()
+    watched = logging.getLogger("rplcare.interop")
+    watched.addHandler(errors)
+    try:
+        for path in EXAMPLES:
+            pid, prefetch, _day = cds_tests.chart(path)
+            baseline = client.post(
+                "/cds-services/rplcare-patient-view",
+                json=cds_tests.request("patient-view", pid, prefetch),
+            )
+            for bundle in prefetch.values():
+                for entry in bundle.get("entry", []) if isinstance(bundle, dict) else []:
+                    entry["fullUrl"] = full_url
+            r = client.post(
+                "/cds-services/rplcare-patient-view",
+                json=cds_tests.request("patient-view", pid, prefetch),
+            )
+            assert r.status_code == 200, (path.name, r.text[:300])
+            # the fullUrl is only an index key: the same cards as with the valid one
+            ids = [c.get("summary") for c in r.json()["cards"]]
+            assert ids == [c.get("summary") for c in baseline.json()["cards"]], path.name
+    finally:
+        watched.removeHandler(errors)
+    assert not errors.records, [rec.getMessage() for rec in errors.records]
+
+
 def test_fuzz_cds_prefetch() -> None:
     import tests.interop.test_cds_service as cds_tests
     from fastapi.testclient import TestClient

@@ -228,9 +228,13 @@ def date_cmd(
         problems.append(f"--embryo-day: {embryo_day} is not {join_or(ages)}")
     if crl is not None and on_d is None:
         problems.append("--crl needs --on (the scan date)")
-    crl_max = kb.param("dating.intergrowth_max_crl_mm")
-    if crl is not None and not 0 < crl <= crl_max:
-        problems.append(f"--crl: {crl:g} mm is outside 0-{crl_max:g} mm (the CRL dating range)")
+    from rplcare.pregnancy.dating import crl_in_range, crl_range_mm
+
+    crl_min, crl_max = crl_range_mm(kb)
+    if crl is not None and not crl_in_range(crl, kb=kb):
+        problems.append(
+            f"--crl: {crl:g} mm is outside {crl_min:g}-{crl_max:g} mm (the CRL dating range)"
+        )
     if cycle is not None and not 20 <= cycle <= 60:
         problems.append(f"--cycle: {cycle} is outside 20-60 days")
     if lmp_d is None and transfer_d is None and crl is None:

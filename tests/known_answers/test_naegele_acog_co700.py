@@ -1,14 +1,27 @@
 """Naegele + cycle (models.md §4.1), ART EDD (§4.2) and ACOG CO 700 redating (§4.3)."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
-from rplcare.knowledge import get_kb
+from rplcare.knowledge import KnowledgeBase, get_kb
 from rplcare.pregnancy.dating import date_pregnancy, ga_on
 from rplcare.pregnancy.inputs import ScanInput
 
 KB = get_kb()
+
+
+def _kb(standard: str) -> KnowledgeBase:
+    """The knowledge base with `dating.crl_standard` set to `standard` (the one choice)."""
+    p = KB.parameters["dating.crl_standard"]
+    return replace(
+        KB,
+        parameters={
+            **KB.parameters,
+            "dating.crl_standard": p.model_copy(update={"value": standard}),
+        },
+    )
 
 
 def crl_scan(day: date, crl: float) -> ScanInput:
@@ -74,13 +87,17 @@ def test_acog_co700_lmp_8w_crl_12mm_difference_3_9_days_keeps_lmp():
     assert d.crl_ga_days == pytest.approx(52.13, abs=0.01)
 
 
-def test_acog_co700_lmp_10w_crl_20mm_difference_over_7_days_redates_to_crl():
+@pytest.mark.parametrize(
+    ("standard", "crl_days"),
+    [("bmus_robinson", 60), ("intergrowth", 62)],  # models.md §4.5: 60.40 / 62.26 days
+)
+def test_acog_co700_lmp_10w_crl_20mm_difference_over_7_days_redates_to_crl(standard, crl_days):
     lmp = date(2024, 1, 1)
     scan = lmp + timedelta(days=70)
-    d = date_pregnancy(scan, lmp, 28, None, None, [crl_scan(scan, 20)], kb=KB)
+    d = date_pregnancy(scan, lmp, 28, None, None, [crl_scan(scan, 20)], kb=_kb(standard))
     assert d.basis == "crl"
-    assert d.ga_days == 62  # INTERGROWTH 62.26 d
-    assert d.edd == scan - timedelta(days=62) + timedelta(days=280)
+    assert d.ga_days == crl_days
+    assert d.edd == scan - timedelta(days=crl_days) + timedelta(days=280)
     assert "> 7 days" in d.why
 
 
@@ -109,11 +126,16 @@ def test_acog_co700_9_to_14w_redates_only_beyond_7_days(lmp_ga, basis):
     assert d.basis == basis
 
 
-def test_acog_co700_band_is_chosen_by_lmp_ga_at_the_first_crl_scan():
+@pytest.mark.parametrize(
+    ("standard", "crl"),
+    # both 59 days (8+3): BMUS 8.052*sqrt(1.037*18.6)+23.73 = 59.09; INTERGROWTH 15 mm = 58.59
+    [("bmus_robinson", 18.6), ("intergrowth", 15)],
+)
+def test_acog_co700_band_is_chosen_by_lmp_ga_at_the_first_crl_scan(standard, crl):
     # LMP GA 9+2 at the scan (band: > 7 days) although the CRL says 8+3 (band: > 5 days)
     lmp = date(2024, 1, 1)
     scan = lmp + timedelta(days=65)
-    d = date_pregnancy(scan, lmp, 28, None, None, [crl_scan(scan, 15)], kb=KB)
+    d = date_pregnancy(scan, lmp, 28, None, None, [crl_scan(scan, crl)], kb=_kb(standard))
     assert d.discrepancy_days == -6 and d.basis == "lmp"
 
 
@@ -126,10 +148,11 @@ def test_acog_co700_only_the_first_crl_scan_is_used_for_redating():
 
 
 def test_crl_basis_when_no_lmp_uses_first_crl():
+    # CRL 20 mm by the default standard (BMUS-Robinson): 60.40 -> 60 days (models.md §4.5)
     scan = date(2024, 3, 11)
     d = date_pregnancy(date(2024, 3, 20), None, None, None, None, [crl_scan(scan, 20)], kb=KB)
-    assert d.basis == "crl" and d.ga_days == 62 + 9
-    assert d.edd == scan - timedelta(days=62) + timedelta(days=280)
+    assert d.basis == "crl" and d.ga_days == 60 + 9
+    assert d.edd == scan - timedelta(days=60) + timedelta(days=280)
 
 
 def test_no_dating_information_returns_none():

@@ -87,6 +87,20 @@ def test_idle_session_times_out(web):
     assert web.client.get("/cases", follow_redirects=False).status_code == 303
 
 
+def test_absolute_session_timeout_ends_an_active_session(web):
+    # issue 10 §4: an absolute timeout (RPLCARE_SESSION_MAX_HOURS, 12 h) ends a session that
+    # has been in use all along, not only an idle one
+    _login(web.client)
+    assert web.client.get("/cases").status_code == 200
+    with web.app.state.store.write() as s:
+        s.execute(
+            update(WebSession).values(
+                created=utcnow() - repo.SESSION_MAX - timedelta(minutes=1), last_seen=utcnow()
+            )
+        )
+    assert web.client.get("/cases", follow_redirects=False).status_code == 303
+
+
 def test_cookie_flags_csp_hsts_and_no_redoc(database_url):
     from rplcare.web.app import create_app
 
@@ -218,6 +232,30 @@ def test_admin_reset_disable_role_and_tokens(web):
         by_admin = [e for e in _actions(web, action) if e.user is not None]  # not the fixture's
         assert by_admin and all(e.user.name == "adm" and e.role == "admin" for e in by_admin)
         assert all(e.client for e in by_admin)
+
+
+def test_user_creation_is_audited_with_admin_role_and_client(web):
+    # issue 10 §7: every user change is audited with time, user, role and client address, and
+    # no secret in the row (ids only: the new user's id and role, never the password)
+    _login(web.client, "adm")
+    csrf = csrf_of(web.client.get("/admin/users").text)
+    web.client.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf,
+            "name": "newclin",
+            "role": "clinician",
+            "password": "copper lantern orchard",
+        },
+    )
+    with web.app.state.store.read() as s:
+        new = next(u for u in repo.list_users(s) if u.name == "newclin")
+    rows = [e for e in _actions(web, "user_created") if e.user is not None]
+    assert rows, "no user_created audit row by the admin"
+    row = rows[-1]
+    assert row.user.name == "adm" and row.role == "admin" and row.client and row.created is not None
+    assert row.detail == {"user_id": new.id, "role": "clinician"}
+    assert "copper" not in str(row.detail)
 
 
 def test_expired_token_is_refused(web):

@@ -35,18 +35,56 @@ class Dating(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def crl_to_ga_days(crl_mm: float, *, kb: KnowledgeBase) -> float:
-    """GA in days for a CRL: BMUS-Robinson below 15 mm, INTERGROWTH-21st from 15 to 95 mm.
+CrlStandard = Literal["bmus_robinson", "intergrowth"]
 
-    INTERGROWTH is the international standard but is only valid from 15 mm, so the smaller
-    embryos of early RPL scans use the BMUS form of Robinson & Fleming.
+
+def crl_standard(kb: KnowledgeBase, standard: str | None = None) -> CrlStandard:
+    """The CRL standard in use: `dating.crl_standard` unless one is named."""
+    chosen = standard if standard is not None else kb.param("dating.crl_standard")
+    if chosen not in ("bmus_robinson", "intergrowth"):
+        raise ValueError(kb.say("dating.error.crl_standard_unknown", standard=chosen))
+    return "bmus_robinson" if chosen == "bmus_robinson" else "intergrowth"
+
+
+def crl_range_mm(kb: KnowledgeBase, standard: str | None = None) -> tuple[float, float]:
+    """(lowest, highest) CRL of the standard; the lowest is exclusive for BMUS-Robinson (> 0)."""
+    if crl_standard(kb, standard) == "bmus_robinson":
+        return 0.0, float(kb.param("dating.robinson_max_crl_mm"))
+    return (
+        float(kb.param("dating.intergrowth_min_crl_mm")),
+        float(kb.param("dating.intergrowth_max_crl_mm")),
+    )
+
+
+def crl_in_range(crl_mm: float, *, kb: KnowledgeBase, standard: str | None = None) -> bool:
+    lo, hi = crl_range_mm(kb, standard)
+    if not math.isfinite(crl_mm) or crl_mm <= 0 or crl_mm > hi:
+        return False
+    return crl_mm >= lo
+
+
+def crl_to_ga_days(crl_mm: float, *, kb: KnowledgeBase, standard: str | None = None) -> float:
+    """GA in days for a CRL by ONE standard over its whole range (issue 9 §5: no jump where
+    two formulas would meet): BMUS-Robinson (the default, to 84 mm) or INTERGROWTH-21st
+    (15 to 95 mm). A CRL outside the chosen standard's range is a ValueError.
     """
-    lo, hi = kb.param("dating.intergrowth_min_crl_mm"), kb.param("dating.intergrowth_max_crl_mm")
+    chosen = crl_standard(kb, standard)
     if not math.isfinite(crl_mm) or crl_mm <= 0:
         raise ValueError(kb.say("dating.error.crl_not_positive", crl=repr(crl_mm)))
-    if crl_mm > hi:
+    if crl_mm > kb.param("dating.intergrowth_max_crl_mm"):
         raise ValueError(kb.say("dating.error.crl_too_long", crl=crl_mm))
-    if crl_mm < lo:
+    if not crl_in_range(crl_mm, kb=kb, standard=chosen):
+        lo, hi = crl_range_mm(kb, chosen)
+        raise ValueError(
+            kb.say(
+                "dating.error.crl_outside_standard",
+                crl=f"{crl_mm:g}",
+                lo=f"{lo:g}",
+                hi=f"{hi:g}",
+                formula=crl_formula_name(crl_mm, kb=kb, standard=chosen),
+            )
+        )
+    if chosen == "bmus_robinson":
         return float(kb.param("dating.robinson_bmus_coef")) * math.sqrt(
             kb.param("dating.robinson_bmus_scale") * crl_mm
         ) + float(kb.param("dating.robinson_bmus_const"))
@@ -57,8 +95,9 @@ def crl_to_ga_days(crl_mm: float, *, kb: KnowledgeBase) -> float:
     )
 
 
-def crl_formula_name(crl_mm: float, *, kb: KnowledgeBase) -> str:
-    if crl_mm < kb.param("dating.intergrowth_min_crl_mm"):
+def crl_formula_name(crl_mm: float = 0.0, *, kb: KnowledgeBase, standard: str | None = None) -> str:
+    """The name of the CRL standard in use (the CRL no longer selects the formula)."""
+    if crl_standard(kb, standard) == "bmus_robinson":
         return kb.say("dating.formula.robinson")
     return kb.say("dating.formula.intergrowth")
 
@@ -109,10 +148,46 @@ def date_pregnancy(
     beyond the ACOG CO 700 limits; else the first CRL. None when nothing dates it."""
     # never date by the CRL of an embryo without a heartbeat (issue 9 §5): a failed or
     # failing embryo's length does not tell the gestation
-    crl_scans = sorted(
+    measured = sorted(
         (s for s in scans if s.crl_mm is not None and s.crl_mm > 0 and s.heartbeat is not False),
         key=lambda s: s.date,
     )
+    # one CRL standard over its own range (issue 9 §5): a CRL outside it is not used, and
+    # the dating says so rather than switching formula
+    standard = crl_standard(kb)
+    crl_scans = [s for s in measured if crl_in_range(s.crl_mm or 0.0, kb=kb, standard=standard)]
+    lo, hi = crl_range_mm(kb, standard)
+    ignored = [
+        kb.say(
+            "dating.warning.crl_outside_standard",
+            crl=f"{s.crl_mm:g}",
+            day=s.date,
+            lo=f"{lo:g}",
+            hi=f"{hi:g}",
+            formula=crl_formula_name(kb=kb, standard=standard),
+        )
+        for s in measured
+        if not crl_in_range(s.crl_mm or 0.0, kb=kb, standard=standard)
+    ]
+    dating = _date_pregnancy(
+        today, lmp, cycle_length_days, transfer_date, embryo_age_days, crl_scans, kb=kb
+    )
+    if dating is None or not ignored:
+        return dating
+    return dating.model_copy(update={"warnings": [*dating.warnings, *ignored]})
+
+
+def _date_pregnancy(
+    today: date,
+    lmp: date | None,
+    cycle_length_days: int | None,
+    transfer_date: date | None,
+    embryo_age_days: int | None,
+    crl_scans: list[ScanInput],
+    *,
+    kb: KnowledgeBase,
+) -> Dating | None:
+    """`date_pregnancy` on the usable CRL scans, already sorted by date."""
     first = crl_scans[0] if crl_scans else None
     first_ga = crl_to_ga_days(first.crl_mm, kb=kb) if first and first.crl_mm else None
 
@@ -239,6 +314,5 @@ def date_pregnancy(
 
 
 def _crl_source(crl_mm: float | None, kb: KnowledgeBase) -> str:
-    if crl_mm is not None and crl_mm < kb.param("dating.intergrowth_min_crl_mm"):
-        return "bmus2009"
-    return "intergrowth2014"
+    """The source of the CRL standard in use (one standard, whatever the CRL)."""
+    return "bmus2009" if crl_standard(kb) == "bmus_robinson" else "intergrowth2014"

@@ -874,11 +874,15 @@ def case_status(assessment: Mapping[str, Any]) -> dict[str, bool]:
     preg = assessment.get("pregnancy") or {}
     pairs = (preg.get("hcg") or {}).get("pairs") or []
     alerts = (preg.get("hcg") or {}).get("alerts") or []
+    # an action due within 24 h or sooner in the assessment's ordered list (issue 9 §2): the
+    # badge says what the plan's banner says
+    actions = assessment.get("actions") or []
     return {
         "workup_incomplete": "state.workup_incomplete" in ids,
         "pregnant": "current.pregnant" in ids,
         "needs_review_24h": any(p.get("nice") == "review_within_24h" for p in pairs)
-        or any(a.get("level") == "urgent" for a in alerts),
+        or any(a.get("level") == "urgent" for a in alerts)
+        or any(x.get("urgency") not in (None, "routine") for x in actions),
     }
 
 

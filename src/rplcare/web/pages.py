@@ -588,7 +588,13 @@ def _plan_context(s: Any, case_id: str, definition: str, luteal_policy: str) -> 
         "lost": repo.is_lost(versions),
         "preg": preg,
         "scans": scans,
-        "alerts": ((preg or {}).get("hcg") or {}).get("alerts") or [],
+        # the banner is the assessment's one ordered action list (issue 9 §2: urgent first,
+        # the same on every face), never a face's own re-ordering of the hCG alerts
+        "alerts": [
+            {"level": x.get("urgency"), "text": x.get("text"), "id": x.get("id")}
+            for x in a.get("actions", [])
+            if x.get("urgency") != "routine"
+        ],
         "audit": repo.audit_log(s, case_id, limit=100),
         "audit_text": audit_text,
         "status_label": STATUS_LABEL,

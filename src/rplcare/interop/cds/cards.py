@@ -23,11 +23,15 @@ from rplcare.interop.fhir.codes import (
 )
 from rplcare.interop.fhir.export import medication_requests
 from rplcare.knowledge.terminology import terminology
+from rplcare.reasoning.actions import URGENCY_TITLES
 from rplcare.reasoning.assess import Assessment
 
 # --------------------------------------------------------------------------------------------
 # Cards
 # --------------------------------------------------------------------------------------------
+
+
+DISCLAIMER = "*Decision support, not diagnosis: review against the full clinical picture.*"
 
 
 def _summary(text: str) -> str:
@@ -73,7 +77,7 @@ def _detail(rec: Any, lead: str | None = None) -> str:
             flag = "" if s.get("verified", True) else " *(wording not verified)*"
             lines.append(f"- {s.get('citation', s['id'])}{loc}{flag}")
     lines.append("")
-    lines.append("*Decision support, not diagnosis: review against the full clinical picture.*")
+    lines.append(DISCLAIMER)
     return "\n".join(lines)
 
 
@@ -112,9 +116,71 @@ class _CardFactory:
         return Card(uuid=cid, **fields)
 
 
-def patient_view_cards(a: Assessment, cards: _CardFactory) -> list[Card]:
+#: CDS Hooks indicator of an action by its urgency (issue 9 §2: the card indicator follows the
+#: assessment's one ordered action list; routine actions get no action card)
+ACTION_INDICATOR = {"immediate": "critical", "same_day": "warning", "within_24h": "warning"}
+
+
+def _action_source(x: Any, a: Assessment) -> Source:
+    kb = a.kb
+    src = kb.sources.get(x.sources[0]) if kb is not None and x.sources else None
+    label = str(getattr(src, "citation", None) or "rplcare knowledge base")
+    if len(label) > 120:
+        label = label[:119] + "…"
+    url = getattr(src, "url", None)
+    return Source(
+        label=label,
+        url=url if isinstance(url, str) and url.startswith("http") else None,
+        topic=Coding(system=RECOMMENDATION_SYSTEM, code=x.id),
+    )
+
+
+def _action_detail(x: Any, a: Assessment) -> str:
+    lines = [x.text]
+    if x.due:
+        lines += ["", f"Due: {x.due.isoformat()}"]
+    if x.because:
+        lines += ["", "Because: " + ", ".join(f"`{b}`" for b in x.because)]
+    kb = a.kb
+    if x.sources:
+        lines += ["", "Sources:"]
+        for sid in x.sources:
+            src = kb.sources.get(sid) if kb is not None else None
+            lines.append(f"- {getattr(src, 'citation', None) or sid}")
+    lines += ["", DISCLAIMER]
+    return "\n".join(lines)
+
+
+def action_cards(a: Assessment, cards: _CardFactory) -> list[Card]:
+    """One card per non-routine action, in the assessment's order (most urgent first)."""
     out: list[Card] = []
+    for x in a.actions:
+        indicator = ACTION_INDICATOR.get(x.urgency)
+        if indicator is None:
+            continue
+        rec = next((r for r in a.recommendations if r.id == x.id), None)
+        out.append(
+            cards.card(
+                f"action:{x.id}",
+                rec,
+                summary=_summary(f"{URGENCY_TITLES.get(x.urgency, x.urgency)}: {x.text}"),
+                indicator=indicator,
+                detail=_action_detail(x, a),
+                source=_action_source(x, a),
+                links=_links(rec) if rec else None,
+            )
+        )
+    return out
+
+
+def patient_view_cards(a: Assessment, cards: _CardFactory) -> list[Card]:
+    # urgent first (issue 9 §2): the ordered actions lead, and a recommendation shown there
+    # is not repeated below with a milder indicator
+    out: list[Card] = action_cards(a, cards)
+    led = {x.id for x in a.actions if x.urgency in ACTION_INDICATOR}
     for rec in a.recommendations:
+        if rec.id in led:
+            continue
         if rec.status == "not_recommended" and rec.prominent:
             critical = rec.id in terminology().critical
             out.append(
@@ -189,6 +255,8 @@ def patient_view_cards(a: Assessment, cards: _CardFactory) -> list[Card]:
             )
         )
     for rec in a.recommendations:
+        if rec.id in led:
+            continue
         if rec.id.startswith("test.") and rec.status == "recommended":
             out.append(
                 cards.card(

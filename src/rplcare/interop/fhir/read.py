@@ -137,7 +137,10 @@ def bundle_entries(value: Any) -> Iterator[Entry]:
         entries = value.get("entry")
         for e in entries if isinstance(entries, list) else []:
             if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping):
-                yield e.get("fullUrl"), e["resource"]
+                # a fullUrl is a string or absent (Entry); any other JSON value is no fullUrl,
+                # so a mutated bundle cannot reach the index with an unhashable key
+                url = e.get("fullUrl")
+                yield (url if isinstance(url, str) else None), e["resource"]
     elif isinstance(value.get("resourceType"), str):
         yield None, value
 
@@ -327,7 +330,7 @@ def case_from_entries(
     cutoff = assessed_on or today
     rd = _Reader(cutoff)
     for u, r in items:
-        if u:
+        if isinstance(u, str) and u:  # entries from any caller: only a string is a fullUrl
             rd.index[u] = r
         if isinstance(r.get("id"), str) and isinstance(r.get("resourceType"), str):
             rd.index[f"{r['resourceType']}/{r['id']}"] = r
