@@ -371,6 +371,14 @@ def errors_by_field(
     return out
 
 
+def paths_by_field(problems: list[tuple[str, str]], rows: Mapping[str, str]) -> dict[str, str]:
+    """The case path of each form field with a problem (the first one), for `data-path`."""
+    out: dict[str, str] = {}
+    for path, _ in problems:
+        out.setdefault(field_for(path, rows) or "_form", path)
+    return out
+
+
 def lines(problems: list[tuple[str, str]]) -> list[str]:
     return [f"{p}: {m}" if p else m for p, m in problems]
 
