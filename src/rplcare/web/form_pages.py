@@ -162,7 +162,7 @@ def new_case_page(request: Request, tab: str = "form") -> HTMLResponse:
         heading="New case",
         action="/cases/new",
         cancel="/cases",
-        state=forms.FormState(),
+        state=forms.FormState(rows={"p": [0, 1]}),  # three rows for the losses, with the blank
         tab="yaml" if tab == "yaml" else "form",
     )
 
