@@ -106,7 +106,8 @@ def test_blank_form_saves_nothing_and_names_the_required_fields(web):
     r = _post(web, "/cases/new")
     assert r.status_code == 422 and "Nothing was saved" in r.text
     assert 'id="err-age_years"' in r.text and "required: her age" in r.text
-    assert 'aria-describedby="err-age_years" aria-invalid="true"' in r.text
+    # the message is tied to its input, and focus moves there
+    assert 'aria-describedby="err-age_years" aria-invalid="true" autofocus' in r.text
     with web.app.state.store.read() as s:
         assert repo.list_cases(s, None) == []
 

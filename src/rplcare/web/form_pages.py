@@ -116,6 +116,11 @@ def _form_page(
         problems=forms.lines(problems or []),
         errors=dict(errors or {}),
         paths=dict(paths or {}),
+        # focus moves to the first field with a problem (WCAG 3.3.1 with aria-describedby)
+        first_error=next(
+            (k for k in (paths or {}) if k != "_form" and not k.endswith(("_section", "_row"))),
+            None,
+        ),
         stale=stale,
         **choices(),
     )
