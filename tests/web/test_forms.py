@@ -120,3 +120,10 @@ def test_medication_rows_and_their_errors():
     parsed = forms.parse(form, {})
     errors = forms.errors_by_field(forms.check(parsed, today=TODAY), parsed.rows)
     assert list(errors) == ["pm4_name"]
+
+
+def test_re_rendering_adds_one_blank_row_only():
+    """Rule: a form shown again after an error keeps one empty row per section, not more."""
+    state = forms.parse({"p0_outcome": "miscarriage", "p1_outcome": ""}, {}).state
+    assert state.with_blank_rows().rows["p"] == [0, 1]
+    assert state.with_blank_rows().rows["r"] == [0]

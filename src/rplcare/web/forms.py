@@ -128,9 +128,21 @@ class FormState:
     def next_row(self, section: str) -> int:
         return max(self.rows.get(section, []), default=-1) + 1
 
+    def _has_blank(self, section: str) -> bool:
+        """Whether the section already shows an empty row (re-rendering adds no more)."""
+        for i in self.rows.get(section, []):
+            prefix = f"{section}{i}_"
+            if not any(v for k, v in self.values.items() if k.startswith(prefix)):
+                return True
+        return False
+
     def with_blank_rows(self) -> FormState:
         """A copy with one empty row more in every section (a place to type without JS)."""
-        rows = {k: [*self.rows.get(k, []), self.next_row(k)] for k in SECTIONS if k != "ms"}
+        rows = {
+            k: [*self.rows.get(k, []), *([] if self._has_blank(k) else [self.next_row(k)])]
+            for k in SECTIONS
+            if k != "ms"
+        }
         rows["ms"] = list(self.rows.get("ms", []))
         return FormState(dict(self.values), {k: list(v) for k, v in self.lists.items()}, rows)
 
