@@ -259,3 +259,13 @@ def test_ongoing_milestone_and_outcome_errors(web, example_text):
     with web.app.state.store.read() as s:
         v = repo.latest_version(s, "example-bleeding")
         assert v.data["current_pregnancy"]["milestones"] == [{"weeks": 12, "date": "2026-11-20"}]
+
+
+def test_viewer_cannot_open_the_forms(web, example_text):
+    """Rule: roles as documented: a viewer reads, never writes (no form, no outcome)."""
+    web.client.post("/api/cases", content=example_text, headers=web.h())
+    web.login("view", "amber-kettle-river-02")
+    assert web.client.get("/cases/new").status_code == 403
+    assert web.client.get("/cases/example-bleeding/outcome").status_code == 403
+    plan = web.client.get("/cases/example-bleeding")
+    assert "/cases/example-bleeding/outcome" not in plan.text
