@@ -127,3 +127,20 @@ def test_re_rendering_adds_one_blank_row_only():
     state = forms.parse({"p0_outcome": "miscarriage", "p1_outcome": ""}, {}).state
     assert state.with_blank_rows().rows["p"] == [0, 1]
     assert state.with_blank_rows().rows["r"] == [0]
+
+
+def test_milestones_recorded_by_the_outcome_form_survive_an_edit():
+    """Rule: the hidden milestone rows (ongoing past 12 weeks) come back as stored."""
+    stored = canonical_case(
+        {
+            "patient": {"age_years": 34},
+            "pregnancies": [{"outcome": "miscarriage", "ga": "8+0"}],
+            "current_pregnancy": {
+                "lmp": "2026-10-01",
+                "milestones": [{"weeks": 12, "date": "2026-11-20"}],
+            },
+        },
+        today=TODAY,
+    )
+    parsed = forms.parse(*_form(forms.from_case(stored)))
+    assert canonical_case(parsed.data, today=TODAY) == stored

@@ -297,6 +297,9 @@ def parse(form: Mapping[str, Any], lists: Mapping[str, list[str]] | None = None)
     if scans:
         current["scans"] = scans
     milestones = items("ms", MILESTONE, "current_pregnancy.milestones")
+    for m in milestones:  # 12 or 24, a number in the case file
+        if str(m.get("weeks", "")).isdigit():
+            m["weeks"] = int(m["weeks"])
     if current and milestones:
         current["milestones"] = milestones
     if current:
