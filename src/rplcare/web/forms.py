@@ -221,7 +221,8 @@ def parse(form: Mapping[str, Any], lists: Mapping[str, list[str]] | None = None)
     state = FormState({k: v for k, v in values.items() if not k.endswith("_remove")}, multi, rows)
     get = state.get
 
-    data: dict[str, Any] = {"format": FORMAT}
+    # a new form names the format; an edit keeps what the case had (hidden `format`)
+    data: dict[str, Any] = {"format": FORMAT} if values.get("format", FORMAT) else {}
     _fill(data, TOP, get)
     if get("gestational_carrier"):
         data["gestational_carrier"] = True
@@ -415,6 +416,7 @@ def from_case(data: Mapping[str, Any]) -> FormState:
     """A stored case (its JSON) as the form shows it."""
     state = FormState()
     v = state.values
+    v["format"] = str(data.get("format") or "")
     for name, key, _ in TOP:
         if data.get(key) is not None:
             v[name] = _text(data[key])
