@@ -28,9 +28,18 @@ def _login(page, server):
 
 
 def _add_row(page, section: str, first_field: str) -> None:
-    """Add a row in place (htmx) and wait for its first field."""
-    page.click(f"button[name=add][value={section}]")
+    """Add a row in place (htmx) when the form does not show it yet, and wait for it."""
+    if page.locator(f"[name={first_field}]").count() == 0:
+        page.click(f"button[name=add][value={section}]")
     page.locator(f"[name={first_field}]").wait_for(state="attached")
+
+
+def _add_spare_row(page, section: str) -> str:
+    """Add one more row in place; its prefix (the section's next row number)."""
+    prefix = f"{section}{page.locator(f'#{section}-next').input_value()}"
+    page.click(f"button[name=add][value={section}]")
+    page.locator(f"#row-{prefix}").wait_for(state="attached")
+    return prefix
 
 
 def _error_text(page, name: str) -> str:
@@ -90,9 +99,9 @@ def test_whole_record_through_the_forms_then_a_live_birth(page, server, artifact
     page.fill("input[name=p2_ga]", "7+1")
     page.fill("input[name=p2_year]", "2025")
     # a row added by mistake and removed in place
-    _add_row(page, "p", "p3_outcome")
-    page.locator("#row-p3 button[name=remove]").click()
-    page.locator("[name=p3_outcome]").wait_for(state="detached")
+    spare = _add_spare_row(page, "p")
+    page.locator(f"#row-{spare} button[name=remove]").click()
+    page.locator(f"#row-{spare}").wait_for(state="detached")
 
     # persistent lupus anticoagulant: positive on 2025-09-01 and 2025-12-08 (14 weeks apart)
     _result(page, "r0", "lupus_anticoagulant", "positive", "2025-09-01")
