@@ -103,6 +103,8 @@ WHOLE = {
 def test_blank_form_saves_nothing_and_names_the_required_fields(web):
     """Rule: required fields are required: a blank form does not save an empty case."""
     web.login()
+    blank = web.client.get("/cases/new").text
+    assert 'id="row-p2"' in blank and 'id="row-p3"' not in blank  # a row for each of 3 losses
     r = _post(web, "/cases/new")
     assert r.status_code == 422 and "Nothing was saved" in r.text
     assert 'id="err-age_years"' in r.text and "required: her age" in r.text

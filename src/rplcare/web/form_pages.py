@@ -167,7 +167,7 @@ def new_case_page(request: Request, tab: str = "form") -> HTMLResponse:
         heading="New case",
         action="/cases/new",
         cancel="/cases",
-        state=forms.FormState(rows={"p": [0, 1]}),  # three rows for the losses, with the blank
+        state=forms.FormState(rows={"p": [0, 1, 2]}),  # three rows for the losses
         tab="yaml" if tab == "yaml" else "form",
     )
 
