@@ -373,3 +373,19 @@ def test_a_viewer_cannot_record_an_outcome(term):
     term.login("view", "amber-kettle-river-02")
     assert term.client.get("/cases/term/outcome").status_code == 403
     assert "/outcome" not in term.client.get("/cases/term").text.replace("/outcomes", "")
+
+
+def test_an_outcome_must_fit_the_pregnancys_dating(term):
+    """Rule: "ongoing past 24 weeks" is refused on a day the dating puts earlier (LMP
+    2026-03-01: on 2026-05-10 she is 10+0), and no outcome is dated before the pregnancy
+    began; nothing is saved, the message sits at the date field."""
+    early = {"version": "1", "confirm": "yes", "outcome": "ongoing_24", "date": "2026-05-10"}
+    r = post(term, "/cases/term/outcome", **early)
+    assert r.status_code == 422 and "10+0" in error_of(r.text, "date")
+    before = {"version": "1", "confirm": "yes", "outcome": "miscarriage", "date": "2026-02-01"}
+    r = post(term, "/cases/term/outcome", **before | {"ga": "6+0"})
+    assert r.status_code == 422 and "before this pregnancy began" in error_of(r.text, "date")
+    assert versions(term, "term") == [1]
+    # past 12 weeks on 2026-05-25 (12+1) is accepted
+    ok = early | {"outcome": "ongoing_12", "date": "2026-05-25"}
+    assert post(term, "/cases/term/outcome", **ok).status_code == 303

@@ -256,11 +256,14 @@ def test_ongoing_milestone_and_outcome_errors(web, example_text):
     assert r.status_code == 422 and 'id="err-ga"' in r.text and "Nothing was saved" in r.text
     r = _outcome(web, "example-bleeding", outcome="ectopic", birth_weight_g="900", date="x")
     assert r.status_code == 422 and "not a date" in r.text and "only for a live birth" in r.text
+    # on 2026-11-20 she is 6+1 (LMP-equivalent 2026-10-08): not yet past 12 weeks
     r = _outcome(web, "example-bleeding", outcome="ongoing_12", date="2026-11-20", confirm="yes")
+    assert r.status_code == 422 and "not yet past 12 weeks" in r.text
+    r = _outcome(web, "example-bleeding", outcome="ongoing_12", date="2027-01-05", confirm="yes")
     assert r.status_code == 303
     with web.app.state.store.read() as s:
         v = repo.latest_version(s, "example-bleeding")
-        assert v.data["current_pregnancy"]["milestones"] == [{"weeks": 12, "date": "2026-11-20"}]
+        assert v.data["current_pregnancy"]["milestones"] == [{"weeks": 12, "date": "2027-01-05"}]
 
 
 def test_viewer_cannot_open_the_forms(web, example_text):

@@ -1126,18 +1126,35 @@ def record_outcome(
     raw = data.get("assessed_on")
     as_of = date.fromisoformat(raw) if raw else day
     event = "outcome_recorded"
+    dating = (assessment_for(s, prev, today=max(as_of, day)).get("pregnancy") or {}).get(
+        "dating"
+    ) or {}
+    # the GA on the outcome date by the pregnancy's own dating (None: not dated)
+    ga_then = (
+        int(dating["ga_days"]) + (day - as_of).days if dating.get("ga_days") is not None else None
+    )
+    if ga_then is not None and ga_then < 0:
+        began = dating.get("lmp_equivalent") or "its dating"
+        raise CaseError([("date", f"{day} is before this pregnancy began ({began})")])
     if outcome in ("ongoing_12", "ongoing_24"):
         weeks = 12 if outcome == "ongoing_12" else 24
+        if ga_then is not None and ga_then < weeks * 7:  # days per week
+            raise CaseError(
+                [
+                    (
+                        "date",
+                        f"on {day} the pregnancy is {format_ga(ga_then)} by its dating: "
+                        f"not yet past {weeks} weeks",
+                    )
+                ]
+            )
         milestones = [m for m in current.get("milestones", []) if m.get("weeks") != weeks]
         current["milestones"] = [*milestones, {"weeks": weeks, "date": day.isoformat()}]
         data["current_pregnancy"] = current
     else:
         if ga is None:
-            dating = (assessment_for(s, prev, today=max(as_of, day)).get("pregnancy") or {}).get(
-                "dating"
-            ) or {}
-            if dating.get("ga_days") is not None:
-                ga = format_ga(int(dating["ga_days"]) + (day - as_of).days)
+            if ga_then is not None:
+                ga = format_ga(ga_then)
             elif outcome in GA_NEEDED:
                 raise CaseError([("ga", "the pregnancy has no dating: give the GA")])
         past: dict[str, Any] = {"outcome": outcome, "date": day.isoformat()}
