@@ -72,7 +72,7 @@ def test_whole_record_through_the_forms_then_a_live_birth(page, server, artifact
     assert page.locator("script[src*=htmx]").count() == 1
 
     # the woman
-    page.fill("[name=id]", "e2e-forms")
+    page.fill("[name=id]", "e2e-entry")
     page.fill("[name=assessed_on]", "2026-03-20")
     page.fill("[name=birth_date]", "1991-03-14")
     page.select_option("select[name=smoking]", "no")
@@ -128,13 +128,13 @@ def test_whole_record_through_the_forms_then_a_live_birth(page, server, artifact
     page.screenshot(path=str(artifacts / "case-form.png"), full_page=True)
 
     page.click("text=Save and assess")
-    page.wait_for_url(re.compile(r"/cases/e2e-forms$"))
+    page.wait_for_url(re.compile(r"/cases/e2e-entry$"))
     # what was entered reached the plan: the pair (1500 -> 2900 IU/L in 48 h is +93.3 %),
     # the CRL, and antiphospholipid syndrome's treatment (persistent LA + three early losses)
     pregnancy = page.inner_text("#pregnancy")
     assert "93.3 %" in pregnancy and "CRL 6" in pregnancy
     assert page.locator("#rec-treat-aspirin_heparin").count() == 1
-    exported = json.loads(page.request.get("/cases/e2e-forms/export.json").text())
+    exported = json.loads(page.request.get("/cases/e2e-entry/export.json").text())
     assert [p["ga"] for p in exported["pregnancies"]] == ["6+5", "8+2", "7+1"]
     assert [r["date"] for r in exported["results"] if r["test"] == "lupus_anticoagulant"] == [
         "2025-09-01",
@@ -148,7 +148,7 @@ def test_whole_record_through_the_forms_then_a_live_birth(page, server, artifact
 
     # the live birth: from the case page in two clicks (the link, the outcome), then confirmed
     page.click("#record-outcome")
-    page.wait_for_url(re.compile(r"/cases/e2e-forms/outcome$"))
+    page.wait_for_url(re.compile(r"/cases/e2e-entry/outcome$"))
     page.check("input[name=outcome][value=live_birth]")
     page.fill("input[name=date]", "2026-11-05")
     page.fill("input[name=ga]", "39+4")
@@ -158,12 +158,12 @@ def test_whole_record_through_the_forms_then_a_live_birth(page, server, artifact
     confirm.wait_for()
     assert "Live birth" in confirm.inner_text() and "3350 g" in confirm.inner_text()
     # not saved before the confirmation
-    before = json.loads(page.request.get("/cases/e2e-forms/export.json").text())
+    before = json.loads(page.request.get("/cases/e2e-entry/export.json").text())
     assert "current_pregnancy" in before
     page.click("#confirm-outcome")
-    page.wait_for_url(re.compile(r"/cases/e2e-forms$"))
+    page.wait_for_url(re.compile(r"/cases/e2e-entry$"))
     assert page.locator("#pregnancy").count() == 0
-    after = json.loads(page.request.get("/cases/e2e-forms/export.json").text())
+    after = json.loads(page.request.get("/cases/e2e-entry/export.json").text())
     assert "current_pregnancy" not in after
     assert after["pregnancies"][-1] == {
         "outcome": "live_birth",
