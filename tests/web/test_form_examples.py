@@ -389,3 +389,18 @@ def test_an_outcome_must_fit_the_pregnancys_dating(term):
     # past 12 weeks on 2026-05-25 (12+1) is accepted
     ok = early | {"outcome": "ongoing_12", "date": "2026-05-25"}
     assert post(term, "/cases/term/outcome", **ok).status_code == 303
+
+
+def test_the_confirmation_shows_the_ga_by_the_pregnancys_dating(term):
+    """Rule: decision support at the confirmation step: the GA by the pregnancy's own dating
+    on the outcome date (LMP 2026-03-01 -> 2026-11-30 is 274 days, 39+1) is shown beside the
+    GA typed, and a GA that differs is pointed out (the one typed is the one recorded)."""
+    birth = {"version": "1", "outcome": "live_birth", "date": "2026-11-30"}
+    same = post(term, "/cases/term/outcome", **birth | {"ga": "39+1"})
+    assert same.status_code == 200
+    shown = re.search(r'<p id="dating-ga">(.*?)</p>', same.text).group(1)
+    assert "<strong>39+1</strong>" in shown and "You entered" not in shown
+    other = post(term, "/cases/term/outcome", **birth | {"ga": "38"})
+    shown = re.search(r'<p id="dating-ga">(.*?)</p>', other.text).group(1)
+    assert "You entered <strong>38+0</strong>" in shown
+    assert versions(term, "term") == [1]

@@ -1074,6 +1074,30 @@ LOSS_OUTCOMES = ("miscarriage", "ectopic", "molar", "termination", "stillbirth",
 GA_NEEDED = ("miscarriage", "stillbirth", "live_birth")
 
 
+def _ga_by_dating(s: Session, version: CaseVersion, day: date) -> tuple[int | None, dict[str, Any]]:
+    """The GA (days) on `day` by the pregnancy's own dating, carried forward from the
+    assessment date (None: not dated), and the dating itself."""
+    raw = version.data.get("assessed_on")
+    as_of = date.fromisoformat(raw) if raw else day
+    assessment = assessment_for(s, version, today=max(as_of, day))
+    dating = (assessment.get("pregnancy") or {}).get("dating") or {}
+    if dating.get("ga_days") is None:
+        return None, dating
+    return int(dating["ga_days"]) + (day - as_of).days, dating
+
+
+def ga_by_dating(s: Session, case_id: str, day: date) -> str | None:
+    """The current pregnancy's GA on `day` by its dating (W+D), shown beside the GA typed on
+    the outcome form's confirmation step; None when it is not dated or not yet begun."""
+    from rplcare.pregnancy.gestation import format_ga
+
+    version = latest_version(s, case_id)
+    if not version.data.get("current_pregnancy"):
+        return None
+    days, _ = _ga_by_dating(s, version, day)
+    return format_ga(days) if days is not None and days >= 0 else None
+
+
 def record_outcome(
     s: Session,
     case_id: str,
@@ -1126,13 +1150,7 @@ def record_outcome(
     raw = data.get("assessed_on")
     as_of = date.fromisoformat(raw) if raw else day
     event = "outcome_recorded"
-    dating = (assessment_for(s, prev, today=max(as_of, day)).get("pregnancy") or {}).get(
-        "dating"
-    ) or {}
-    # the GA on the outcome date by the pregnancy's own dating (None: not dated)
-    ga_then = (
-        int(dating["ga_days"]) + (day - as_of).days if dating.get("ga_days") is not None else None
-    )
+    ga_then, dating = _ga_by_dating(s, prev, day)
     if ga_then is not None and ga_then < 0:
         began = dating.get("lmp_equivalent") or "its dating"
         raise CaseError([("date", f"{day} is before this pregnancy began ({began})")])

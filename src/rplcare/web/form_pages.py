@@ -388,6 +388,7 @@ def _outcome_page(
     problems: list[tuple[str, str]] | None = None,
     status_code: int = 200,
     has_current: bool = True,
+    dating_ga: str | None = None,
 ) -> HTMLResponse:
     errors: dict[str, list[str]] = {}
     for path, msg in problems or []:
@@ -406,7 +407,19 @@ def _outcome_page(
         choices=OUTCOME_CHOICES,
         label=dict(OUTCOME_CHOICES),
         has_current=has_current,
+        dating_ga=dating_ga,
+        typed_ga=_ga_text(values.get("ga", "")),
     )
+
+
+def _ga_text(raw: str) -> str:
+    """The GA typed, written as the dating writes it (8 -> 8+0), to compare the two."""
+    from rplcare.pregnancy.gestation import format_ga, parse_ga
+
+    try:
+        return format_ga(parse_ga(raw)) if raw else ""
+    except (ValueError, TypeError):
+        return raw
 
 
 @router.get("/cases/{case_id}/outcome")
@@ -437,6 +450,8 @@ async def record_outcome(request: Request, case_id: str) -> Response:
     base = _form_version(flat.get("version"))
     confirmed = flat.get("confirm") == "yes"
 
+    dating_ga: list[str | None] = [None]
+
     def work() -> tuple[User, int, list[tuple[str, str]] | None]:
         with _store(request).read() as s:
             user = auth.page_user(s, request)
@@ -444,6 +459,13 @@ async def record_outcome(request: Request, case_id: str) -> Response:
         auth.require_write(user)
         try:
             with _store(request).write() as s:
+                if not confirmed:  # shown beside the GA typed on the confirmation step
+                    try:
+                        day = date.fromisoformat(values["date"])
+                    except ValueError:
+                        day = None
+                    if day is not None:
+                        dating_ga[0] = repo.ga_by_dating(s, case_id, day)
                 repo.record_outcome(
                     s,
                     case_id,
@@ -473,4 +495,5 @@ async def record_outcome(request: Request, case_id: str) -> Response:
         confirm=problems is None,
         problems=problems,
         status_code=200 if problems is None else status.HTTP_422_UNPROCESSABLE_CONTENT,
+        dating_ga=dating_ga[0],
     )
