@@ -203,6 +203,8 @@ class PastPregnancy(Model):
     painless_cervical_dilation: bool | None = None
     # a missed miscarriage: fetal death found on a scan, no labour (not a cervical event)
     missed: bool | None = None
+    #: birth weight in grams (a live birth or a stillbirth; recorded by the outcome form)
+    birth_weight_g: int | None = Field(None, ge=100, le=7000)
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> PastPregnancy:
@@ -510,6 +512,22 @@ class Scan(Model):
         return self
 
 
+class Milestone(Model):
+    """The current pregnancy seen ongoing past 12 or 24 weeks (recorded by the outcome form;
+    the outcomes registry counts it)."""
+
+    weeks: Literal[12, 24]
+    date: Day
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> Milestone:
+        problems: list[tuple[str, str]] = []
+        _check_not_future(problems, "date", self.date, info)
+        if problems:
+            raise Problems(problems)
+        return self
+
+
 class CurrentPregnancy(Model):
     lmp: Day | None = None
     cycle_length_days: int | None = Field(None, ge=20, le=60)
@@ -521,6 +539,7 @@ class CurrentPregnancy(Model):
     symptoms: list[Literal["bleeding", "pain"]] = Field(default_factory=list)
     treatments: list[str] = Field(default_factory=list)
     scans: list[Scan] = Field(default_factory=list)
+    milestones: list[Milestone] = Field(default_factory=list)
 
     @field_validator("embryo_age_days")
     @classmethod

@@ -1053,33 +1053,154 @@ def record_loss(
 
     The GA at loss is the one given, else the assessment's dating carried forward to `on`.
     """
+    version = record_outcome(
+        s, case_id, "miscarriage", on, user, ga=ga, expected_version=expected_version
+    )
+    assert isinstance(version, CaseVersion)
+    return version
+
+
+#: what the outcome form records; the first seven end the pregnancy (PastPregnancy.outcome)
+RECORDED_OUTCOMES = (
+    "live_birth",
+    "miscarriage",
+    "ectopic",
+    "molar",
+    "termination",
+    "stillbirth",
+    "biochemical",
+    "ongoing_12",
+    "ongoing_24",
+)
+#: outcomes after which the handout is the after-loss one (`is_lost`)
+LOSS_OUTCOMES = ("miscarriage", "ectopic", "molar", "termination", "stillbirth", "biochemical")
+#: the model requires the GA of these (PastPregnancy): given, or carried from the dating
+GA_NEEDED = ("miscarriage", "stillbirth", "live_birth")
+
+
+def _ga_by_dating(s: Session, version: CaseVersion, day: date) -> tuple[int | None, dict[str, Any]]:
+    """The GA (days) on `day` by the pregnancy's own dating, carried forward from the
+    assessment date (None: not dated), and the dating itself."""
+    raw = version.data.get("assessed_on")
+    as_of = date.fromisoformat(raw) if raw else day
+    assessment = assessment_for(s, version, today=max(as_of, day))
+    dating = (assessment.get("pregnancy") or {}).get("dating") or {}
+    if dating.get("ga_days") is None:
+        return None, dating
+    return int(dating["ga_days"]) + (day - as_of).days, dating
+
+
+def ga_by_dating(s: Session, case_id: str, day: date) -> str | None:
+    """The current pregnancy's GA on `day` by its dating (W+D), shown beside the GA typed on
+    the outcome form's confirmation step; None when it is not dated or not yet begun."""
     from rplcare.pregnancy.gestation import format_ga
 
-    get_case(s, case_id, lock=True)
+    version = latest_version(s, case_id)
+    if not version.data.get("current_pregnancy"):
+        return None
+    days, _ = _ga_by_dating(s, version, day)
+    return format_ga(days) if days is not None and days >= 0 else None
+
+
+def record_outcome(
+    s: Session,
+    case_id: str,
+    outcome: str,
+    on: date | str,
+    user: User | None,
+    ga: str | None = None,
+    birth_weight_g: str | int | None = None,
+    expected_version: int | None = None,
+    dry_run: bool = False,
+) -> CaseVersion | dict[str, Any]:
+    """Record how the current pregnancy went (issue 11 §4).
+
+    An ending (live birth, loss, termination) moves `current_pregnancy` into `pregnancies[]`
+    with the date, the GA (given, else the assessment's dating carried forward to `on`), the
+    conception, whether a heartbeat was seen and the birth weight; "ongoing past 12 / 24
+    weeks" adds a milestone to the current pregnancy. Every problem is raised at once as a
+    CaseError and nothing is saved. `dry_run`: check and return the case as it would be
+    stored, without saving (the confirmation step).
+    """
+    from rplcare.pregnancy.gestation import format_ga
+
+    problems: list[tuple[str, str]] = []
+    if outcome not in RECORDED_OUTCOMES:
+        problems.append(("outcome", f"{outcome!r}: choose one of {', '.join(RECORDED_OUTCOMES)}"))
+    day: date | None = on if isinstance(on, date) else None
+    if day is None:
+        try:
+            day = date.fromisoformat(str(on).strip())
+        except ValueError:
+            problems.append(("date", f"{str(on)[:40]!r} is not a date (YYYY-MM-DD)"))
+    weight: int | None = None
+    if birth_weight_g not in (None, ""):
+        text = str(birth_weight_g).strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 5):
+            problems.append(("birth_weight_g", f"{text[:20]!r} is not a weight in grams"))
+        elif outcome not in ("live_birth", "stillbirth"):
+            problems.append(("birth_weight_g", "only for a live birth or a stillbirth"))
+        else:
+            weight = int(text)
+    get_case(s, case_id, lock=not dry_run)
     prev = latest_version(s, case_id)
     check_version(s, prev, expected_version)
     data = json.loads(json.dumps(prev.data))
     current = data.pop("current_pregnancy", None)
     if current is None:
-        raise CaseError([("current_pregnancy", "no current pregnancy to record as lost")])
+        problems.append(("current_pregnancy", "no current pregnancy to record an outcome for"))
+    if problems or day is None or current is None:
+        raise CaseError(problems)
     raw = data.get("assessed_on")
-    as_of = date.fromisoformat(raw) if raw else on
-    if ga is None:
-        dating = (assessment_for(s, prev, today=max(as_of, on)).get("pregnancy") or {}).get(
-            "dating"
-        ) or {}
-        if dating.get("ga_days") is None:
-            raise CaseError([("ga", "the pregnancy has no dating: give the GA at loss")])
-        ga = format_ga(int(dating["ga_days"]) + (on - as_of).days)
-    past = {"outcome": "miscarriage", "ga": ga, "date": on.isoformat()}
-    if current.get("conception"):
-        past["conception"] = current["conception"]
-    if any(sc.get("heartbeat") for sc in current.get("scans", [])):
-        past["heartbeat_seen"] = True
-    data.setdefault("pregnancies", []).append(past)
-    if raw is not None and on > as_of:
-        data["assessed_on"] = on.isoformat()
-    return update_case(s, case_id, data, user, event="loss_recorded", expected_version=prev.n)
+    as_of = date.fromisoformat(raw) if raw else day
+    event = "outcome_recorded"
+    ga_then, dating = _ga_by_dating(s, prev, day)
+    if ga_then is not None and ga_then < 0:
+        began = dating.get("lmp_equivalent") or "its dating"
+        raise CaseError([("date", f"{day} is before this pregnancy began ({began})")])
+    if outcome in ("ongoing_12", "ongoing_24"):
+        weeks = 12 if outcome == "ongoing_12" else 24
+        if ga_then is not None and ga_then < weeks * 7:  # days per week
+            raise CaseError(
+                [
+                    (
+                        "date",
+                        f"on {day} the pregnancy is {format_ga(ga_then)} by its dating: "
+                        f"not yet past {weeks} weeks",
+                    )
+                ]
+            )
+        milestones = [m for m in current.get("milestones", []) if m.get("weeks") != weeks]
+        current["milestones"] = [*milestones, {"weeks": weeks, "date": day.isoformat()}]
+        data["current_pregnancy"] = current
+    else:
+        if ga is None:
+            if ga_then is not None:
+                ga = format_ga(ga_then)
+            elif outcome in GA_NEEDED:
+                raise CaseError([("ga", "the pregnancy has no dating: give the GA")])
+        past: dict[str, Any] = {"outcome": outcome, "date": day.isoformat()}
+        if ga is not None:
+            past["ga"] = ga
+        if current.get("conception"):
+            past["conception"] = current["conception"]
+        if any(sc.get("heartbeat") for sc in current.get("scans", [])):
+            past["heartbeat_seen"] = True
+        if weight is not None:
+            past["birth_weight_g"] = weight
+        data.setdefault("pregnancies", []).append(past)
+        if outcome in LOSS_OUTCOMES:
+            event = "loss_recorded"
+    if raw is not None and day > as_of:
+        data["assessed_on"] = day.isoformat()
+    n = len(data.get("pregnancies", [])) - 1
+    try:
+        if dry_run:
+            return canonical_case(data)
+        return update_case(s, case_id, data, user, event=event, expected_version=prev.n)
+    except CaseError as exc:  # the new pregnancy's fields, named as on the outcome form
+        here = f"pregnancies[{n}]."
+        raise CaseError([(p.replace(here, ""), m) for p, m in exc.problems]) from None
 
 
 def is_lost(versions: list[CaseVersion]) -> bool:

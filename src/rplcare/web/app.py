@@ -132,7 +132,7 @@ def create_app(
 
     `secure_cookies` (default `RPLCARE_COOKIE_SECURE`, on) marks the session cookie Secure."""
     from rplcare import __version__
-    from rplcare.web import api, outcomes, pages
+    from rplcare.web import api, form_pages, outcomes, pages
     from rplcare.web.throttle import BoundedHasher, LoginThrottle
 
     store = Store(database_url)
@@ -200,6 +200,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_docs(app)
     app.include_router(api.router)
+    app.include_router(form_pages.router)  # before pages: it answers /cases/new and /edit
     app.include_router(pages.router)
     app.include_router(outcomes.router)
     _include_cds(app)
