@@ -167,6 +167,33 @@ def normalise_overrides(overrides: Iterable[Mapping[str, Any]] | None) -> list[d
     return out
 
 
+def overridden_ids(overrides: Iterable[Mapping[str, Any]] | None) -> set[str]:
+    """Recommendations a clinician overrode (whatever the reason): not a to-do for the patient."""
+    return {
+        str(o["recommendation_id"])
+        for o in normalise_overrides(overrides)
+        if o["decision"] == "overridden"
+    }
+
+
+def luteal_support_moot(
+    assessment: Mapping[str, Any], overrides: Iterable[Mapping[str, Any]] | None
+) -> bool:
+    """True when every recommendation carrying a medicine schedule was overridden for a reason
+    other than "done elsewhere" (declined, contraindicated, judgement): then no medicine is taken
+    on this plan and neither the handout nor the calendar keeps its start/stop dates. Done
+    elsewhere keeps them: she takes it, prescribed by someone else, and still needs the stop."""
+    scheduled = {
+        str(r.get("id")) for r in assessment.get("recommendations") or [] if r.get("schedule")
+    }
+    stopped = {
+        str(o["recommendation_id"])
+        for o in normalise_overrides(overrides)
+        if o["decision"] == "overridden" and o["reason"] != "done_elsewhere"
+    }
+    return bool(scheduled) and scheduled <= stopped
+
+
 def group_recommendations(
     recs: Iterable[Mapping[str, Any]], folded: Iterable[str] = ()
 ) -> dict[str, list[Mapping[str, Any]]]:

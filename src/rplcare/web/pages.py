@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +24,7 @@ from rplcare.store import repository as repo
 from rplcare.store.db import Store
 from rplcare.store.models import REASONS, ROLES, AuditEntry, User
 from rplcare.web import auth
-from rplcare.web.api import attachment, document_context, render_document
+from rplcare.web.api import attachment, document_context, log_export, render_document
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -745,31 +745,105 @@ def export(request: Request, case_id: str, fmt: str) -> Response:
     )
 
 
-def _document(request: Request, case_id: str, kind: str, lang: str = "en") -> Response:
+def _document(
+    request: Request,
+    case_id: str,
+    kind: str,
+    lang: str = "en",
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+) -> Response:
     store = _store(request)
     with store.read() as s:
         user = auth.page_user(s, request)
-    return render_document(store, document_context(store, case_id, user=user), kind, lang)
+    ctx = document_context(
+        store, case_id, user=user, definition=definition, luteal_policy=luteal_policy
+    )
+    return render_document(store, ctx, kind, lang)
 
 
 @router.get("/cases/{case_id}/report.pdf")
-def report_pdf(request: Request, case_id: str) -> Response:
-    return _document(request, case_id, "report.pdf")
+def report_pdf(
+    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
+) -> Response:
+    return _document(request, case_id, "report.pdf", "en", definition, luteal_policy)
+
+
+@router.get("/cases/{case_id}/report.pdf/prepare")
+def report_pdf_prepare(
+    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
+) -> HTMLResponse:
+    """A page that shows progress while the PDF renders, then hands it over (htmx)."""
+    with _store(request).read() as s:
+        user = auth.page_user(s, request)
+        repo.latest_version(s, case_id)  # 404 for an unknown case before any waiting
+    query = urlencode({"definition": definition, "luteal_policy": luteal_policy})
+    return render(
+        request, "pdf_prepare.html", user, case_id=case_id, query=query, definition=definition
+    )
 
 
 @router.get("/cases/{case_id}/report.html")
-def report_html(request: Request, case_id: str, lang: str = "en") -> Response:
-    return _document(request, case_id, "report.html", lang)
+def report_html(
+    request: Request,
+    case_id: str,
+    lang: str = "en",
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+) -> Response:
+    return _document(request, case_id, "report.html", lang, definition, luteal_policy)
 
 
 @router.get("/cases/{case_id}/handout")
-def handout(request: Request, case_id: str, lang: str = "en") -> Response:
-    return _document(request, case_id, "handout", lang)
+def handout(
+    request: Request,
+    case_id: str,
+    lang: str = "en",
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+) -> Response:
+    return _document(request, case_id, "handout", lang, definition, luteal_policy)
 
 
 @router.get("/cases/{case_id}/schedule.ics")
-def schedule(request: Request, case_id: str) -> Response:
-    return _document(request, case_id, "ics")
+def schedule(
+    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
+) -> Response:
+    return _document(request, case_id, "ics", "en", definition, luteal_policy)
+
+
+@router.get("/cases/{case_id}/hcg-chart.{fmt}")
+def hcg_chart(
+    request: Request,
+    case_id: str,
+    fmt: str,
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+) -> Response:
+    """The hCG chart of the plan page as a file (SVG or PNG); 404 when there is no hCG."""
+    from rplcare.web import documents
+
+    if fmt not in ("svg", "png"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "download the chart as .svg or .png")
+    store = _store(request)
+    with store.read() as s:
+        user = auth.page_user(s, request)
+    ctx = document_context(
+        store, case_id, user=user, definition=definition, luteal_policy=luteal_policy
+    )
+    body: Any = (
+        documents.hcg_chart(ctx["assessment"])
+        if fmt == "svg"
+        else documents.hcg_chart_png(ctx["assessment"])
+    )
+    if body is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this case has no hCG series to chart")
+    log_export(store, ctx, f"hcg-chart.{fmt}")
+    return Response(
+        body,
+        media_type="image/svg+xml" if fmt == "svg" else "image/png",
+        headers={"Content-Disposition": attachment(f"{case_id}-hcg.{fmt}")},
+    )
 
 
 # --- users ----------------------------------------------------------------------------
