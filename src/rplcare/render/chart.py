@@ -37,13 +37,13 @@ def hcg_chart_svg(assessment: dict[str, Any]) -> str | None:
     return None if out is None else str(out)
 
 
-def hcg_chart_png(assessment: dict[str, Any], dpi: int = 150) -> bytes | None:
+def hcg_chart_png(assessment: dict[str, Any]) -> bytes | None:
     """The same chart as a PNG (for a download or a message), or None when there is no sample."""
-    out = _draw(assessment, "png", dpi)
+    out = _draw(assessment, "png")
     return None if out is None else bytes(out)
 
 
-def _draw(assessment: dict[str, Any], fmt: str, dpi: int = 150) -> str | bytes | None:
+def _draw(assessment: dict[str, Any], fmt: str) -> str | bytes | None:
     samples = _samples(assessment)
     if not samples:
         return None
@@ -146,7 +146,7 @@ def _draw(assessment: dict[str, Any], fmt: str, dpi: int = 150) -> str | bytes |
         fig.tight_layout()
         if fmt == "png":
             raw = io.BytesIO()
-            fig.savefig(raw, format="png", dpi=dpi, metadata={"Software": None})
+            fig.savefig(raw, format="png", metadata={"Software": None})
             return raw.getvalue()
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
