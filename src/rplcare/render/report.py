@@ -142,6 +142,31 @@ def evidence_label(case: Mapping[str, Any] | None, path: str) -> str:
     return "" if node is None else str(node)
 
 
+# what the top-level lists of a case are called for a reader (record words, not clinical facts)
+_PATH_WORDS = {
+    "pregnancies": "past pregnancy",
+    "results": "result",
+    "scans": "scan",
+    "medications": "medication",
+    "current_pregnancy": "current pregnancy",
+    "partner": "partner",
+    "patient": "patient",
+}
+
+
+def path_label(case: Mapping[str, Any] | None, path: str) -> str:
+    """A case path in reader's words: `results[5]` -> `result 6 (tsh 6.3 mIU/L 2026-10-14)`."""
+    words = []
+    for name, index in _PATH_TOKEN.findall(path):
+        if name:
+            words.append(_PATH_WORDS.get(name, name.replace("_", " ")))
+        else:
+            words.append(str(int(index) + 1))
+    what = evidence_label(case, path)
+    head = " ".join(words) or path
+    return f"{head} ({what})" if what and what != head else head
+
+
 def _first(d: Mapping[str, Any], *keys: str) -> Any:
     return next((d[k] for k in keys if d.get(k) not in (None, "")), None)
 
@@ -241,13 +266,18 @@ def report_context(
         if f.get("reported", True) is False:  # context facts stay in the JSON, not the report
             continue
         paths = [str(p) for p in f.get("evidence") or ()]
-        findings.append({**f, "evidence_items": [(p, evidence_label(case, p)) for p in paths]})
+        findings.append({**f, "evidence_items": [(p, path_label(case, p)) for p in paths]})
     return {
         "a": assessment,
         "case": case or {},
         "kb": assessment.get("knowledge_base") or {},
         "findings": findings,
         "finding_ids": {f.get("id") for f in findings},
+        "finding_text": {
+            f.get("id"): f.get("text") or f.get("id") for f in assessment.get("findings") or ()
+        },
+        "rec_title": {r.get("id"): r.get("title") or r.get("id") for r in recs},
+        "path_label": path_label,
         "groups": group_recommendations(recs, folded["ids"]),
         "folded_recs": [r for r in recs if r.get("id") in set(folded["ids"])],
         "folded": folded,

@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from rplcare.case.errors import CaseError
+from rplcare.render.report import path_label
 from rplcare.store import repository as repo
 from rplcare.store.db import Store
 from rplcare.store.models import REASONS, ROLES, AuditEntry, User
@@ -538,26 +539,50 @@ async def edit_case(request: Request, case_id: str) -> Response:
 # --- plan -----------------------------------------------------------------------------
 
 
+def _rec_title(rid: Any) -> str:
+    """A recommendation's KB title for a reader (the id only when the KB no longer has it)."""
+    from rplcare.knowledge import get_kb
+
+    rec = get_kb().recommendations.get(str(rid))
+    return f"“{rec.title}”" if rec is not None and rec.title else f"recommendation {rid}"
+
+
+def _words(value: Any) -> str:
+    return "—" if value is None else str(value).replace("_", " ")
+
+
 def audit_text(entry: AuditEntry) -> str:
-    """One line per audit entry; changes list their paths with before → after."""
+    """One sentence per audit entry; changes name the fields (from path to reader's words)."""
     d = entry.detail or {}
     if entry.action == "changed":
         # field paths only (rows written before 0003 also held the values: not shown)
-        parts = [c["path"] if isinstance(c, dict) else str(c) for c in d.get("changes", [])[:8]]
-        more = len(d.get("changes", [])) - 8
-        tail = f"; +{more} more" if more > 0 else ""
-        return f"v{d.get('version')} ({d.get('event')}): " + "; ".join(parts) + tail
+        changes = d.get("changes", [])
+        parts = [
+            path_label(None, c["path"] if isinstance(c, dict) else str(c)) for c in changes[:8]
+        ]
+        more = len(changes) - 8
+        tail = f" and {more} more" if more > 0 else ""
+        what = ", ".join(parts) + tail if parts else "no field"
+        return f"Version {d.get('version')} saved ({_words(d.get('event'))}): changed {what}."
     if entry.action == "recomputed":
         b, a = d.get("before") or {}, d.get("after") or {}
         return (
-            f"v{d.get('version')}: assessment recomputed, knowledge base "
-            f"{b.get('kb_version')} {(b.get('kb_hash') or 'unrecorded')[:12]} → "
-            f"{a.get('kb_version')} {(a.get('kb_hash') or '')[:12]}"
+            f"Version {d.get('version')}: assessment recomputed as the knowledge base changed "
+            f"from {b.get('kb_version') or 'an unrecorded version'} to {a.get('kb_version')}."
         )
     if entry.action == "overrode":
-        reason = f", {d['reason']}" if d.get("reason") else ""
-        return f"{d.get('recommendation_id')} {d.get('decision')}{reason}"
-    return ", ".join(f"{k}={v}" for k, v in d.items())
+        reason = f" ({_words(d['reason'])})" if d.get("reason") else ""
+        verb = "Accepted" if d.get("decision") == "accepted" else "Overrode"
+        return f"{verb} {_rec_title(d.get('recommendation_id'))}{reason}."
+    if entry.action in ("viewed", "exported"):
+        what = _words(d.get("what") or "the case")
+        version = f" (version {d['version']})" if d.get("version") is not None else ""
+        lang = f", language {d['lang']}" if d.get("lang") else ""
+        return f"{entry.action.capitalize()} the {what}{version}{lang}."
+    parts = [f"{_words(k)} {_words(v)}" for k, v in d.items() if not isinstance(v, dict | list)]
+    return (
+        entry.action.replace("_", " ").capitalize() + (": " + ", ".join(parts) if parts else "")
+    ) + "."
 
 
 def _short(value: Any) -> str:
@@ -595,6 +620,8 @@ def _plan_context(s: Any, case_id: str, definition: str, luteal_policy: str) -> 
         "reason_label": REASON_LABEL,
         "definitions": repo.DEFINITIONS,
         "luteal_policies": repo.LUTEAL_POLICIES,
+        "finding_text": {f["id"]: f.get("text") or f["id"] for f in a.get("findings") or ()},
+        "path_label": path_label,
     }
 
 
