@@ -7,7 +7,7 @@ import re
 import pytest
 from markupsafe import escape
 
-from rplcare.render.report import evidence_label, render_report_html
+from rplcare.render.report import evidence_label, path_label, render_report_html
 
 
 def esc(text: str) -> str:
@@ -78,8 +78,11 @@ def test_findings_with_evidence_paths_resolved_against_the_case(aps):
     page = render_report_html(assessment, case)
     item = page[page.index('id="finding-cause.antiphospholipid_syndrome"') :]
     item = item[: item.index("</li>")]
-    assert "<code>results[0]</code>" in item
-    assert "lupus_anticoagulant positive 2026-02-02" in item
+    # the path stays for tools (attribute); the reader sees record words (issue 11 §8)
+    assert 'data-path="results[0]">result 1 (lupus_anticoagulant positive 2026-02-02)' in item
+    assert "results[0]</" not in item
+    assert path_label(case, "pregnancies[1]") == "past pregnancy 2 (miscarriage ga=8+2 2024)"
+    assert path_label(None, "results[5].value") == "result 6 value"
     assert evidence_label(case, "pregnancies[1]") == "miscarriage ga=8+2 2024"
     assert evidence_label(case, "results[99]") == ""
     assert evidence_label(None, "results[0]") == ""
@@ -115,7 +118,7 @@ def test_overrides_are_shown_next_to_their_recommendation_and_escaped(thyroid):
     card = _article(page, "treat.levothyroxine")
     for text in (
         "overridden",
-        "patient_declined",
+        "patient declined",  # the reason in words (issue 11 §8)
         "Dr Chen",
         "2026-11-22T10:30:00",
         "&lt;script&gt;alert(1)&lt;/script&gt;",

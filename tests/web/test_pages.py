@@ -147,7 +147,7 @@ def test_yaml_textarea_and_edit_adds_a_version(web, example_text):
     assert "Version 2" in hist.text and "Version 1" in hist.text
     plan = web.client.get("/cases/example-bleeding")
     # the audit log names the changed field; its values are in the versions (history page)
-    assert "v2 (edited): patient.age_years" in plan.text
+    assert "Version 2 saved (edited): changed patient age years." in plan.text
 
 
 def test_case_list_badges_and_search(web, example_text):
@@ -196,7 +196,7 @@ def test_override_through_htmx_returns_the_recommendation(web, example_text):
     plan = web.client.get("/cases/example-bleeding")
     assert "wants to wait" in plan.text
     # the audit row holds the decision and reason; the free-text comment stays in the override
-    assert "test.anti_b2gpi overridden, patient_declined" in plan.text
+    assert "Overrode “Anti-beta2-glycoprotein I IgG/IgM” (patient declined)." in plan.text
 
 
 def test_override_without_htmx_redirects(web, example_text):

@@ -33,6 +33,17 @@ def hcg_chart_svg(assessment: dict[str, Any]) -> str | None:
     within 24 h. Band and point groups carry ids (`nice-band-rise-0`, `hcg-point-0`, ...) so
     tests and stylesheets can find them.
     """
+    out = _draw(assessment, "svg")
+    return None if out is None else str(out)
+
+
+def hcg_chart_png(assessment: dict[str, Any]) -> bytes | None:
+    """The same chart as a PNG (for a download or a message), or None when there is no sample."""
+    out = _draw(assessment, "png")
+    return None if out is None else bytes(out)
+
+
+def _draw(assessment: dict[str, Any], fmt: str) -> str | bytes | None:
     samples = _samples(assessment)
     if not samples:
         return None
@@ -133,6 +144,10 @@ def hcg_chart_svg(assessment: dict[str, Any]) -> str | None:
         )
         fig.autofmt_xdate(rotation=0, ha="center")
         fig.tight_layout()
+        if fmt == "png":
+            raw = io.BytesIO()
+            fig.savefig(raw, format="png", metadata={"Software": None})
+            return raw.getvalue()
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
     return buf.getvalue()

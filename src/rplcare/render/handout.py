@@ -17,7 +17,16 @@ from typing import Any, Literal
 
 import yaml
 
-from rplcare.render.report import LANGS, LOCALE_DIR, N_, as_date, catalog, environment
+from rplcare.render.report import (
+    LANGS,
+    LOCALE_DIR,
+    N_,
+    as_date,
+    catalog,
+    environment,
+    luteal_support_moot,
+    overridden_ids,
+)
 
 # Plain-language sentences for the causes the reasoning engine can report.
 CAUSES: dict[str, str] = {
@@ -218,8 +227,11 @@ def handout_context(
     case: Mapping[str, Any] | None,
     lang: str,
     lost: bool,
+    overrides: Iterable[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The handout's content as plain data, localised; the template only lays it out."""
+    """The handout's content as plain data, localised; the template only lays it out.
+    Recommendations a clinician overrode are not listed as things to do (the report shows the
+    decision); a declined or contraindicated medicine loses its dates too."""
     t = catalog(lang)
     fmt = environment(lang).filters["date"]
     case = case or {}
@@ -228,7 +240,12 @@ def handout_context(
     preg = None if lost else assessment.get("pregnancy")
     cls = assessment.get("classification") or {}
 
-    recs = [r for r in assessment.get("recommendations") or [] if not (lost and pregnancy_bound(r))]
+    skip = overridden_ids(overrides)
+    recs = [
+        r
+        for r in assessment.get("recommendations") or []
+        if not (lost and pregnancy_bound(r)) and str(r.get("id")) not in skip
+    ]
     pregnant = bool(cp) and not lost
     kept = {r.get("id") for r in recs}
     act_first = [
@@ -340,7 +357,11 @@ def handout_context(
                 )
             )
         lut = preg.get("luteal_support") or {}
-        if lut.get("indicated") and lut.get("regimen"):
+        if (
+            lut.get("indicated")
+            and lut.get("regimen")
+            and not luteal_support_moot(assessment, overrides)
+        ):
             stop = fmt(lut["stop_date"]) if lut.get("stop_date") else t.gettext("ask your clinic")
             if lut.get("stop_ga"):
                 stop += " (" + (_ga_text(lut["stop_ga"], t) or "") + ")"
@@ -410,6 +431,7 @@ def render_handout_html(
     case_dict: Mapping[str, Any] | None,
     lang: Literal["en", "zh"] = "en",
     lost: bool = False,
+    overrides: list[dict[str, Any]] | None = None,
 ) -> str:
     """The patient handout as one self-contained HTML page.
 
@@ -422,7 +444,7 @@ def render_handout_html(
     return (
         environment(lang)
         .get_template("handout.html")
-        .render(**handout_context(assessment_dict, case_dict, lang, lost))
+        .render(**handout_context(assessment_dict, case_dict, lang, lost, overrides))
     )
 
 

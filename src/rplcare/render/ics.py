@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from icalendar import Calendar
 from icalendar import Event as IcsEvent
@@ -49,3 +50,18 @@ def events_to_ics(events: Iterable[Event], case_id: str, stamp: datetime | None 
         ev.add("transp", "TRANSPARENT")
         cal.add_component(ev)
     return cal.to_ical()
+
+
+def calendar_events(
+    assessment: Mapping[str, Any], overrides: Iterable[Mapping[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The assessment's follow-up events, minus those a clinician's decision made moot: the
+    luteal-support stop once the medicine's recommendations are overridden (see
+    `luteal_support_moot`). Other events (next hCG, scan, surveillance windows) follow from
+    results, not from a recommendation, and stay."""
+    from rplcare.render.report import luteal_support_moot
+
+    raw = list((assessment.get("pregnancy") or {}).get("events") or [])
+    if luteal_support_moot(assessment, overrides):
+        raw = [e for e in raw if e.get("kind") != "luteal_stop"]
+    return raw

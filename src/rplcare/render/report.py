@@ -142,6 +142,31 @@ def evidence_label(case: Mapping[str, Any] | None, path: str) -> str:
     return "" if node is None else str(node)
 
 
+# what the top-level lists of a case are called for a reader (record words, not clinical facts)
+_PATH_WORDS = {
+    "pregnancies": "past pregnancy",
+    "results": "result",
+    "scans": "scan",
+    "medications": "medication",
+    "current_pregnancy": "current pregnancy",
+    "partner": "partner",
+    "patient": "patient",
+}
+
+
+def path_label(case: Mapping[str, Any] | None, path: str) -> str:
+    """A case path in reader's words: `results[5]` -> `result 6 (tsh 6.3 mIU/L 2026-10-14)`."""
+    words = []
+    for name, index in _PATH_TOKEN.findall(path):
+        if name:
+            words.append(_PATH_WORDS.get(name, name.replace("_", " ")))
+        else:
+            words.append(str(int(index) + 1))
+    what = evidence_label(case, path)
+    head = " ".join(words) or path
+    return f"{head} ({what})" if what and what != head else head
+
+
 def _first(d: Mapping[str, Any], *keys: str) -> Any:
     return next((d[k] for k in keys if d.get(k) not in (None, "")), None)
 
@@ -165,6 +190,33 @@ def normalise_overrides(overrides: Iterable[Mapping[str, Any]] | None) -> list[d
             }
         )
     return out
+
+
+def overridden_ids(overrides: Iterable[Mapping[str, Any]] | None) -> set[str]:
+    """Recommendations a clinician overrode (whatever the reason): not a to-do for the patient."""
+    return {
+        str(o["recommendation_id"])
+        for o in normalise_overrides(overrides)
+        if o["decision"] == "overridden"
+    }
+
+
+def luteal_support_moot(
+    assessment: Mapping[str, Any], overrides: Iterable[Mapping[str, Any]] | None
+) -> bool:
+    """True when every recommendation carrying a medicine schedule was overridden for a reason
+    other than "done elsewhere" (declined, contraindicated, judgement): then no medicine is taken
+    on this plan and neither the handout nor the calendar keeps its start/stop dates. Done
+    elsewhere keeps them: she takes it, prescribed by someone else, and still needs the stop."""
+    scheduled = {
+        str(r.get("id")) for r in assessment.get("recommendations") or [] if r.get("schedule")
+    }
+    stopped = {
+        str(o["recommendation_id"])
+        for o in normalise_overrides(overrides)
+        if o["decision"] == "overridden" and o["reason"] != "done_elsewhere"
+    }
+    return bool(scheduled) and scheduled <= stopped
 
 
 def group_recommendations(
@@ -214,13 +266,18 @@ def report_context(
         if f.get("reported", True) is False:  # context facts stay in the JSON, not the report
             continue
         paths = [str(p) for p in f.get("evidence") or ()]
-        findings.append({**f, "evidence_items": [(p, evidence_label(case, p)) for p in paths]})
+        findings.append({**f, "evidence_items": [(p, path_label(case, p)) for p in paths]})
     return {
         "a": assessment,
         "case": case or {},
         "kb": assessment.get("knowledge_base") or {},
         "findings": findings,
         "finding_ids": {f.get("id") for f in findings},
+        "finding_text": {
+            f.get("id"): f.get("text") or f.get("id") for f in assessment.get("findings") or ()
+        },
+        "rec_title": {r.get("id"): r.get("title") or r.get("id") for r in recs},
+        "path_label": path_label,
         "groups": group_recommendations(recs, folded["ids"]),
         "folded_recs": [r for r in recs if r.get("id") in set(folded["ids"])],
         "folded": folded,

@@ -452,16 +452,25 @@ def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "e
         )
     elif kind == "handout":
         resp = Response(
-            documents.handout_html(a, case, lang, ctx["lost"]),
+            documents.handout_html(a, case, lang, ctx["lost"], ctx["overrides"]),
             media_type="text/html; charset=utf-8",
         )
     else:
         resp = Response(
-            documents.schedule_ics(a, ctx["case_id"], ctx["lost"]),
+            documents.schedule_ics(a, ctx["case_id"], ctx["lost"], ctx["overrides"]),
             media_type="text/calendar; charset=utf-8",
             headers={"Content-Disposition": attachment(f"{ctx['case_id']}-schedule.ics")},
         )
-    log_export(store, ctx, kind, lang=lang, lost=ctx["lost"])
+    kb = a.get("knowledge_base") or {}
+    log_export(
+        store,
+        ctx,
+        kind,
+        lang=lang,
+        lost=ctx["lost"],
+        definition=kb.get("definition"),
+        luteal_policy=kb.get("luteal_policy"),
+    )
     return resp
 
 
@@ -471,9 +480,16 @@ def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "e
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )
-def report_pdf(request: Request, case_id: str, cred: Credentials) -> Response:
+def report_pdf(
+    request: Request,
+    case_id: str,
+    cred: Credentials,
+    definition: Definition = "eshre2022",
+    luteal_policy: LutealPolicy = "guideline",
+) -> Response:
     store = _store(request)
-    return render_document(store, document_context(store, case_id, _header(cred)), "report.pdf")
+    ctx = document_context(store, case_id, _header(cred), None, definition, luteal_policy)
+    return render_document(store, ctx, "report.pdf")
 
 
 @router.get(
@@ -483,10 +499,15 @@ def report_pdf(request: Request, case_id: str, cred: Credentials) -> Response:
     responses={200: {"content": {"text/html": {}}}},
 )
 def report_html(
-    request: Request, case_id: str, cred: Credentials, lang: Literal["en", "zh"] = "en"
+    request: Request,
+    case_id: str,
+    cred: Credentials,
+    lang: Literal["en", "zh"] = "en",
+    definition: Definition = "eshre2022",
+    luteal_policy: LutealPolicy = "guideline",
 ) -> Response:
     store = _store(request)
-    ctx = document_context(store, case_id, _header(cred))
+    ctx = document_context(store, case_id, _header(cred), None, definition, luteal_policy)
     return render_document(store, ctx, "report.html", lang)
 
 
@@ -498,10 +519,16 @@ def report_html(
     summary="Patient handout; the after-loss version once a loss is recorded",
 )
 def handout(
-    request: Request, case_id: str, cred: Credentials, lang: Literal["en", "zh"] = "en"
+    request: Request,
+    case_id: str,
+    cred: Credentials,
+    lang: Literal["en", "zh"] = "en",
+    definition: Definition = "eshre2022",
+    luteal_policy: LutealPolicy = "guideline",
 ) -> Response:
     store = _store(request)
-    return render_document(store, document_context(store, case_id, _header(cred)), "handout", lang)
+    ctx = document_context(store, case_id, _header(cred), None, definition, luteal_policy)
+    return render_document(store, ctx, "handout", lang)
 
 
 @router.get(
@@ -511,6 +538,13 @@ def handout(
     responses={200: {"content": {"text/calendar": {}}}},
     summary="Follow-up events as iCalendar (none once a loss is recorded)",
 )
-def schedule(request: Request, case_id: str, cred: Credentials) -> Response:
+def schedule(
+    request: Request,
+    case_id: str,
+    cred: Credentials,
+    definition: Definition = "eshre2022",
+    luteal_policy: LutealPolicy = "guideline",
+) -> Response:
     store = _store(request)
-    return render_document(store, document_context(store, case_id, _header(cred)), "ics")
+    ctx = document_context(store, case_id, _header(cred), None, definition, luteal_policy)
+    return render_document(store, ctx, "ics")

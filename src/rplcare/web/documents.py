@@ -59,17 +59,37 @@ def report_pdf(
         ) from None
 
 
-def handout_html(assessment: dict[str, Any], case: dict[str, Any], lang: str, lost: bool) -> str:
+def handout_html(
+    assessment: dict[str, Any],
+    case: dict[str, Any],
+    lang: str,
+    lost: bool,
+    overrides: list[dict[str, Any]] | None = None,
+) -> str:
     fn = _renderer("rplcare.render.handout", "render_handout_html")
-    return fn(assessment, case, lang=check_lang(lang), lost=lost)
+    return fn(assessment, case, lang=check_lang(lang), lost=lost, overrides=overrides)
 
 
-def schedule_ics(assessment: dict[str, Any], case_id: str, lost: bool) -> bytes:
+def schedule_ics(
+    assessment: dict[str, Any],
+    case_id: str,
+    lost: bool,
+    overrides: list[dict[str, Any]] | None = None,
+) -> bytes:
     from rplcare.pregnancy.schedule import Event
-    from rplcare.render.ics import events_to_ics
+    from rplcare.render.ics import calendar_events, events_to_ics
 
-    raw = [] if lost else ((assessment.get("pregnancy") or {}).get("events") or [])
+    raw = [] if lost else calendar_events(assessment, overrides)
     return events_to_ics([Event.model_validate(d) for d in raw], case_id)
+
+
+def hcg_chart_png(assessment: dict[str, Any]) -> bytes | None:
+    """The chart as PNG (same drawing as the SVG), or None when there is nothing to plot."""
+    try:
+        fn = _renderer("rplcare.render.chart", "hcg_chart_png")
+    except HTTPException:
+        return None
+    return fn(assessment)
 
 
 def hcg_chart(assessment: dict[str, Any]) -> str | None:

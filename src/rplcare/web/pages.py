@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -20,11 +20,12 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from rplcare.case.errors import CaseError
+from rplcare.render.report import path_label
 from rplcare.store import repository as repo
 from rplcare.store.db import Store
 from rplcare.store.models import REASONS, ROLES, AuditEntry, User
 from rplcare.web import auth
-from rplcare.web.api import attachment, document_context, render_document
+from rplcare.web.api import attachment, document_context, log_export, render_document
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -538,26 +539,50 @@ async def edit_case(request: Request, case_id: str) -> Response:
 # --- plan -----------------------------------------------------------------------------
 
 
+def _rec_title(rid: Any) -> str:
+    """A recommendation's KB title for a reader (the id only when the KB no longer has it)."""
+    from rplcare.knowledge import get_kb
+
+    rec = get_kb().recommendations.get(str(rid))
+    return f"“{rec.title}”" if rec is not None and rec.title else f"recommendation {rid}"
+
+
+def _words(value: Any) -> str:
+    return "—" if value is None else str(value).replace("_", " ")
+
+
 def audit_text(entry: AuditEntry) -> str:
-    """One line per audit entry; changes list their paths with before → after."""
+    """One sentence per audit entry; changes name the fields (from path to reader's words)."""
     d = entry.detail or {}
     if entry.action == "changed":
         # field paths only (rows written before 0003 also held the values: not shown)
-        parts = [c["path"] if isinstance(c, dict) else str(c) for c in d.get("changes", [])[:8]]
-        more = len(d.get("changes", [])) - 8
-        tail = f"; +{more} more" if more > 0 else ""
-        return f"v{d.get('version')} ({d.get('event')}): " + "; ".join(parts) + tail
+        changes = d.get("changes", [])
+        parts = [
+            path_label(None, c["path"] if isinstance(c, dict) else str(c)) for c in changes[:8]
+        ]
+        more = len(changes) - 8
+        tail = f" and {more} more" if more > 0 else ""
+        what = ", ".join(parts) + tail if parts else "no field"
+        return f"Version {d.get('version')} saved ({_words(d.get('event'))}): changed {what}."
     if entry.action == "recomputed":
         b, a = d.get("before") or {}, d.get("after") or {}
         return (
-            f"v{d.get('version')}: assessment recomputed, knowledge base "
-            f"{b.get('kb_version')} {(b.get('kb_hash') or 'unrecorded')[:12]} → "
-            f"{a.get('kb_version')} {(a.get('kb_hash') or '')[:12]}"
+            f"Version {d.get('version')}: assessment recomputed as the knowledge base changed "
+            f"from {b.get('kb_version') or 'an unrecorded version'} to {a.get('kb_version')}."
         )
     if entry.action == "overrode":
-        reason = f", {d['reason']}" if d.get("reason") else ""
-        return f"{d.get('recommendation_id')} {d.get('decision')}{reason}"
-    return ", ".join(f"{k}={v}" for k, v in d.items())
+        reason = f" ({_words(d['reason'])})" if d.get("reason") else ""
+        verb = "Accepted" if d.get("decision") == "accepted" else "Overrode"
+        return f"{verb} {_rec_title(d.get('recommendation_id'))}{reason}."
+    if entry.action in ("viewed", "exported"):
+        what = _words(d.get("what") or "the case")
+        version = f" (version {d['version']})" if d.get("version") is not None else ""
+        lang = f", language {d['lang']}" if d.get("lang") else ""
+        return f"{entry.action.capitalize()} the {what}{version}{lang}."
+    parts = [f"{_words(k)} {_words(v)}" for k, v in d.items() if not isinstance(v, dict | list)]
+    return (
+        entry.action.replace("_", " ").capitalize() + (": " + ", ".join(parts) if parts else "")
+    ) + "."
 
 
 def _short(value: Any) -> str:
@@ -601,6 +626,8 @@ def _plan_context(s: Any, case_id: str, definition: str, luteal_policy: str) -> 
         "reason_label": REASON_LABEL,
         "definitions": repo.DEFINITIONS,
         "luteal_policies": repo.LUTEAL_POLICIES,
+        "finding_text": {f["id"]: f.get("text") or f["id"] for f in a.get("findings") or ()},
+        "path_label": path_label,
     }
 
 
@@ -751,31 +778,105 @@ def export(request: Request, case_id: str, fmt: str) -> Response:
     )
 
 
-def _document(request: Request, case_id: str, kind: str, lang: str = "en") -> Response:
+def _document(
+    request: Request,
+    case_id: str,
+    kind: str,
+    lang: str = "en",
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+) -> Response:
     store = _store(request)
     with store.read() as s:
         user = auth.page_user(s, request)
-    return render_document(store, document_context(store, case_id, user=user), kind, lang)
+    ctx = document_context(
+        store, case_id, user=user, definition=definition, luteal_policy=luteal_policy
+    )
+    return render_document(store, ctx, kind, lang)
 
 
 @router.get("/cases/{case_id}/report.pdf")
-def report_pdf(request: Request, case_id: str) -> Response:
-    return _document(request, case_id, "report.pdf")
+def report_pdf(
+    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
+) -> Response:
+    return _document(request, case_id, "report.pdf", "en", definition, luteal_policy)
+
+
+@router.get("/cases/{case_id}/report.pdf/prepare")
+def report_pdf_prepare(
+    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
+) -> HTMLResponse:
+    """A page that shows progress while the PDF renders, then hands it over (htmx)."""
+    with _store(request).read() as s:
+        user = auth.page_user(s, request)
+        repo.latest_version(s, case_id)  # 404 for an unknown case before any waiting
+    query = urlencode({"definition": definition, "luteal_policy": luteal_policy})
+    return render(
+        request, "pdf_prepare.html", user, case_id=case_id, query=query, definition=definition
+    )
 
 
 @router.get("/cases/{case_id}/report.html")
-def report_html(request: Request, case_id: str, lang: str = "en") -> Response:
-    return _document(request, case_id, "report.html", lang)
+def report_html(
+    request: Request,
+    case_id: str,
+    lang: str = "en",
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+) -> Response:
+    return _document(request, case_id, "report.html", lang, definition, luteal_policy)
 
 
 @router.get("/cases/{case_id}/handout")
-def handout(request: Request, case_id: str, lang: str = "en") -> Response:
-    return _document(request, case_id, "handout", lang)
+def handout(
+    request: Request,
+    case_id: str,
+    lang: str = "en",
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+) -> Response:
+    return _document(request, case_id, "handout", lang, definition, luteal_policy)
 
 
 @router.get("/cases/{case_id}/schedule.ics")
-def schedule(request: Request, case_id: str) -> Response:
-    return _document(request, case_id, "ics")
+def schedule(
+    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
+) -> Response:
+    return _document(request, case_id, "ics", "en", definition, luteal_policy)
+
+
+@router.get("/cases/{case_id}/hcg-chart.{fmt}")
+def hcg_chart(
+    request: Request,
+    case_id: str,
+    fmt: str,
+    definition: str = "eshre2022",
+    luteal_policy: str = "guideline",
+) -> Response:
+    """The hCG chart of the plan page as a file (SVG or PNG); 404 when there is no hCG."""
+    from rplcare.web import documents
+
+    if fmt not in ("svg", "png"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "download the chart as .svg or .png")
+    store = _store(request)
+    with store.read() as s:
+        user = auth.page_user(s, request)
+    ctx = document_context(
+        store, case_id, user=user, definition=definition, luteal_policy=luteal_policy
+    )
+    body: Any = (
+        documents.hcg_chart(ctx["assessment"])
+        if fmt == "svg"
+        else documents.hcg_chart_png(ctx["assessment"])
+    )
+    if body is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this case has no hCG series to chart")
+    log_export(store, ctx, f"hcg-chart.{fmt}")
+    return Response(
+        body,
+        media_type="image/svg+xml" if fmt == "svg" else "image/png",
+        headers={"Content-Disposition": attachment(f"{case_id}-hcg.{fmt}")},
+    )
 
 
 # --- users ----------------------------------------------------------------------------
