@@ -426,6 +426,7 @@ def _regroup_by_type(
             else []
         )
         pending = 0
+        last_dropped: str | None = None
         for f in files:
             for _n, line, res in iter_lines(f, bad, on_bytes):
                 st.lines += 1
@@ -446,12 +447,15 @@ def _regroup_by_type(
                     marked.add(key)
                 if keep is not None and rtype != "Patient" and not keep(res):
                     st.not_relevant[rtype] = st.not_relevant.get(rtype, 0) + 1
-                    # the patient stays a group even when nothing of hers is kept
+                    # the patient stays a group even when nothing of hers is kept (one
+                    # marker per run of her dropped lines: files list a patient's together)
                     if spills:
-                        kb = key.encode()
-                        spills[zlib.crc32(kb) % k].write(kb + b"\t2\n")
+                        if key != last_dropped:
+                            kb = key.encode()
+                            spills[zlib.crc32(kb) % k].write(kb + b"\t2\n")
                     else:
                         memory.setdefault(key, [])
+                    last_dropped = key
                     continue
                 # the Patient resource goes first in its group: tagged b"0", others b"1"
                 if spills:
