@@ -10,7 +10,10 @@ Synthea samples with scripts/scale_bulk.py, then measures in the same run:
   parse of the whole export is in the same wall time);
 - the per-patient function alone on the candidates (assessments/s on one core);
 - peak memory (max RSS of the run's process tree, from getrusage) of each run;
-- with --spark: the Spark start, local[1] and local[2].
+- with --spark: the Spark start, local[1] and local[2];
+- with --relevance: the relevance filter's effect, the local engine on 1 worker with and
+  without it (`relevance=False` keeps every resource up to the per-patient function), as
+  seconds per 1,000 patients of the whole population (only this mode runs).
 
 Prints JSON and writes benchmarks/results/screen.json. The machine is shared: the ratios to
 the floor measured in the same run are what compare, not the absolute rates.
@@ -84,7 +87,8 @@ from pathlib import Path
 from rplcare.screening.local import screen_local
 out = Path(tempfile.mkdtemp()) / "rows.ndjson"
 t = time.perf_counter()
-s = screen_local([Path({export!r})], out, date.fromisoformat({today!r}), workers={workers})
+s = screen_local([Path({export!r})], out, date.fromisoformat({today!r}), workers={workers},
+                 relevance={relevance})
 dt = time.perf_counter() - t
 print(json.dumps({{"seconds": dt, "patients": s.patients_read, "candidates": s.candidates,
                   "screened": s.screened}}))
@@ -126,12 +130,30 @@ print(json.dumps({{"start_seconds": start, "seconds": dt, "patients": r.patients
 """
 
 
+def relevance_ab(export: Path, patients: int) -> None:
+    res: dict = {"patients": patients, "workers": 1}
+    for name, flag in (("without_filter", False), ("with_filter", True)):
+        r = run_child(LOCAL.format(export=str(export), today=TODAY, workers=1, relevance=flag))
+        r["ms_per_patient"] = 1000 * r["seconds"] / r["patients"]
+        r["patients_per_s"] = r["patients"] / r["seconds"]
+        res[name] = r
+    res["speedup"] = res["without_filter"]["seconds"] / res["with_filter"]["seconds"]
+    print(json.dumps(res, indent=2))
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "screen_relevance.json").write_text(json.dumps(res, indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--patients", type=int, default=10_000)
     ap.add_argument("--spark", action="store_true")
+    ap.add_argument("--relevance", action="store_true", help="only the relevance-filter A/B")
     a = ap.parse_args()
     export = export_for(a.patients)
+    if a.relevance:
+        relevance_ab(export, a.patients)
+        return
     fl = floor(export)
     res: dict = {
         "patients": a.patients,
@@ -143,7 +165,7 @@ def main() -> None:
         "patients_per_s": a.patients / fl["seconds"],
     }
     for w in (1, 2):
-        r = run_child(LOCAL.format(export=str(export), today=TODAY, workers=w))
+        r = run_child(LOCAL.format(export=str(export), today=TODAY, workers=w, relevance=True))
         r["patients_per_s"] = r["patients"] / r["seconds"]
         r["ratio_to_floor"] = r["patients_per_s"] / res["floor"]["patients_per_s"]
         r["candidate_assessments_per_s_per_core_lower_bound"] = r["candidates"] / (r["seconds"] * w)

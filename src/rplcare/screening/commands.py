@@ -186,4 +186,10 @@ def _local(paths, out, day, workers, only_candidates, layout, resume, progress, 
         )
         rate = done / max(time.monotonic() - start, 1e-9)
         bar.update(task, description="done", rate=f"{done} rows, {rate:,.0f}/s")
+    dropped = sum(st.not_relevant.values())
+    if dropped:
+        print(
+            f"resources of types the mapping does not read (read, not used): {dropped}",
+            file=err,
+        )
     return summary

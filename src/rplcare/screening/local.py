@@ -20,6 +20,7 @@ from rplcare.interop.fhir.bulk import BadLine, BulkStats, read_patients
 from rplcare.screening.candidates import is_candidate_resource
 from rplcare.screening.output import Journal, Summary, write_rows
 from rplcare.screening.patient import non_candidate_row, screen_patient
+from rplcare.screening.relevance import is_relevant
 
 __all__ = ["screen_local"]
 
@@ -55,8 +56,12 @@ def screen_local(
     spill_dir: Path | None = None,
     bucket_bytes: int = 64 * 1024 * 1024,
     stats: BulkStats | None = None,
+    relevance: bool = True,
 ) -> Summary:
-    """Screen a Bulk export into `out`; returns the summary (counts over the whole output)."""
+    """Screen a Bulk export into `out`; returns the summary (counts over the whole output).
+
+    `relevance=False` keeps every resource up to the per-patient function (same rows,
+    slower: for the benchmark and the identity test of the relevance filter)."""
     journal = Journal(out, resume=resume)
     summary = Summary(resumed=len(journal.done))
     st = stats if stats is not None else BulkStats()
@@ -103,6 +108,7 @@ def screen_local(
             on_bad=on_bad,
             layout=layout,  # type: ignore[arg-type]
             mark=is_candidate_resource,
+            keep=is_relevant if relevance else None,
             stats=st,
             on_bytes=on_bytes,
             spill_dir=spill_dir,

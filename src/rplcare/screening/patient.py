@@ -18,8 +18,12 @@ Row (ROW_FIELDS, in this order):
 - advised_against: recommendations with status `not_recommended` given because of something
   recorded in the chart (`recorded.*` findings: a test or therapy the guidelines advise
   against is on record);
-- not_read: what the mapping could not place (unmapped resource parts, with why), leaving out
-  resources of types rplcare does not read at all (counted in not_read_count).
+- not_read / not_read_count: what the mapping could not place among the resources it reads
+  (unmapped resource parts, with why; the first 20 and the count). Resources of types the
+  mapping does not read at all (Claim, Encounter …: `screening.relevance`) are not
+  "unreadable" and are counted in neither: the bulk reader drops them before this function
+  (counted in `BulkStats.not_relevant`), and this function leaves out any that reach it, so
+  the row is the same either way.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 import orjson
 
 from rplcare.screening.candidates import is_candidate_resource
+from rplcare.screening.relevance import is_relevant
 
 __all__ = ["ROW_FIELDS", "non_candidate_row", "screen_patient", "screen_resources"]
 
@@ -104,11 +109,9 @@ def screen_resources(
         return non_candidate_row(key, today)
     from rplcare.case.errors import CaseError
     from rplcare.interop.fhir.read import (
-        _HANDLERS,
         MappingError,
         case_from_entries,
         readable_case,
-        resource_day,
     )
     from rplcare.knowledge import get_kb
     from rplcare.reasoning.assess import assess
@@ -116,15 +119,9 @@ def screen_resources(
     kb = kb or get_kb()
     base = {"candidate": True, "assessed_on": today.isoformat(), "kb_version": kb.version}
     # the mapping reports every resource of a type it does not read as "not read by rplcare";
-    # those (Claims, Encounters … most of a chart) are counted here instead of mapped
-    read = {"Patient", "Medication", *_HANDLERS}
-    kept, skipped = [], 0
-    for r in resources:
-        if r.get("resourceType") in read:
-            kept.append(r)
-        else:  # what the mapping would have reported (those dated after `today` it leaves out)
-            day = resource_day(r)
-            skipped += day is None or day <= today
+    # those (Claims, Encounters … most of a chart) are left out here, as the bulk reader's
+    # relevance filter does, so a row does not depend on where they were dropped
+    kept = [r for r in resources if is_relevant(r)]
     try:
         mapped = case_from_entries(
             ((None, r) for r in kept), patient_id=key, today=today, assessed_on=today
@@ -142,11 +139,11 @@ def screen_resources(
         for path, msg in exc.problems[:MAX_NOT_READ]:
             src = _explain(sources, path)
             problems.append(f"{path}: {msg}" + (f" (from {src})" if src else ""))
-        base.update(_not_read(mapped.unmapped, skipped))
+        base.update(_not_read(mapped.unmapped))
         return _row(key, **base, error="; ".join(problems))
     except ValueError as exc:
         return _row(key, **base, error=str(exc))
-    base.update(_not_read([*mapped.unmapped, *dropped], skipped))
+    base.update(_not_read([*mapped.unmapped, *dropped]))
     cls = a.classification
     urgency = _urgencies(a)
     done = {d["id"] for d in a.workup_done}
@@ -175,12 +172,12 @@ def screen_resources(
     )
 
 
-def _not_read(unmapped: list[Any], skipped: int = 0) -> dict[str, Any]:
+def _not_read(unmapped: list[Any]) -> dict[str, Any]:
     shown = [u for u in unmapped if u.why != OUT_OF_SCOPE]
     lines = [u.line() for u in shown[:MAX_NOT_READ]]
     if len(shown) > MAX_NOT_READ:
         lines.append(f"… and {len(shown) - MAX_NOT_READ} more")
-    return {"not_read": lines, "not_read_count": len(unmapped) + skipped}
+    return {"not_read": lines, "not_read_count": len(shown)}
 
 
 def _urgencies(a: Any) -> dict[str, str | None]:

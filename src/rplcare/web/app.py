@@ -132,7 +132,7 @@ def create_app(
 
     `secure_cookies` (default `RPLCARE_COOKIE_SECURE`, on) marks the session cookie Secure."""
     from rplcare import __version__
-    from rplcare.web import api, form_pages, outcomes, pages
+    from rplcare.web import api, form_pages, outcomes, pages, screening_pages
     from rplcare.web.throttle import BoundedHasher, LoginThrottle
 
     store = Store(database_url)
@@ -203,6 +203,7 @@ def create_app(
     app.include_router(form_pages.router)  # before pages: it answers /cases/new and /edit
     app.include_router(pages.router)
     app.include_router(outcomes.router)
+    app.include_router(screening_pages.router)
     _include_cds(app)
 
     @app.get("/healthz", tags=["service"], summary="Liveness and database check (no login)")

@@ -93,6 +93,9 @@ class BulkStats:
     layout: str = ""
     spill_files: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
+    #: resources the caller's `keep` predicate dropped (types the mapping does not read), by
+    #: type; read and counted, never "unreadable"
+    not_relevant: dict[str, int] = field(default_factory=dict)
 
 
 def find_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -298,6 +301,7 @@ def read_patients(
     on_bad: Callable[[BadLine], None] | None = None,
     layout: Layout = "auto",
     mark: Callable[[dict[str, Any]], bool] | None = None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
     bucket_bytes: int = 64 * 1024 * 1024,
     spill_dir: str | Path | None = None,
     stats: BulkStats | None = None,
@@ -307,9 +311,12 @@ def read_patients(
     """Yield one `PatientGroup` per patient of a Bulk export.
 
     `mark(resource)` is called on every resource as it is read (each line is parsed once
-    here); a group is `marked` when any of its resources was. `progress(n)` is called with
-    the number of lines read since the last call; `on_bytes(advance, total)` first with
-    (0, total bytes of the files) then with the bytes of input read since the last call.
+    here); a group is `marked` when any of its resources was. `keep(resource)`, when given,
+    is called after `mark`: a resource it refuses is counted in `stats.not_relevant` and not
+    kept in its group (a patient is still a group when nothing of hers is kept).
+    `progress(n)` is called with the number of lines read since the last call;
+    `on_bytes(advance, total)` first with (0, total bytes of the files) then with the bytes
+    of input read since the last call.
     """
     files = find_files(paths)
     st = stats if stats is not None else BulkStats()
@@ -325,10 +332,10 @@ def read_patients(
     if on_bytes is not None:
         on_bytes(0, sum(f.stat().st_size for f in files if f.exists()))
     if chosen == "patient":
-        yield from _stream_by_patient(files, count_bad, mark, st, progress, on_bytes)
+        yield from _stream_by_patient(files, count_bad, mark, st, progress, on_bytes, keep)
     else:
         yield from _regroup_by_type(
-            files, count_bad, mark, bucket_bytes, spill_dir, st, progress, on_bytes
+            files, count_bad, mark, bucket_bytes, spill_dir, st, progress, on_bytes, keep
         )
 
 
@@ -339,6 +346,7 @@ def _stream_by_patient(
     st: BulkStats,
     progress: Callable[[int], None] | None,
     on_bytes: Callable[[int, int], None] | None = None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Iterator[PatientGroup]:
     current: PatientGroup | None = None
     pending = 0
@@ -374,12 +382,15 @@ def _stream_by_patient(
                     st.patients += 1
                     yield current
                 current = PatientGroup(key, [])
+            if mark is not None and not current.marked and mark(res):
+                current.marked = True
+            if keep is not None and not keep(res):
+                st.not_relevant[rtype] = st.not_relevant.get(rtype, 0) + 1
+                continue
             if rtype == "Patient":
                 current.lines.insert(0, line)
             else:
                 current.lines.append(line)
-            if mark is not None and not current.marked and mark(res):
-                current.marked = True
     if progress and pending:
         progress(pending)
     if current is not None:
@@ -396,6 +407,7 @@ def _regroup_by_type(
     st: BulkStats,
     progress: Callable[[int], None] | None,
     on_bytes: Callable[[int, int], None] | None = None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Iterator[PatientGroup]:
     k = max(1, math.ceil(_estimated_bytes(files) / max(bucket_bytes, 1)))
     st.spill_files = k if k > 1 else 0
@@ -414,6 +426,7 @@ def _regroup_by_type(
             else []
         )
         pending = 0
+        last_dropped: str | None = None
         for f in files:
             for _n, line, res in iter_lines(f, bad, on_bytes):
                 st.lines += 1
@@ -432,6 +445,18 @@ def _regroup_by_type(
                     continue
                 if mark is not None and key not in marked and mark(res):
                     marked.add(key)
+                if keep is not None and rtype != "Patient" and not keep(res):
+                    st.not_relevant[rtype] = st.not_relevant.get(rtype, 0) + 1
+                    # the patient stays a group even when nothing of hers is kept (one
+                    # marker per run of her dropped lines: files list a patient's together)
+                    if spills:
+                        if key != last_dropped:
+                            kb = key.encode()
+                            spills[zlib.crc32(kb) % k].write(kb + b"\t2\n")
+                    else:
+                        memory.setdefault(key, [])
+                    last_dropped = key
+                    continue
                 # the Patient resource goes first in its group: tagged b"0", others b"1"
                 if spills:
                     kb = key.encode()
@@ -466,6 +491,8 @@ def _regroup_by_type(
                 for raw in fh:
                     kb, _, rest = raw.partition(b"\t")
                     got = groups.setdefault(kb.decode(), [])
+                    if rest[:1] == b"2":  # a patient's resource not kept (see `keep`)
+                        continue
                     if rest[:1] == b"0":
                         got.insert(0, rest[1:])
                     else:

@@ -1081,6 +1081,17 @@ _HANDLERS = {
     "MedicationRequest": _read_medication,
 }
 
+#: every resource type the mapping reads: the Patient, the types with a handler, and the
+#: types a handler looks up by reference (Medication for medicationReference; Observations a
+#: DiagnosticReport names are Observations already)
+READ_TYPES = frozenset({"Patient", "Medication", *_HANDLERS})
+
+
+def reads_type(resource_type: Any) -> bool:
+    """True when `case_from_entries` can use a resource of this type (any other type it
+    reports as "resource type not read by rplcare" and otherwise ignores)."""
+    return resource_type in READ_TYPES
+
 
 # ---------------------------------------------------------------- assembly
 

@@ -1,0 +1,91 @@
+"""The "Screening" page (issue 14, "Where it shows").
+
+Rules: only an admin screens; an export is read only from under the configured root (a path
+outside it is refused, said why, nothing started); a run goes in the background with its
+progress polled by htmx, then shows the summary and the patient list; a candidate patient
+opens as a case imported from her own resources, the source noted in the audit log.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests.web.conftest import Web, csrf_of
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNTHEA = ROOT.parent / "shared" / "fhir-samples" / "synthea"
+if not SYNTHEA.exists():
+    SYNTHEA = Path("/work/shared/fhir-samples/synthea")
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import synthea_to_bulk  # noqa: E402
+
+
+@pytest.fixture
+def root(tmp_path: Path, web: Web) -> Path:
+    r = tmp_path / "exports"
+    synthea_to_bulk.main([str(SYNTHEA), str(r / "synthea")])
+    web.app.state.screening_root = str(r)  # type: ignore[attr-defined]
+    return r
+
+
+def _wait(web: Web, url: str) -> str:
+    for _ in range(600):  # a bound on the polling, not a timed assertion
+        page = web.client.get(url, headers={"HX-Request": "true"})
+        if "Running:" not in page.text:
+            return page.text
+        time.sleep(0.1)
+    raise AssertionError("the run did not finish")
+
+
+def test_only_an_admin_sees_the_page(web: Web, root: Path) -> None:
+    web.login("clin", "amber-kettle-river-01")
+    assert web.client.get("/screening").status_code == 403
+
+
+def test_path_outside_the_root_is_refused(web: Web, root: Path) -> None:
+    web.login("adm", "amber-kettle-river-03")
+    page = web.client.get("/screening")
+    assert page.status_code == 200
+    r = web.client.post("/screening", data={"csrf_token": csrf_of(page.text), "path": "../../etc"})
+    assert r.status_code == 422
+    assert "outside the screening root" in r.text
+    assert "Nothing was started" in r.text
+
+
+def test_run_shows_summary_and_patients_and_opens_a_case(web: Web, root: Path) -> None:
+    web.login("adm", "amber-kettle-river-03")
+    page = web.client.get("/screening")
+    assert 'value="synthea"' in page.text
+    r = web.client.post(
+        "/screening",
+        data={"csrf_token": csrf_of(page.text), "path": "synthea", "today": "2026-11-23"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    url = r.headers["location"]
+    done = _wait(web, url)
+    assert "patients read: 12" in done  # twelve Synthea bundles, one woman each
+    full = web.client.get(url).text
+    assert full.count("Open as case") >= 1
+    # the first candidate's form
+    import re
+
+    action = re.search(r'action="(/screening/[^"]+/open/[^"]+)"', full)
+    assert action
+    opened = web.client.post(
+        action.group(1), data={"csrf_token": csrf_of(full)}, follow_redirects=False
+    )
+    assert opened.status_code == 303, opened.text[-2000:]
+    assert opened.headers["location"].startswith("/cases/")
+    from sqlalchemy import select
+
+    from rplcare.store.models import AuditEntry
+
+    with web.app.state.store.read() as s:  # type: ignore[attr-defined]
+        entries = list(s.scalars(select(AuditEntry)))
+    acts = [e.detail for e in entries if e.action == "screening_import"]
+    assert acts and "Patient/" in acts[0]["source"]
