@@ -7,11 +7,11 @@ the case list, and every form still works without it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -259,147 +259,7 @@ def case_list(request: Request, q: str | None = None) -> HTMLResponse:
     return render(request, "cases.html", user, rows=rows, q=q)
 
 
-# --- case form ------------------------------------------------------------------------
-
-
-def case_from_form(
-    form: Mapping[str, Any], lists: Mapping[str, list[str]]
-) -> tuple[dict[str, Any], dict[int, str]]:
-    """The structured form as a case mapping, and which table row became which
-    `pregnancies[i]` (empty rows are skipped), so errors land next to the right field."""
-
-    def val(key: str) -> str:
-        return str(form.get(key) or "").strip()
-
-    data: dict[str, Any] = {"format": "rplcare.case/1"}
-    for key in ("id", "assessed_on"):
-        if val(key):
-            data[key] = val(key)
-    patient: dict[str, Any] = {}
-    for key in (
-        "age_years",
-        "birth_date",
-        "bmi",
-        "alcohol_units_per_week",
-        "caffeine_mg_per_day",
-        "menstrual_cycle",
-    ):
-        if val(key):
-            patient[key] = val(key)
-    if val("smoking"):
-        patient["smoking"] = val("smoking") == "yes"
-    if lists.get("conditions"):
-        patient["conditions"] = list(lists["conditions"])
-    if patient:
-        data["patient"] = patient
-    pregnancies, rows = [], {}
-    for i in range(PREGNANCY_ROWS):
-        row = {k: val(f"p{i}_{k}") for k in ("outcome", "ga", "year", "date")}
-        if not any(row.values()):
-            continue
-        rows[i] = f"pregnancies[{len(pregnancies)}]"
-        pregnancies.append({k: v for k, v in row.items() if v})
-    if pregnancies:
-        data["pregnancies"] = pregnancies
-    current: dict[str, Any] = {}
-    if val("cp_lmp"):
-        current["lmp"] = val("cp_lmp")
-    if val("cp_conception"):
-        current["conception"] = val("cp_conception")
-    if lists.get("cp_symptoms"):
-        current["symptoms"] = list(lists["cp_symptoms"])
-    if current:
-        data["current_pregnancy"] = current
-    return data, rows
-
-
-def _form_context(
-    form: Mapping[str, Any] | None = None, lists: Mapping[str, list[str]] | None = None
-) -> dict[str, Any]:
-    from rplcare.case.vocabulary import vocabulary
-
-    return {
-        "conditions": sorted(vocabulary().conditions),
-        "outcomes": OUTCOMES,
-        "conceptions": CONCEPTIONS,
-        "pregnancy_rows": PREGNANCY_ROWS,
-        "form": dict(form or {}),
-        "form_lists": dict(lists or {}),
-    }
-
-
-def _problems(
-    exc: CaseError, rows: Mapping[int, str] | None = None
-) -> tuple[list[str], dict[str, str], dict[int, str]]:
-    errors: dict[str, str] = {}
-    for path, msg in exc.problems:
-        errors.setdefault(path, msg)
-    return exc.lines(), errors, dict(rows or {})
-
-
-@router.get("/cases/new")
-def new_case_page(request: Request) -> HTMLResponse:
-    with _store(request).read() as s:
-        user = auth.page_user(s, request)
-    if not auth.can_write(user):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may only read")
-    return render(
-        request,
-        "case_form.html",
-        user,
-        heading="New case",
-        action="/cases/new",
-        structured=True,
-        yaml_text="",
-        problems=[],
-        errors={},
-        row_paths={},
-        cancel="/cases",
-        **_form_context(),
-    )
-
-
-@router.post("/cases/new")
-async def new_case(request: Request) -> Response:
-    form = await request.form()
-    auth.check_csrf(request, str(form.get("csrf_token") or ""))
-    flat = {k: v for k, v in form.items() if isinstance(v, str)}
-    lists = {k: [str(x) for x in form.getlist(k)] for k in ("conditions", "cp_symptoms")}
-    text = flat.get("yaml", "").strip()
-    data, rows = case_from_form(flat, lists)
-
-    def work() -> tuple[User, str | CaseError]:
-        with _store(request).read() as s:
-            user = auth.page_user(s, request)
-        auth.require_write(user)
-        try:
-            with _store(request).write() as s:
-                return user, repo.create_case(s, text if text else data, user).case_id
-        except CaseError as exc:
-            return user, exc
-        except repo.Conflict as exc:
-            return user, CaseError([("id", f"{exc}; choose another id")])
-
-    user, outcome = await _in_thread(work)
-    if isinstance(outcome, str):
-        return _redirect(f"/cases/{outcome}")
-    error = outcome
-    lines, errors, row_paths = _problems(error, {} if text else rows)
-    return render(
-        request,
-        "case_form.html",
-        user,
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        heading="New case",
-        action="/cases/new",
-        structured=True,
-        yaml_text=text,
-        problems=lines,
-        errors=errors,
-        row_paths=row_paths,
-        cancel="/cases",
-        **_form_context(flat, lists),
-    )
+# --- case import (the case form itself: web/form_pages.py) ---------------------------
 
 
 @router.get("/cases/import")
@@ -441,99 +301,9 @@ async def import_case(request: Request) -> Response:
     )
 
 
-def _edit_form(
-    request: Request,
-    user: User,
-    case_id: str,
-    text: str,
-    base: int,
-    status_code: int = 200,
-    problems: list[str] | None = None,
-    errors: dict[str, str] | None = None,
-    stale: repo.StaleVersion | None = None,
-) -> HTMLResponse:
-    """The edit form; `base` is the version the text was read from (hidden `version`)."""
-    return render(
-        request,
-        "case_form.html",
-        user,
-        status_code,
-        heading=f"Edit {case_id}",
-        action=f"/cases/{quote(case_id, safe='')}/edit",
-        structured=False,
-        yaml_text=text,
-        version=base,
-        next_version=base + 1,
-        problems=problems or [],
-        errors=errors or {},
-        row_paths={},
-        cancel=f"/cases/{quote(case_id, safe='')}",
-        stale=stale,
-        **_form_context(),
-    )
-
-
 def _form_version(raw: Any) -> int | None:
     text = str(raw or "").strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
-
-
-@router.get("/cases/{case_id}/edit")
-def edit_page(request: Request, case_id: str) -> HTMLResponse:
-    with _store(request).read() as s:
-        user = auth.page_user(s, request)
-        auth.require_write(user)
-        v = repo.latest_version(s, case_id)
-    return _edit_form(request, user, case_id, repo.export_case(v), v.n)
-
-
-@router.post("/cases/{case_id}/edit")
-async def edit_case(request: Request, case_id: str) -> Response:
-    """Save a new version, unless another was saved since the form was opened: then nothing
-    is saved and the form shows what the other writer changed, with this edit kept."""
-    form = await request.form()
-    auth.check_csrf(request, str(form.get("csrf_token") or ""))
-    text = str(form.get("yaml") or "")
-    base = _form_version(form.get("version"))
-
-    def work() -> tuple[User, int, CaseError | repo.StaleVersion | None]:
-        with _store(request).read() as s:
-            user = auth.page_user(s, request)
-            n = repo.latest_version(s, case_id).n
-        auth.require_write(user)
-        if base is None:
-            return user, n, CaseError([("version", "missing: reload the page and edit again")])
-        try:
-            with _store(request).write() as s:
-                repo.update_case(s, case_id, text, user, expected_version=base)
-                return user, n, None
-        except (CaseError, repo.StaleVersion) as exc:
-            return user, n, exc
-
-    user, n, error = await _in_thread(work)
-    if error is None:
-        return _redirect(f"/cases/{quote(case_id, safe='')}")
-    if isinstance(error, repo.StaleVersion):
-        return _edit_form(
-            request,
-            user,
-            case_id,
-            text,
-            base or n,
-            status.HTTP_409_CONFLICT,
-            stale=error,
-        )
-    lines, errors, _ = _problems(error)
-    return _edit_form(
-        request,
-        user,
-        case_id,
-        text,
-        base if base is not None else n,
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        problems=lines,
-        errors=errors,
-    )
 
 
 # --- plan -----------------------------------------------------------------------------
