@@ -137,3 +137,47 @@ def test_api_and_cli_reject_the_whole_record_with_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["assess", str(path), "--today", "2026-11-23"])
     assert result.exit_code == 2
     assert "pregnancies[0].ga" in result.output
+
+
+# (pregnancy, the paths refused) — a live birth against its own dates; the tolerance is
+# record.birth_ga_dating_tolerance_days = 21 (ACOG CO 700: from 28+0 redate when the ages differ
+# by more than 21 days); LMP 2025-01-01 + 280 days = 2025-10-08 is 40+0 by its dates
+BIRTHS = [
+    ({"ga": "40+0", "date": "2025-10-08", "lmp": "2025-01-01"}, []),
+    ({"ga": "37+0", "date": "2025-10-08", "lmp": "2025-01-01"}, []),  # 21 days: allowed
+    ({"ga": "36+6", "date": "2025-10-08", "lmp": "2025-01-01"}, ["pregnancies[0].ga"]),
+    ({"ga": "43+1", "date": "2025-10-08", "lmp": "2025-01-01"}, ["pregnancies[0].ga"]),
+    ({"ga": "38+0", "date": "2025-03-01", "lmp": "2025-01-01"}, ["pregnancies[0].ga"]),  # 8+3
+    ({"ga": "38+0", "date": "2025-03-01", "lmp": "2025-06-01"}, ["pregnancies[0].lmp"]),
+    ({"ga": "16+0", "date": "2025-04-23", "lmp": "2025-01-01"}, ["pregnancies[0].ga"]),  # viability
+    ({"ga": "38+0", "year": 2025}, []),  # no dates to compare
+    ({"ga": "38+0", "date": "2025-10-08"}, []),
+]
+
+
+@pytest.mark.parametrize(("birth", "refused"), BIRTHS)
+def test_a_live_birth_whose_ga_contradicts_its_dates(birth, refused):
+    """Rule: a live birth's recorded GA more than the tolerance from birth date - LMP, or an
+    LMP after the birth, is an input error at its field path."""
+    data = case(pregnancies=[{"outcome": "live_birth", **birth}])
+    if not refused:
+        load_case(data, today=TODAY)
+        return
+    lines = problems(data)
+    assert sorted({line.split(":")[0] for line in lines}) == refused
+
+
+def test_every_dating_problem_of_the_record_is_reported_at_once():
+    """Rule: all problems at once: a GA against its dates, an LMP after the birth and a live
+    birth before viability, each with its path, in one refusal."""
+    lines = problems(
+        case(
+            pregnancies=[
+                {"outcome": "live_birth", "ga": "30+0", "date": "2024-10-08", "lmp": "2024-01-01"},
+                {"outcome": "live_birth", "ga": "39+0", "date": "2025-02-01", "lmp": "2025-03-01"},
+                {"outcome": "live_birth", "ga": "16+0", "date": "2025-08-01"},
+            ]
+        )
+    )
+    paths = [line.split(":")[0] for line in lines]
+    assert paths == ["pregnancies[0].ga", "pregnancies[1].lmp", "pregnancies[2].ga"]

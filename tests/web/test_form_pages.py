@@ -205,32 +205,109 @@ def _outcome(web, case_id, **fields):
     return web.client.post(f"/cases/{case_id}/outcome", data=data, follow_redirects=False)
 
 
-def test_live_birth_moves_the_pregnancy_into_the_history_after_confirmation(web, example_text):
+#: pregnant since an LMP of 25 February (28-day cycle, a heartbeat seen): 38+2 on 20 November
+TERM_CASE = """
+id: term-1
+assessed_on: 2026-04-10
+patient: {age_years: 33}
+pregnancies:
+  - {outcome: miscarriage, ga: "8+0", year: 2024}
+  - {outcome: miscarriage, ga: "6+4", year: 2025}
+current_pregnancy:
+  lmp: 2026-02-25
+  conception: natural
+  scans:
+    - {date: 2026-04-08, location: intrauterine, yolk_sac: true, embryo: true, heartbeat: true}
+"""
+
+
+def test_live_birth_moves_the_pregnancy_into_the_history_after_confirmation(web):
     """Rule: an outcome is recorded from the case page in two clicks with a confirmation;
-    the current pregnancy moves into the history with GA, date and birth weight."""
-    web.client.post("/api/cases", content=example_text, headers=web.h())
+    the current pregnancy moves into the history with GA, date, birth weight and its LMP."""
+    web.client.post("/api/cases", content=TERM_CASE, headers=web.h())
     web.login()
-    plan = web.client.get("/cases/example-bleeding")
-    assert 'href="/cases/example-bleeding/outcome"' in plan.text
+    plan = web.client.get("/cases/term-1")
+    assert 'href="/cases/term-1/outcome"' in plan.text
     fields = {"outcome": "live_birth", "date": "2026-11-20", "ga": "38+2", "birth_weight_g": "3210"}
-    r = _outcome(web, "example-bleeding", **fields)
+    r = _outcome(web, "term-1", **fields)
     assert r.status_code == 200 and "Please confirm" in r.text
     with web.app.state.store.read() as s:
-        assert repo.latest_version(s, "example-bleeding").n == 1  # not yet
-    r = _outcome(web, "example-bleeding", confirm="yes", **fields)
+        assert repo.latest_version(s, "term-1").n == 1  # not yet
+    r = _outcome(web, "term-1", confirm="yes", **fields)
     assert r.status_code == 303
     with web.app.state.store.read() as s:
-        v = repo.latest_version(s, "example-bleeding")
+        v = repo.latest_version(s, "term-1")
         assert v.event == "outcome_recorded" and "current_pregnancy" not in v.data
         assert v.data["pregnancies"][-1] == {
             "outcome": "live_birth",
             "ga": "38+2",
             "date": "2026-11-20",
             "conception": "natural",
+            "lmp": "2026-02-25",
             "heartbeat_seen": True,
             "birth_weight_g": 3210,
         }
-        assert not repo.is_lost(repo.case_versions(s, "example-bleeding"))
+        assert not repo.is_lost(repo.case_versions(s, "term-1"))
+    edit = web.client.get("/cases/term-1/edit")  # an edit keeps the LMP (a hidden field)
+    assert 'name="p2_lmp" value="2026-02-25"' in edit.text
+
+
+def test_a_live_birth_whose_ga_contradicts_the_dating_is_refused(web, example_text):
+    """Rule: the GA entered for a live birth is compared with the pregnancy's dating on the
+    birth date; more than record.birth_ga_dating_tolerance_days (21) apart is refused at the
+    GA field and nothing is saved. example-bleeding is 6+1 on 20 November (LMP-equivalent
+    8 October), so a birth "at 38+2" that day is refused; with no GA the dating's is taken."""
+    web.client.post("/api/cases", content=example_text, headers=web.h())
+    web.client.post("/api/cases", content=TERM_CASE, headers=web.h())
+    web.login()
+    r = _outcome(web, "example-bleeding", outcome="live_birth", date="2026-11-20", ga="38+2")
+    assert r.status_code == 422 and 'id="err-ga"' in r.text and "contradicts the dating" in r.text
+    # term-1 on 20 November is 38+2 by its LMP: 41+2 is 21 days away (allowed), 41+3 is not
+    r = _outcome(web, "term-1", outcome="live_birth", date="2026-11-20", ga="41+3")
+    assert r.status_code == 422 and "contradicts the dating" in r.text
+    r = _outcome(web, "term-1", outcome="live_birth", date="2026-11-20", ga="41+2")
+    assert r.status_code == 200 and "Please confirm" in r.text
+    with web.app.state.store.read() as s:
+        assert repo.latest_version(s, "example-bleeding").n == 1
+        assert repo.latest_version(s, "term-1").n == 1
+
+
+def test_a_termination_is_not_recorded_as_a_loss(web):
+    """Rule: an induced termination is not a pregnancy loss (ESHRE: a pregnancy loss is the
+    spontaneous demise of a pregnancy before viability; spec recommendations.md §1:
+    termination is not an RPL loss). After one the handout is not the after-loss handout and
+    its count of losses is the classification's (the two miscarriages, not three)."""
+    web.client.post("/api/cases", content=TERM_CASE, headers=web.h())
+    web.login()
+    r = _outcome(web, "term-1", outcome="termination", date="2026-04-10", confirm="yes")
+    assert r.status_code == 303
+    with web.app.state.store.read() as s:
+        v = repo.latest_version(s, "term-1")
+        assert v.event == "outcome_recorded"
+        assert v.data["pregnancies"][-1]["outcome"] == "termination"
+        assert not repo.is_lost(repo.case_versions(s, "term-1"))
+        assessment = repo.assessment_for(s, v)
+    assert assessment["classification"]["losses_counted"] == 2
+    handout = web.client.get("/cases/term-1/handout")
+    assert handout.status_code == 200
+    assert "after pregnancy loss" not in handout.text
+    assert "We are very sorry that your pregnancy has ended" not in handout.text
+    assert "You have had 2 pregnancy losses." in handout.text
+
+
+def test_a_termination_stored_as_a_loss_earlier_is_not_one(web):
+    """Rule: versions written before this rule with event loss_recorded for a termination do
+    not switch the handout to the after-loss one (the pregnancy that ended decides)."""
+    web.client.post("/api/cases", content=TERM_CASE, headers=web.h())
+    with web.app.state.store.write() as s:
+        prev = repo.latest_version(s, "term-1")
+        data = {k: v for k, v in prev.data.items() if k != "current_pregnancy"}
+        data["pregnancies"] = [*data["pregnancies"], {"outcome": "termination", "year": 2026}]
+        repo.update_case(s, "term-1", data, None, event="loss_recorded")
+        assert not repo.is_lost(repo.case_versions(s, "term-1"))
+        data["pregnancies"][-1] = {"outcome": "miscarriage", "ga": "9+0", "year": 2026}
+        repo.update_case(s, "term-1", data, None, event="loss_recorded")
+        assert repo.is_lost(repo.case_versions(s, "term-1"))
 
 
 def test_loss_outcomes_keep_the_after_loss_handout(web, example_text):

@@ -144,3 +144,35 @@ def test_milestones_recorded_by_the_outcome_form_survive_an_edit():
     )
     parsed = forms.parse(*_form(forms.from_case(stored)))
     assert canonical_case(parsed.data, today=TODAY) == stored
+
+
+def test_fields_the_form_does_not_show_survive_an_edit():
+    """Rule: a past pregnancy's LMP (carried by the outcome form) and a result's comparator
+    (a bound such as "<2" IU/L) come back as stored, in every row kind that holds them."""
+    stored = canonical_case(
+        {
+            "patient": {"age_years": 34},
+            "pregnancies": [
+                {"outcome": "live_birth", "ga": "39+0", "date": "2025-10-01", "lmp": "2025-01-01"}
+            ],
+            "results": [
+                {
+                    "test": "hcg",
+                    "value": 2,
+                    "unit": "IU/L",
+                    "comparator": "<",
+                    "date": "2026-11-01",
+                },
+                {
+                    "test": "tsh",
+                    "value": 0.1,
+                    "unit": "mIU/L",
+                    "comparator": "<",
+                    "date": "2026-11-01",
+                },
+            ],
+        },
+        today=TODAY,
+    )
+    parsed = forms.parse(*_form(forms.from_case(stored)))
+    assert canonical_case(parsed.data, today=TODAY) == stored

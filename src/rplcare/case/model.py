@@ -51,6 +51,20 @@ class Problems(ValueError):
         super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in problems))
 
 
+def _known(values: list[str], known: Any, what: str) -> list[str]:
+    """`values` unchanged when every one is in `known`; else every unknown one at once, each
+    with its index and the allowed words (the shape of every vocabulary list in the case)."""
+    allowed = ", ".join(sorted(known))
+    bad = [
+        (f"[{i}]", f"{v!r} is not a known {what} (allowed: {allowed})")
+        for i, v in enumerate(values)
+        if v not in known
+    ]
+    if bad:
+        raise Problems(bad)
+    return values
+
+
 def _ga(value: Any, info: ValidationInfo) -> int:
     days = parse_ga(value)
     kb = _kb(info)
@@ -126,18 +140,7 @@ class Patient(Model):
     @field_validator("conditions")
     @classmethod
     def _conditions(cls, values: list[str]) -> list[str]:
-        voc = vocabulary()
-        bad = [
-            (
-                f"[{i}]",
-                f"{v!r} is not a known condition (allowed: {', '.join(sorted(voc.conditions))})",
-            )
-            for i, v in enumerate(values)
-            if v not in voc.conditions
-        ]
-        if bad:
-            raise Problems(bad)
-        return values
+        return _known(values, vocabulary().conditions, "condition")
 
     @field_validator("medications")
     @classmethod
@@ -205,6 +208,9 @@ class PastPregnancy(Model):
     missed: bool | None = None
     #: birth weight in grams (a live birth or a stillbirth; recorded by the outcome form)
     birth_weight_g: int | None = Field(None, ge=100, le=7000)
+    #: the LMP of this pregnancy (the outcome form carries the current pregnancy's LMP over), so
+    #: the record checks can compare the GA recorded at a birth with the one its dates give
+    lmp: Day | None = None
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> PastPregnancy:
@@ -228,6 +234,7 @@ class PastPregnancy(Model):
         if self.date and self.year and self.date.year != self.year:
             problems.append(("year", f"{self.year} disagrees with date {self.date}"))
         _check_not_future(problems, "date", self.date, info)
+        _check_not_future(problems, "lmp", self.lmp, info)
         ref = (info.context or {}).get("assessed_on")
         if ref and self.year and self.year > ref.year:
             problems.append(("year", f"{self.year} is after assessed_on ({ref})"))
@@ -605,15 +612,7 @@ class ProposedOrders(Model):
     @field_validator("tests")
     @classmethod
     def _tests(cls, values: list[str]) -> list[str]:
-        known = vocabulary().tests
-        bad = [
-            (f"[{i}]", f"{v!r} is not a known test (allowed: {', '.join(sorted(known))})")
-            for i, v in enumerate(values)
-            if v not in known
-        ]
-        if bad:
-            raise Problems(bad)
-        return values
+        return _known(values, vocabulary().tests, "test")
 
 
 class Case(Model):
@@ -638,15 +637,7 @@ class Case(Model):
     def _asked(cls, values: list[str]) -> list[str]:
         from rplcare.knowledge import get_kb
 
-        known = get_kb().recommendations
-        bad = [
-            (f"[{i}]", f"{v!r} is not a recommendation id (allowed: {', '.join(sorted(known))})")
-            for i, v in enumerate(values)
-            if v not in known
-        ]
-        if bad:
-            raise Problems(bad)
-        return values
+        return _known(values, get_kb().recommendations, "recommendation id")
 
     @model_validator(mode="after")
     def _whole_record(self, info: ValidationInfo) -> Case:

@@ -60,6 +60,8 @@ def _past_pregnancies(case: Case, problems: list[tuple[str, str]]) -> None:
                     "viability; record a loss at this gestation as 'miscarriage'",
                 )
             )
+        if p.outcome == "live_birth":
+            _birth_dating(i, p, problems)
         cp = case.current_pregnancy
         if cp is not None and cp.lmp is not None and p.date is not None and p.date > cp.lmp:
             problems.append(
@@ -68,6 +70,34 @@ def _past_pregnancies(case: Case, problems: list[tuple[str, str]]) -> None:
                     f"{p.date} is after the current pregnancy's LMP ({cp.lmp}): dates out of order",
                 )
             )
+
+
+def _birth_dating(i: int, p: Any, problems: list[tuple[str, str]]) -> None:
+    """A live birth whose recorded GA contradicts its own dates (birth date - LMP) by more
+    than the knowledge base's tolerance (the widest ACOG CO 700 redating band)."""
+    if p.lmp is None or p.date is None:
+        return
+    by_dates = (p.date - p.lmp).days
+    if by_dates < 0:
+        problems.append(
+            (
+                f"pregnancies[{i}].lmp",
+                f"{p.lmp} is after the birth date ({p.date}): dates out of order",
+            )
+        )
+        return
+    if p.ga is None:
+        return
+    tolerance = _param("record.birth_ga_dating_tolerance_days")
+    if abs(p.ga - by_dates) > tolerance:
+        problems.append(
+            (
+                f"pregnancies[{i}].ga",
+                f"{format_ga(p.ga)} contradicts the dates: born {p.date} with LMP {p.lmp} is "
+                f"{format_ga(by_dates)} (more than {tolerance} days apart); correct the GA, "
+                "the birth date or the LMP",
+            )
+        )
 
 
 def _current(case: Case, problems: list[tuple[str, str]], warnings: list[str]) -> None:

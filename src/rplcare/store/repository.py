@@ -1072,8 +1072,11 @@ RECORDED_OUTCOMES = (
     "ongoing_12",
     "ongoing_24",
 )
-#: outcomes after which the handout is the after-loss one (`is_lost`)
-LOSS_OUTCOMES = ("miscarriage", "ectopic", "molar", "termination", "stillbirth", "biochemical")
+#: outcomes after which the handout is the after-loss one (`is_lost`). Not a termination: an
+#: induced ending is not a pregnancy loss (ESHRE: a loss is the spontaneous demise of a
+#: pregnancy before viability; spec recommendations.md §1: "termination [is] not [an] RPL
+#: loss"), so the handout after one is the plan of a woman who is not pregnant
+LOSS_OUTCOMES = ("miscarriage", "ectopic", "molar", "stillbirth", "biochemical")
 #: the model requires the GA of these (PastPregnancy): given, or carried from the dating
 GA_NEEDED = ("miscarriage", "stillbirth", "live_birth")
 
@@ -1179,11 +1182,15 @@ def record_outcome(
                 ga = format_ga(ga_then)
             elif outcome in GA_NEEDED:
                 raise CaseError([("ga", "the pregnancy has no dating: give the GA")])
+        elif outcome == "live_birth" and ga_then is not None:
+            _check_birth_ga(ga, ga_then, day)
         past: dict[str, Any] = {"outcome": outcome, "date": day.isoformat()}
         if ga is not None:
             past["ga"] = ga
         if current.get("conception"):
             past["conception"] = current["conception"]
+        if current.get("lmp"):  # kept so the record checks can compare the GA with the dates
+            past["lmp"] = current["lmp"]
         if any(sc.get("heartbeat") for sc in current.get("scans", [])):
             past["heartbeat_seen"] = True
         if weight is not None:
@@ -1203,13 +1210,41 @@ def record_outcome(
         raise CaseError([(p.replace(here, ""), m) for p, m in exc.problems]) from None
 
 
+def _check_birth_ga(ga: str, ga_then: int, day: date) -> None:
+    """A live birth's GA as entered against the pregnancy's dating (LMP, transfer or CRL) on
+    the birth date: further apart than the knowledge base's tolerance is an input error."""
+    from rplcare.knowledge import get_kb
+    from rplcare.pregnancy.gestation import format_ga, parse_ga
+
+    try:
+        given = parse_ga(ga)
+    except ValueError:
+        return  # the model names the malformed GA
+    tolerance = get_kb().param("record.birth_ga_dating_tolerance_days")
+    if abs(given - ga_then) > tolerance:
+        raise CaseError(
+            [
+                (
+                    "ga",
+                    f"{format_ga(given)} contradicts the dating: on {day} this pregnancy is "
+                    f"{format_ga(ga_then)} (more than {tolerance} days apart); correct the GA "
+                    "or the date",
+                )
+            ]
+        )
+
+
 def is_lost(versions: list[CaseVersion]) -> bool:
-    """True when the latest pregnancy news is a recorded loss (drives the after-loss handout)."""
+    """True when the latest pregnancy news is a recorded loss (drives the after-loss handout).
+
+    A version stored as `loss_recorded` for a termination (before terminations stopped being
+    recorded as losses) is not one: the pregnancy it moved into the history decides."""
     for v in reversed(versions):
         if v.data.get("current_pregnancy"):
             return False
         if v.event == "loss_recorded":
-            return True
+            ended = (v.data.get("pregnancies") or [{}])[-1].get("outcome")
+            return ended in LOSS_OUTCOMES
     return False
 
 

@@ -70,6 +70,7 @@ PREGNANCY = [
     ("painless_cervical_dilation", "bool"),
     ("missed", "bool"),
     ("birth_weight_g", "text"),
+    ("lmp", "text"),  # carried by the outcome form; a hidden field of the row
 ]
 RESULT = [
     ("test", "text"),
@@ -83,6 +84,7 @@ RESULT = [
     ("finding", "text"),
     ("note", "text"),
     ("on_anticoagulation", "bool"),
+    ("comparator", "text"),  # a bound as the lab reports it ("<0.1"); a hidden field
 ]
 SCAN = [
     ("date", "text"),

@@ -251,7 +251,7 @@ def case_list(request: Request, q: str | None = None) -> HTMLResponse:
                     "id": case.id,
                     "version": v.n,
                     "status": repo.case_status(a),
-                    "lost": v.event == "loss_recorded",
+                    "lost": repo.is_lost([v]),
                     "updated": v.created.strftime("%Y-%m-%d %H:%M"),
                     "author": v.author.name if v.author else None,
                 }
