@@ -224,3 +224,55 @@ def test_sync_fills_in_cases_written_without_the_registry(store_url):
         assert r["patients"] == 1
     finally:
         store.dispose()
+
+
+def test_a_termination_is_not_a_prior_loss():
+    """Rule: an induced termination is not a pregnancy loss (spec recommendations.md §1;
+    ESHRE counts spontaneous losses before 24 weeks): two miscarriages and a termination before
+    the episode are two prior losses, and two miscarriages for Brigham."""
+    seen = []
+    history = [
+        {"outcome": "miscarriage", "ga": "7+0", "year": 2021},
+        {"outcome": "termination", "year": 2022},
+        {"outcome": "miscarriage", "ga": "9+0", "year": 2023},
+    ]
+    f = derive({"pregnancies": history}, expected=lambda age, n: seen.append(n) or None)
+    assert f.patient["prior_losses"] == 2 and seen == [2]
+
+
+def test_milestones_recorded_from_the_case_page_reach_the_registry(store_url):
+    """Rule: "ongoing past 12 / 24 weeks" recorded by the outcome form (a milestone of the
+    current pregnancy) counts in the registry's ongoing rates, then the birth closes it.
+    LMP 1 April 2024: 1 July is 13+0, 20 September 24+4, 6 January 2025 is 40+0 (280 days)."""
+    store = Store(store_url)
+    try:
+        with store.write() as s:
+            user = repo.create_user(s, "dr_m", "clinician")
+            repo.create_case(s, CASE, user)
+            repo.update_case(
+                s,
+                "oc-1",
+                {**CASE, "assessed_on": "2024-05-01", "current_pregnancy": {"lmp": "2024-04-01"}},
+                user,
+            )
+            repo.record_outcome(s, "oc-1", "ongoing_12", "2024-07-01", user)
+        with store.read() as s:
+            r = registry.compute(s, registry.Options(today=date(2024, 7, 2)))
+        assert (r["ongoing_12_next_pregnancy"]["numerator"], r["pending"]["numerator"]) == (1, 1)
+        assert r["ongoing_12_next_pregnancy"]["denominator"] == 1
+        assert r["ongoing_24_next_pregnancy"]["denominator"] == 0  # not known yet
+        with store.write() as s:
+            repo.record_outcome(s, "oc-1", "ongoing_24", "2024-09-20", user)
+        with store.read() as s:
+            r = registry.compute(s, registry.Options(today=date(2024, 9, 21)))
+        assert r["ongoing_24_next_pregnancy"]["numerator"] == 1
+        with store.write() as s:
+            repo.record_outcome(s, "oc-1", "live_birth", "2025-01-06", user, birth_weight_g=3300)
+            latest = repo.latest_version(s, "oc-1").data
+        assert latest["pregnancies"][-1]["ga"] == "40+0"  # carried from the dating
+        with store.read() as s:
+            r = registry.compute(s, registry.Options(today=date(2025, 1, 7)))
+        assert r["live_birth_next_pregnancy"]["numerator"] == 1
+        assert r["ongoing_24_next_pregnancy"]["numerator"] == 1
+    finally:
+        store.dispose()
