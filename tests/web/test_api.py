@@ -245,6 +245,7 @@ def test_schedule_ics_and_record_loss(web, example_text):
         "ga": "6+1",
         "date": "2026-11-20",
         "conception": "natural",
+        "lmp": "2026-10-06",
         "heartbeat_seen": True,
     }
     ics = web.client.get("/api/cases/example-bleeding/schedule.ics", headers=web.h())

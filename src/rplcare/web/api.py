@@ -18,7 +18,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,12 +27,11 @@ from pydantic import BaseModel, Field
 from rplcare.store import repository as repo
 from rplcare.store.db import Store
 from rplcare.web import auth, documents
+from rplcare.web.params import Documents
 
 router = APIRouter(prefix="/api", tags=["cases"])
 bearer = HTTPBearer(auto_error=False, description="a token from `rplcare user add --token`")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-Definition = Annotated[Literal["eshre2022", "asrm2012", "rcog2023"], Query()]
-LutealPolicy = Annotated[Literal["guideline", "article"], Query()]
 
 CASE_BODY = {
     "requestBody": {
@@ -253,13 +252,12 @@ def assessment(
     request: Request,
     case_id: str,
     cred: Credentials,
-    definition: Definition = "eshre2022",
-    luteal_policy: LutealPolicy = "guideline",
+    opts: Documents,
 ) -> JSONResponse:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
         v = repo.latest_version(s, case_id)
-        a = repo.assessment_for(s, v, definition, luteal_policy)
+        a = repo.assessment_for(s, v, opts.definition, opts.luteal_policy)
         repo.audit(s, user, "viewed", case_id, {"what": "assessment", "version": v.n})
     return JSONResponse(a)  # already JSON types: skip FastAPI's slow re-encoding
 
@@ -271,12 +269,11 @@ def history(
     request: Request,
     case_id: str,
     cred: Credentials,
-    definition: Definition = "eshre2022",
-    luteal_policy: LutealPolicy = "guideline",
+    opts: Documents,
 ) -> list[dict[str, Any]]:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
-        items = repo.history(s, case_id, definition, luteal_policy)
+        items = repo.history(s, case_id, opts.definition, opts.luteal_policy)
         repo.audit(s, user, "viewed", case_id, {"what": "history"})
         return [
             {
@@ -484,11 +481,10 @@ def report_pdf(
     request: Request,
     case_id: str,
     cred: Credentials,
-    definition: Definition = "eshre2022",
-    luteal_policy: LutealPolicy = "guideline",
+    opts: Documents,
 ) -> Response:
     store = _store(request)
-    ctx = document_context(store, case_id, _header(cred), None, definition, luteal_policy)
+    ctx = document_context(store, case_id, _header(cred), None, opts.definition, opts.luteal_policy)
     return render_document(store, ctx, "report.pdf")
 
 
@@ -502,12 +498,11 @@ def report_html(
     request: Request,
     case_id: str,
     cred: Credentials,
+    opts: Documents,
     lang: Literal["en", "zh"] = "en",
-    definition: Definition = "eshre2022",
-    luteal_policy: LutealPolicy = "guideline",
 ) -> Response:
     store = _store(request)
-    ctx = document_context(store, case_id, _header(cred), None, definition, luteal_policy)
+    ctx = document_context(store, case_id, _header(cred), None, opts.definition, opts.luteal_policy)
     return render_document(store, ctx, "report.html", lang)
 
 
@@ -522,12 +517,11 @@ def handout(
     request: Request,
     case_id: str,
     cred: Credentials,
+    opts: Documents,
     lang: Literal["en", "zh"] = "en",
-    definition: Definition = "eshre2022",
-    luteal_policy: LutealPolicy = "guideline",
 ) -> Response:
     store = _store(request)
-    ctx = document_context(store, case_id, _header(cred), None, definition, luteal_policy)
+    ctx = document_context(store, case_id, _header(cred), None, opts.definition, opts.luteal_policy)
     return render_document(store, ctx, "handout", lang)
 
 
@@ -542,9 +536,8 @@ def schedule(
     request: Request,
     case_id: str,
     cred: Credentials,
-    definition: Definition = "eshre2022",
-    luteal_policy: LutealPolicy = "guideline",
+    opts: Documents,
 ) -> Response:
     store = _store(request)
-    ctx = document_context(store, case_id, _header(cred), None, definition, luteal_policy)
+    ctx = document_context(store, case_id, _header(cred), None, opts.definition, opts.luteal_policy)
     return render_document(store, ctx, "ics")

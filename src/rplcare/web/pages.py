@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -26,6 +25,7 @@ from rplcare.store.db import Store
 from rplcare.store.models import REASONS, ROLES, AuditEntry, User
 from rplcare.web import auth
 from rplcare.web.api import attachment, document_context, log_export, render_document
+from rplcare.web.params import DocumentOptions, Documents
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -402,14 +402,12 @@ def _plan_context(s: Any, case_id: str, definition: str, luteal_policy: str) -> 
 
 
 @router.get("/cases/{case_id}")
-def plan(
-    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
-) -> HTMLResponse:
+def plan(request: Request, case_id: str, opts: Documents) -> HTMLResponse:
     from rplcare.web import documents
 
     with _store(request).write() as s:
         user = auth.page_user(s, request)
-        ctx = _plan_context(s, case_id, definition, luteal_policy)
+        ctx = _plan_context(s, case_id, opts.definition, opts.luteal_policy)
         repo.audit(
             s,
             user,
@@ -418,8 +416,8 @@ def plan(
             {
                 "what": "plan",
                 "version": ctx["case_version"].n,
-                "definition": definition,
-                "luteal_policy": luteal_policy,
+                "definition": opts.definition,
+                "luteal_policy": opts.luteal_policy,
             },
         )
     chart = documents.hcg_chart(ctx["a"]) if ctx["preg"] else None
@@ -501,9 +499,7 @@ async def record_loss(request: Request, case_id: str) -> Response:
 
 
 @router.get("/cases/{case_id}/history")
-def history(
-    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
-) -> HTMLResponse:
+def history(request: Request, case_id: str, opts: Documents) -> HTMLResponse:
     with _store(request).write() as s:
         user = auth.page_user(s, request)
         items = [
@@ -514,7 +510,7 @@ def history(
                 "knowledge_change": i.knowledge_change,
                 "yaml": repo.export_case(i.version),
             }
-            for i in repo.history(s, case_id, definition, luteal_policy)
+            for i in repo.history(s, case_id, opts.definition, opts.luteal_policy)
         ]
         repo.audit(s, user, "viewed", case_id, {"what": "history"})
     return render(
@@ -523,8 +519,8 @@ def history(
         user,
         case_id=case_id,
         items=items,
-        definition=definition,
-        luteal_policy=luteal_policy,
+        definition=opts.definition,
+        luteal_policy=opts.luteal_policy,
     )
 
 
@@ -553,36 +549,35 @@ def _document(
     case_id: str,
     kind: str,
     lang: str = "en",
-    definition: str = "eshre2022",
-    luteal_policy: str = "guideline",
+    opts: DocumentOptions = DocumentOptions(),
 ) -> Response:
     store = _store(request)
     with store.read() as s:
         user = auth.page_user(s, request)
     ctx = document_context(
-        store, case_id, user=user, definition=definition, luteal_policy=luteal_policy
+        store, case_id, user=user, definition=opts.definition, luteal_policy=opts.luteal_policy
     )
     return render_document(store, ctx, kind, lang)
 
 
 @router.get("/cases/{case_id}/report.pdf")
-def report_pdf(
-    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
-) -> Response:
-    return _document(request, case_id, "report.pdf", "en", definition, luteal_policy)
+def report_pdf(request: Request, case_id: str, opts: Documents) -> Response:
+    return _document(request, case_id, "report.pdf", "en", opts)
 
 
 @router.get("/cases/{case_id}/report.pdf/prepare")
-def report_pdf_prepare(
-    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
-) -> HTMLResponse:
+def report_pdf_prepare(request: Request, case_id: str, opts: Documents) -> HTMLResponse:
     """A page that shows progress while the PDF renders, then hands it over (htmx)."""
     with _store(request).read() as s:
         user = auth.page_user(s, request)
         repo.latest_version(s, case_id)  # 404 for an unknown case before any waiting
-    query = urlencode({"definition": definition, "luteal_policy": luteal_policy})
     return render(
-        request, "pdf_prepare.html", user, case_id=case_id, query=query, definition=definition
+        request,
+        "pdf_prepare.html",
+        user,
+        case_id=case_id,
+        query=opts.query(),
+        definition=opts.definition,
     )
 
 
@@ -590,29 +585,25 @@ def report_pdf_prepare(
 def report_html(
     request: Request,
     case_id: str,
+    opts: Documents,
     lang: str = "en",
-    definition: str = "eshre2022",
-    luteal_policy: str = "guideline",
 ) -> Response:
-    return _document(request, case_id, "report.html", lang, definition, luteal_policy)
+    return _document(request, case_id, "report.html", lang, opts)
 
 
 @router.get("/cases/{case_id}/handout")
 def handout(
     request: Request,
     case_id: str,
+    opts: Documents,
     lang: str = "en",
-    definition: str = "eshre2022",
-    luteal_policy: str = "guideline",
 ) -> Response:
-    return _document(request, case_id, "handout", lang, definition, luteal_policy)
+    return _document(request, case_id, "handout", lang, opts)
 
 
 @router.get("/cases/{case_id}/schedule.ics")
-def schedule(
-    request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
-) -> Response:
-    return _document(request, case_id, "ics", "en", definition, luteal_policy)
+def schedule(request: Request, case_id: str, opts: Documents) -> Response:
+    return _document(request, case_id, "ics", "en", opts)
 
 
 @router.get("/cases/{case_id}/hcg-chart.{fmt}")
@@ -620,8 +611,7 @@ def hcg_chart(
     request: Request,
     case_id: str,
     fmt: str,
-    definition: str = "eshre2022",
-    luteal_policy: str = "guideline",
+    opts: Documents,
 ) -> Response:
     """The hCG chart of the plan page as a file (SVG or PNG); 404 when there is no hCG."""
     from rplcare.web import documents
@@ -632,7 +622,7 @@ def hcg_chart(
     with store.read() as s:
         user = auth.page_user(s, request)
     ctx = document_context(
-        store, case_id, user=user, definition=definition, luteal_policy=luteal_policy
+        store, case_id, user=user, definition=opts.definition, luteal_policy=opts.luteal_policy
     )
     body: Any = (
         documents.hcg_chart(ctx["assessment"])
