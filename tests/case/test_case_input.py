@@ -313,3 +313,19 @@ def test_bytes_that_are_not_utf8_are_a_case_error_not_a_traceback(tmp_path):
     with pytest.raises(CaseError) as exc:
         load_case(bad, today=TODAY)
     assert "not UTF-8" in exc.value.lines()[0]
+
+
+@pytest.mark.parametrize(
+    ("field", "what"),
+    [
+        ({"patient": {"conditions": ["pcos", "gout", "lupus"]}}, "patient.conditions"),
+        ({"proposed": {"tests": ["tsh", "gout", "lupus"]}}, "proposed.tests"),
+        ({"asked_about": ["test.nk_cells", "gout", "lupus"]}, "asked_about"),
+    ],
+)
+def test_vocabulary_lists_name_every_unknown_word_with_its_index(field, what):
+    """Rule: a list of vocabulary words (conditions, proposed tests, recommendation ids asked
+    about) names every unknown word at once, each at its index, with the allowed words."""
+    lines = errors_of(case(**field))
+    assert [line.split(":")[0] for line in lines] == [f"{what}[1]", f"{what}[2]"]
+    assert "'gout' is not a known" in lines[0] and "allowed:" in lines[0]
