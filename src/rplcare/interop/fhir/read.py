@@ -268,11 +268,16 @@ def _as_list(value: Any) -> list[Any]:
 
 def _checkpoint(rd: _Reader) -> dict[str, Any]:
     """What a handler may change, to undo a resource that fails half-way (no half-read data)."""
-    return {
-        k: (len(v) if isinstance(v, list) else dict(v))
-        for k, v in vars(rd).items()
-        if isinstance(v, list | dict) and k not in ("unmapped", "index")
-    }
+    names = rd.__dict__.get("_undo_names")
+    if names is None:  # the reader's list/dict fields, found once per reader (one per chart)
+        names = tuple(
+            k
+            for k, v in vars(rd).items()
+            if isinstance(v, list | dict) and k not in ("unmapped", "index")
+        )
+        rd.__dict__["_undo_names"] = names
+    fields = rd.__dict__
+    return {k: (len(v) if type(v) is list else dict(v)) for k in names for v in (fields[k],)}
 
 
 def _restore(rd: _Reader, cp: dict[str, Any]) -> None:
