@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import json
 import os
@@ -297,9 +298,17 @@ def _renice(nice: int) -> int | None:
     try:
         before = int(group.read_text().split("nice")[1])
         group.write_text(str(nice))
-        return before
     except (OSError, IndexError, ValueError):
         return None
+    atexit.register(_restore_group, before)  # also when the run fails half-way
+    return before
+
+
+def _restore_group(nice: int) -> None:
+    try:
+        Path("/proc/self/autogroup").write_text(str(nice))
+    except OSError:
+        pass
 
 
 def _tree(pid: int) -> list[int]:
@@ -626,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
         if restore_group is not None:
-            Path("/proc/self/autogroup").write_text(str(restore_group))
+            _restore_group(restore_group)
     summary = {
         "benchmark": "cds patient-view, APS example as prefetch, loopback",
         "machine": {**_report.machine(), "loadavg_before": load_before},
