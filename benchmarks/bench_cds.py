@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import gc
 import json
 import os
@@ -305,10 +306,8 @@ def _renice(nice: int) -> int | None:
 
 
 def _restore_group(nice: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/autogroup").write_text(str(nice))
-    except OSError:
-        pass
 
 
 def _tree(pid: int) -> list[int]:
