@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
-import platform
 import random
 import resource
 import statistics
@@ -31,7 +29,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import _report  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from rplcare.outcomes import cohort, facts, registry  # noqa: E402
@@ -138,19 +138,58 @@ def run(name: str, url: str, n: int, repeat: int, seed: int) -> dict[str, Any]:
     return result
 
 
-def main() -> int:
+def markdown(report: dict[str, Any], load_before: list[float]) -> str:
+    rows = []
+    for name, r in report["results"].items():
+        if "skipped" in r:
+            rows.append((name, "skipped: " + str(r["skipped"]), "", "", "", ""))
+            continue
+        for by in ("overall", "age", "cause"):
+            v = r.get(by) or {}
+            rows.append(
+                (
+                    name,
+                    r.get("fill_s") if by == "overall" else "",
+                    by,
+                    v.get("median_s"),
+                    v.get("max_s"),
+                    v.get("tracemalloc_peak_kib"),
+                )
+            )
+    return "\n".join(
+        [
+            "## Outcomes registry at scale",
+            "",
+            _report.machine_line(load_before=load_before),
+            "",
+            f"`python benchmarks/bench_outcomes.py --patients {report['patients']} --repeat "
+            f"{report['repeat']}`: the store filled in bulk, then the registry report computed "
+            "repeatedly (median and worst of the repeats, peak traced memory of one).",
+            "",
+            _report.table(
+                ["backend", "fill s", "report by", "median s", "max s", "peak KiB"], rows
+            ),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "outcomes.json")
-    args = ap.parse_args()
+    _report.add_common_args(ap)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.patients, args.repeat, args.backends = 200, 1, "sqlite"
+    load_before = _report.loadavg()
     report: dict[str, Any] = {
         "benchmark": "outcomes registry report (overall, by age, by cause)",
         "patients": args.patients,
         "repeat": args.repeat,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": _report.machine(),
         "results": {},
     }
     for name in args.backends.split(","):
@@ -172,6 +211,8 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+    text = markdown(report, load_before)
+    _report.write_section("outcomes", text, path=args.report, quick=args.quick)
     return 0
 
 

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _report  # noqa: E402
 
 from rplcare.store import pgtemp  # noqa: E402
 
@@ -258,20 +261,61 @@ def run_backend(name: str, url: str, clients: int, seconds: float, workdir: Path
     return {"backend": name, **result}
 
 
+def markdown(report: dict[str, Any], load_before: list[float]) -> str:
+    rows = []
+    for name, r in report["results"].items():
+        if "skipped" in r:
+            rows.append((name, "skipped: " + str(r["skipped"]), "", "", "", "", ""))
+            continue
+        lat = r.get("latency_ms") or {}
+        rows.append(
+            (
+                name,
+                r.get("requests_per_s"),
+                lat.get("p50"),
+                lat.get("p99"),
+                r.get("cases_created"),
+                r.get("errors"),
+                r.get("writes_lost"),
+            )
+        )
+    return "\n".join(
+        [
+            "## Web API under concurrent clients",
+            "",
+            _report.machine_line(load_before=load_before),
+            "",
+            f"`python benchmarks/bench_web.py --seconds {report['seconds']:g} --clients "
+            f"{report['clients']}`: each client loops POST /api/cases + GET its assessment "
+            "(uvicorn in a subprocess on loopback, the clients in this process); every "
+            "acknowledged case is read back afterwards (lost writes).",
+            "",
+            _report.table(
+                ["backend", "requests/s", "p50 ms", "p99 ms", "cases", "errors", "lost writes"],
+                rows,
+            ),
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "web.json")
+    _report.add_common_args(ap)
     args = ap.parse_args(argv)
+    if args.quick:
+        args.seconds, args.clients, args.backends = 2.0, 2, "sqlite"
+    load_before = _report.loadavg()
     if not 1 <= args.clients <= 500 or not 0 < args.seconds <= 600:
         ap.error("clients must be 1-500 and seconds 0-600")
     report: dict[str, Any] = {
         "benchmark": "web API: POST /api/cases + GET assessment per iteration",
         "clients": args.clients,
         "seconds": args.seconds,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": _report.machine(),
         "results": {},
     }
     for name in args.backends.split(","):
@@ -296,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+    _report.write_section("web", markdown(report, load_before), path=args.report, quick=args.quick)
     failed = any(r.get("errors") or r.get("writes_lost") for r in report["results"].values())
     return 1 if failed else 0
 

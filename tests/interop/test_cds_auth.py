@@ -33,6 +33,7 @@ from rplcare.interop.cds.auth import (
     CdsClients,
     CdsJwtVerifier,
     JtiReplayCache,
+    KeyNotCached,
     require_cds_jwt,
 )
 
@@ -446,6 +447,32 @@ def test_jwks_fetch_failure_rejects_without_raising_anything_else(client_config,
     bad_shape = FakeFetcher({"not": "a jwks"})
     verifier = CdsJwtVerifier(CdsClients.from_list(client_config), fetcher=bad_shape, now=Clock())
     rejected(verifier, sign(keys["ec"], "ES384", "rotated-1", claims(iss=ISS_JWKS_URL)))
+
+
+def test_inline_check_defers_a_key_that_needs_a_fetch_without_burning_the_jti(
+    verifier, keys, fetcher
+):
+    """Rule (auth.require_cds_jwt): the event-loop check never fetches a JWKS; a key that needs
+    one raises KeyNotCached before the replay check, so the threaded retry still accepts it."""
+    token = sign(keys["ec_other"], "ES384", "rotated-1", claims(iss=ISS_JWKS_URL))
+    with pytest.raises(KeyNotCached):
+        verifier.verify(token, AUD, fetch=False)
+    assert fetcher.calls == []
+    assert verifier.verify(token, AUD)["iss"] == ISS_JWKS_URL  # jti not used up
+    assert len(fetcher.calls) == 1
+    again = sign(keys["ec_other"], "ES384", "rotated-1", claims(iss=ISS_JWKS_URL))
+    assert verifier.verify(again, AUD, fetch=False)  # now cached: inline, no new fetch
+    assert len(fetcher.calls) == 1
+
+
+def test_dependency_accepts_a_token_whose_key_is_fetched_first(keys, client_config, fetcher):
+    """Rule (auth.require_cds_jwt): an uncached key is fetched off the event loop, then used."""
+    verifier = CdsJwtVerifier(CdsClients.from_list(client_config), fetcher=fetcher, now=Clock())
+    http = TestClient(make_app(verifier), base_url=BASE)
+    token = sign(keys["ec_other"], "ES384", "rotated-1", claims(iss=ISS_JWKS_URL))
+    response = http.post("/cds-services/rpl-workup", headers=bearer(token), json={})
+    assert response.status_code == 200 and response.json()["iss"] == ISS_JWKS_URL
+    assert len(fetcher.calls) == 1
 
 
 def test_failing_token_does_not_burn_its_jti(verifier, keys):

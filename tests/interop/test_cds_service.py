@@ -969,3 +969,24 @@ def test_order_sign_runs_assess_with_the_draft_orders_as_proposed_items(monkeypa
     assert [(p.medications, p.tests) for p in seen] == [(["ivig"], [])]
     [card] = [c for c in cards if c["source"]["topic"]["code"] == "treat.ivig"]
     assert card["indicator"] == "critical"
+
+
+# --------------------------------------------------------------------------------------------
+# Wire bytes (issue 12 §3: the response is encoded with orjson)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.stem)
+def test_patient_view_bytes_are_the_compact_json_encoding(path: Path) -> None:
+    """Rule (cds/app.py answer): the body is byte for byte what
+    json.dumps(ensure_ascii=False, separators=(",", ":")) gives for the same cards, on every
+    example, so the switch to orjson changed no client-visible byte."""
+    patient_id, prefetch, day = chart(path)
+    response = client_for(day).post(
+        f"/cds-services/{SERVICE_PATIENT_VIEW}",
+        json=request("patient-view", patient_id, prefetch),
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    expected = json.dumps(response.json(), ensure_ascii=False, separators=(",", ":"))
+    assert response.content == expected.encode("utf-8")

@@ -676,3 +676,26 @@ def test_ehr_result_shapes_are_read() -> None:
     why = {row["id"]: row["why"] for row in result.unmapped}
     assert "superseded" in why["p-pre"]
     assert "pregnancy test" in why["uhcg"]
+
+
+def test_checkpoint_undoes_every_list_and_dict_a_handler_touched() -> None:
+    """Rule (fhir/read.py _checkpoint/_restore): a resource that fails half-way leaves no
+    half-read data; the field names are found once per reader, the values read each time."""
+    from rplcare.interop.fhir.read import _checkpoint, _Reader, _restore
+
+    rd = _Reader()
+    rd.results.append(({"test": "tsh"}, "Observation/1"))
+    rd.patient["age_years"] = 30
+    first = _checkpoint(rd)
+    rd.results.append(({"test": "tpo_antibodies"}, "Observation/2"))
+    rd.patient["bmi"] = 22
+    rd.sources["patient.bmi"] = "Observation/3"
+    rd.notes.append("a note")
+    _restore(rd, first)
+    assert rd.results == [({"test": "tsh"}, "Observation/1")]
+    assert rd.patient == {"age_years": 30}
+    assert rd.sources == {} and rd.notes == []
+    second = _checkpoint(rd)  # same reader, fields cached: still a fresh snapshot
+    rd.conditions.append(("sle", "Condition/4"))
+    _restore(rd, second)
+    assert rd.conditions == [] and rd.results == [({"test": "tsh"}, "Observation/1")]

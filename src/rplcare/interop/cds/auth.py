@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "CdsJwtVerifier",
     "JtiReplayCache",
     "JwksCache",
+    "KeyNotCached",
     "called_url",
     "httpx_jwks_fetcher",
     "require_cds_jwt",
@@ -75,6 +77,10 @@ JwksFetcher = Callable[[str], Mapping[str, Any]]
 
 class CdsAuthError(Exception):
     """A CDS client JWT was rejected. The message is safe to log: it never holds the token."""
+
+
+class KeyNotCached(Exception):
+    """Verification needs a JWKS fetch, which must not run on the event loop (not a rejection)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,13 +387,21 @@ class JwksCache:
                 state.keys = _parse_jwks(client.jwks, f"config for {client.iss!r}")
             self._state[client.iss] = state
 
-    def get_key(self, client: CdsClient, kid: str) -> _VerificationKey | None:
-        """Return the key for ``kid``, refreshing once from ``jwks_url`` if it is unknown."""
+    def get_key(
+        self, client: CdsClient, kid: str, *, fetch: bool = True
+    ) -> _VerificationKey | None:
+        """Return the key for ``kid``, refreshing once from ``jwks_url`` if it is unknown.
+
+        With ``fetch=False`` a key that would need a network refresh raises `KeyNotCached`
+        instead (the caller then retries from a worker thread).
+        """
         with self._state_lock:
             state = self._state.setdefault(client.iss, _IssuerKeys())
         key = state.keys.get(kid)
         if key is not None or client.jwks_url is None:
             return key
+        if not fetch:
+            raise KeyNotCached(client.iss)
         if not state.lock.acquire(blocking=False):
             return None  # a refresh is in flight: fail fast rather than queue behind it
         try:
@@ -518,8 +532,12 @@ class CdsJwtVerifier:
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> CdsJwtVerifier:
         return cls(CdsClients.from_env(environ), CdsAuthSettings.from_env(environ), **kwargs)
 
-    def verify(self, token: str, audience_url: str) -> dict[str, Any]:
-        """Return the claims of a valid token for ``audience_url``, else raise CdsAuthError."""
+    def verify(self, token: str, audience_url: str, *, fetch: bool = True) -> dict[str, Any]:
+        """Return the claims of a valid token for ``audience_url``, else raise CdsAuthError.
+
+        ``fetch=False``: never touch the network; raise `KeyNotCached` (before any check that
+        has a side effect, so no ``jti`` is used up) when the key must be fetched first.
+        """
         if not isinstance(token, str) or not token:
             raise CdsAuthError("missing token")
         if len(token) > _MAX_TOKEN_CHARS:
@@ -546,7 +564,7 @@ class CdsJwtVerifier:
         if client is None:
             raise CdsAuthError(f"issuer {_short(iss)} not on the allow list")
 
-        key = self.jwks.get_key(client, kid)
+        key = self.jwks.get_key(client, kid, fetch=fetch)
         if key is None:
             raise CdsAuthError(f"unknown kid {_short(kid)} for issuer {iss!r}")
         if not key.allows(alg):
@@ -682,18 +700,26 @@ def _bearer_token(request: Request) -> str:
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
-def require_cds_jwt(verifier: CdsJwtVerifier) -> Callable[[Request], dict[str, Any]]:
+def require_cds_jwt(verifier: CdsJwtVerifier) -> Callable[[Request], Awaitable[dict[str, Any]]]:
     """FastAPI dependency: the verified claims, or HTTP 401 with an empty detail.
 
-    Deliberately a plain function: FastAPI runs it in the thread pool, so a JWKS refresh never
-    blocks the event loop. The response says nothing about why a token failed (best practices:
-    a bare 401); the reason goes to the log.
+    With the client's key cached (the common case) the check runs inline on the event loop:
+    it is CPU only (an ES384/RS384 signature check, well under a millisecond), and a hop to the
+    thread pool per call cost more than the check itself and, under load, made requests queue
+    for the GIL behind the handlers (benchmarks/bench_cds.py --jwt, docs/performance.md). Only
+    a token whose key needs a JWKS fetch goes to the thread pool, so a slow JWKS host never
+    blocks the event loop. The response says nothing about why a token failed (best
+    practices: a bare 401); the reason goes to the log.
     """
 
-    def dependency(request: Request) -> dict[str, Any]:
+    async def dependency(request: Request) -> dict[str, Any]:
         try:
             token = _bearer_token(request)
-            return verifier.verify(token, called_url(request, verifier.settings))
+            aud = called_url(request, verifier.settings)
+            try:
+                return verifier.verify(token, aud, fetch=False)
+            except KeyNotCached:
+                return await run_in_threadpool(verifier.verify, token, aud)
         except CdsAuthError as exc:
             logger.warning("CDS client JWT rejected for %s: %s", request.url.path, exc)
         except Exception as exc:  # fail closed; the type alone cannot leak the token

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections import OrderedDict
 from typing import Any
+
+import orjson
 
 from rplcare.interop.cds.discovery import OVERRIDE_REASONS
 from rplcare.interop.cds.models import (
@@ -107,10 +108,9 @@ class _CardFactory:
                 label="Open the full rplcare plan",
                 url=self.smart_launch_url,
                 type="smart",
-                appContext=json.dumps(
-                    {"patient": self.patient_id, "recommendation": rec.id if rec else key},
-                    separators=(",", ":"),
-                ),
+                appContext=orjson.dumps(
+                    {"patient": self.patient_id, "recommendation": rec.id if rec else key}
+                ).decode(),
             )
             fields["links"] = [*(fields.get("links") or []), smart]
         return Card(uuid=cid, **fields)

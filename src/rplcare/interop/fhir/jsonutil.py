@@ -11,13 +11,17 @@ from typing import Any
 from rplcare.interop.fhir.codes import TERM, UCUM, UCUM_CODES
 from rplcare.pregnancy.gestation import parse_ga
 
+#: `isinstance(x, MAPPING)` is `isinstance(x, Mapping)`, with the common case (a dict parsed
+#: from JSON) answered by the C type check before the ABC's slower one (hot in CDS mapping).
+MAPPING = (dict, Mapping)
+
 _ALIASES = TERM.system_aliases
 
 
 def _codings(concept: Any) -> list[dict[str, Any]]:
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, MAPPING):
         return []
-    return [c for c in concept.get("coding") or [] if isinstance(c, Mapping)]
+    return [c for c in concept.get("coding") or [] if isinstance(c, MAPPING)]
 
 
 def _canon(system: Any) -> Any:
@@ -43,7 +47,7 @@ def all_codings(concept: Any) -> list[tuple[str, str]]:
 
 def _text_of(concept: Any) -> str:
     """Concept text plus coding displays: what a human reads, for keyword matching."""
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, MAPPING):
         return ""
     parts = [concept.get("text")] + [c.get("display") for c in _codings(concept)]
     return " ".join(p for p in parts if isinstance(p, str))
@@ -58,10 +62,10 @@ def code_label(concept: Any) -> str:
 
 
 def _ext(resource: Any, url: str) -> dict[str, Any] | None:
-    if not isinstance(resource, Mapping):
+    if not isinstance(resource, MAPPING):
         return None
     for e in resource.get("extension") or []:
-        if isinstance(e, Mapping) and e.get("url") == url:
+        if isinstance(e, MAPPING) and e.get("url") == url:
             return e
     return None
 
@@ -93,7 +97,7 @@ def _days(q: Any) -> int | None:
             return parse_ga(q)
         except ValueError:
             return None
-    if not isinstance(q, Mapping) or not _is_num(q.get("value")):
+    if not isinstance(q, MAPPING) or not _is_num(q.get("value")):
         return None
     unit = (q.get("code") or q.get("unit") or "d").lower()
     if unit in ("d", "day", "days"):

@@ -72,6 +72,7 @@ from rplcare.interop.fhir.codes import (
     Code,
 )
 from rplcare.interop.fhir.jsonutil import (
+    MAPPING,
     _code_in,
     _codings,
     _days,
@@ -131,12 +132,12 @@ def bundle_entries(value: Any) -> Iterator[Entry]:
         for item in value:
             yield from bundle_entries(item)
         return
-    if not isinstance(value, Mapping):
+    if not isinstance(value, MAPPING):
         return
     if value.get("resourceType") == "Bundle":
         entries = value.get("entry")
         for e in entries if isinstance(entries, list) else []:
-            if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping):
+            if isinstance(e, MAPPING) and isinstance(e.get("resource"), MAPPING):
                 # a fullUrl is a string or absent (Entry); any other JSON value is no fullUrl,
                 # so a mutated bundle cannot reach the index with an unhashable key
                 url = e.get("fullUrl")
@@ -195,18 +196,18 @@ class _Reader:
 
     def resolve(self, ref: Any, container: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The resource a Reference names: contained (#id), in the input, or by identifier."""
-        if not isinstance(ref, Mapping):
+        if not isinstance(ref, MAPPING):
             return None
         target = ref.get("reference")
         if isinstance(target, str) and target.startswith("#"):
             for c in container.get("contained") or []:
-                if isinstance(c, Mapping) and c.get("id") == target[1:]:
+                if isinstance(c, MAPPING) and c.get("id") == target[1:]:
                     return c
             return None
         if isinstance(target, str):
             return self.index.get(norm_ref(target))
         ident = ref.get("identifier")
-        if isinstance(ident, Mapping):
+        if isinstance(ident, MAPPING):
             return self.index.get(f"identifier|{ident.get('system')}|{ident.get('value')}")
         return None
 
@@ -243,7 +244,7 @@ def resource_day(res: Mapping[str, Any]) -> date | None:
             return day
     for key in _PERIOD_KEYS:
         per = res.get(key)
-        if isinstance(per, Mapping):
+        if isinstance(per, MAPPING):
             day = _day_of(per.get("start"))
             if day is not None:
                 return day
@@ -268,11 +269,16 @@ def _as_list(value: Any) -> list[Any]:
 
 def _checkpoint(rd: _Reader) -> dict[str, Any]:
     """What a handler may change, to undo a resource that fails half-way (no half-read data)."""
-    return {
-        k: (len(v) if isinstance(v, list) else dict(v))
-        for k, v in vars(rd).items()
-        if isinstance(v, list | dict) and k not in ("unmapped", "index")
-    }
+    names = rd.__dict__.get("_undo_names")
+    if names is None:  # the reader's list/dict fields, found once per reader (one per chart)
+        names = tuple(
+            k
+            for k, v in vars(rd).items()
+            if isinstance(v, list | dict) and k not in ("unmapped", "index")
+        )
+        rd.__dict__["_undo_names"] = names
+    fields = rd.__dict__
+    return {k: (len(v) if type(v) is list else dict(v)) for k in names for v in (fields[k],)}
 
 
 def _restore(rd: _Reader, cp: dict[str, Any]) -> None:
@@ -302,7 +308,7 @@ def case_from_entries(
     if patient_id is not None:
         for u, r in patients:
             ids = [r.get("id")] + [
-                i.get("value") for i in _as_list(r.get("identifier")) if isinstance(i, Mapping)
+                i.get("value") for i in _as_list(r.get("identifier")) if isinstance(i, MAPPING)
             ]
             if patient_id in [i for i in ids if isinstance(i, str)]:
                 chosen = (u, r)
@@ -325,7 +331,7 @@ def case_from_entries(
     patient_idents = {
         f"{i.get('system')}|{i.get('value')}"
         for i in _as_list(pres.get("identifier"))
-        if isinstance(i, Mapping)
+        if isinstance(i, MAPPING)
     }
     cutoff = assessed_on or today
     rd = _Reader(cutoff)
@@ -335,7 +341,7 @@ def case_from_entries(
         if isinstance(r.get("id"), str) and isinstance(r.get("resourceType"), str):
             rd.index[f"{r['resourceType']}/{r['id']}"] = r
         for ident in _as_list(r.get("identifier")):
-            if isinstance(ident, Mapping):
+            if isinstance(ident, MAPPING):
                 rd.index[f"identifier|{ident.get('system')}|{ident.get('value')}"] = r
     try:
         _read_patient(rd, pres)
@@ -353,10 +359,10 @@ def case_from_entries(
             rd.skip(res, "another patient")
             continue
         subj = res.get("subject") or res.get("patient")
-        if isinstance(subj, Mapping) and not isinstance(subj.get("reference", ""), str):
+        if isinstance(subj, MAPPING) and not isinstance(subj.get("reference", ""), str):
             rd.skip(res, "malformed subject reference (not a string); left out")
             continue
-        if isinstance(subj, Mapping) and not _is_her(subj, refs, patient_idents):
+        if isinstance(subj, MAPPING) and not _is_her(subj, refs, patient_idents):
             other = subj.get("reference") or "by identifier"
             rd.skip(res, f"belongs to another patient ({other})", res.get("code"))
             continue
@@ -398,14 +404,14 @@ def _is_her(subj: Mapping[str, Any], refs: set[str], idents: set[str]) -> bool:
         n = norm_ref(sref)
         return any(n == norm_ref(r) for r in refs if not r.startswith("urn:") or r == n)
     ident = subj.get("identifier")
-    if isinstance(ident, Mapping):
+    if isinstance(ident, MAPPING):
         return f"{ident.get('system')}|{ident.get('value')}" in idents
     return True
 
 
 def _read_patient(rd: _Reader, res: Mapping[str, Any]) -> None:
     for ident in _as_list(res.get("identifier")):
-        if isinstance(ident, Mapping) and ident.get("system") == CASE_ID_SYSTEM:
+        if isinstance(ident, MAPPING) and ident.get("system") == CASE_ID_SYSTEM:
             rd.top["id"] = ident.get("value")
     if "id" not in rd.top and res.get("id"):
         rd.top["id"] = res["id"]
@@ -426,7 +432,7 @@ def _read_patient(rd: _Reader, res: Mapping[str, Any]) -> None:
 
 def _effective_of(res: Mapping[str, Any]) -> str | None:
     when = res.get("effectiveDateTime") or res.get("effectiveInstant")
-    if not when and isinstance(res.get("effectivePeriod"), Mapping):
+    if not when and isinstance(res.get("effectivePeriod"), MAPPING):
         when = res["effectivePeriod"].get("start")
     if not when:
         when = res.get("issued")  # a lab result with no effective time: when it was issued
@@ -466,7 +472,7 @@ def _read_observation(rd: _Reader, res: Mapping[str, Any]) -> None:
         _read_pregnancy_status(rd, res)
     elif loinc in _COUNT_CODES:
         v = res.get("valueInteger")
-        if v is None and isinstance(res.get("valueQuantity"), Mapping):
+        if v is None and isinstance(res.get("valueQuantity"), MAPPING):
             v = res["valueQuantity"].get("value")
         if not _is_num(v):
             rd.skip(res, "history count without a number", code)
@@ -521,7 +527,7 @@ def _read_observation(rd: _Reader, res: Mapping[str, Any]) -> None:
 
 def _panel_components(rd: _Reader, res: Mapping[str, Any]) -> bool:
     """Components of a panel whose codes are tests rplcare reads, each read as its own result."""
-    comps = [c for c in res.get("component") or [] if isinstance(c, Mapping)]
+    comps = [c for c in res.get("component") or [] if isinstance(c, MAPPING)]
     known = [c for c in comps if (_code_in(c.get("code"), LOINC) or "") in rd.voc.by_loinc]
     if not known:
         return False
@@ -539,7 +545,7 @@ def _panel_components(rd: _Reader, res: Mapping[str, Any]) -> bool:
 def _read_ga(rd: _Reader, res: Mapping[str, Any]) -> None:
     when = _day_of(_effective_of(res))
     q = res.get("valueQuantity")
-    ga = _days(q if isinstance(q, Mapping) else res.get("valueString"))
+    ga = _days(q if isinstance(q, MAPPING) else res.get("valueString"))
     if when is None or ga is None:
         rd.skip(res, "gestational age without a date or a value in wk, d or W+D", res.get("code"))
         return
@@ -551,7 +557,7 @@ def _read_diagnostic_report(rd: _Reader, res: Mapping[str, Any]) -> None:
     they have none); Observations elsewhere in the input are read on their own."""
     read_any = False
     for ref in res.get("result") or []:
-        target = ref.get("reference") if isinstance(ref, Mapping) else None
+        target = ref.get("reference") if isinstance(ref, MAPPING) else None
         if not (isinstance(target, str) and target.startswith("#")):
             read_any = read_any or rd.resolve(ref, res) is not None
             continue
@@ -575,7 +581,7 @@ def _read_patient_quantity(
     rd: _Reader, res: Mapping[str, Any], key: str, units: tuple[str, ...]
 ) -> None:
     q = res.get("valueQuantity")
-    if not isinstance(q, Mapping) or not _is_num(q.get("value")):
+    if not isinstance(q, MAPPING) or not _is_num(q.get("value")):
         rd.skip(res, f"{key} without a numeric valueQuantity", res.get("code"))
         return
     unit = q.get("code") or q.get("unit")
@@ -620,7 +626,7 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: s
     t = rd.voc.tests.get(code_name or "")
     q = res.get("valueQuantity")
     cc = res.get("valueCodeableConcept")
-    if isinstance(q, Mapping):
+    if isinstance(q, MAPPING):
         comparator = q.get("comparator")
         if comparator is not None and comparator not in ("<", "<=", ">", ">="):
             rd.skip(res, f"value with comparator {comparator!r} is not a bound rplcare reads", code)
@@ -634,7 +640,7 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: s
         unit = _unit_for(code_name, q, rd.voc)
         if unit is not None:
             out["unit"] = unit
-    elif isinstance(cc, Mapping):
+    elif isinstance(cc, MAPPING):
         finding = _code_in(cc, CS_UTERINE_FINDING)
         if finding:
             out["finding"] = finding
@@ -664,7 +670,7 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: s
             out["value"] = v
     elif t is None or t.kind not in ("recorded", "imaging"):
         why = "no value"
-        if isinstance(res.get("dataAbsentReason"), Mapping):
+        if isinstance(res.get("dataAbsentReason"), MAPPING):
             why += f" ({code_label(res['dataAbsentReason'])})"
         rd.skip(res, why, code)
         return
@@ -672,15 +678,15 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: s
         out["unit"] = unit
     out["date"] = when
     rng = (res.get("referenceRange") or [None])[0]
-    if isinstance(rng, Mapping):
+    if isinstance(rng, MAPPING):
         for fkey, key in (("low", "reference_low"), ("high", "reference_high")):
             bound = rng.get(fkey)
-            if isinstance(bound, Mapping) and _is_num(bound.get("value")):
+            if isinstance(bound, MAPPING) and _is_num(bound.get("value")):
                 out[key] = bound["value"]
     method = _code_in(res.get("method"), CS_IMAGING_METHOD)
     if method:
         out["method"] = method
-    notes = [n.get("text") for n in res.get("note") or [] if isinstance(n, Mapping)]
+    notes = [n.get("text") for n in res.get("note") or [] if isinstance(n, MAPPING)]
     notes = [n for n in notes if isinstance(n, str)]
     if notes:
         out["note"] = "\n".join(notes)
@@ -712,7 +718,7 @@ def _component_value(key: str, comp: Mapping[str, Any]) -> Any:
             v = comp[k]
             return v[:10] if k == "valueDateTime" and isinstance(v, str) else v
     q = comp.get("valueQuantity")
-    if isinstance(q, Mapping) and _is_num(q.get("value")):
+    if isinstance(q, MAPPING) and _is_num(q.get("value")):
         if key in ("cycle_length_days", "embryo_age_days"):
             return _days(q)
         return _mm(q)
@@ -741,7 +747,7 @@ def _read_pregnancy_status(rd: _Reader, res: Mapping[str, Any]) -> None:
 def _pregnancy_from_status(rd: _Reader, res: Mapping[str, Any]) -> dict[str, Any]:
     cp: dict[str, Any] = {}
     for comp in res.get("component") or []:
-        if not isinstance(comp, Mapping):
+        if not isinstance(comp, MAPPING):
             continue
         key = _component_key(comp, _PREG_COMPONENTS)
         value = _component_value(key, comp) if key else None
@@ -761,7 +767,7 @@ def _read_scan(rd: _Reader, res: Mapping[str, Any]) -> None:
         return
     scan: dict[str, Any] = {"date": when[:10]}
     for comp in res.get("component") or []:
-        if not isinstance(comp, Mapping):
+        if not isinstance(comp, MAPPING):
             continue
         key = _component_key(comp, _SCAN_COMPONENTS)
         value = _component_value(key, comp) if key else None
@@ -776,7 +782,7 @@ def _read_loose_scan_value(rd: _Reader, res: Mapping[str, Any], loinc: str) -> N
     """A standalone CRL/MSD/heart-rate Observation: grouped by date into one scan."""
     when = _effective_of(res)
     q = res.get("valueQuantity")
-    if not when or len(when) < 10 or not isinstance(q, Mapping) or not _is_num(q.get("value")):
+    if not when or len(when) < 10 or not isinstance(q, MAPPING) or not _is_num(q.get("value")):
         rd.skip(res, "ultrasound measurement without a date or a number", res.get("code"))
         return
     scan, parts = rd.loose_scans.setdefault(when[:10], ({"date": when[:10]}, []))
@@ -949,11 +955,11 @@ def _read_pregnancy_outcome(
 def _dose_mg(text: str, dosages: Any) -> float | None:
     """The single dose in mg, from doseQuantity or the text ("aspirin 325 mg")."""
     for d in dosages or []:
-        if not isinstance(d, Mapping):
+        if not isinstance(d, MAPPING):
             continue
         for dr in d.get("doseAndRate") or []:
-            q = dr.get("doseQuantity") if isinstance(dr, Mapping) else None
-            if isinstance(q, Mapping) and _is_num(q.get("value")):
+            q = dr.get("doseQuantity") if isinstance(dr, MAPPING) else None
+            if isinstance(q, MAPPING) and _is_num(q.get("value")):
                 unit = (q.get("code") or q.get("unit") or "").lower()
                 if unit == "mg":
                     return float(q["value"])
@@ -1019,7 +1025,7 @@ def medication_name(
 def _dosage_text(dosages: Any) -> str:
     parts: list[str] = []
     for d in dosages or []:
-        if isinstance(d, Mapping):
+        if isinstance(d, MAPPING):
             if isinstance(d.get("text"), str):
                 parts.append(d["text"])
             parts.append(_text_of(d.get("route")))
@@ -1029,7 +1035,7 @@ def _dosage_text(dosages: Any) -> str:
 def _route_codes(dosages: Any) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for d in dosages or []:
-        if isinstance(d, Mapping):
+        if isinstance(d, MAPPING):
             out += all_codings(d.get("route"))
     return out
 
