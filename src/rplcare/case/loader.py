@@ -68,8 +68,9 @@ def load_case(
 ) -> Case:
     """Validate a case; `assessed_on` defaults to `today` (the caller's clock, passed in).
 
-    Warnings (e.g. an alias read as dydrogesterone) are appended to `warnings` when given and
-    also kept on the case as `case_warnings`.
+    Warnings (e.g. an alias read as dydrogesterone) are appended to `warnings` as `PATH:
+    message` lines when given, and kept on the case (`case.warnings`, and as (path, message)
+    pairs in `case.warning_items`).
     """
     today = today or date.today()
     if isinstance(source, Mapping):
@@ -96,7 +97,7 @@ def load_case(
         raise from_validation_error(exc, Case) from None
     if case.assessed_on is None:
         case.assessed_on = assessed_on
-    case._warnings = list(context["warnings"])
+    case._warning_items = list(context["warnings"])
     if warnings is not None:
-        warnings.extend(context["warnings"])
+        warnings.extend(case.warnings)
     return case

@@ -27,10 +27,10 @@ def _normal_iscn(k: str) -> str:
     return k.replace(" ", "").lower()
 
 
-def check_record(case: Case) -> tuple[list[tuple[str, str]], list[str]]:
-    """(problems, warnings) of the whole record; problems as (path, message)."""
+def check_record(case: Case) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(problems, warnings) of the whole record, both as (path, message) pairs."""
     problems: list[tuple[str, str]] = []
-    warnings: list[str] = []
+    warnings: list[tuple[str, str]] = []
     _past_pregnancies(case, problems)
     _current(case, problems, warnings)
     _results(case, problems)
@@ -70,7 +70,7 @@ def _past_pregnancies(case: Case, problems: list[tuple[str, str]]) -> None:
             )
 
 
-def _current(case: Case, problems: list[tuple[str, str]], warnings: list[str]) -> None:
+def _current(case: Case, problems: list[tuple[str, str]], warnings: list[tuple[str, str]]) -> None:
     cp = case.current_pregnancy
     if cp is None:
         return
@@ -100,8 +100,11 @@ def _current(case: Case, problems: list[tuple[str, str]], warnings: list[str]) -
         )
     if cp.conception in ART_CONCEPTIONS and cp.transfer_date is None:
         warnings.append(
-            f"current_pregnancy.transfer_date: missing for conception {cp.conception!r}; "
-            "the pregnancy is dated from the LMP or the CRL instead"
+            (
+                "current_pregnancy.transfer_date",
+                f"missing for conception {cp.conception!r}; "
+                "the pregnancy is dated from the LMP or the CRL instead",
+            )
         )
     for i, s in enumerate(cp.scans):
         if cp.lmp is not None and s.date < cp.lmp:
@@ -173,13 +176,14 @@ def _karyotypes(case: Case, problems: list[tuple[str, str]]) -> None:
             )
 
 
-def _odd(case: Case, warnings: list[str]) -> None:
+def _odd(case: Case, warnings: list[tuple[str, str]]) -> None:
     lo, hi = _param("record.bmi_plausible_low"), _param("record.bmi_plausible_high")
     if case.patient.bmi is not None and not lo <= case.patient.bmi <= hi:
         warnings.append(
-            f"patient.bmi: {case.patient.bmi:g} is outside {lo:g}-{hi:g}; check the value"
+            ("patient.bmi", f"{case.patient.bmi:g} is outside {lo:g}-{hi:g}; check the value")
         )
     age = case.patient.age_on(case.assessed_on) if case.assessed_on else case.patient.age_years
     lo_age, hi_age = _param("record.age_plausible_low"), _param("record.age_plausible_high")
     if age is not None and not lo_age <= age <= hi_age:
-        warnings.append(f"patient.age_years: age {age} is unusual for this clinic; check it")
+        at = "patient.birth_date" if case.patient.birth_date else "patient.age_years"
+        warnings.append((at, f"age {age} is unusual for this clinic; check it"))
