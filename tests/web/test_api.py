@@ -416,7 +416,7 @@ def test_cds_services_mounted_closed_by_default(web, monkeypatch):
         pytest.skip("CDS Hooks needs the interop extra (pyjwt)")
     r = web.client.get("/cds-services")
     if r.status_code == 404:
-        pytest.skip("rplcare.interop.cds_service is not installed")
+        pytest.skip("rplcare.interop.cds is not installed")
     assert r.status_code == 200 and r.json()["services"]
     sid = r.json()["services"][0]["id"]
     r = web.client.post(
