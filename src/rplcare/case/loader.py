@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from rplcare.case.errors import CaseError, from_validation_error
 from rplcare.case.model import Case
+from rplcare.case.salvage import all_problems
 from rplcare.knowledge import KnowledgeBase
 from rplcare.util import limits as lim
 from rplcare.util import yamlio
@@ -94,7 +95,10 @@ def load_case(
     try:
         case = Case.model_validate(data, context=context)
     except ValidationError as exc:
-        raise from_validation_error(exc, Case) from None
+        # every problem at once: each part validated alone, and the whole-record checks run
+        # on the parts that are valid (case.salvage)
+        first = from_validation_error(exc, Case).problems
+        raise CaseError(all_problems(data, context, first)) from None
     if case.assessed_on is None:
         case.assessed_on = assessed_on
     case._warning_items = list(context["warnings"])
