@@ -201,7 +201,8 @@ def assess(
         ):
             for w in getattr(block, "warnings", None) or []:
                 warnings.append(w)
-                items.append((path, w))
+                at, message = _split_path(w)  # a warning may name its own field
+                items.append((at, message) if at.startswith(path) else (path, w))
         _attach_schedule(recs, parts)
     actions = build_actions(recs, parts.alerts if parts else [], kb, as_of, fs.ids)
     if parts is not None:
