@@ -302,7 +302,7 @@ def test_fuzz_api_bodies(api_client) -> None:
 
 def _bundles() -> list[dict[str, Any]]:
     from rplcare.case.loader import load_case
-    from rplcare.interop.fhir_map import case_to_bundle
+    from rplcare.interop.fhir.write import case_to_bundle
 
     return [case_to_bundle(load_case(p, today=TODAY)) for p in EXAMPLES]
 
@@ -353,7 +353,7 @@ def test_cds_prefetch_non_string_full_url_is_no_full_url(full_url: Any) -> None:
     import tests.interop.test_cds_service as cds_tests
     from fastapi.testclient import TestClient
 
-    from rplcare.interop.cds_service import create_cds_app
+    from rplcare.interop.cds import create_cds_app
 
     client = TestClient(
         create_cds_app(clock=lambda: TODAY, environ={}, allow_unauthenticated=True),
@@ -389,7 +389,7 @@ def test_fuzz_cds_prefetch() -> None:
     import tests.interop.test_cds_service as cds_tests
     from fastapi.testclient import TestClient
 
-    from rplcare.interop.cds_service import create_cds_app
+    from rplcare.interop.cds import create_cds_app
 
     charts = [cds_tests.chart(p) for p in EXAMPLES]
     client = TestClient(

@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from rplcare.interop.cds_auth import CdsAuthError, JtiReplayCache, httpx_jwks_fetcher
+from rplcare.interop.cds.auth import CdsAuthError, JtiReplayCache, httpx_jwks_fetcher
 
 
 class SlowServer:

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from tests.render.test_urgent_first import CASE, ECTOPIC_WORDS, FIRST
 
 import rplcare
-from rplcare.interop.cds_service import create_cds_app
+from rplcare.interop.cds import create_cds_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 TODAY = date(2026, 11, 23)

@@ -37,14 +37,11 @@ def _names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _checks_status(node: ast.AST) -> bool:
-    """An assert on a status: it names a status value, or asserts (non-)membership."""
-    if _strings(node) & STATUSES:
-        return True
-    return any(
-        isinstance(n, ast.Compare) and any(isinstance(o, ast.In | ast.NotIn) for o in n.ops)
-        for n in ast.walk(node)
-    )
+def _checks_status(node: ast.AST, status_names: set[str]) -> bool:
+    """An assert on a status: it names a status value, or a test parameter whose values are
+    statuses (`expected` of a parametrize table holding "recommended" ...). A membership test
+    alone (`"treat.x" in ids`, `... not in statuses(a)`) checks presence, not the status."""
+    return bool(_strings(node) & STATUSES) or bool(_names(node) & status_names)
 
 
 def status_asserted_ids(tree: ast.AST, ids: set[str]) -> set[str]:
@@ -59,10 +56,13 @@ def status_asserted_ids(tree: ast.AST, ids: set[str]) -> set[str]:
         if not isinstance(fn, ast.FunctionDef):
             continue
         via: dict[str, set[str]] = {}
+        status_names: set[str] = set()
         for deco in fn.decorator_list:
             if isinstance(deco, ast.Call) and "parametrize" in ast.unparse(deco.func):
                 for arg in fn.args.args:
                     via[arg.arg] = via.get(arg.arg, set()) | (_strings(deco) & ids)
+                    if _strings(deco) & STATUSES:
+                        status_names.add(arg.arg)
         for node in ast.walk(fn):
             if isinstance(node, ast.Assign):
                 for t in node.targets:
@@ -75,7 +75,7 @@ def status_asserted_ids(tree: ast.AST, ids: set[str]) -> set[str]:
                 for name in _names(node.target):
                     via[name] = via.get(name, set()) | (_strings(node.iter) & ids)
         for node in ast.walk(fn):
-            if isinstance(node, ast.Assert) and _checks_status(node):
+            if isinstance(node, ast.Assert) and _checks_status(node, status_names):
                 found |= _strings(node) & ids
                 for name in _names(node):
                     found |= via.get(name, set())
@@ -106,6 +106,8 @@ def test_the_coverage_counter_ignores_a_mere_mention():
         "@pytest.mark.parametrize('rid', ['test.x'])\n"
         "def test_d(rid):\n"
         "    assert rid.startswith('test')\n"
+        "def test_e(a):\n"
+        "    assert 'test.x' in statuses(a) and 'test.x' not in a.ids\n"
     )
     assert status_asserted_ids(tree, ids) == {"test.y", "test.z"}
 

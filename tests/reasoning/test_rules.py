@@ -374,6 +374,8 @@ def test_diabetes_suboptimal_at_48_and_avoid_pregnancy_over_86():
 
 
 def test_folic_acid_5mg_with_diabetes_400ug_otherwise_none_after_12_weeks():
+    # recommendations.md: recommended in every assessment except a pregnancy at >= 12+0
+    assert run(case()).status("treat.folic_acid") == "recommended"
     assert "400 micrograms" in run(case()).rec("treat.folic_acid").text
     dm = run(case(patient={"age_years": 30, "conditions": ["diabetes_type1"]}))
     assert "5 mg" in dm.rec("treat.folic_acid").text

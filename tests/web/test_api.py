@@ -67,6 +67,16 @@ def test_invalid_input_is_422_with_paths_and_saves_nothing(web):
     assert web.client.get("/api/cases/bad", headers=web.h()).status_code == 404
 
 
+def test_assessment_returns_warnings_with_paths_like_the_problems(web):
+    """Issue 8 §5: a warning carries its field path in the shape of the 422 problems."""
+    odd = {"id": "odd-bmi", "patient": {"age_years": 32, "bmi": 55}}
+    assert web.client.post("/api/cases", json=odd, headers=web.h()).status_code == 201
+    a = web.client.get("/api/cases/odd-bmi/assessment", headers=web.h()).json()
+    at = a["warnings_at"]
+    assert all(set(w) == {"path", "message"} and w["path"] for w in at)
+    assert any(w["path"] == "patient.bmi" and "outside" in w["message"] for w in at)
+
+
 def test_yaml_syntax_error_is_422(web):
     r = _create(web, "id: [unclosed\n")
     assert r.status_code == 422
@@ -407,7 +417,7 @@ def test_cds_services_mounted_closed_by_default(web, monkeypatch):
         pytest.skip("CDS Hooks needs the interop extra (pyjwt)")
     r = web.client.get("/cds-services")
     if r.status_code == 404:
-        pytest.skip("rplcare.interop.cds_service is not installed")
+        pytest.skip("rplcare.interop.cds is not installed")
     assert r.status_code == 200 and r.json()["services"]
     sid = r.json()["services"][0]["id"]
     r = web.client.post(

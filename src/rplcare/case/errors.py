@@ -21,6 +21,16 @@ class CaseError(Exception):
         return [{"path": p, "message": m} for p, m in self.problems]
 
 
+def warning_lines(items: list[tuple[str, str]]) -> list[str]:
+    """Warnings as `PATH: message` lines, the form of `CaseError.lines()`."""
+    return [f"{path}: {msg}" if path else msg for path, msg in items]
+
+
+def warnings_json(items: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """Warnings as `[{"path", "message"}]`, the form of `CaseError.as_json()`."""
+    return [{"path": p, "message": m} for p, m in items]
+
+
 def join_path(parts: tuple[Any, ...] | list[Any]) -> str:
     out = ""
     for p in parts:

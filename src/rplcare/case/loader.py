@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from rplcare.case.errors import CaseError, from_validation_error
 from rplcare.case.model import Case
+from rplcare.case.salvage import all_problems
 from rplcare.knowledge import KnowledgeBase
 from rplcare.util import limits as lim
 from rplcare.util import yamlio
@@ -68,8 +69,9 @@ def load_case(
 ) -> Case:
     """Validate a case; `assessed_on` defaults to `today` (the caller's clock, passed in).
 
-    Warnings (e.g. an alias read as dydrogesterone) are appended to `warnings` when given and
-    also kept on the case as `case_warnings`.
+    Warnings (e.g. an alias read as dydrogesterone) are appended to `warnings` as `PATH:
+    message` lines when given, and kept on the case (`case.warnings`, and as (path, message)
+    pairs in `case.warning_items`).
     """
     today = today or date.today()
     if isinstance(source, Mapping):
@@ -93,10 +95,13 @@ def load_case(
     try:
         case = Case.model_validate(data, context=context)
     except ValidationError as exc:
-        raise from_validation_error(exc, Case) from None
+        # every problem at once: each part validated alone, and the whole-record checks run
+        # on the parts that are valid (case.salvage)
+        first = from_validation_error(exc, Case).problems
+        raise CaseError(all_problems(data, context, first)) from None
     if case.assessed_on is None:
         case.assessed_on = assessed_on
-    case._warnings = list(context["warnings"])
+    case._warning_items = list(context["warnings"])
     if warnings is not None:
-        warnings.extend(context["warnings"])
+        warnings.extend(case.warnings)
     return case

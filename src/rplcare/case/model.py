@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from rplcare.case.errors import warning_lines
 from rplcare.case.vocabulary import convert, vocabulary
 from rplcare.knowledge import KnowledgeBase
 from rplcare.knowledge.templates import join_or
@@ -91,12 +92,13 @@ def _check_not_future(problems: list[tuple[str, str]], path: str, value: Any, in
         problems.append((path, f"{value} is after assessed_on ({ref})"))
 
 
-def _warn(info: ValidationInfo, message: str) -> None:
+def _warn(info: ValidationInfo, path: str, message: str) -> None:
+    """A warning as (path, message), like an error (`case.errors.CaseError.problems`)."""
     if info.context is not None:
-        info.context.setdefault("warnings", []).append(message)
+        info.context.setdefault("warnings", []).append((path, message))
 
 
-def _medications(values: list[str], info: ValidationInfo, where: str = "") -> list[str]:
+def _medications(values: list[str], info: ValidationInfo, where: str) -> list[str]:
     voc = vocabulary()
     out: list[str] = []
     problems: list[tuple[str, str]] = []
@@ -106,11 +108,11 @@ def _medications(values: list[str], info: ValidationInfo, where: str = "") -> li
             problems.append((f"[{i}]", f"{raw!r} rejected: {voc.medication_rejected[name]}"))
         elif name in voc.medication_aliases:
             target = voc.medication_aliases[name]
-            at = f"{where}[{i}]: " if where else ""
+            at = f"{where}[{i}]"
             if target == "oral_dydrogesterone" and name != "dydrogesterone":
-                _warn(info, f"{at}{raw!r} read as {target} (a mistranslation of dydrogesterone)")
+                _warn(info, at, f"{raw!r} read as {target} (a mistranslation of dydrogesterone)")
             elif target != "oral_dydrogesterone":
-                _warn(info, f"{at}{raw!r} read as {target}")
+                _warn(info, at, f"{raw!r} read as {target}")
             out.append(target)
         elif name in voc.medications:
             out.append(name)
@@ -630,7 +632,7 @@ class Case(Model):
     # draft orders being signed (CDS order-sign); None for a case as recorded
     proposed: ProposedOrders | None = None
 
-    _warnings: list[str] = PrivateAttr(default_factory=list)
+    _warning_items: list[tuple[str, str]] = PrivateAttr(default_factory=list)
 
     @field_validator("asked_about")
     @classmethod
@@ -644,16 +646,22 @@ class Case(Model):
         from rplcare.case.record_checks import check_record
 
         problems, warnings = check_record(self)
-        for w in warnings:
-            _warn(info, w)
+        for path, message in warnings:
+            _warn(info, path, message)
         if problems:
             raise Problems(problems)
         return self
 
     @property
     def warnings(self) -> list[str]:
-        """Non-fatal notes from reading the case (e.g. an alias read as dydrogesterone)."""
-        return self._warnings
+        """Non-fatal notes from reading the case (e.g. an alias read as dydrogesterone), as
+        `PATH: message` lines like `CaseError.lines()`."""
+        return warning_lines(self._warning_items)
+
+    @property
+    def warning_items(self) -> list[tuple[str, str]]:
+        """The same warnings as (path, message) pairs, every one with its field path."""
+        return list(self._warning_items)
 
     @field_validator("assessed_on")
     @classmethod

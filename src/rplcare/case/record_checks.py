@@ -1,16 +1,32 @@
 """Whole-record checks of a case (issue 9 §3): contradictions between fields that each look
 valid alone. Every problem is returned at once with its field path; plausible-but-odd values
-become warnings that carry a path too. Run by `Case` after its fields validate.
+become warnings that carry a path too.
+
+Run by `Case` after its fields validate, and by `case.salvage` on the parts of a case that did
+validate when some field did not (a `Record` holds those parts, each list item with its index in
+the case file). A part or field that failed is absent from the `Record`, so every check here
+must read absence as "nothing to compare" (a check fires only on values present), never as a
+contradiction: the checks are then sound on any subset of the record.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from rplcare.pregnancy.gestation import format_ga
 
 if TYPE_CHECKING:
-    from rplcare.case.model import Case
+    from rplcare.case.model import (
+        Case,
+        CurrentPregnancy,
+        Partner,
+        PastPregnancy,
+        Patient,
+        Result,
+        Scan,
+    )
 
 ART_CONCEPTIONS = ("ivf", "icsi", "frozen_transfer", "donor_egg")
 NON_ART = ("natural", "iui")
@@ -27,22 +43,55 @@ def _normal_iscn(k: str) -> str:
     return k.replace(" ", "").lower()
 
 
-def check_record(case: Case) -> tuple[list[tuple[str, str]], list[str]]:
-    """(problems, warnings) of the whole record; problems as (path, message)."""
+@dataclass
+class Record:
+    """The parts of a case the whole-record checks read. Lists hold (index in the case file,
+    item) for the items that validated; `patient`, `partner` and `current_pregnancy` are None
+    when absent or unreadable (a field of theirs that failed is left out of them)."""
+
+    assessed_on: date | None = None
+    patient: Patient | None = None
+    partner: Partner | None = None
+    pregnancies: list[tuple[int, PastPregnancy]] = field(default_factory=list)
+    results: list[tuple[int, Result]] = field(default_factory=list)
+    current_pregnancy: CurrentPregnancy | None = None
+    scans: list[tuple[int, Scan]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, case: Case) -> Record:
+        cp = case.current_pregnancy
+        return cls(
+            assessed_on=case.assessed_on,
+            patient=case.patient,
+            partner=case.partner,
+            pregnancies=list(enumerate(case.pregnancies)),
+            results=list(enumerate(case.results)),
+            current_pregnancy=cp,
+            scans=list(enumerate(cp.scans)) if cp is not None else [],
+        )
+
+
+def check_record(
+    case: Case | Record,
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(problems, warnings) of the whole record, both as (path, message) pairs."""
+    from rplcare.case.model import Case
+
+    rec = Record.of(case) if isinstance(case, Case) else case
     problems: list[tuple[str, str]] = []
-    warnings: list[str] = []
-    _past_pregnancies(case, problems)
-    _current(case, problems, warnings)
-    _results(case, problems)
-    _karyotypes(case, problems)
-    _odd(case, warnings)
+    warnings: list[tuple[str, str]] = []
+    _past_pregnancies(rec, problems)
+    _current(rec, problems, warnings)
+    _results(rec, problems)
+    _karyotypes(rec, problems)
+    _odd(rec, warnings)
     return problems, warnings
 
 
-def _past_pregnancies(case: Case, problems: list[tuple[str, str]]) -> None:
+def _past_pregnancies(case: Record, problems: list[tuple[str, str]]) -> None:
     min_ga = _param("record.min_loss_ga_days")
     live_min = _param("record.live_birth_min_ga_days")
-    for i, p in enumerate(case.pregnancies):
+    for i, p in case.pregnancies:
         path = f"pregnancies[{i}].ga"
         if p.ga is not None and p.ga < min_ga:
             problems.append(
@@ -100,7 +149,9 @@ def _birth_dating(i: int, p: Any, problems: list[tuple[str, str]]) -> None:
         )
 
 
-def _current(case: Case, problems: list[tuple[str, str]], warnings: list[str]) -> None:
+def _current(
+    case: Record, problems: list[tuple[str, str]], warnings: list[tuple[str, str]]
+) -> None:
     cp = case.current_pregnancy
     if cp is None:
         return
@@ -130,10 +181,13 @@ def _current(case: Case, problems: list[tuple[str, str]], warnings: list[str]) -
         )
     if cp.conception in ART_CONCEPTIONS and cp.transfer_date is None:
         warnings.append(
-            f"current_pregnancy.transfer_date: missing for conception {cp.conception!r}; "
-            "the pregnancy is dated from the LMP or the CRL instead"
+            (
+                "current_pregnancy.transfer_date",
+                f"missing for conception {cp.conception!r}; "
+                "the pregnancy is dated from the LMP or the CRL instead",
+            )
         )
-    for i, s in enumerate(cp.scans):
+    for i, s in case.scans:
         if cp.lmp is not None and s.date < cp.lmp:
             problems.append(
                 (
@@ -159,10 +213,11 @@ def _current(case: Case, problems: list[tuple[str, str]], warnings: list[str]) -
         )
 
 
-def _results(case: Case, problems: list[tuple[str, str]]) -> None:
+def _results(case: Record, problems: list[tuple[str, str]]) -> None:
     """Two results of the same test on the same day that disagree (qualitative or karyotype)."""
     seen: dict[tuple[str, Any], tuple[int, str]] = {}
-    for i, r in enumerate(case.results):
+    by_index = dict(case.results)
+    for i, r in case.results:
         if r.code in QUALITATIVE_CODES_SKIP:
             continue
         if r.qualitative is not None:
@@ -177,17 +232,17 @@ def _results(case: Case, problems: list[tuple[str, str]]) -> None:
             problems.append(
                 (
                     f"results[{i}].value",
-                    f"{r.value!r} disagrees with results[{j}] ({case.results[j].value!r}), "
+                    f"{r.value!r} disagrees with results[{j}] ({by_index[j].value!r}), "
                     f"the same test ({r.code}) on the same day ({r.day})",
                 )
             )
         seen.setdefault(key, (i, value))
 
 
-def _karyotypes(case: Case, problems: list[tuple[str, str]]) -> None:
-    if not case.partner.karyotype:
+def _karyotypes(case: Record, problems: list[tuple[str, str]]) -> None:
+    if case.partner is None or not case.partner.karyotype:
         return
-    for i, r in enumerate(case.results):
+    for i, r in case.results:
         if (
             r.code == "karyotype_male"
             and isinstance(r.value, str)
@@ -203,13 +258,16 @@ def _karyotypes(case: Case, problems: list[tuple[str, str]]) -> None:
             )
 
 
-def _odd(case: Case, warnings: list[str]) -> None:
+def _odd(case: Record, warnings: list[tuple[str, str]]) -> None:
+    if case.patient is None:
+        return
     lo, hi = _param("record.bmi_plausible_low"), _param("record.bmi_plausible_high")
     if case.patient.bmi is not None and not lo <= case.patient.bmi <= hi:
         warnings.append(
-            f"patient.bmi: {case.patient.bmi:g} is outside {lo:g}-{hi:g}; check the value"
+            ("patient.bmi", f"{case.patient.bmi:g} is outside {lo:g}-{hi:g}; check the value")
         )
     age = case.patient.age_on(case.assessed_on) if case.assessed_on else case.patient.age_years
     lo_age, hi_age = _param("record.age_plausible_low"), _param("record.age_plausible_high")
     if age is not None and not lo_age <= age <= hi_age:
-        warnings.append(f"patient.age_years: age {age} is unusual for this clinic; check it")
+        at = "patient.birth_date" if case.patient.birth_date else "patient.age_years"
+        warnings.append((at, f"age {age} is unusual for this clinic; check it"))

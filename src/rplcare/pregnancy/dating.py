@@ -169,12 +169,47 @@ def date_pregnancy(
         for s in measured
         if not crl_in_range(s.crl_mm or 0.0, kb=kb, standard=standard)
     ]
+    crl_scans, unrecorded = _heartbeat_rule(
+        crl_scans, lmp, transfer_date is not None and embryo_age_days is not None, kb
+    )
     dating = _date_pregnancy(
         today, lmp, cycle_length_days, transfer_date, embryo_age_days, crl_scans, kb=kb
     )
-    if dating is None or not ignored:
+    extra = [*unrecorded, *ignored]
+    if dating is None or not extra:
         return dating
-    return dating.model_copy(update={"warnings": [*dating.warnings, *ignored]})
+    return dating.model_copy(update={"warnings": [*dating.warnings, *extra]})
+
+
+def _heartbeat_rule(
+    crl_scans: list[ScanInput], lmp: date | None, art: bool, kb: KnowledgeBase
+) -> tuple[list[ScanInput], list[str]]:
+    """The CRL scans that may date the pregnancy, and the warnings (each `PATH: message`)
+    for a CRL whose heartbeat is not recorded (`dating.crl_needs_heartbeat`): such a CRL does
+    not redate an LMP; with no LMP it dates only when no scan with a heartbeat does, as
+    provisional. ART dates never move, so their CRL check is left as it is."""
+    if art or not kb.param("dating.crl_needs_heartbeat"):
+        return crl_scans, []
+    seen = [s for s in crl_scans if s.heartbeat is True]
+    if lmp is None and not seen and crl_scans:
+        first = crl_scans[0]
+        msg = kb.say(
+            "dating.warning.crl_heartbeat_unrecorded_only", crl=f"{first.crl_mm:g}", day=first.date
+        )
+        return crl_scans, [_at(first, msg)]
+    notes = [
+        _at(s, kb.say("dating.warning.crl_heartbeat_unrecorded", crl=f"{s.crl_mm:g}", day=s.date))
+        for s in crl_scans
+        if s.heartbeat is None
+    ]
+    return seen, notes
+
+
+def _at(scan: ScanInput, message: str) -> str:
+    """A dating warning as `PATH: message`, the path naming the scan's heartbeat field."""
+    if scan.index is None:
+        return message
+    return f"current_pregnancy.scans[{scan.index}].heartbeat: {message}"
 
 
 def _date_pregnancy(

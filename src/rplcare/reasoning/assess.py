@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rplcare import __version__ as ENGINE_VERSION
+from rplcare.case.errors import warnings_json
 from rplcare.case.loader import load_case
 from rplcare.case.model import Case
 from rplcare.knowledge import KnowledgeBase, get_kb
@@ -53,6 +54,9 @@ class Assessment:
     pregnancy: dict[str, Any] | None
     prognosis: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
+    #: the same warnings as (field path, message), every one with the part of the record it
+    #: concerns, like the input errors (`case.errors`); `warnings_at` in the JSON
+    warning_items: list[tuple[str, str]] = field(default_factory=list)
     workup_done: list[dict[str, Any]] = field(default_factory=list)
     input_hash: str | None = None
     actions: list[Action] = field(default_factory=list)
@@ -124,12 +128,21 @@ class Assessment:
             "pregnancy": self.pregnancy,
             "prognosis": self.prognosis,
             "warnings": self.warnings,
+            "warnings_at": warnings_json(self.warning_items),
             "input_hash": self.input_hash,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
         """The assessment JSON (orjson; `indent=None` gives the compact form)."""
         return jsonio.dumps(self.to_dict(), compact=indent is None)
+
+
+def _split_path(line: str) -> tuple[str, str]:
+    """A `PATH: message` note (e.g. `results[3]: hCG 0 IU/L ...`) as (path, message)."""
+    head, sep, rest = line.partition(": ")
+    if sep and head and " " not in head:
+        return head, rest
+    return "", line
 
 
 def case_hash(case: Case) -> str:
@@ -172,14 +185,24 @@ def assess(
         if r.id in case.asked_about and r.status == "not_recommended":
             r.extra["asked_about"] = True
     warnings = list(case.warnings)
+    items = case.warning_items
     pregnancy = None
     if parts is not None:
         statuses = {r.id: r.status for r in recs}
         preg_mod.plan_luteal(parts, case, cls, statuses, luteal_policy, as_of, kb, fs.ids)
         pregnancy = preg_mod.block(parts)
         warnings.extend(parts.warnings)
-        for block in (parts.dating, parts.viability, parts.progesterone, parts.luteal):
-            warnings.extend(getattr(block, "warnings", None) or [])
+        items.extend(_split_path(w) for w in parts.warnings)
+        for path, block in (
+            ("current_pregnancy", parts.dating),
+            ("current_pregnancy.scans", parts.viability),
+            ("current_pregnancy.treatments", parts.progesterone),
+            ("current_pregnancy.treatments", parts.luteal),
+        ):
+            for w in getattr(block, "warnings", None) or []:
+                warnings.append(w)
+                at, message = _split_path(w)  # a warning may name its own field
+                items.append((at, message) if at.startswith(path) else (path, w))
         _attach_schedule(recs, parts)
     actions = build_actions(recs, parts.alerts if parts else [], kb, as_of, fs.ids)
     if parts is not None:
@@ -189,7 +212,7 @@ def assess(
         pregnancy["events"] = [e.model_dump(mode="json") for e in parts.events]
     prognosis = None
     if cls.miscarriages:
-        prognosis = _prognosis(case, cls, population, as_of, kb, warnings)
+        prognosis = _prognosis(case, cls, population, as_of, kb, warnings, items)
     done = [
         {"id": test_id, "because": [fid], "evidence": f.evidence}
         for test_id, fid in kb.param("workup.satisfied_by").items()
@@ -207,6 +230,7 @@ def assess(
         pregnancy=pregnancy,
         prognosis=prognosis,
         warnings=list(dict.fromkeys(warnings)),
+        warning_items=list(dict.fromkeys(items)),
         workup_done=done,
         input_hash=case_hash(case),
         actions=actions,
@@ -250,27 +274,41 @@ def _prognosis(
     as_of: date,
     kb: KnowledgeBase,
     warnings: list[str],
+    items: list[tuple[str, str]],
 ) -> dict[str, Any] | None:
-    """Brigham 1999 applies to a woman's own eggs before her next pregnancy (issue 9 §1)."""
+    """Brigham 1999 applies to a woman's own eggs before her next pregnancy (issue 9 §1).
+    Each reason it is not shown goes to `warnings` and, with its field path, to `items`."""
+
+    def warn(path: str, message: str) -> None:
+        warnings.append(message)
+        items.append((path, message))
+
     own_eggs = population.conception not in ("donor_egg", "gestational_carrier") and not (
         case.gestational_carrier
     )
     if not own_eggs:
-        warnings.append(
+        warn(
+            "gestational_carrier" if case.gestational_carrier else "current_pregnancy.conception",
             "prognosis: Brigham 1999 is by the age of the woman whose eggs are used; with donor "
-            "eggs or a gestational carrier the egg's age is not recorded, so it is not shown"
+            "eggs or a gestational carrier the egg's age is not recorded, so it is not shown",
         )
         return None
     limit = kb.param("class.first_trimester_end_days")
     if population.stage == "pregnant" and (population.ga_days or 0) >= limit:
-        warnings.append(
+        warn(
+            "current_pregnancy",
             "prognosis: not shown during an ongoing pregnancy past the first trimester (Brigham "
-            "1999 predicts the success of a next pregnancy)"
+            "1999 predicts the success of a next pregnancy)",
         )
         return None
     age = case.patient.age_on(as_of)
     prog, why = brigham1999(age, cls.miscarriages, kb=kb)
-    warnings.extend(why)
+    age_path = "patient.birth_date" if case.patient.birth_date else "patient.age_years"
+    in_range = age is not None and (
+        kb.param("brigham.min_age_years") <= age <= kb.param("brigham.max_age_years")
+    )
+    for w in why:  # the age first, then the count of miscarriages (brigham1999's order)
+        warn("pregnancies" if in_range else age_path, w)
     if prog is None:
         return None
     out = prog.model_dump(mode="json")

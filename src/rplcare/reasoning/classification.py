@@ -65,6 +65,41 @@ def is_second_trimester_loss(p: PastPregnancy, kb: KnowledgeBase) -> bool:
     return is_early_loss(p, kb) and p.outcome == "miscarriage" and _trimester(p, kb) == "second"
 
 
+def reached_viability_mark(p: PastPregnancy, kb: KnowledgeBase) -> bool:
+    """A pregnancy that went beyond the mark secondary RPL is counted from: a live birth, or
+    any pregnancy whose GA reached `class.secondary_reached_days`."""
+    return p.outcome == "live_birth" or (
+        p.ga is not None and p.ga >= kb.param("class.secondary_reached_days")
+    )
+
+
+def _year(p: PastPregnancy) -> int | None:
+    return p.date.year if p.date is not None else p.year
+
+
+def happened_before(preg: list[PastPregnancy], i: int, j: int) -> bool:
+    """Did past pregnancy `i` end before pregnancy `j`? By the dates recorded: the full dates
+    when both have one, else the years when both differ; only when the record cannot tell
+    (no date, or the same year) by the list order, which the case format defines as oldest
+    first."""
+    a, b = preg[i], preg[j]
+    if a.date is not None and b.date is not None and a.date != b.date:
+        return a.date < b.date
+    ya, yb = _year(a), _year(b)
+    if ya is not None and yb is not None and ya != yb:
+        return ya < yb
+    return i < j
+
+
+def _secondary(preg: list[PastPregnancy], kb: KnowledgeBase) -> bool:
+    """Secondary RPL: losses after a previous pregnancy beyond the mark (ESHRE: "after one or
+    more pregnancies beyond 22 weeks"); a birth that came only after every loss leaves the
+    losses primary. One loss after such a pregnancy is enough (a birth between losses)."""
+    reached = [i for i, p in enumerate(preg) if reached_viability_mark(p, kb)]
+    losses = [i for i, p in enumerate(preg) if is_early_loss(p, kb)]
+    return any(happened_before(preg, r, k) for r in reached for k in losses)
+
+
 def classify(case: Case, definition: str, kb: KnowledgeBase) -> Classification:
     if definition not in DEFINITIONS:
         raise ValueError(f"unknown definition {definition!r} (allowed: {', '.join(DEFINITIONS)})")
@@ -98,10 +133,7 @@ def classify(case: Case, definition: str, kb: KnowledgeBase) -> Classification:
         rpl = len(counted) >= kb.param("class.min_losses_asrm")
     else:
         rpl = len(first) >= kb.param("class.min_losses_rcog")
-    reached = kb.param("class.secondary_reached_days")
-    secondary = any(
-        p.outcome == "live_birth" or (p.ga is not None and p.ga >= reached) for p in preg
-    )
+    secondary = _secondary(preg, kb)
     all_losses = sum(1 for p in preg if is_early_loss(p, kb))
     top = int(kb.param("class.care_tier_max"))
     tier = None if all_losses == 0 else top if any_second else min(top, all_losses)

@@ -179,7 +179,15 @@ def print_assessment(a: Assessment, console: Console | None = None, width: int =
         )
     if d["warnings"]:
         con.print(Rule("Warnings"))
-        for w in d["warnings"]:
+        # `PATH: message`, as the input errors are printed (an assessment stored before
+        # warnings_at existed has the lines only)
+        at = d.get("warnings_at")
+        lines = (
+            [f"{w['path']}: {w['message']}" if w["path"] else w["message"] for w in at]
+            if at
+            else d["warnings"]
+        )
+        for w in lines:
             con.print(f"• {escape(w)}", style="yellow")
     con.print(Rule("Sources"))
     for n in sorted(sources):

@@ -706,7 +706,7 @@ def record_bundle(record: Mapping[str, Any]) -> dict[str, Any]:
     import base64
 
     from rplcare.case.loader import load_case
-    from rplcare.interop.fhir_map import case_to_bundle
+    from rplcare.interop.fhir.write import case_to_bundle
 
     latest = record["versions"][-1]["case"]
     entries = list(case_to_bundle(load_case(latest)).get("entry", []))

@@ -1,6 +1,6 @@
 """CDS Hooks 2.0 service app: router, endpoints and the standalone app.
 
-Hot path: prefetch is parsed with plain-JSON accessors (`fhir_map`), never with the FHIR
+Hot path: prefetch is parsed with plain-JSON accessors (`fhir.read`), never with the FHIR
 models, so a call costs about a millisecond of mapping plus the assessment (interop.md §2).
 
 Failure policy. A CDS service that errors blocks nothing useful: the EHR just shows no

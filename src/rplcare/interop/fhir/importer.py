@@ -1,7 +1,7 @@
 """Import a FHIR R4 Bundle as a case: validate every resource (R4B models), then map.
 
 Files from outside deserve full structural validation before anything is read from them; the
-CDS hot path skips this step and calls `fhir_map` directly. `fhir.resources` has no R4 package;
+CDS hot path skips this step and calls `fhir.read` directly. `fhir.resources` has no R4 package;
 R4B (4.3.0) is the closest and accepts R4 shapes such as `medicationCodeableConcept` that the
 default R5 models reject (interop.md §0.5), so the R4B classes are imported explicitly.
 """
