@@ -171,25 +171,65 @@ async def import_case(request: Request, response: Response, cred: Credentials) -
     return await _save_case(request, cred, save, response)
 
 
-@router.get("/cases", summary="Cases with their latest version and status badges")
-def list_cases(request: Request, cred: Credentials, q: str | None = None) -> list[dict[str, Any]]:
+@router.get(
+    "/cases",
+    summary="The worklist: cases with their latest version, badges and next action",
+    responses={
+        200: {
+            "description": "one page of rows; `X-Total-Count` and `Link` (rel next / prev) "
+            "give the whole list"
+        }
+    },
+)
+def list_cases(
+    request: Request,
+    response: Response,
+    cred: Credentials,
+    q: Annotated[
+        str | None, Query(description="case id, name, hospital number or date of birth")
+    ] = None,
+    sort: Annotated[Literal["urgency", "name", "updated", "clinician"], Query()] = "urgency",
+    order: Annotated[Literal["asc", "desc"] | None, Query()] = None,
+    status_: Annotated[
+        list[Literal["today", "urgent", "pregnant", "workup"]] | None,
+        Query(alias="status", description="only these (all must hold); an error row passes"),
+    ] = None,
+    clinician: str | None = None,
+    from_: Annotated[date | None, Query(alias="from", description="changed on or after")] = None,
+    to: Annotated[date | None, Query(description="changed on or before")] = None,
+    archived: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 25,
+) -> list[dict[str, Any]]:
+    """The same rows, filters, sorting and paging as the worklist page (`/cases`)."""
+    from rplcare.store import worklist as wl
+
+    query = wl.parse_query(request.query_params)
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
-        out = []
-        rows = repo.list_cases(s, q)
+        result = wl.worklist(s, query)
         # the count, not the search term (which may be a name or a record number)
-        repo.audit(s, user, "listed", None, {"what": "cases", "count": len(rows)})
-        for case, v in rows:
-            a = repo.assessment_for(s, v)
-            out.append(
-                {
-                    "id": case.id,
-                    "version": v.n,
-                    "updated": v.created.isoformat(),
-                    "status": repo.case_status(a),
-                }
-            )
-        return out
+        repo.audit(s, user, "listed", None, {"what": "cases", "count": result.total})
+    response.headers["X-Total-Count"] = str(result.total)
+    links = []
+    shown = result.query
+    if shown.page < result.pages:
+        links.append(f'<{shown.url("/api/cases", page=shown.page + 1)}>; rel="next"')
+    if shown.page > 1:
+        links.append(f'<{shown.url("/api/cases", page=shown.page - 1)}>; rel="prev"')
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return [
+        {
+            **row,
+            "status": {
+                k: row["status"][k] for k in ("workup_incomplete", "pregnant", "needs_review_24h")
+            },
+            "due_today": row["status"]["due_today"],
+            "lost": row["status"]["lost"],
+        }
+        for row in result.rows
+    ]
 
 
 @router.get("/cases/{case_id}", summary="The latest case file (format=json|yaml)")
