@@ -385,7 +385,6 @@ class WorklistEntry(Base):
     next_due: Mapped[date | None] = mapped_column(Date)
     next_action: Mapped[str | None] = mapped_column(Text)
     needs_review: Mapped[bool] = mapped_column(Boolean)  # an action due within 24 h or sooner
-    due_today: Mapped[bool] = mapped_column(Boolean)  # an action due on the day or earlier
     pregnant: Mapped[bool] = mapped_column(Boolean)
     workup_incomplete: Mapped[bool] = mapped_column(Boolean)
     lost: Mapped[bool] = mapped_column(Boolean)

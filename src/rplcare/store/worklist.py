@@ -213,16 +213,14 @@ def summary(assessment: Mapping[str, Any]) -> dict[str, Any]:
     urgency = first.get("urgency") if first else None
     rank = URGENCIES.index(urgency) if urgency in URGENCIES else RANK_NONE
     status = case_status(assessment)
-    as_of = assessment.get("assessed_on")
-    today = date.fromisoformat(as_of) if isinstance(as_of, str) else None
     dues = [date.fromisoformat(a["due"]) for a in actions if isinstance(a.get("due"), str)]
     return {
         "rank": rank,
         "urgency": urgency,
-        "next_due": date.fromisoformat(first["due"]) if first and first.get("due") else None,
+        # the earliest due date of the list (the first action's, as the list is ordered)
+        "next_due": min(dues) if dues else None,
         "next_action": (first.get("text") or first.get("id")) if first else None,
         "needs_review": status["needs_review_24h"],
-        "due_today": today is not None and any(d <= today for d in dues),
         "pregnant": status["pregnant"],
         "workup_incomplete": status["workup_incomplete"],
     }
@@ -308,7 +306,6 @@ def refresh(s: Session, today: date | None = None, archived: bool | None = False
                 next_due=None,
                 next_action=None,
                 needs_review=False,
-                due_today=False,
                 pregnant=False,
                 workup_incomplete=False,
                 error=exc.reason[:500],
@@ -340,7 +337,7 @@ def _search(text: str) -> Any:
     return or_(*conds)
 
 
-def _filtered(query: Query) -> Any:
+def _filtered(query: Query, today: date) -> Any:
     q = (
         select(WorklistEntry, CaseRecord, PatientIdentity)
         .join(CaseRecord, CaseRecord.id == WorklistEntry.case_id)
@@ -351,20 +348,22 @@ def _filtered(query: Query) -> Any:
         q = q.where(_search(query.q))
     error = WorklistEntry.error.is_not(None)
     column = {
-        "today": WorklistEntry.due_today,
-        "urgent": WorklistEntry.needs_review,
-        "pregnant": WorklistEntry.pregnant,
-        "workup": WorklistEntry.workup_incomplete,
+        # an action due today or overdue (immediate and same-day ones are due on the day)
+        "today": WorklistEntry.next_due <= today,
+        "urgent": WorklistEntry.needs_review == true(),
+        "pregnant": WorklistEntry.pregnant == true(),
+        "workup": WorklistEntry.workup_incomplete == true(),
     }
     for st in query.status:
-        q = q.where(or_(column[st] == true(), error))
+        q = q.where(or_(column[st], error))
     if query.clinician:
         q = q.where(WorklistEntry.clinician == query.clinician)
+    # days of the server's own time zone (the clinic's), as the list shows the times
     if query.updated_from:
-        start = datetime.combine(query.updated_from, time(), UTC)
+        start = datetime.combine(query.updated_from, time()).astimezone(UTC)
         q = q.where(WorklistEntry.updated >= start)
     if query.updated_to:
-        end = datetime.combine(query.updated_to + timedelta(days=1), time(), UTC)
+        end = datetime.combine(query.updated_to + timedelta(days=1), time()).astimezone(UTC)
         q = q.where(WorklistEntry.updated < end)
     return q
 
@@ -405,13 +404,14 @@ def _ordered(q: Any, query: Query) -> Any:
 
 
 def row_json(
-    entry: WorklistEntry, case: CaseRecord, person: PatientIdentity | None
+    entry: WorklistEntry, case: CaseRecord, person: PatientIdentity | None, today: date
 ) -> dict[str, Any]:
     """One list row (the page and the JSON API show the same)."""
     return {
         "id": case.id,
         "version": entry.version,
         "updated": entry.updated.isoformat(),
+        "updated_local": entry.updated.astimezone().strftime("%Y-%m-%d %H:%M"),
         "author": entry.author,
         "clinician": entry.clinician,
         "archived": case.archived,
@@ -431,7 +431,7 @@ def row_json(
         },
         "status": {
             "needs_review_24h": entry.needs_review,
-            "due_today": entry.due_today,
+            "due_today": entry.next_due is not None and entry.next_due <= today,
             "pregnant": entry.pregnant,
             "workup_incomplete": entry.workup_incomplete,
             "lost": entry.lost,
@@ -443,8 +443,9 @@ def row_json(
 def worklist(s: Session, query: Query, today: date | None = None) -> Page:
     """One page of the list: rows brought up to date, then filtered, sorted, counted and
     paged by the database."""
+    today = today or date.today()
     refreshed = refresh(s, today, archived=query.archived)
-    base = _filtered(query)
+    base = _filtered(query, today)
     total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, -(-total // query.per_page))
     if query.page > pages:
@@ -452,7 +453,7 @@ def worklist(s: Session, query: Query, today: date | None = None) -> Page:
     rows = s.execute(
         _ordered(base, query).limit(query.per_page).offset((query.page - 1) * query.per_page)
     )
-    out = [row_json(e, c, p) for e, c, p in rows]
+    out = [row_json(e, c, p, today) for e, c, p in rows]
     return Page(out, total, query, refreshed)
 
 

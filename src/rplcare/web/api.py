@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from rplcare.store import repository as repo
 from rplcare.store.db import Store
+from rplcare.store.patients import get_identity, identity_json
 from rplcare.web import auth, documents
 
 router = APIRouter(prefix="/api", tags=["cases"])
@@ -221,7 +222,7 @@ def list_cases(
         response.headers["Link"] = ", ".join(links)
     return [
         {
-            **row,
+            **{k: v for k, v in row.items() if k != "updated_local"},
             "status": {
                 k: row["status"][k] for k in ("workup_incomplete", "pregnant", "needs_review_24h")
             },
@@ -412,13 +413,22 @@ def record_json(request: Request, case_id: str, cred: Credentials) -> Response:
 
 
 @router.get("/cases/{case_id}/record.fhir.json", summary="The whole record as a FHIR Bundle")
-def record_fhir(request: Request, case_id: str, cred: Credentials) -> Response:
+def record_fhir(
+    request: Request,
+    case_id: str,
+    cred: Credentials,
+    identity: Annotated[
+        bool, Query(description="name, hospital number, contact in the Patient resource")
+    ] = True,
+) -> Response:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
         record = repo.full_record(s, case_id)
-        repo.audit(s, user, "exported", case_id, {"what": "record.fhir.json"})
+        what = {"what": "record.fhir.json", "identity": identity}
+        repo.audit(s, user, "exported", case_id, what)
+    bundle = repo.record_bundle(record, identity=identity)
     return Response(
-        json.dumps(repo.record_bundle(record), ensure_ascii=False, indent=1, default=str),
+        json.dumps(bundle, ensure_ascii=False, indent=1, default=str),
         media_type="application/fhir+json",
         headers={"Content-Disposition": attachment(f"{case_id}-record.fhir.json")},
     )
@@ -461,6 +471,8 @@ def document_context(
             "assessment": repo.assessment_for(s, v, definition, luteal_policy),
             "overrides": repo.overrides_for_report(s, case_id),
             "lost": repo.is_lost(versions),
+            # who the documents are about (header only; never part of the assessment)
+            "patient": identity_json(get_identity(s, case_id)),
         }
 
 
@@ -479,7 +491,7 @@ def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "e
     """Render one document kind and record the export: report.html|report.pdf|handout|ics."""
     a, case = ctx["assessment"], ctx["case"]
     if kind == "report.pdf":
-        body: Any = documents.report_pdf(a, case, ctx["overrides"])
+        body: Any = documents.report_pdf(a, case, ctx["overrides"], patient=ctx.get("patient"))
         resp = Response(
             body,
             media_type="application/pdf",
@@ -487,12 +499,14 @@ def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "e
         )
     elif kind == "report.html":
         resp = Response(
-            documents.report_html(a, case, ctx["overrides"], lang),
+            documents.report_html(a, case, ctx["overrides"], lang, patient=ctx.get("patient")),
             media_type="text/html; charset=utf-8",
         )
     elif kind == "handout":
         resp = Response(
-            documents.handout_html(a, case, lang, ctx["lost"], ctx["overrides"]),
+            documents.handout_html(
+                a, case, lang, ctx["lost"], ctx["overrides"], patient=ctx.get("patient")
+            ),
             media_type="text/html; charset=utf-8",
         )
     else:

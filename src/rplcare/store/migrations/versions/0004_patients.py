@@ -65,7 +65,6 @@ def upgrade() -> None:
         sa.Column("next_due", sa.Date(), nullable=True),
         sa.Column("next_action", sa.Text(), nullable=True),
         sa.Column("needs_review", sa.Boolean(), nullable=False),
-        sa.Column("due_today", sa.Boolean(), nullable=False),
         sa.Column("pregnant", sa.Boolean(), nullable=False),
         sa.Column("workup_incomplete", sa.Boolean(), nullable=False),
         sa.Column("lost", sa.Boolean(), nullable=False),
