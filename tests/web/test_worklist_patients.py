@@ -414,3 +414,18 @@ def test_identity_never_reaches_assess(web, example_text, monkeypatch):
     monkeypatch.setattr(assess_module, "assess", spy)
     web.client.get("/cases/example-bleeding?definition=asrm2012")  # a fresh assessment
     assert seen and not any("Wang Mei" in c or "MRN-0042" in c for c in seen)
+
+
+def test_audit_view_says_what_changed_in_words_without_values(web, example_text):
+    web.client.post("/api/cases", content=example_text, headers=web.h())
+    web.login()
+    _set_patient(web, "example-bleeding", MEI)
+    web.client.post(
+        "/cases/example-bleeding/archive", data={"csrf_token": web.csrf(), "archived": "1"}
+    )
+    page = web.client.get("/cases/example-bleeding").text
+    audit = page[page.index("Patient details changed") :][:300]
+    assert audit.startswith(
+        "Patient details changed: name, date of birth, hospital number, contact."
+    )
+    assert "Case archived." in page

@@ -302,6 +302,14 @@ def audit_text(entry: AuditEntry) -> str:
         reason = f" ({_words(d['reason'])})" if d.get("reason") else ""
         verb = "Accepted" if d.get("decision") == "accepted" else "Overrode"
         return f"{verb} {_rec_title(d.get('recommendation_id'))}{reason}."
+    if entry.action == "patient_changed":  # field names only: the values are not logged
+        from rplcare.store.patients import LABELS
+
+        fields = ", ".join(LABELS.get(str(f), str(f)).lower() for f in d.get("fields", []))
+        how = " (from an import)" if d.get("how") == "import" else ""
+        return f"Patient details changed{how}: {fields or 'no field'}."
+    if entry.action in ("archived", "unarchived"):
+        return "Case archived." if entry.action == "archived" else "Case back on the worklist."
     if entry.action in ("viewed", "exported"):
         what = _words(d.get("what") or "the case")
         version = f" (version {d['version']})" if d.get("version") is not None else ""
