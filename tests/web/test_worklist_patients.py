@@ -429,3 +429,37 @@ def test_audit_view_says_what_changed_in_words_without_values(web, example_text)
         "Patient details changed: name, date of birth, hospital number, contact."
     )
     assert "Case archived." in page
+
+
+def test_migration_0004_keeps_every_row_and_downgrades(tmp_path, example_text):
+    """Adding `cases.archived` must not copy the table: on SQLite with foreign keys on, a
+    batch copy drops `cases` and the drop cascades to every version and assessment."""
+    from sqlalchemy import text
+
+    from rplcare.store.db import Store, upgrade
+
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}", migrate=False)
+    try:
+        upgrade(store.engine, "0003_outcomes")
+        with store.engine.begin() as conn:
+            conn.execute(text("INSERT INTO cases (id, created) VALUES ('old', '2026-11-01')"))
+            conn.execute(
+                text(
+                    "INSERT INTO case_versions (id, case_id, n, data, event, created) VALUES "
+                    "(1, 'old', 1, '{\"id\": \"old\"}', 'created', '2026-11-01')"
+                )
+            )
+        upgrade(store.engine, "head")
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM case_versions")).scalar() == 1
+            assert conn.execute(text("SELECT archived FROM cases")).scalar() in (0, False)
+        from alembic import command
+
+        from rplcare.store.db import alembic_config
+
+        command.downgrade(alembic_config(store.engine), "0003_outcomes")
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM case_versions")).scalar() == 1
+        upgrade(store.engine, "head")
+    finally:
+        store.dispose()

@@ -21,10 +21,11 @@ Stamp = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("cases") as batch:
-        batch.add_column(
-            sa.Column("archived", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # a plain ADD COLUMN (SQLite has it): a batch copy of `cases` would drop the table, and
+    # with foreign keys on, the drop cascades to every case version and assessment
+    op.add_column(
+        "cases", sa.Column("archived", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     op.create_table(
         "patients",
         sa.Column(
@@ -79,5 +80,4 @@ def downgrade() -> None:
     op.drop_index("ix_patients_name_folded", table_name="patients")
     op.drop_index("ix_patients_mrn", table_name="patients")
     op.drop_table("patients")
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_column("archived")
+    op.drop_column("cases", "archived")  # SQLite 3.35+ drops a column in place
