@@ -463,3 +463,20 @@ def test_migration_0004_keeps_every_row_and_downgrades(tmp_path, example_text):
         upgrade(store.engine, "head")
     finally:
         store.dispose()
+
+
+def test_patient_details_through_the_api_and_on_the_edit_page(web, example_text):
+    web.client.post("/api/cases", content=example_text, headers=web.h())
+    url = "/api/cases/example-bleeding/patient"
+    assert web.client.get(url, headers=web.h()).status_code == 404
+    assert web.client.put(url, json=MEI, headers=web.h("viewer")).status_code == 403
+    r = web.client.put(url, json={**MEI, "birth_date": "2999-01-01"}, headers=web.h())
+    assert r.status_code == 422 and r.json()["problems"][0]["path"] == "birth_date"
+    assert web.client.put(url, json=MEI, headers=web.h()).json() == MEI
+    assert web.client.get(url, headers=web.h("viewer")).json() == MEI
+    with web.app.state.store.read() as s:
+        [row] = repo.audit_log(s, "example-bleeding", action="patient_changed")
+        assert row.detail == {"fields": ["name", "birth_date", "mrn", "contact"], "how": "api"}
+    web.login()
+    edit = web.client.get("/cases/example-bleeding/edit").text
+    assert "Wang Mei" in edit[edit.index('class="patient-banner"') :][:400]

@@ -388,6 +388,40 @@ def record_loss(
         return CaseRef(id=v.case_id, version=v.n)
 
 
+class PatientIn(BaseModel):
+    """Who the case is about (kept apart from the clinical record; never assessed)."""
+
+    name: str = Field(examples=["Wang Mei"])
+    birth_date: date | None = None
+    mrn: str | None = Field(None, description="hospital number")
+    contact: str = Field("", description="phone or address, shown on the handout")
+
+
+@router.get("/cases/{case_id}/patient", summary="The patient's details (404: none recorded)")
+def get_patient(request: Request, case_id: str, cred: Credentials) -> dict[str, Any]:
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        repo.get_case(s, case_id)
+        found = identity_json(get_identity(s, case_id))
+        repo.audit(s, user, "viewed", case_id, {"what": "patient"})
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no patient details for {case_id!r}")
+    return found
+
+
+@router.put("/cases/{case_id}/patient", summary="Record or change the patient's details")
+def put_patient(
+    request: Request, case_id: str, body: PatientIn, cred: Credentials
+) -> dict[str, Any]:
+    from rplcare.store.patients import set_identity
+
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        auth.require_write(user)
+        row = set_identity(s, case_id, body.model_dump(), user, how="api")
+        return identity_json(row) or {}
+
+
 @router.get("/cases/{case_id}/audit", summary="The case's audit log, newest first")
 def case_audit(request: Request, case_id: str, cred: Credentials) -> list[dict[str, Any]]:
     with _store(request).write() as s:
