@@ -94,7 +94,8 @@ def test_worklist_filters_and_patient_search(page, server, tmp_path, artifacts):
 
     # archive a case: it leaves the worklist, the archived view has it
     page.goto("/cases/wl-aps")
-    page.click(".patient-banner button:has-text('Archive')")
+    page.click(".patient-banner a:has-text('Archive')")
+    page.click("main form button:has-text('Archive')")
     page.wait_for_url(re.compile(r"/cases/wl-aps$"))
     page.goto("/cases?q=wl-")
     assert "wl-aps" not in _shown(page)

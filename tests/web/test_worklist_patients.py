@@ -233,6 +233,8 @@ def test_archive_hides_a_case_from_the_worklist(web, example_text):
     _post_case(web, _example("aps-three-losses.yaml"))
     web.login()
     token = web.csrf()
+    ask = web.client.get("/cases/example-aps/archive")
+    assert ask.status_code == 200 and "Archive this case?" in ask.text
     r = web.client.post(
         "/cases/example-aps/archive",
         data={"csrf_token": token, "archived": "1"},

@@ -79,6 +79,16 @@ def worklist_page(request: Request) -> HTMLResponse:
     )
 
 
+@router.get("/cases/{case_id}/archive")
+def archive_page(request: Request, case_id: str) -> HTMLResponse:
+    """Archiving asks first (the case leaves the worklist)."""
+    with _store(request).read() as s:
+        user = auth.page_user(s, request)
+        auth.require_write(user)
+        case = repo.get_case(s, case_id)
+    return render(request, "archive.html", user, case_id=case_id, archived=case.archived)
+
+
 @router.post("/cases/{case_id}/archive")
 async def archive(request: Request, case_id: str) -> Response:
     """Archive (`archived=1`) or bring back (`archived=0`) a case; back to its page."""
