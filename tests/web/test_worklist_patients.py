@@ -482,3 +482,30 @@ def test_patient_details_through_the_api_and_on_the_edit_page(web, example_text)
     web.login()
     edit = web.client.get("/cases/example-bleeding/edit").text
     assert "Wang Mei" in edit[edit.index('class="patient-banner"') :][:400]
+
+
+def test_no_machine_words_on_the_worklist_and_patient_pages(web, example_text):
+    """Human words (issue 11 §8) on the pages of §2 and §3, the audit of a patient change
+    and an archive included."""
+    from tests.web.test_human_words import MACHINE, visible
+
+    web.client.post("/api/cases", content=example_text, headers=web.h())
+    _post_case(web, URGENT)
+    web.login()
+    _set_patient(web, "example-bleeding", MEI)
+    web.client.post(
+        "/cases/example-bleeding/archive", data={"csrf_token": web.csrf(), "archived": "1"}
+    )
+    for url in (
+        "/cases",
+        "/cases?archived=1",
+        "/cases?status=urgent&sort=name&per_page=1",
+        "/cases/example-bleeding",
+        "/cases/example-bleeding/patient",
+        "/cases/example-bleeding/archive",
+        f"/cases/{URGENT['id']}/patient",
+    ):
+        page = web.client.get(url)
+        assert page.status_code == 200, url
+        found = sorted({m.group(0) for m in MACHINE.finditer(visible(page.text))})
+        assert found == [], f"{url}: {found}"
