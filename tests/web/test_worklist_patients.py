@@ -509,3 +509,43 @@ def test_no_machine_words_on_the_worklist_and_patient_pages(web, example_text):
         assert page.status_code == 200, url
         found = sorted({m.group(0) for m in MACHINE.finditer(visible(page.text))})
         assert found == [], f"{url}: {found}"
+
+
+def test_concurrent_lists_build_the_rows_once_without_failing(database_url):
+    """Several workers opening the cold worklist at once (the morning rush) all get it."""
+    import threading
+
+    import yaml
+    from sqlalchemy import func, select
+
+    from rplcare.store import worklist as wl
+    from rplcare.store.db import Store
+    from rplcare.store.models import WorklistEntry
+
+    store = Store(database_url)
+    try:
+        base = yaml.safe_load((EXAMPLES / "thyroid-two-losses.yaml").read_text())
+        with store.write() as s:
+            for i in range(6):
+                repo.create_case(s, {**base, "id": f"rush-{i}"}, None)
+        barrier = threading.Barrier(4)
+        results: list[object] = []
+
+        def one() -> None:
+            barrier.wait()
+            try:
+                with store.write() as s:
+                    results.append(wl.worklist(s, wl.Query()).total)
+            except Exception as exc:  # recorded, asserted below
+                results.append(exc)
+
+        threads = [threading.Thread(target=one) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert results == [6, 6, 6, 6]
+        with store.read() as s:
+            assert s.scalar(select(func.count()).select_from(WorklistEntry)) == 6
+    finally:
+        store.dispose()

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from rplcare.case.errors import CaseError
@@ -263,6 +264,7 @@ def refresh(s: Session, today: date | None = None, archived: bool | None = False
         .join(CaseRecord, CaseRecord.id == CaseVersion.case_id)
         .outerjoin(WorklistEntry, WorklistEntry.case_id == CaseVersion.case_id)
         .where(_stale(today, kb_hash, engine))
+        .order_by(CaseVersion.case_id)  # one lock order for concurrent lists (PostgreSQL)
     )
     if archived is not None:
         q = q.where(CaseRecord.archived == (true() if archived else false()))
@@ -311,11 +313,16 @@ def refresh(s: Session, today: date | None = None, archived: bool | None = False
                 error=exc.reason[:500],
             )
         if row is None:
-            row = WorklistEntry(case_id=version.case_id, **values)
-            s.add(row)
-        else:
-            for k, v in values.items():
-                setattr(row, k, v)
+            try:
+                with s.begin_nested():  # another list may be adding the same row right now
+                    s.add(WorklistEntry(case_id=version.case_id, **values))
+                continue
+            except IntegrityError:
+                row = s.get(WorklistEntry, version.case_id, populate_existing=True)
+                if row is None:
+                    continue
+        for k, v in values.items():
+            setattr(row, k, v)
     s.flush()
     return len(todo)
 
