@@ -366,6 +366,11 @@ def test_erasure_deletes_the_patient_and_exports_choose_identity(web, example_te
     )
     assert patient["name"] == [{"use": "official", "text": "Wang Mei"}]
     assert any(i.get("value") == "MRN-0042" for i in patient["identifier"])
+    from rplcare.interop.fhir.importer import validate_bundle
+
+    assert validate_bundle(fhir) == []  # still valid FHIR R4 (R4B models) with the identity
+    # the research exports (outcomes registry) never carry identity
+    assert "Wang Mei" not in web.client.get("/outcomes.csv").text
     bare = web.client.get(
         "/api/cases/example-bleeding/record.fhir.json?identity=false", headers=web.h()
     ).text
