@@ -402,7 +402,7 @@ def test_documents_carry_the_patient_header(web, example_text):
         assert "Wang Mei" in doc and "MRN-0042" in doc and "1992-03-04" in doc
     assert "+86 10 5555 0100" in handout  # the contact is for the handout
     zh = web.client.get("/cases/example-bleeding/handout?lang=zh").text
-    assert "Wang Mei" in zh
+    assert "Wang Mei" in zh and "出生日期" in zh and "病历号" in zh
 
 
 def test_identity_never_reaches_assess(web, example_text, monkeypatch):
