@@ -154,7 +154,8 @@ def set_identity(
 
 def erase_identity(s: Session, case_id: str) -> int:
     """Delete the identity row of a case (erasure); the number of rows deleted."""
-    return s.execute(delete(PatientIdentity).where(PatientIdentity.case_id == case_id)).rowcount
+    result = s.execute(delete(PatientIdentity).where(PatientIdentity.case_id == case_id))
+    return int(getattr(result, "rowcount", 0) or 0)  # a CursorResult for a DELETE
 
 
 def identities(s: Session, case_ids: list[str]) -> dict[str, PatientIdentity]:
