@@ -102,6 +102,12 @@ def test_worklist_filters_and_patient_search(page, server, tmp_path, artifacts):
     page.goto("/cases?q=wl-&archived=1")
     assert _shown(page) == ["wl-aps"]
 
+    # at 390 px (a phone) the worklist fits: rows become cards, nothing scrolls sideways
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/cases?q=wl-")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(artifacts / "worklist-390.png"), full_page=True)
+
 
 @pytest.fixture
 def axe_page(browser, server):
