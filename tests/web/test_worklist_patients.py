@@ -554,3 +554,16 @@ def test_concurrent_lists_build_the_rows_once_without_failing(database_url):
             assert s.scalar(select(func.count()).select_from(WorklistEntry)) == 6
     finally:
         store.dispose()
+
+
+def test_column_headers_sort_and_say_how(web, example_text):
+    web.client.post("/api/cases", content=example_text, headers=web.h())
+    _post_case(web, URGENT)
+    web.login()
+    page = web.client.get("/cases?status=pregnant").text
+    # the current sort (urgency, ascending) is marked; its header reverses it, keeping filters
+    assert 'aria-sort="ascending"' in page
+    assert 'href="/cases?order=desc&amp;status=pregnant"' in page
+    assert 'href="/cases?sort=updated&amp;status=pregnant"' in page
+    desc = web.client.get("/cases?status=pregnant&order=desc").text
+    assert _ids(desc)[-1] == URGENT["id"] and 'aria-sort="descending"' in desc
