@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import and_, false, func, or_, select, true
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from rplcare.case.errors import CaseError
@@ -280,6 +279,7 @@ def refresh(s: Session, today: date | None = None, archived: bool | None = False
             .where(first.case_id.in_(ids), first.n == 1)
         ).all()
     )
+    rows: list[dict[str, Any]] = []
     for version, row in todo:
         raw = version.data.get("assessed_on")
         as_of = date.fromisoformat(raw) if raw else today
@@ -297,9 +297,8 @@ def refresh(s: Session, today: date | None = None, archived: bool | None = False
             "lost": version.event == "loss_recorded",
             "error": None,
         }
-        try:
-            with s.begin_nested():
-                record = assessment_record(s, version, today=today)
+        try:  # assess() runs before anything is added: a failure leaves the session clean
+            record = assessment_record(s, version, today=today)
             values.update(summary(record.data))
         except AssessmentFailed as exc:
             values.update(
@@ -312,19 +311,36 @@ def refresh(s: Session, today: date | None = None, archived: bool | None = False
                 workup_incomplete=False,
                 error=exc.reason[:500],
             )
-        if row is None:
-            try:
-                with s.begin_nested():  # another list may be adding the same row right now
-                    s.add(WorklistEntry(case_id=version.case_id, **values))
-                continue
-            except IntegrityError:
-                row = s.get(WorklistEntry, version.case_id, populate_existing=True)
-                if row is None:
-                    continue
-        for k, v in values.items():
-            setattr(row, k, v)
-    s.flush()
+        rows.append({"case_id": version.case_id, **values})
+        if row is not None:
+            s.expire(row)  # rewritten below, read again by the page query
+    _upsert(s, rows)
     return len(todo)
+
+
+def _upsert(s: Session, rows: list[dict[str, Any]]) -> None:
+    """Write the rebuilt rows in one statement; a row another list wrote meanwhile is
+    overwritten (INSERT ... ON CONFLICT DO UPDATE on SQLite and PostgreSQL)."""
+    s.flush()
+    name = s.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(WorklistEntry)
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(WorklistEntry)
+    else:  # another backend: one merge per row
+        for values in rows:
+            s.merge(WorklistEntry(**values))
+        s.flush()
+        return
+    columns = [c.name for c in WorklistEntry.__table__.columns if c.name != "case_id"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["case_id"], set_={c: stmt.excluded[c] for c in columns}
+    )
+    s.execute(stmt, rows)
 
 
 # --- the query -------------------------------------------------------------------------------
