@@ -567,3 +567,21 @@ def test_column_headers_sort_and_say_how(web, example_text):
     assert 'href="/cases?sort=updated&amp;status=pregnant"' in page
     desc = web.client.get("/cases?status=pregnant&order=desc").text
     assert _ids(desc)[-1] == URGENT["id"] and 'aria-sort="descending"' in desc
+
+
+def test_a_lost_or_forged_confirmation_saves_nothing(web, example_text):
+    web.client.post("/api/cases", content=example_text, headers=web.h())
+    web.login()
+    token = web.csrf()
+    for payload in ("", "not json", json.dumps({"case": {"patient": {}}}), "[1]"):
+        r = web.client.post(
+            "/cases/import/confirm",
+            data={"csrf_token": token, "choice": "new", "payload": payload, "version": "1"},
+        )
+        assert r.status_code == 422, payload
+    r = web.client.post(
+        "/cases/import/confirm", data={"choice": "merge", "payload": "{}", "version": "1"}
+    )
+    assert r.status_code == 403  # no CSRF token
+    with web.app.state.store.read() as s:
+        assert [c.id for c, _ in repo.list_cases(s)] == ["example-bleeding"]

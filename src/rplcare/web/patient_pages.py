@@ -337,7 +337,11 @@ async def import_confirm(request: Request) -> Response:
         payload = json.loads(raw)
     except ValueError:
         payload = None
-    if not isinstance(payload, dict) or not isinstance(payload.get("case"), dict):
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("case"), dict)
+        or not isinstance(payload["case"].get("id"), str)
+    ):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "the import was lost: start again"
         )
