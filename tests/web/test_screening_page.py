@@ -89,3 +89,16 @@ def test_run_shows_summary_and_patients_and_opens_a_case(web: Web, root: Path) -
         entries = list(s.scalars(select(AuditEntry)))
     acts = [e.detail for e in entries if e.action == "screening_import"]
     assert acts and "Patient/" in acts[0]["source"]
+    # her name came with her (Synthea's Patient.name), kept apart from the case (issue 11 §2)
+    case_id = opened.headers["location"].rsplit("/", 1)[-1]
+    from rplcare.store.patients import get_identity
+
+    with web.app.state.store.read() as s:  # type: ignore[attr-defined]
+        person = get_identity(s, case_id)
+        assert person is not None and person.name
+    # opening her again asks instead of merging silently (merge / new case / cancel)
+    again = web.client.post(
+        action.group(1), data={"csrf_token": csrf_of(full)}, follow_redirects=False
+    )
+    assert again.status_code == 409 and "already in the store" in again.text
+    assert person.name in again.text

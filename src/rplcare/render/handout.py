@@ -432,8 +432,10 @@ def render_handout_html(
     lang: Literal["en", "zh"] = "en",
     lost: bool = False,
     overrides: list[dict[str, Any]] | None = None,
+    patient: Mapping[str, Any] | None = None,
 ) -> str:
-    """The patient handout as one self-contained HTML page.
+    """The patient handout as one self-contained HTML page (`patient`: her name, date of
+    birth, hospital number and contact, kept apart from the case, head it when given).
 
     `lost=True` when the current pregnancy is recorded as lost (the store knows; the case format
     has no field for it): no pregnancy dates, medicine schedule or reminders, but after-loss
@@ -444,7 +446,9 @@ def render_handout_html(
     return (
         environment(lang)
         .get_template("handout.html")
-        .render(**handout_context(assessment_dict, case_dict, lang, lost, overrides))
+        .render(
+            **handout_context(assessment_dict, case_dict, lang, lost, overrides), patient=patient
+        )
     )
 
 

@@ -24,6 +24,9 @@ def render_report_pdf(
     case_dict: Mapping[str, Any] | None,
     overrides: list[dict[str, Any]] | None = None,
     lang: str = "en",
+    patient: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The clinician report (same HTML as `render_report_html`) as an A4 PDF."""
-    return html_to_pdf(render_report_html(assessment_dict, case_dict, overrides, lang=lang))
+    return html_to_pdf(
+        render_report_html(assessment_dict, case_dict, overrides, lang=lang, patient=patient)
+    )

@@ -303,12 +303,14 @@ def render_report_html(
     case_dict: Mapping[str, Any] | None,
     overrides: list[dict[str, Any]] | None = None,
     lang: str = "en",
+    patient: Mapping[str, Any] | None = None,
 ) -> str:
     """The clinician report as one self-contained HTML page (inline CSS and chart).
 
     Template strings follow `lang` ("en" or "zh"); clinical texts from the knowledge base and the
-    calculators stay as written (English), since they are what the sources say.
+    calculators stay as written (English), since they are what the sources say. `patient`
+    (name, birth_date, mrn, contact; kept apart from the case) heads the page when given.
     """
     env = environment(lang)
     context = report_context(assessment_dict, case_dict, overrides, lang=lang)
-    return env.get_template("report.html").render(**context)
+    return env.get_template("report.html").render(**context, patient=patient)

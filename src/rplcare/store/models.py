@@ -47,6 +47,9 @@ ACTIONS = (
     "listed",
     "audit_read",
     "erased",
+    "patient_changed",
+    "archived",
+    "unarchived",
 )
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -127,6 +130,8 @@ class CaseRecord(Base):
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     created: Mapped[datetime] = mapped_column(default=utcnow)
+    # an archived case leaves the worklist (its record stays whole; unarchiving brings it back)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     versions: Mapped[list[CaseVersion]] = relationship(
         back_populates="case", order_by="CaseVersion.n", lazy="raise"
@@ -320,3 +325,67 @@ class OutcomeTag(Base):
     )
     dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
     value: Mapped[str] = mapped_column(String(120), primary_key=True)
+
+
+# --- patients as people and the worklist (migration 0004_patients) ----------------------------
+
+
+class PatientIdentity(Base):
+    """Who the case is about: name, date of birth, hospital number, contact (issue 11 §2).
+
+    Kept apart from the clinical record on purpose: `assess()` never sees it (the case versions
+    hold no identity), exports and FHIR can leave it out, and the audit log names the fields
+    changed, never their values. One row per case; erasing the case erases it."""
+
+    __tablename__ = "patients"
+    __table_args__ = (
+        Index("ix_patients_mrn", "mrn"),
+        Index("ix_patients_name_folded", "name_folded"),
+    )
+
+    case_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # NFKC + casefold of the name: the search key (SQL lower() folds ASCII only on SQLite)
+    name_folded: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    mrn: Mapped[str | None] = mapped_column(String(64))
+    contact: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    updated: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorklistEntry(Base):
+    """The case list's row of a case: what its latest version's stored assessment (default
+    definition and policy) says, in columns, so the list filters, sorts and pages in SQL.
+
+    A cache, rebuilt from the assessment when it no longer matches: another latest version,
+    another knowledge base or engine, or (for a case without `assessed_on`) another day. A
+    failed assessment is kept with its `error` and retried on the next list."""
+
+    __tablename__ = "worklist"
+    __table_args__ = (Index("ix_worklist_rank_due", "rank", "next_due"),)
+
+    case_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    version_id: Mapped[int]
+    version: Mapped[int]
+    updated: Mapped[datetime]  # when the latest version was saved
+    event: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str | None] = mapped_column(String(100))  # of the latest version
+    clinician: Mapped[str | None] = mapped_column(String(100))  # who opened the case
+    kb_hash: Mapped[str] = mapped_column(String(64))
+    engine: Mapped[str] = mapped_column(String(40))
+    as_of: Mapped[date] = mapped_column(Date)
+    dated: Mapped[bool] = mapped_column(Boolean)  # the case fixes its own assessed_on
+    # URGENCIES index of the first action (0 immediate ... 3 routine; 4 no action; -1 error)
+    rank: Mapped[int]
+    urgency: Mapped[str | None] = mapped_column(String(20))
+    next_due: Mapped[date | None] = mapped_column(Date)
+    next_action: Mapped[str | None] = mapped_column(Text)
+    needs_review: Mapped[bool] = mapped_column(Boolean)  # an action due within 24 h or sooner
+    pregnant: Mapped[bool] = mapped_column(Boolean)
+    workup_incomplete: Mapped[bool] = mapped_column(Boolean)
+    lost: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)

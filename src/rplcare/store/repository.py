@@ -42,8 +42,10 @@ from rplcare.store.models import (
     Override,
     User,
     WebSession,
+    WorklistEntry,
     utcnow,
 )
+from rplcare.store.patients import erase_identity, get_identity, identity_json
 
 TOKEN_PREFIX = "rpl_"
 TOKEN_TOUCH = timedelta(minutes=1)  # last_used is refreshed at most this often
@@ -57,6 +59,19 @@ class NotFound(LookupError):
 
 class Conflict(ValueError):
     """The id is taken: 409 in the API."""
+
+
+class AssessmentFailed(RuntimeError):
+    """`assess()` raised on a stored case version: the case's pages explain it (500 with the
+    reason), the worklist shows an error badge on its row and goes on with the others."""
+
+    def __init__(self, case_id: str, version: int, cause: BaseException) -> None:
+        self.case_id = case_id
+        self.version = version
+        self.reason = f"{type(cause).__name__}: {cause}"[:1000]
+        super().__init__(
+            f"the assessment of case {case_id!r} (version {version}) failed: {self.reason}"
+        )
 
 
 class StaleVersion(ValueError):
@@ -674,6 +689,8 @@ def full_record(s: Session, case_id: str) -> dict[str, Any]:
         "format": "rplcare.record/1",
         "case_id": case_id,
         "exported": utcnow().isoformat(),
+        # who the record is about (kept apart from the clinical versions; issue 11 §2)
+        "patient": identity_json(get_identity(s, case_id)),
         "versions": [
             {
                 "version": v.n,
@@ -700,16 +717,27 @@ def full_record(s: Session, case_id: str) -> dict[str, Any]:
     }
 
 
-def record_bundle(record: Mapping[str, Any]) -> dict[str, Any]:
+def record_bundle(record: Mapping[str, Any], identity: bool = True) -> dict[str, Any]:
     """The record as a FHIR R4 collection Bundle: the latest case as FHIR resources, and every
-    version and the decisions as attached JSON (DocumentReference), so nothing is lost."""
+    version and the decisions as attached JSON (DocumentReference), so nothing is lost.
+
+    `identity`: the Patient resource carries the name, hospital number (identifier type MR),
+    contact and date of birth of the `patients` table; False leaves them out (the clinical
+    record's own birth date aside)."""
     import base64
 
     from rplcare.case.loader import load_case
     from rplcare.interop.fhir.write import case_to_bundle
+    from rplcare.store.patients import fhir_identity
 
     latest = record["versions"][-1]["case"]
     entries = list(case_to_bundle(load_case(latest)).get("entry", []))
+    person = fhir_identity(record.get("patient")) if identity else {}
+    for entry in entries:
+        res = entry.get("resource") or {}
+        if res.get("resourceType") == "Patient" and person:
+            res["identifier"] = [*(res.get("identifier") or []), *person.pop("identifier", [])]
+            res.update(person)
 
     def attached(title: str, data: Any, when: str) -> dict[str, Any]:
         raw = json.dumps(data, ensure_ascii=False, default=str).encode()
@@ -757,6 +785,10 @@ def erase_case(s: Session, case_id: str, user: User, reason: str) -> dict[str, A
         "overrides": s.execute(delete(Override).where(Override.case_id == case_id)).rowcount,
         "cds_feedback": s.execute(
             delete(CdsFeedback).where(CdsFeedback.patient_id == case_id)
+        ).rowcount,
+        "patient": erase_identity(s, case_id),
+        "worklist": s.execute(
+            delete(WorklistEntry).where(WorklistEntry.case_id == case_id)
         ).rowcount,
     }
     s.execute(delete(CaseVersion).where(CaseVersion.case_id == case_id))
@@ -825,10 +857,13 @@ def assessment_record(
     stale = s.scalar(
         select(AssessmentRecord).where(*key).order_by(AssessmentRecord.id.desc()).limit(1)
     )
-    result = assess(
-        version.data, today=as_of, definition=definition, luteal_policy=luteal_policy, kb=kb
-    )
-    data = result.to_dict()
+    try:
+        result = assess(
+            version.data, today=as_of, definition=definition, luteal_policy=luteal_policy, kb=kb
+        )
+        data = result.to_dict()
+    except Exception as exc:  # a stored case must never take a shared page down
+        raise AssessmentFailed(version.case_id, version.n, exc) from exc
     row = AssessmentRecord(
         case_version_id=version.id,
         kb_version=result.kb_version,

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from rplcare.store import repository as repo
 from rplcare.store.db import Store
+from rplcare.store.patients import get_identity, identity_json
 from rplcare.web import auth, documents
 from rplcare.web.params import Documents
 
@@ -170,25 +171,65 @@ async def import_case(request: Request, response: Response, cred: Credentials) -
     return await _save_case(request, cred, save, response)
 
 
-@router.get("/cases", summary="Cases with their latest version and status badges")
-def list_cases(request: Request, cred: Credentials, q: str | None = None) -> list[dict[str, Any]]:
+@router.get(
+    "/cases",
+    summary="The worklist: cases with their latest version, badges and next action",
+    responses={
+        200: {
+            "description": "one page of rows; `X-Total-Count` and `Link` (rel next / prev) "
+            "give the whole list"
+        }
+    },
+)
+def list_cases(
+    request: Request,
+    response: Response,
+    cred: Credentials,
+    q: Annotated[
+        str | None, Query(description="case id, name, hospital number or date of birth")
+    ] = None,
+    sort: Annotated[Literal["urgency", "name", "updated", "clinician"], Query()] = "urgency",
+    order: Annotated[Literal["asc", "desc"] | None, Query()] = None,
+    status_: Annotated[
+        list[Literal["today", "urgent", "pregnant", "workup"]] | None,
+        Query(alias="status", description="only these (all must hold); an error row passes"),
+    ] = None,
+    clinician: str | None = None,
+    from_: Annotated[date | None, Query(alias="from", description="changed on or after")] = None,
+    to: Annotated[date | None, Query(description="changed on or before")] = None,
+    archived: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 25,
+) -> list[dict[str, Any]]:
+    """The same rows, filters, sorting and paging as the worklist page (`/cases`)."""
+    from rplcare.store import worklist as wl
+
+    query = wl.parse_query(request.query_params)
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
-        out = []
-        rows = repo.list_cases(s, q)
+        result = wl.worklist(s, query)
         # the count, not the search term (which may be a name or a record number)
-        repo.audit(s, user, "listed", None, {"what": "cases", "count": len(rows)})
-        for case, v in rows:
-            a = repo.assessment_for(s, v)
-            out.append(
-                {
-                    "id": case.id,
-                    "version": v.n,
-                    "updated": v.created.isoformat(),
-                    "status": repo.case_status(a),
-                }
-            )
-        return out
+        repo.audit(s, user, "listed", None, {"what": "cases", "count": result.total})
+    response.headers["X-Total-Count"] = str(result.total)
+    links = []
+    shown = result.query
+    if shown.page < result.pages:
+        links.append(f'<{shown.url("/api/cases", page=shown.page + 1)}>; rel="next"')
+    if shown.page > 1:
+        links.append(f'<{shown.url("/api/cases", page=shown.page - 1)}>; rel="prev"')
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return [
+        {
+            **{k: v for k, v in row.items() if k != "updated_local"},
+            "status": {
+                k: row["status"][k] for k in ("workup_incomplete", "pregnant", "needs_review_24h")
+            },
+            "due_today": row["status"]["due_today"],
+            "lost": row["status"]["lost"],
+        }
+        for row in result.rows
+    ]
 
 
 @router.get("/cases/{case_id}", summary="The latest case file (format=json|yaml)")
@@ -344,6 +385,40 @@ def record_loss(
         return CaseRef(id=v.case_id, version=v.n)
 
 
+class PatientIn(BaseModel):
+    """Who the case is about (kept apart from the clinical record; never assessed)."""
+
+    name: str = Field(examples=["Wang Mei"])
+    birth_date: date | None = None
+    mrn: str | None = Field(None, description="hospital number")
+    contact: str = Field("", description="phone or address, shown on the handout")
+
+
+@router.get("/cases/{case_id}/patient", summary="The patient's details (404: none recorded)")
+def get_patient(request: Request, case_id: str, cred: Credentials) -> dict[str, Any]:
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        repo.get_case(s, case_id)
+        found = identity_json(get_identity(s, case_id))
+        repo.audit(s, user, "viewed", case_id, {"what": "patient"})
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no patient details for {case_id!r}")
+    return found
+
+
+@router.put("/cases/{case_id}/patient", summary="Record or change the patient's details")
+def put_patient(
+    request: Request, case_id: str, body: PatientIn, cred: Credentials
+) -> dict[str, Any]:
+    from rplcare.store.patients import set_identity
+
+    with _store(request).write() as s:
+        user = auth.api_user(s, _header(cred))
+        auth.require_write(user)
+        row = set_identity(s, case_id, body.model_dump(), user, how="api")
+        return identity_json(row) or {}
+
+
 @router.get("/cases/{case_id}/audit", summary="The case's audit log, newest first")
 def case_audit(request: Request, case_id: str, cred: Credentials) -> list[dict[str, Any]]:
     with _store(request).write() as s:
@@ -369,13 +444,22 @@ def record_json(request: Request, case_id: str, cred: Credentials) -> Response:
 
 
 @router.get("/cases/{case_id}/record.fhir.json", summary="The whole record as a FHIR Bundle")
-def record_fhir(request: Request, case_id: str, cred: Credentials) -> Response:
+def record_fhir(
+    request: Request,
+    case_id: str,
+    cred: Credentials,
+    identity: Annotated[
+        bool, Query(description="name, hospital number, contact in the Patient resource")
+    ] = True,
+) -> Response:
     with _store(request).write() as s:
         user = auth.api_user(s, _header(cred))
         record = repo.full_record(s, case_id)
-        repo.audit(s, user, "exported", case_id, {"what": "record.fhir.json"})
+        what = {"what": "record.fhir.json", "identity": identity}
+        repo.audit(s, user, "exported", case_id, what)
+    bundle = repo.record_bundle(record, identity=identity)
     return Response(
-        json.dumps(repo.record_bundle(record), ensure_ascii=False, indent=1, default=str),
+        json.dumps(bundle, ensure_ascii=False, indent=1, default=str),
         media_type="application/fhir+json",
         headers={"Content-Disposition": attachment(f"{case_id}-record.fhir.json")},
     )
@@ -418,6 +502,8 @@ def document_context(
             "assessment": repo.assessment_for(s, v, definition, luteal_policy),
             "overrides": repo.overrides_for_report(s, case_id),
             "lost": repo.is_lost(versions),
+            # who the documents are about (header only; never part of the assessment)
+            "patient": identity_json(get_identity(s, case_id)),
         }
 
 
@@ -436,7 +522,7 @@ def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "e
     """Render one document kind and record the export: report.html|report.pdf|handout|ics."""
     a, case = ctx["assessment"], ctx["case"]
     if kind == "report.pdf":
-        body: Any = documents.report_pdf(a, case, ctx["overrides"])
+        body: Any = documents.report_pdf(a, case, ctx["overrides"], patient=ctx.get("patient"))
         resp = Response(
             body,
             media_type="application/pdf",
@@ -444,12 +530,14 @@ def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "e
         )
     elif kind == "report.html":
         resp = Response(
-            documents.report_html(a, case, ctx["overrides"], lang),
+            documents.report_html(a, case, ctx["overrides"], lang, patient=ctx.get("patient")),
             media_type="text/html; charset=utf-8",
         )
     elif kind == "handout":
         resp = Response(
-            documents.handout_html(a, case, lang, ctx["lost"], ctx["overrides"]),
+            documents.handout_html(
+                a, case, lang, ctx["lost"], ctx["overrides"], patient=ctx.get("patient")
+            ),
             media_type="text/html; charset=utf-8",
         )
     else:

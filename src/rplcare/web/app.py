@@ -72,6 +72,33 @@ def _install_handlers(app: FastAPI) -> None:
             )
         return _error_page(request, status.HTTP_409_CONFLICT, str(exc))
 
+    @app.exception_handler(repo.AssessmentFailed)
+    async def assessment_failed(request: Request, exc: repo.AssessmentFailed) -> Response:
+        """A stored case whose assessment raises: its own pages say so and why (500), the
+        record itself stays readable and editable; no shared page depends on it."""
+        log.error("%s", exc, exc_info=exc.__cause__)
+        code = status.HTTP_500_INTERNAL_SERVER_ERROR
+        if _wants_json(request):
+            body = {"detail": str(exc), "case_id": exc.case_id, "version": exc.version}
+            return JSONResponse(body, status_code=code)
+        from rplcare.web.pages import render
+
+        user = None
+        try:
+            with request.app.state.store.read() as s:
+                user = auth.session_user(s, request)
+        except Exception:
+            log.exception("no user for the error page")
+        return render(
+            request,
+            "assessment_failed.html",
+            user,
+            code,
+            case_id=exc.case_id,
+            failed_version=exc.version,
+            reason=exc.reason,
+        )
+
     @app.exception_handler(RequestValidationError)
     async def request_error(request: Request, exc: RequestValidationError) -> Response:
         problems = []
@@ -132,7 +159,7 @@ def create_app(
 
     `secure_cookies` (default `RPLCARE_COOKIE_SECURE`, on) marks the session cookie Secure."""
     from rplcare import __version__
-    from rplcare.web import api, form_pages, outcomes, pages, screening_pages
+    from rplcare.web import api, form_pages, outcomes, pages, patient_pages, screening_pages
     from rplcare.web.throttle import BoundedHasher, LoginThrottle
 
     store = Store(database_url)
@@ -201,6 +228,7 @@ def create_app(
     _install_docs(app)
     app.include_router(api.router)
     app.include_router(form_pages.router)  # before pages: it answers /cases/new and /edit
+    app.include_router(patient_pages.router)  # the worklist, patient details, import
     app.include_router(pages.router)
     app.include_router(outcomes.router)
     app.include_router(screening_pages.router)

@@ -39,20 +39,24 @@ def report_html(
     case: dict[str, Any],
     overrides: list[dict[str, Any]] | None,
     lang: str = "en",
+    patient: dict[str, Any] | None = None,
 ) -> str:
     fn = _renderer("rplcare.render.report", "render_report_html")
-    return fn(assessment, case, overrides=overrides, lang=check_lang(lang))
+    return fn(assessment, case, overrides=overrides, lang=check_lang(lang), patient=patient)
 
 
 def report_pdf(
-    assessment: dict[str, Any], case: dict[str, Any], overrides: list[dict[str, Any]] | None
+    assessment: dict[str, Any],
+    case: dict[str, Any],
+    overrides: list[dict[str, Any]] | None,
+    patient: dict[str, Any] | None = None,
 ) -> bytes:
     try:
         fn = _renderer("rplcare.render.report", "render_report_pdf")
     except HTTPException:
         fn = _renderer("rplcare.render.pdf", "render_report_pdf")
     try:
-        return fn(assessment, case, overrides=overrides)
+        return fn(assessment, case, overrides=overrides, patient=patient)
     except (ImportError, OSError) as exc:  # WeasyPrint or its system libraries missing
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"PDF rendering is not available here ({exc})"
@@ -65,9 +69,12 @@ def handout_html(
     lang: str,
     lost: bool,
     overrides: list[dict[str, Any]] | None = None,
+    patient: dict[str, Any] | None = None,
 ) -> str:
     fn = _renderer("rplcare.render.handout", "render_handout_html")
-    return fn(assessment, case, lang=check_lang(lang), lost=lost, overrides=overrides)
+    return fn(
+        assessment, case, lang=check_lang(lang), lost=lost, overrides=overrides, patient=patient
+    )
 
 
 def schedule_ics(

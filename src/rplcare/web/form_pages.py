@@ -100,12 +100,16 @@ def _form_page(
     paths: Mapping[str, str] | None = None,
     stale: repo.StaleVersion | None = None,
     status_code: int = 200,
+    case_id: str | None = None,
 ) -> HTMLResponse:
+    # an edited case gets the patient header of every case page (issue 11 §2)
+    extra = {"case_id": case_id} if case_id is not None else {}
     return render(
         request,
         "form/case.html",
         user,
         status_code,
+        **extra,
         heading=heading,
         action=action,
         cancel=cancel,
@@ -216,9 +220,14 @@ async def new_case(request: Request) -> Response:
 # --- edit ----------------------------------------------------------------------------------
 
 
-def _edit_page_args(case_id: str) -> dict[str, str]:
+def _edit_page_args(case_id: str) -> dict[str, Any]:
     q = quote(case_id, safe="")
-    return {"heading": f"Edit {case_id}", "action": f"/cases/{q}/edit", "cancel": f"/cases/{q}"}
+    return {
+        "heading": f"Edit {case_id}",
+        "action": f"/cases/{q}/edit",
+        "cancel": f"/cases/{q}",
+        "case_id": case_id,
+    }
 
 
 @router.get("/cases/{case_id}/edit")

@@ -70,6 +70,8 @@ def render(
     from rplcare import __version__
     from rplcare.knowledge import get_kb
 
+    if "case_id" in context and "patient" not in context:
+        context["patient"], context["case_archived"] = _patient_of(request, context["case_id"])
     base = {
         "user": user,
         "csrf": auth.csrf_token(request),
@@ -79,6 +81,21 @@ def render(
         "kb_version": get_kb().version,
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def _patient_of(request: Request, case_id: Any) -> tuple[dict[str, Any] | None, bool | None]:
+    """Who a case page is about and whether the case is archived, for the header every case
+    page shows (issue 11 §2); (None, None) for no such case."""
+    from rplcare.store.models import CaseRecord
+    from rplcare.store.patients import get_identity, identity_json
+
+    if not isinstance(case_id, str):
+        return None, None
+    with _store(request).read() as s:
+        case = s.get(CaseRecord, case_id)
+        if case is None:
+            return None, None
+        return identity_json(get_identity(s, case_id)), case.archived
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -239,66 +256,7 @@ def home() -> Response:
     return _redirect("/cases")
 
 
-@router.get("/cases")
-def case_list(request: Request, q: str | None = None) -> HTMLResponse:
-    with _store(request).write() as s:
-        user = auth.page_user(s, request)
-        rows = []
-        for case, v in repo.list_cases(s, q):
-            a = repo.assessment_for(s, v)
-            rows.append(
-                {
-                    "id": case.id,
-                    "version": v.n,
-                    "status": repo.case_status(a),
-                    "lost": repo.is_lost([v]),
-                    "updated": v.created.strftime("%Y-%m-%d %H:%M"),
-                    "author": v.author.name if v.author else None,
-                }
-            )
-    return render(request, "cases.html", user, rows=rows, q=q)
-
-
-# --- case import (the case form itself: web/form_pages.py) ---------------------------
-
-
-@router.get("/cases/import")
-def import_page(request: Request) -> HTMLResponse:
-    with _store(request).read() as s:
-        user = auth.page_user(s, request)
-    auth.require_write(user)
-    return render(request, "import.html", user, problems=[])
-
-
-@router.post("/cases/import")
-async def import_case(request: Request) -> Response:
-    form = await request.form()
-    auth.check_csrf(request, str(form.get("csrf_token") or ""))
-    upload = form.get("file")
-    raw: bytes = await upload.read() if upload is not None and hasattr(upload, "read") else b""
-
-    def work() -> tuple[User, str | CaseError]:
-        with _store(request).read() as s:
-            user = auth.page_user(s, request)
-        auth.require_write(user)
-        if not raw.strip():
-            return user, CaseError([("", "choose a case file to import")])
-        try:
-            with _store(request).write() as s:
-                return user, repo.import_case(s, raw, user).case_id
-        except CaseError as exc:
-            return user, exc
-
-    user, outcome = await _in_thread(work)
-    if isinstance(outcome, str):
-        return _redirect(f"/cases/{outcome}")
-    return render(
-        request,
-        "import.html",
-        user,
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        problems=outcome.lines(),
-    )
+# the worklist (/cases) and the case import: web/patient_pages.py
 
 
 def _form_version(raw: Any) -> int | None:
@@ -344,6 +302,14 @@ def audit_text(entry: AuditEntry) -> str:
         reason = f" ({_words(d['reason'])})" if d.get("reason") else ""
         verb = "Accepted" if d.get("decision") == "accepted" else "Overrode"
         return f"{verb} {_rec_title(d.get('recommendation_id'))}{reason}."
+    if entry.action == "patient_changed":  # field names only: the values are not logged
+        from rplcare.store.patients import LABELS
+
+        fields = ", ".join(LABELS.get(str(f), str(f)).lower() for f in d.get("fields", []))
+        how = " (from an import)" if d.get("how") == "import" else ""
+        return f"Patient details changed{how}: {fields or 'no field'}."
+    if entry.action in ("archived", "unarchived"):
+        return "Case archived." if entry.action == "archived" else "Case back on the worklist."
     if entry.action in ("viewed", "exported"):
         what = _words(d.get("what") or "the case")
         version = f" (version {d['version']})" if d.get("version") is not None else ""

@@ -209,28 +209,43 @@ async def screening_open(request: Request, run_id: str, patient_id: str) -> Resp
     user = _admin(request)
     run = _get(request, run_id)
 
-    def work() -> str | list[str]:
+    def work() -> str | list[str] | dict[str, Any]:
         from rplcare.case.loader import load_case
         from rplcare.interop.fhir.bulk import read_patients
         from rplcare.interop.fhir.importer import import_bundle
         from rplcare.store import repository as repo
+        from rplcare.store.patients import identity_from_fhir
+        from rplcare.web.patient_pages import store_import
 
         group = next((g for g in read_patients([run.export]) if g.key == patient_id), None)
         if group is None:
             return [f"patient {patient_id!r} is not in the export"]
         try:
-            result = import_bundle(group.resources(), patient_id=patient_id, today=run.today)
+            resources = list(group.resources())
+            result = import_bundle(resources, patient_id=patient_id, today=run.today)
             case = dict(result.case)
             load_case(case, today=run.today)
+            person = next((r for r in resources if r.get("resourceType") == "Patient"), None)
+            source = f"FHIR Bulk export {run.export.name}, Patient/{patient_id}"
+            payload = {
+                "case": repo.canonical_case(case, today=run.today),
+                "identity": identity_from_fhir(person) if person else None,
+                "source": "fhir",
+                "source_note": source,
+            }
             with request.app.state.store.write() as s:
-                version = repo.import_case(s, case, user)
-                source = f"FHIR Bulk export {run.export.name}, Patient/{patient_id}"
-                _note_source(s, version, source, user)
-                return str(version.case_id)
+                if repo.case_exists(s, payload["case"]["id"]):
+                    return payload  # an id clash asks (issue 11 §2): never a silent merge
+                case_id, _ = store_import(s, payload, user, "merge", source=source)
+                return case_id
         except CaseError as exc:
             return exc.lines()
 
     outcome = await _in_thread(work)
+    if isinstance(outcome, dict):
+        from rplcare.web.patient_pages import confirm_page
+
+        return confirm_page(request, user, outcome)
     if isinstance(outcome, str):
         return RedirectResponse(f"/cases/{outcome}", status_code=status.HTTP_303_SEE_OTHER)
     return render(
@@ -243,10 +258,3 @@ async def screening_open(request: Request, run_id: str, patient_id: str) -> Resp
         max_listed=MAX_LISTED,
         problems=[f"Patient/{patient_id}: {line}" for line in outcome],
     )
-
-
-def _note_source(s: Any, version: Any, source: str, user: Any) -> None:
-    """Where the case came from, in the audit log of the case (ids only, no clinical value)."""
-    from rplcare.store import repository as repo
-
-    repo.audit(s, user, "screening_import", version.case_id, {"source": source})
