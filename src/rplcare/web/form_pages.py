@@ -28,20 +28,21 @@ from rplcare.case.vocabulary import vocabulary
 from rplcare.store import repository as repo
 from rplcare.store.models import User
 from rplcare.web import auth, forms
+from rplcare.web.i18n import N_
 from rplcare.web.pages import _form_version, _in_thread, _redirect, _store, render
 
 router = APIRouter(include_in_schema=False)
 SECTION_NAMES = ("p", "r", "h", "g", "s", "pm", "tm")
 #: the outcomes the outcome form records, in the order offered (repository.record_outcome)
 OUTCOME_CHOICES = [
-    ("live_birth", "Live birth"),
-    ("ongoing_12", "Ongoing past 12 weeks"),
-    ("ongoing_24", "Ongoing past 24 weeks"),
-    ("miscarriage", "Miscarriage"),
-    ("ectopic", "Ectopic pregnancy"),
-    ("molar", "Molar pregnancy"),
-    ("termination", "Termination"),
-    ("stillbirth", "Stillbirth"),
+    ("live_birth", N_("Live birth")),
+    ("ongoing_12", N_("Ongoing past 12 weeks")),
+    ("ongoing_24", N_("Ongoing past 24 weeks")),
+    ("miscarriage", N_("Miscarriage")),
+    ("ectopic", N_("Ectopic pregnancy")),
+    ("molar", N_("Molar pregnancy")),
+    ("termination", N_("Termination")),
+    ("stillbirth", N_("Stillbirth")),
 ]
 
 
@@ -89,6 +90,7 @@ def _form_page(
     user: User,
     *,
     heading: str,
+    heading_id: str = "",
     action: str,
     cancel: str,
     state: forms.FormState,
@@ -107,6 +109,7 @@ def _form_page(
         user,
         status_code,
         heading=heading,
+        heading_id=heading_id,
         action=action,
         cancel=cancel,
         st=state.with_blank_rows(),
@@ -164,7 +167,7 @@ def new_case_page(request: Request, tab: str = "form") -> HTMLResponse:
     return _form_page(
         request,
         user,
-        heading="New case",
+        heading=N_("New case"),
         action="/cases/new",
         cancel="/cases",
         state=forms.FormState(rows={"p": [0, 1, 2]}),  # three rows for the losses
@@ -177,7 +180,7 @@ async def new_case(request: Request) -> Response:
     flat, lists = await _read_form(request)
     text = flat.get("yaml", "").strip()
     parsed = forms.parse(flat, lists)
-    page = {"heading": "New case", "action": "/cases/new", "cancel": "/cases"}
+    page = {"heading": N_("New case"), "action": "/cases/new", "cancel": "/cases"}
 
     def work() -> tuple[User, str | list[tuple[str, str]]]:
         user = _writer(request)
@@ -218,7 +221,12 @@ async def new_case(request: Request) -> Response:
 
 def _edit_page_args(case_id: str) -> dict[str, str]:
     q = quote(case_id, safe="")
-    return {"heading": f"Edit {case_id}", "action": f"/cases/{q}/edit", "cancel": f"/cases/{q}"}
+    return {
+        "heading": N_("Edit %(id)s"),
+        "heading_id": case_id,
+        "action": f"/cases/{q}/edit",
+        "cancel": f"/cases/{q}",
+    }
 
 
 @router.get("/cases/{case_id}/edit")

@@ -1,0 +1,152 @@
+"""Knowledge-base texts for clinicians in another language (issue 11 §6): Simplified Chinese.
+
+The translations sit beside the knowledge base, in `data/zh_Hans/clinician.yaml` (a folder
+the loader does not read, so they are not part of the content hash: a translation changes no
+assessment). One entry per finding (its `text`) and per recommendation (`title`, `text`, the
+`text` of each rule that has its own, `when_pregnant.text` of rules and of the
+recommendation's population), written with the same `{param:...}` / `{dose:...}` placeholders
+as the English, which are resolved here exactly as the loader resolves the English.
+
+An assessment holds the English texts; `Translator` maps each back to its translation (the
+English resolved text is the key), and leaves a text it does not know as it is. Finding
+sentences are computed with the case's values: a finding shows its translated definition, and
+the computed English sentence stays beside it. Patient texts are translated for the handout in
+`render/locale/zh_Hans/recommendations.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from rplcare.knowledge import templates
+from rplcare.knowledge.loader import DATA_DIR, KnowledgeBase
+
+#: public language code -> folder under knowledge/data
+LANG_DIRS: dict[str, str] = {"zh": "zh_Hans"}
+FILE = "clinician.yaml"
+# the note the engine appends to a text whose source wording is not verified
+_UNVERIFIED = re.compile(r"^(?P<text>.*) \(source wording not verified: (?P<ids>[^()]*)\)$", re.S)
+UNVERIFIED_WORDS: dict[str, str] = {"zh": "（来源原文未核实：{ids}）"}
+
+
+def translation_file(lang: str, data_dir: Path = DATA_DIR) -> Path:
+    return data_dir / LANG_DIRS[lang] / FILE
+
+
+def read_translations(lang: str, data_dir: Path = DATA_DIR) -> dict[str, Any]:
+    """The raw translation file of a language (placeholders unresolved)."""
+    from rplcare.util import yamlio
+
+    with translation_file(lang, data_dir).open(encoding="utf-8") as fh:
+        data = yamlio.load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{translation_file(lang, data_dir)}: top level must be a mapping")
+    return data
+
+
+def _indexed(raw: Any) -> dict[int, str]:
+    return {int(k): str(v) for k, v in (raw or {}).items()}
+
+
+def clinician_texts(kb: KnowledgeBase) -> Iterator[tuple[str, str, str | None]]:
+    """Every clinician text of the knowledge base: (kind, id, resolved English), kind one of
+    finding, title, text, rule.N, when_pregnant.N, population."""
+    for fid, f in kb.findings.items():
+        yield "finding", fid, f.text
+    for rid, rec in kb.recommendations.items():
+        yield "title", rid, rec.title
+        yield "text", rid, rec.text
+        for i, rule in enumerate(rec.rules):
+            if rule.text:
+                yield f"rule.{i}", rid, rule.text
+            if rule.when_pregnant is not None and rule.when_pregnant.text:
+                yield f"when_pregnant.{i}", rid, rule.when_pregnant.text
+        pop = rec.population
+        if pop is not None and pop.when_pregnant is not None and pop.when_pregnant.text:
+            yield "population", rid, pop.when_pregnant.text
+
+
+def raw_translation(data: Mapping[str, Any], kind: str, ident: str) -> str | None:
+    """The translation (placeholders unresolved) of one clinician text, None when missing."""
+    if kind == "finding":
+        value = (data.get("findings") or {}).get(ident)
+        return None if value is None else str(value)
+    entry = (data.get("recommendations") or {}).get(ident) or {}
+    if kind in ("title", "text"):
+        value = entry.get(kind)
+    elif kind == "population":
+        value = entry.get("population_when_pregnant")
+    else:
+        part, _, index = kind.partition(".")
+        value = _indexed(entry.get("rules" if part == "rule" else "when_pregnant")).get(int(index))
+    return None if value is None else str(value)
+
+
+@dataclass
+class Translator:
+    """English clinician texts of the knowledge base -> one language's texts."""
+
+    lang: str
+    by_english: dict[str, str] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    findings: dict[str, str] = field(default_factory=dict)
+
+    def text(self, english: str | None) -> str | None:
+        """A recommendation text of an assessment (the unverified note translated too)."""
+        if not english:
+            return english
+        if english in self.by_english:
+            return self.by_english[english]
+        m = _UNVERIFIED.match(english)
+        if m and m["text"] in self.by_english:
+            note = UNVERIFIED_WORDS.get(self.lang, " (source wording not verified: {ids})")
+            return self.by_english[m["text"]] + note.format(ids=m["ids"])
+        return english
+
+    def title(self, rid: str, english: str | None) -> str | None:
+        return self.titles.get(rid, english)
+
+    def finding(self, fid: str) -> str | None:
+        """The translated definition of a finding (its KB `text`), None when not translated."""
+        return self.findings.get(fid)
+
+
+def _resolver(kb: KnowledgeBase) -> Any:
+    def shown(name: str, style: str | None) -> str:
+        return kb.shown(name, style)
+
+    def dose(did: str, style: str | None) -> str:
+        d = kb.doses[did]
+        return d.amount() if style == "amount" else d.full()
+
+    return lambda text: templates.resolve(text, shown, dose)
+
+
+@cache
+def translator(lang: str) -> Translator | None:
+    """The translator of a language, None for English (the knowledge base's own language)."""
+    from rplcare.knowledge import get_kb
+
+    if lang not in LANG_DIRS:
+        return None
+    kb = get_kb()
+    data = read_translations(lang)
+    resolve = _resolver(kb)
+    out = Translator(lang)
+    for kind, ident, english in clinician_texts(kb):
+        raw = raw_translation(data, kind, ident)
+        if raw is None or english is None:
+            continue
+        text = resolve(raw)
+        if kind == "finding":
+            out.findings[ident] = text
+            continue
+        if kind == "title":
+            out.titles[ident] = text
+        out.by_english.setdefault(english, text)
+    return out
