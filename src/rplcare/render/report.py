@@ -239,6 +239,28 @@ def group_recommendations(
     return groups
 
 
+def translated_assessment(assessment: Mapping[str, Any], lang: str) -> Mapping[str, Any]:
+    """The assessment with its knowledge-base texts in `lang` (knowledge/data/zh_Hans): titles
+    and clinician texts of recommendations and actions; a finding shows its translated
+    definition with the computed English sentence (it carries the case's values) beside it.
+    English, or a text without a translation, is left as it is."""
+    from rplcare.knowledge.translations import translator
+
+    t = translator(lang)
+    if t is None:
+        return assessment
+    recs = [
+        {**r, "title": t.title(str(r.get("id")), r.get("title")), "text": t.text(r.get("text"))}
+        for r in assessment.get("recommendations") or ()
+    ]
+    actions = [{**x, "text": t.text(x.get("text"))} for x in assessment.get("actions") or ()]
+    findings = []
+    for f in assessment.get("findings") or ():
+        words = t.finding(str(f.get("id")))
+        findings.append({**f, "text": f"{words}（{f.get('text')}）"} if words else dict(f))
+    return {**assessment, "recommendations": recs, "actions": actions, "findings": findings}
+
+
 def report_context(
     assessment: Mapping[str, Any],
     case: Mapping[str, Any] | None,
@@ -247,6 +269,7 @@ def report_context(
     lang: str = "en",
 ) -> dict[str, Any]:
     """Everything the report template needs, computed once here rather than in Jinja."""
+    assessment = translated_assessment(assessment, lang)
     recs = list(assessment.get("recommendations") or [])
     actions = list(assessment.get("actions") or [])
     # recomputed from the recommendations shown (a stored assessment may predate folding)

@@ -45,14 +45,17 @@ def report_html(
 
 
 def report_pdf(
-    assessment: dict[str, Any], case: dict[str, Any], overrides: list[dict[str, Any]] | None
+    assessment: dict[str, Any],
+    case: dict[str, Any],
+    overrides: list[dict[str, Any]] | None,
+    lang: str = "en",
 ) -> bytes:
     try:
         fn = _renderer("rplcare.render.report", "render_report_pdf")
     except HTTPException:
         fn = _renderer("rplcare.render.pdf", "render_report_pdf")
     try:
-        return fn(assessment, case, overrides=overrides)
+        return fn(assessment, case, overrides=overrides, lang=check_lang(lang))
     except (ImportError, OSError) as exc:  # WeasyPrint or its system libraries missing
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"PDF rendering is not available here ({exc})"

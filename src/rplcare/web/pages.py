@@ -602,7 +602,9 @@ def _document(
 def report_pdf(
     request: Request, case_id: str, definition: str = "eshre2022", luteal_policy: str = "guideline"
 ) -> Response:
-    return _document(request, case_id, "report.pdf", "en", definition, luteal_policy)
+    return _document(
+        request, case_id, "report.pdf", i18n.lang_of(request), definition, luteal_policy
+    )
 
 
 @router.get("/cases/{case_id}/report.pdf/prepare")
@@ -623,11 +625,14 @@ def report_pdf_prepare(
 def report_html(
     request: Request,
     case_id: str,
-    lang: str = "en",
+    lang: str | None = None,
     definition: str = "eshre2022",
     luteal_policy: str = "guideline",
 ) -> Response:
-    return _document(request, case_id, "report.html", lang, definition, luteal_policy)
+    """The report in `lang`, else in the user's language (the header's switch)."""
+    return _document(
+        request, case_id, "report.html", lang or i18n.lang_of(request), definition, luteal_policy
+    )
 
 
 @router.get("/cases/{case_id}/handout")
