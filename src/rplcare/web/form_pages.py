@@ -140,8 +140,7 @@ async def _read_form(request: Request) -> tuple[dict[str, str], dict[str, list[s
 def _writer(request: Request) -> User:
     with _store(request).read() as s:
         user = auth.page_user(s, request)
-    if not auth.can_write(user):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may only read")
+    auth.require_write(user)
     return user
 
 
