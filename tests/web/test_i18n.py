@@ -155,3 +155,12 @@ def test_the_report_follows_the_users_language(web, lang):
     other = "en" if lang == "zh" else "zh"
     again = web.client.get(f"/cases/{cid}/report.html?lang={other}").text
     assert ('lang="zh-Hans"' in again) == (other == "zh")
+
+
+def test_outcomes_page_in_chinese(web):
+    web.login()
+    _chinese(web)
+    page = web.client.get("/outcomes").text
+    for words in ("结局统计", "每名患者的活产率", "下次妊娠的结局", "分组方式", "图表"):
+        assert words in page, words
+    assert "Live birth per patient" not in page

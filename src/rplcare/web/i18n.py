@@ -114,6 +114,19 @@ def install(env: Any) -> None:
 MESSAGES = (
     N_("Unknown user name or wrong password."),
     N_("The server is busy: try again in a moment."),
+    # outcomes page: rplcare.outcomes.registry.ROWS and web.outcomes.BY_LABEL
+    N_("Live birth per patient"),
+    N_("Live birth, next pregnancy"),
+    N_("Live birth, all subsequent pregnancies"),
+    N_("Next pregnancy ongoing past 12+0"),
+    N_("Next pregnancy ongoing past 24+0"),
+    N_("Next pregnancy pending"),
+    N_("Next pregnancy lost to follow-up"),
+    N_("cause found"),
+    N_("age band at first assessment"),
+    N_("prior losses"),
+    N_("treatment received"),
+    N_("year of first assessment"),
 )
 
 
@@ -299,6 +312,14 @@ WORDS: dict[str, str] = {
     "audit_read": N_("audit read"),
     "erased": N_("erased"),
     "recomputed": N_("recomputed"),
+    # outcomes of the next pregnancy (outcomes registry)
+    "ongoing_12": N_("ongoing past 12 weeks"),
+    "ongoing_24": N_("ongoing past 24 weeks"),
+    "pending": N_("pending"),
+    "lost_to_follow_up": N_("lost to follow-up"),
+    # what an audit row read or exported
+    "plan": N_("plan"),
+    "history": N_("history"),
 }
 
 
