@@ -138,3 +138,65 @@ def test_an_unverified_note_is_translated_with_its_source_ids():
 
 def test_english_has_no_translator():
     assert translator("en") is None
+
+
+SLOT = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def _english_sentences() -> dict[str, str]:
+    """Every sentence template as written (findings*.yaml `sentences`, sentences*.yaml)."""
+    out = {}
+    for path in sorted(Path(DATA_DIR).glob("findings*.yaml")):
+        for f in _yaml(path.name)["findings"]:
+            for k, v in (f.get("sentences") or {}).items():
+                out[f["id"] if k == "default" else f"{f['id']}:{k}"] = v
+    for path in sorted(Path(DATA_DIR).glob("sentences*.yaml")):
+        out.update({str(k): str(v) for k, v in (_yaml(path.name).get("sentences") or {}).items()})
+    return out
+
+
+def test_translated_sentences_keep_their_slots_and_placeholders():
+    """Rule: a computed sentence's translation has the English runtime slots ({value}, {n})
+    and parameter placeholders, each once per use, so the values carry over unchanged."""
+    english = _english_sentences()
+    data = read_translations("zh")["sentences"]
+    unknown = [k for k in data if k not in english]
+    assert not unknown, unknown
+    for key, zh in data.items():
+        en = english[key]
+        assert sorted(SLOT.findall(zh)) == sorted(SLOT.findall(en)), key
+        assert sorted(PLACEHOLDER.findall(zh)) == sorted(PLACEHOLDER.findall(en)), key
+        assert CJK.search(zh) or zh == en, key
+
+
+def test_every_finding_sentence_is_translated():
+    finding_ids = set(get_kb().findings)
+    wanted = {k for k in _english_sentences() if k.split(":", 1)[0] in finding_ids}
+    have = set(read_translations("zh")["sentences"])
+    assert len(wanted) > 120
+    assert wanted <= have, sorted(wanted - have)
+
+
+def test_computed_sentences_carry_their_values_into_chinese():
+    t = translator("zh")
+    # state.rpl with its slots; {type} is a record word (words:)
+    said = t.sentence(
+        "Recurrent pregnancy loss under eshre2022: 3 losses counted (primary RPL, care tier 3)."
+    )
+    assert (
+        said == "按 eshre2022 为复发性流产：计入 3 次妊娠丢失（原发性复发性流产，诊疗分级 3 级）。"
+    )
+    # a slot holding a list of other sentences, themselves holding lists
+    nested = t.sentence(
+        "RPL workup incomplete: Not yet tested: lupus anticoagulant, anticardiolipin IgG/IgM; "
+        "Not yet tested: TSH, TPO antibodies; Uterine anatomy not yet imaged."
+    )
+    assert nested == (
+        "复发性流产检查未完成：尚未检测：狼疮抗凝物、抗心磷脂抗体 IgG/IgM；"
+        "尚未检测：TSH、TPO 抗体；尚未做子宫形态影像学检查。"
+    )
+    # a calculator alert, and a sentence no template matches
+    assert t.any("a scan reports an ectopic pregnancy: urgent gynaecology care (NICE NG126)") == (
+        "超声提示异位妊娠：紧急妇科处理（NICE NG126）"
+    )
+    assert t.sentence("Something else entirely.") is None

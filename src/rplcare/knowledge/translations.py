@@ -8,10 +8,12 @@ recommendation's population), written with the same `{param:...}` / `{dose:...}`
 as the English, which are resolved here exactly as the loader resolves the English.
 
 An assessment holds the English texts; `Translator` maps each back to its translation (the
-English resolved text is the key), and leaves a text it does not know as it is. Finding
-sentences are computed with the case's values: a finding shows its translated definition, and
-the computed English sentence stays beside it. Patient texts are translated for the handout in
-`render/locale/zh_Hans/recommendations.yaml`.
+English resolved text is the key), and leaves a text it does not know as it is. Computed
+sentences (finding sentences and the calculators' `sentences*.yaml`, with the case's values in
+their `{slots}`) are translated in `sentences:` by key: the English template is matched as a
+pattern, and its values are carried into the translation; a finding whose sentence has no
+translation shows its translated definition with the English sentence beside it. Patient texts
+are translated for the handout in `render/locale/zh_Hans/recommendations.yaml`.
 """
 
 from __future__ import annotations
@@ -87,6 +89,30 @@ def raw_translation(data: Mapping[str, Any], kind: str, ident: str) -> str | Non
     return None if value is None else str(value)
 
 
+_SEPARATORS = (("; ", "；"), (", ", "、"), (" and ", "和"))
+
+
+def sentence_pattern(english: str) -> re.Pattern[str] | None:
+    """A regular expression matching the sentence with its runtime slots filled in, capturing
+    each slot by name; None for a template that is only slots (it would match anything)."""
+    parts, seen, pos, literal = [], set(), 0, 0
+    for m in templates.SLOT.finditer(english):
+        text = english[pos : m.start()]
+        literal += len(text.strip())
+        parts.append(re.escape(text))
+        name = m[1]
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        pos = m.end()
+    literal += len(english[pos:].strip())
+    parts.append(re.escape(english[pos:]))
+    return re.compile("^" + "".join(parts) + "$", re.S) if literal >= 3 else None
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    return templates.SLOT.sub(lambda s: values.get(s[1], s[0]), template)
+
+
 @dataclass
 class Translator:
     """English clinician texts of the knowledge base -> one language's texts."""
@@ -95,6 +121,68 @@ class Translator:
     by_english: dict[str, str] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
     findings: dict[str, str] = field(default_factory=dict)
+    # computed sentences (finding sentences, calculator sentences): (pattern, translation)
+    sentences: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+    words: dict[str, str] = field(default_factory=dict)  # record values filled into sentences
+    _seen: dict[str, str | None] = field(default_factory=dict)
+
+    def sentence(self, english: str | None) -> str | None:
+        """A computed sentence of an assessment in this language, its values carried over
+        (a slot's value is translated too when it is itself a known sentence or a list of
+        them); None when no translated template matches."""
+        if not english:
+            return None
+        if english in self._seen:
+            return self._seen[english]
+        out = None
+        for pattern, zh in self.sentences:
+            m = pattern.match(english)
+            if m:
+                out = _fill(zh, {k: self._value(v) for k, v in m.groupdict().items()})
+                break
+        self._seen[english] = out
+        return out
+
+    def _one(self, value: str) -> str | None:
+        """A slot's value: a sentence (also one the caller cut its full stop from), a KB text
+        or a word of the record (`words:`); None when unknown."""
+        said = self.sentence(value)
+        if said is None and not value.endswith("."):
+            stopped = self.sentence(value + ".")
+            said = stopped.rstrip("。.") if stopped else None
+        return said or self.by_english.get(value) or self.words.get(value)
+
+    def _value(self, value: str) -> str:
+        """A slot's value translated: a list joined by "; " part by part first (its parts are
+        sentences), else as a whole, else a list joined by ", " or " and "."""
+        for n, (sep, joiner) in enumerate(_SEPARATORS):
+            if n == 1:
+                whole = self._one(value)
+                if whole:
+                    return whole
+            parts = value.split(sep)
+            if len(parts) > 1:
+                done = [self._one(p) for p in parts]
+                if all(done):
+                    return joiner.join(str(d) for d in done)
+        return self._one(value) or value
+
+    def any(self, english: Any) -> Any:
+        """Any text of an assessment: a KB text, else a computed sentence, else as it is."""
+        if not isinstance(english, str) or not english:
+            return english
+        known = self.text(english)
+        if known != english:
+            return known
+        return self.sentence(english) or english
+
+    def tree(self, value: Any) -> Any:
+        """Every string in a nested structure (the pregnancy panel, warnings) translated."""
+        if isinstance(value, Mapping):
+            return {k: self.tree(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.tree(v) for v in value]
+        return self.any(value)
 
     def text(self, english: str | None) -> str | None:
         """A recommendation text of an assessment (the unverified note translated too)."""
@@ -149,4 +237,13 @@ def translator(lang: str) -> Translator | None:
         if kind == "title":
             out.titles[ident] = text
         out.by_english.setdefault(english, text)
+    out.words = {str(k): str(v) for k, v in (data.get("words") or {}).items()}
+    pairs = []
+    for key, zh in (data.get("sentences") or {}).items():
+        english = kb.sentences.get(str(key))
+        pattern = sentence_pattern(english) if english else None
+        if pattern is not None:
+            pairs.append((len(english or ""), pattern, resolve(str(zh))))
+    # the most specific (longest) template first
+    out.sentences = [(p, zh) for _, p, zh in sorted(pairs, key=lambda x: -x[0])]
     return out

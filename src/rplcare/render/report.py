@@ -253,12 +253,23 @@ def translated_assessment(assessment: Mapping[str, Any], lang: str) -> Mapping[s
         {**r, "title": t.title(str(r.get("id")), r.get("title")), "text": t.text(r.get("text"))}
         for r in assessment.get("recommendations") or ()
     ]
-    actions = [{**x, "text": t.text(x.get("text"))} for x in assessment.get("actions") or ()]
+    actions = [{**x, "text": t.any(x.get("text"))} for x in assessment.get("actions") or ()]
     findings = []
     for f in assessment.get("findings") or ():
+        said = t.sentence(f.get("text"))
         words = t.finding(str(f.get("id")))
-        findings.append({**f, "text": f"{words}（{f.get('text')}）"} if words else dict(f))
-    return {**assessment, "recommendations": recs, "actions": actions, "findings": findings}
+        if said:
+            findings.append({**f, "text": said})
+        else:
+            findings.append({**f, "text": f"{words}（{f.get('text')}）"} if words else dict(f))
+    return {
+        **assessment,
+        "recommendations": recs,
+        "actions": actions,
+        "findings": findings,
+        "pregnancy": t.tree(assessment.get("pregnancy")),
+        "warnings": t.tree(assessment.get("warnings") or []),
+    }
 
 
 def report_context(

@@ -23,3 +23,29 @@ def finding(fid: Any) -> str | None:
     """The translated definition of a finding; None in English or when it has none."""
     t = translator(i18n.current())
     return None if t is None else t.finding(str(fid))
+
+
+def any(english: Any) -> Any:  # the templates' `kb.any(...)`
+    """A text of an assessment: a KB text or a computed sentence in the reader's language."""
+    t = translator(i18n.current())
+    return english if t is None else t.any(english)
+
+
+def tree(value: Any) -> Any:
+    """Every string of a nested part of an assessment (the pregnancy panel) translated."""
+    t = translator(i18n.current())
+    return value if t is None else t.tree(value)
+
+
+def finding_line(f: Any) -> str:
+    """A finding as the plan lists it: its computed sentence in the reader's language, else the
+    translated definition with the English sentence (it carries the case's values) beside it."""
+    english = str(f.get("text") or f.get("id"))
+    t = translator(i18n.current())
+    if t is None:
+        return english
+    said = t.sentence(english)
+    if said:
+        return said
+    words = t.finding(str(f.get("id")))
+    return f"{words}（{english}）" if words else english

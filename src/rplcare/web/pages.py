@@ -76,6 +76,8 @@ def render(
 
     lang = i18n.lang_of(request)
     i18n.use(lang)  # the gettext of this render (also in imported macros)
+    if context.get("preg"):  # the pregnancy panel's computed sentences in the reader's language
+        context = {**context, "preg": kb_text.tree(context["preg"])}
     base = {
         "lang": lang,
         "html_lang": i18n.LANGS[lang][1],
