@@ -200,3 +200,16 @@ def test_computed_sentences_carry_their_values_into_chinese():
         "超声提示异位妊娠：紧急妇科处理（NICE NG126）"
     )
     assert t.sentence("Something else entirely.") is None
+
+
+def test_doses_keep_their_numbers_with_chinese_words():
+    """Rule: a dose in a translated text has the numbers of doses.yaml and translated words
+    (every unit/frequency word of every dose has one)."""
+    from rplcare.knowledge.translations import dose_words
+
+    words = read_translations("zh")["dose_words"]
+    for d in get_kb().doses.values():
+        assert all(w in words for w in dose_words(d)), d.id
+    t = translator("zh")
+    text = t.text(get_kb().recommendations["treat.folic_acid"].text)
+    assert text == "叶酸 400 微克 每日，自受孕前至孕 12 周。"

@@ -204,13 +204,31 @@ class Translator:
         return self.findings.get(fid)
 
 
-def _resolver(kb: KnowledgeBase) -> Any:
+def dose_words(d: Any) -> tuple[str, ...]:
+    """The words of a structured dose a sentence writes (unit, frequency, or its dose text)."""
+    return tuple(w for w in (d.unit_text, d.frequency_text, d.dose_text) if w)
+
+
+def _resolver(kb: KnowledgeBase, words: Mapping[str, str] | None = None) -> Any:
+    """Resolves `{param:...}` as the loader does; `{dose:...}` with the dose's own numbers and
+    its words (unit, frequency) from `words` (the translation's `dose_words:`)."""
+
     def shown(name: str, style: str | None) -> str:
         return kb.shown(name, style)
 
     def dose(did: str, style: str | None) -> str:
         d = kb.doses[did]
-        return d.amount() if style == "amount" else d.full()
+        if not words:
+            return d.amount() if style == "amount" else d.full()
+        if d.dose is None:
+            amount = words.get(d.dose_text or "", d.amount())
+        else:
+            n = f"{d.dose:g}" + (f"-{d.dose_high:g}" if d.dose_high is not None else "")
+            unit = d.unit_text or d.unit
+            amount = f"{n} {words.get(unit, unit)}" if unit else n
+        if style == "amount":
+            return amount
+        return f"{amount} {words.get(d.frequency_text, d.frequency_text)}".strip()
 
     return lambda text: templates.resolve(text, shown, dose)
 
@@ -224,7 +242,7 @@ def translator(lang: str) -> Translator | None:
         return None
     kb = get_kb()
     data = read_translations(lang)
-    resolve = _resolver(kb)
+    resolve = _resolver(kb, {str(k): str(v) for k, v in (data.get("dose_words") or {}).items()})
     out = Translator(lang)
     for kind, ident, english in clinician_texts(kb):
         raw = raw_translation(data, kind, ident)
