@@ -152,14 +152,30 @@ _PATH_WORDS = {
     "partner": "partner",
     "patient": "patient",
 }
+# the same words in Simplified Chinese (the report and pages in zh)
+_PATH_WORDS_ZH = {
+    "pregnancies": "既往妊娠",
+    "results": "检查结果",
+    "scans": "超声",
+    "medications": "药物",
+    "current_pregnancy": "本次妊娠",
+    "partner": "配偶",
+    "patient": "患者",
+    "symptoms": "症状",
+    "hcg": "hCG",
+    "progesterone": "孕酮",
+    "treatments": "治疗",
+    "conditions": "疾病史",
+}
 
 
-def path_label(case: Mapping[str, Any] | None, path: str) -> str:
+def path_label(case: Mapping[str, Any] | None, path: str, lang: str = "en") -> str:
     """A case path in reader's words: `results[5]` -> `result 6 (tsh 6.3 mIU/L 2026-10-14)`."""
     words = []
+    table = _PATH_WORDS_ZH if lang == "zh" else _PATH_WORDS
     for name, index in _PATH_TOKEN.findall(path):
         if name:
-            words.append(_PATH_WORDS.get(name, name.replace("_", " ")))
+            words.append(table.get(name, _PATH_WORDS.get(name, name.replace("_", " "))))
         else:
             words.append(str(int(index) + 1))
     what = evidence_label(case, path)
@@ -300,7 +316,7 @@ def report_context(
         if f.get("reported", True) is False:  # context facts stay in the JSON, not the report
             continue
         paths = [str(p) for p in f.get("evidence") or ()]
-        findings.append({**f, "evidence_items": [(p, path_label(case, p)) for p in paths]})
+        findings.append({**f, "evidence_items": [(p, path_label(case, p, lang)) for p in paths]})
     return {
         "a": assessment,
         "case": case or {},
@@ -311,7 +327,7 @@ def report_context(
             f.get("id"): f.get("text") or f.get("id") for f in assessment.get("findings") or ()
         },
         "rec_title": {r.get("id"): r.get("title") or r.get("id") for r in recs},
-        "path_label": path_label,
+        "path_label": lambda c, p: path_label(c, p, lang),
         "groups": group_recommendations(recs, folded["ids"]),
         "folded_recs": [r for r in recs if r.get("id") in set(folded["ids"])],
         "folded": folded,

@@ -37,6 +37,13 @@ def tree(value: Any) -> Any:
     return value if t is None else t.tree(value)
 
 
+def path_label(case: Any, path: str) -> str:
+    """A case path in the reader's words (`results[5]` -> "result 6 (...)" / "检查结果 6 (...)")."""
+    from rplcare.render.report import path_label as label
+
+    return label(case, path, i18n.current())
+
+
 def finding_line(f: Any) -> str:
     """A finding as the plan lists it: its computed sentence in the reader's language, else the
     translated definition with the English sentence (it carries the case's values) beside it."""

@@ -20,7 +20,6 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from rplcare.case.errors import CaseError
-from rplcare.render.report import path_label
 from rplcare.store import repository as repo
 from rplcare.store.db import Store
 from rplcare.store.models import REASONS, ROLES, AuditEntry, User
@@ -342,7 +341,8 @@ def audit_text(entry: AuditEntry) -> str:
         # field paths only (rows written before 0003 also held the values: not shown)
         changes = d.get("changes", [])
         parts = [
-            path_label(None, c["path"] if isinstance(c, dict) else str(c)) for c in changes[:8]
+            kb_text.path_label(None, c["path"] if isinstance(c, dict) else str(c))
+            for c in changes[:8]
         ]
         more = len(changes) - 8
         tail = _(" and %(n)s more") % {"n": more} if more > 0 else ""
@@ -432,7 +432,7 @@ def _plan_context(s: Any, case_id: str, definition: str, luteal_policy: str) -> 
         "definitions": repo.DEFINITIONS,
         "luteal_policies": repo.LUTEAL_POLICIES,
         "finding_text": {f["id"]: f.get("text") or f["id"] for f in a.get("findings") or ()},
-        "path_label": path_label,
+        "path_label": kb_text.path_label,
     }
 
 
