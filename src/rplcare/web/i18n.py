@@ -319,6 +319,10 @@ WORDS: dict[str, str] = {
     "lost_to_follow_up": N_("lost to follow-up"),
     # what an audit row read or exported
     "plan": N_("plan"),
+    # screening run states
+    "running": N_("running"),
+    "done": N_("done"),
+    "failed": N_("failed"),
     "history": N_("history"),
 }
 
