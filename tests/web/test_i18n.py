@@ -120,6 +120,8 @@ def test_form_pages_in_chinese(web):
     assert f"编辑 {cid}" in edit
     r = web.client.post("/cases/new", data={"csrf_token": web.csrf()})
     assert r.status_code == 422 and "未保存任何内容。" in r.text
+    # the form's own required-field messages, tied to the field and in the list
+    assert 'id="err-age_years"' in r.text and "必填：她的年龄（岁），或出生日期" in r.text
 
 
 def test_the_choice_is_kept_across_logins_and_english_is_the_default(web):

@@ -27,7 +27,7 @@ from rplcare.case.errors import CaseError
 from rplcare.case.vocabulary import vocabulary
 from rplcare.store import repository as repo
 from rplcare.store.models import User
-from rplcare.web import auth, forms
+from rplcare.web import auth, forms, i18n
 from rplcare.web.i18n import N_
 from rplcare.web.pages import _form_version, _in_thread, _redirect, _store, render
 
@@ -370,7 +370,8 @@ async def check_field(request: Request) -> HTMLResponse:
     parsed = forms.parse(flat, lists)
     problems = await _in_thread(lambda: forms.check(parsed, today=date.today()))
     messages = forms.errors_by_field(problems, parsed.rows).get(name, [])
-    return HTMLResponse(error_span(name, messages))
+    i18n.use(i18n.lang_of(request))
+    return HTMLResponse(error_span(name, [i18n.message(m) for m in messages]))
 
 
 def error_span(name: str, messages: list[str]) -> Markup:

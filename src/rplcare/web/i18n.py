@@ -108,6 +108,7 @@ def install(env: Any) -> None:
         gettext, ngettext, newstyle=True, pgettext=pgettext, npgettext=npgettext
     )
     env.globals["word"] = word
+    env.filters["msg"] = message
 
 
 #: messages the pages pass to templates from Python (translated there with `_(message)`)
@@ -325,6 +326,17 @@ WORDS: dict[str, str] = {
     "failed": N_("failed"),
     "history": N_("history"),
 }
+
+
+def message(text: Any) -> str:
+    """A problem message in the reader's language when the catalog has it (`path: message`
+    keeps the path and translates the message); the case model's own wording otherwise."""
+    raw = str(text)
+    said = gettext(raw)
+    if said != raw or ": " not in raw:
+        return said
+    head, tail = raw.split(": ", 1)
+    return f"{head}: {message(tail)}"
 
 
 def word(value: Any) -> str | Markup:
