@@ -129,3 +129,13 @@ def test_a_chinese_session(page, server, artifacts):
     page.click("nav.lang-switch a[lang=en]")
     page.wait_for_url("**/cases")
     assert page.locator("h1").inner_text() == "Cases"
+
+
+@pytest.mark.parametrize("url", ["/cases", "/outcomes", "/account/password", "/login"])
+def test_axe_on_the_other_chinese_pages(axe_page, server, url):
+    page = axe_page
+    if url != "/login":
+        _login(page, server)
+    page.goto(f"/account/language/zh?next={url}")
+    assert page.locator("html").get_attribute("lang") == "zh-Hans"
+    assert _serious(page) == []
