@@ -152,14 +152,30 @@ _PATH_WORDS = {
     "partner": "partner",
     "patient": "patient",
 }
+# the same words in Simplified Chinese (the report and pages in zh)
+_PATH_WORDS_ZH = {
+    "pregnancies": "既往妊娠",
+    "results": "检查结果",
+    "scans": "超声",
+    "medications": "药物",
+    "current_pregnancy": "本次妊娠",
+    "partner": "配偶",
+    "patient": "患者",
+    "symptoms": "症状",
+    "hcg": "hCG",
+    "progesterone": "孕酮",
+    "treatments": "治疗",
+    "conditions": "疾病史",
+}
 
 
-def path_label(case: Mapping[str, Any] | None, path: str) -> str:
+def path_label(case: Mapping[str, Any] | None, path: str, lang: str = "en") -> str:
     """A case path in reader's words: `results[5]` -> `result 6 (tsh 6.3 mIU/L 2026-10-14)`."""
     words = []
+    table = _PATH_WORDS_ZH if lang == "zh" else _PATH_WORDS
     for name, index in _PATH_TOKEN.findall(path):
         if name:
-            words.append(_PATH_WORDS.get(name, name.replace("_", " ")))
+            words.append(table.get(name, _PATH_WORDS.get(name, name.replace("_", " "))))
         else:
             words.append(str(int(index) + 1))
     what = evidence_label(case, path)
@@ -239,6 +255,39 @@ def group_recommendations(
     return groups
 
 
+def translated_assessment(assessment: Mapping[str, Any], lang: str) -> Mapping[str, Any]:
+    """The assessment with its knowledge-base texts in `lang` (knowledge/data/zh_Hans): titles
+    and clinician texts of recommendations and actions; a finding shows its translated
+    definition with the computed English sentence (it carries the case's values) beside it.
+    English, or a text without a translation, is left as it is."""
+    from rplcare.knowledge.translations import translator
+
+    t = translator(lang)
+    if t is None:
+        return assessment
+    recs = [
+        {**r, "title": t.title(str(r.get("id")), r.get("title")), "text": t.text(r.get("text"))}
+        for r in assessment.get("recommendations") or ()
+    ]
+    actions = [{**x, "text": t.any(x.get("text"))} for x in assessment.get("actions") or ()]
+    findings = []
+    for f in assessment.get("findings") or ():
+        said = t.sentence(f.get("text"))
+        words = t.finding(str(f.get("id")))
+        if said:
+            findings.append({**f, "text": said})
+        else:
+            findings.append({**f, "text": f"{words}（{f.get('text')}）"} if words else dict(f))
+    return {
+        **assessment,
+        "recommendations": recs,
+        "actions": actions,
+        "findings": findings,
+        "pregnancy": t.tree(assessment.get("pregnancy")),
+        "warnings": t.tree(assessment.get("warnings") or []),
+    }
+
+
 def report_context(
     assessment: Mapping[str, Any],
     case: Mapping[str, Any] | None,
@@ -247,6 +296,7 @@ def report_context(
     lang: str = "en",
 ) -> dict[str, Any]:
     """Everything the report template needs, computed once here rather than in Jinja."""
+    assessment = translated_assessment(assessment, lang)
     recs = list(assessment.get("recommendations") or [])
     actions = list(assessment.get("actions") or [])
     # recomputed from the recommendations shown (a stored assessment may predate folding)
@@ -266,7 +316,7 @@ def report_context(
         if f.get("reported", True) is False:  # context facts stay in the JSON, not the report
             continue
         paths = [str(p) for p in f.get("evidence") or ()]
-        findings.append({**f, "evidence_items": [(p, path_label(case, p)) for p in paths]})
+        findings.append({**f, "evidence_items": [(p, path_label(case, p, lang)) for p in paths]})
     return {
         "a": assessment,
         "case": case or {},
@@ -277,7 +327,7 @@ def report_context(
             f.get("id"): f.get("text") or f.get("id") for f in assessment.get("findings") or ()
         },
         "rec_title": {r.get("id"): r.get("title") or r.get("id") for r in recs},
-        "path_label": path_label,
+        "path_label": lambda c, p: path_label(c, p, lang),
         "groups": group_recommendations(recs, folded["ids"]),
         "folded_recs": [r for r in recs if r.get("id") in set(folded["ids"])],
         "folded": folded,

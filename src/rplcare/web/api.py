@@ -522,7 +522,9 @@ def render_document(store: Store, ctx: dict[str, Any], kind: str, lang: str = "e
     """Render one document kind and record the export: report.html|report.pdf|handout|ics."""
     a, case = ctx["assessment"], ctx["case"]
     if kind == "report.pdf":
-        body: Any = documents.report_pdf(a, case, ctx["overrides"], patient=ctx.get("patient"))
+        body: Any = documents.report_pdf(
+            a, case, ctx["overrides"], lang, patient=ctx.get("patient")
+        )
         resp = Response(
             body,
             media_type="application/pdf",

@@ -159,7 +159,15 @@ def create_app(
 
     `secure_cookies` (default `RPLCARE_COOKIE_SECURE`, on) marks the session cookie Secure."""
     from rplcare import __version__
-    from rplcare.web import api, form_pages, outcomes, pages, patient_pages, screening_pages
+    from rplcare.web import (
+        api,
+        form_pages,
+        language,
+        outcomes,
+        pages,
+        patient_pages,
+        screening_pages,
+    )
     from rplcare.web.throttle import BoundedHasher, LoginThrottle
 
     store = Store(database_url)
@@ -185,6 +193,7 @@ def create_app(
     app.state.throttle = LoginThrottle()
     app.state.htmx = (HERE / "static" / "htmx.min.js").exists()
     secure = auth.cookie_secure(secure_cookies)
+    app.state.secure_cookies = secure
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key or auth.secret_key(),
@@ -230,6 +239,7 @@ def create_app(
     app.include_router(form_pages.router)  # before pages: it answers /cases/new and /edit
     app.include_router(patient_pages.router)  # the worklist, patient details, import
     app.include_router(pages.router)
+    app.include_router(language.router)
     app.include_router(outcomes.router)
     app.include_router(screening_pages.router)
     _include_cds(app)

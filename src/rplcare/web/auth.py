@@ -1,11 +1,16 @@
 """Who may do what: roles, the secret key, session users with CSRF tokens, API bearer tokens.
 
-Roles: `viewer` reads, `clinician` also writes and decides on recommendations, `admin` also
-manages users. Pages use a signed session cookie (itsdangerous, via Starlette's
-SessionMiddleware) holding a random session id that must match a live row of `web_sessions`
-(ended by logout, a password or role change, disabling the user, 30 min idle or 12 h after
-login), and a CSRF token in every form POST; the API uses per-user bearer tokens (named,
-expiring, revocable) and no cookie, so it needs no CSRF token.
+Roles (docs/deployment.md "Roles", the route-by-role table in tests/web/test_role_matrix.py):
+`viewer` reads; `clinician` also writes the record and decides on recommendations; `admin`
+reads, manages users, tokens and the clinic-wide operations (screening runs, erasing a record
+on request) but makes no clinical change: no case entry or edit, no override, no outcome. A
+person who is both keeps two accounts, so every clinical decision is a clinician's.
+
+Pages use a signed session cookie (itsdangerous, via Starlette's SessionMiddleware) holding a
+random session id that must match a live row of `web_sessions` (ended by logout, a password or
+role change, disabling the user, 30 min idle or 12 h after login), and a CSRF token in every
+form POST; the API uses per-user bearer tokens (named, expiring, revocable) and no cookie, so it
+needs no CSRF token.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ SESSION_COOKIE = "rplcare_session"
 SESSION_MAX_AGE = int(os.environ.get("RPLCARE_SESSION_MAX_HOURS", "12")) * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-WRITERS = ("clinician", "admin")
+WRITERS = ("clinician",)  # who writes the record and decides (not the admin)
 
 
 def secret_key() -> str:
@@ -58,6 +63,11 @@ def can_admin(user: User | None) -> bool:
 
 def require_write(user: User) -> None:
     if not can_write(user):
+        if user.role == "admin":
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "an admin manages users and settings; clinical changes need a clinician account",
+            )
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may only read")
 
 

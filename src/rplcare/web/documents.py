@@ -49,6 +49,7 @@ def report_pdf(
     assessment: dict[str, Any],
     case: dict[str, Any],
     overrides: list[dict[str, Any]] | None,
+    lang: str = "en",
     patient: dict[str, Any] | None = None,
 ) -> bytes:
     try:
@@ -56,7 +57,7 @@ def report_pdf(
     except HTTPException:
         fn = _renderer("rplcare.render.pdf", "render_report_pdf")
     try:
-        return fn(assessment, case, overrides=overrides, patient=patient)
+        return fn(assessment, case, overrides=overrides, lang=check_lang(lang), patient=patient)
     except (ImportError, OSError) as exc:  # WeasyPrint or its system libraries missing
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"PDF rendering is not available here ({exc})"

@@ -27,21 +27,22 @@ from rplcare.case.errors import CaseError
 from rplcare.case.vocabulary import vocabulary
 from rplcare.store import repository as repo
 from rplcare.store.models import User
-from rplcare.web import auth, forms
+from rplcare.web import auth, forms, i18n
+from rplcare.web.i18n import N_
 from rplcare.web.pages import _form_version, _in_thread, _redirect, _store, render
 
 router = APIRouter(include_in_schema=False)
 SECTION_NAMES = ("p", "r", "h", "g", "s", "pm", "tm")
 #: the outcomes the outcome form records, in the order offered (repository.record_outcome)
 OUTCOME_CHOICES = [
-    ("live_birth", "Live birth"),
-    ("ongoing_12", "Ongoing past 12 weeks"),
-    ("ongoing_24", "Ongoing past 24 weeks"),
-    ("miscarriage", "Miscarriage"),
-    ("ectopic", "Ectopic pregnancy"),
-    ("molar", "Molar pregnancy"),
-    ("termination", "Termination"),
-    ("stillbirth", "Stillbirth"),
+    ("live_birth", N_("Live birth")),
+    ("ongoing_12", N_("Ongoing past 12 weeks")),
+    ("ongoing_24", N_("Ongoing past 24 weeks")),
+    ("miscarriage", N_("Miscarriage")),
+    ("ectopic", N_("Ectopic pregnancy")),
+    ("molar", N_("Molar pregnancy")),
+    ("termination", N_("Termination")),
+    ("stillbirth", N_("Stillbirth")),
 ]
 
 
@@ -89,6 +90,7 @@ def _form_page(
     user: User,
     *,
     heading: str,
+    heading_id: str = "",
     action: str,
     cancel: str,
     state: forms.FormState,
@@ -111,6 +113,7 @@ def _form_page(
         status_code,
         **extra,
         heading=heading,
+        heading_id=heading_id,
         action=action,
         cancel=cancel,
         st=state.with_blank_rows(),
@@ -141,8 +144,7 @@ async def _read_form(request: Request) -> tuple[dict[str, str], dict[str, list[s
 def _writer(request: Request) -> User:
     with _store(request).read() as s:
         user = auth.page_user(s, request)
-    if not auth.can_write(user):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may only read")
+    auth.require_write(user)
     return user
 
 
@@ -168,7 +170,7 @@ def new_case_page(request: Request, tab: str = "form") -> HTMLResponse:
     return _form_page(
         request,
         user,
-        heading="New case",
+        heading=N_("New case"),
         action="/cases/new",
         cancel="/cases",
         state=forms.FormState(rows={"p": [0, 1, 2]}),  # three rows for the losses
@@ -181,7 +183,7 @@ async def new_case(request: Request) -> Response:
     flat, lists = await _read_form(request)
     text = flat.get("yaml", "").strip()
     parsed = forms.parse(flat, lists)
-    page = {"heading": "New case", "action": "/cases/new", "cancel": "/cases"}
+    page = {"heading": N_("New case"), "action": "/cases/new", "cancel": "/cases"}
 
     def work() -> tuple[User, str | list[tuple[str, str]]]:
         user = _writer(request)
@@ -223,7 +225,8 @@ async def new_case(request: Request) -> Response:
 def _edit_page_args(case_id: str) -> dict[str, Any]:
     q = quote(case_id, safe="")
     return {
-        "heading": f"Edit {case_id}",
+        "heading": N_("Edit %(id)s"),
+        "heading_id": case_id,
         "action": f"/cases/{q}/edit",
         "cancel": f"/cases/{q}",
         "case_id": case_id,
@@ -372,7 +375,8 @@ async def check_field(request: Request) -> HTMLResponse:
     parsed = forms.parse(flat, lists)
     problems = await _in_thread(lambda: forms.check(parsed, today=date.today()))
     messages = forms.errors_by_field(problems, parsed.rows).get(name, [])
-    return HTMLResponse(error_span(name, messages))
+    i18n.use(i18n.lang_of(request))
+    return HTMLResponse(error_span(name, [i18n.message(m) for m in messages]))
 
 
 def error_span(name: str, messages: list[str]) -> Markup:

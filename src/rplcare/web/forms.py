@@ -22,6 +22,7 @@ from typing import Any
 
 from rplcare.case.errors import CaseError
 from rplcare.case.vocabulary import TestDef, vocabulary
+from rplcare.web.i18n import N_
 
 FORMAT = "rplcare.case/1"
 #: hCG and progesterone series have their own sections (dated values of one test)
@@ -317,10 +318,10 @@ def required_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     patient = data.get("patient") or {}
     if not patient.get("age_years") and not patient.get("birth_date"):
-        problems.append(("patient.age_years", "required: her age in years, or her birth date"))
+        problems.append(("patient.age_years", N_("required: her age in years, or her birth date")))
     if not data.get("pregnancies") and not data.get("current_pregnancy"):
         problems.append(
-            ("pregnancies", "required: at least one past pregnancy, or the current pregnancy")
+            ("pregnancies", N_("required: at least one past pregnancy, or the current pregnancy"))
         )
     return problems
 

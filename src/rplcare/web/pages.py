@@ -19,30 +19,33 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from rplcare.case.errors import CaseError
-from rplcare.render.report import path_label
 from rplcare.store import repository as repo
 from rplcare.store.db import Store
 from rplcare.store.models import REASONS, ROLES, AuditEntry, User
-from rplcare.web import auth
+from rplcare.web import auth, i18n, kb_text
 from rplcare.web.api import attachment, document_context, log_export, render_document
 from rplcare.web.params import DocumentOptions, Documents
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-# `{{ _("...") }}` / `{% trans %}` in every template; the catalogs (Babel) are installed per
-# request by the language work (issue 11 §6); until then the English source strings show.
-templates.env.add_extension("jinja2.ext.i18n")
-templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+# `{{ _("...") }}` / `{% trans %}` in every template, in the user's language (web/i18n.py)
+i18n.install(templates.env)
+templates.env.globals["kb"] = kb_text  # knowledge-base texts in the reader's language
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
 
+N_ = i18n.N_  # marked for the clinician catalog; translated where shown
 STATUS_LABEL = {
-    "recommended": "do now",
-    "conditional": "consider",
-    "not_recommended": "not recommended",
+    "recommended": N_("do now"),
+    "conditional": N_("consider"),
+    "not_recommended": N_("not recommended"),
 }
 REASON_LABEL = {r: r.replace("_", " ") for r in REASONS}
-GROUPS = [("do_now", "Do now"), ("consider", "Consider"), ("not_recommended", "Not recommended")]
+GROUPS = [
+    ("do_now", N_("Do now")),
+    ("consider", N_("Consider")),
+    ("not_recommended", N_("Not recommended")),
+]
 OUTCOMES = [
     "miscarriage",
     "biochemical",
@@ -72,7 +75,14 @@ def render(
 
     if "case_id" in context and "patient" not in context:
         context["patient"], context["case_archived"] = _patient_of(request, context["case_id"])
+    lang = i18n.lang_of(request)
+    i18n.use(lang)  # the gettext of this render (also in imported macros)
+    if context.get("preg"):  # the pregnancy panel's computed sentences in the reader's language
+        context = {**context, "preg": kb_text.tree(context["preg"])}
     base = {
+        "lang": lang,
+        "html_lang": i18n.LANGS[lang][1],
+        "langs": i18n.LANGS,
         "user": user,
         "csrf": auth.csrf_token(request),
         "can_write": auth.can_write(user),
@@ -272,36 +282,55 @@ def _rec_title(rid: Any) -> str:
     from rplcare.knowledge import get_kb
 
     rec = get_kb().recommendations.get(str(rid))
-    return f"“{rec.title}”" if rec is not None and rec.title else f"recommendation {rid}"
+    if rec is not None and rec.title:
+        return f"“{kb_text.title(rec.id, rec.title)}”"
+    return i18n.gettext("recommendation %(id)s") % {"id": rid}
 
 
 def _words(value: Any) -> str:
-    return "—" if value is None else str(value).replace("_", " ")
+    return str(i18n.word(value))
 
 
 def audit_text(entry: AuditEntry) -> str:
-    """One sentence per audit entry; changes name the fields (from path to reader's words)."""
+    """One sentence per audit entry, in the reader's language; changes name the fields."""
+    _ = i18n.gettext
     d = entry.detail or {}
     if entry.action == "changed":
         # field paths only (rows written before 0003 also held the values: not shown)
         changes = d.get("changes", [])
         parts = [
-            path_label(None, c["path"] if isinstance(c, dict) else str(c)) for c in changes[:8]
+            kb_text.path_label(None, c["path"] if isinstance(c, dict) else str(c))
+            for c in changes[:8]
         ]
         more = len(changes) - 8
-        tail = f" and {more} more" if more > 0 else ""
-        what = ", ".join(parts) + tail if parts else "no field"
-        return f"Version {d.get('version')} saved ({_words(d.get('event'))}): changed {what}."
+        tail = _(" and %(n)s more") % {"n": more} if more > 0 else ""
+        what = ", ".join(parts) + tail if parts else _("no field")
+        return _("Version %(v)s saved (%(event)s): changed %(what)s.") % {
+            "v": d.get("version"),
+            "event": _words(d.get("event")),
+            "what": what,
+        }
     if entry.action == "recomputed":
         b, a = d.get("before") or {}, d.get("after") or {}
-        return (
-            f"Version {d.get('version')}: assessment recomputed as the knowledge base changed "
-            f"from {b.get('kb_version') or 'an unrecorded version'} to {a.get('kb_version')}."
-        )
+        return _(
+            "Version %(v)s: assessment recomputed as the knowledge base changed "
+            "from %(before)s to %(after)s."
+        ) % {
+            "v": d.get("version"),
+            "before": b.get("kb_version") or _("an unrecorded version"),
+            "after": a.get("kb_version"),
+        }
     if entry.action == "overrode":
         reason = f" ({_words(d['reason'])})" if d.get("reason") else ""
-        verb = "Accepted" if d.get("decision") == "accepted" else "Overrode"
-        return f"{verb} {_rec_title(d.get('recommendation_id'))}{reason}."
+        if d.get("decision") == "accepted":
+            return _("Accepted %(what)s%(reason)s.") % {
+                "what": _rec_title(d.get("recommendation_id")),
+                "reason": reason,
+            }
+        return _("Overrode %(what)s%(reason)s.") % {
+            "what": _rec_title(d.get("recommendation_id")),
+            "reason": reason,
+        }
     if entry.action == "patient_changed":  # field names only: the values are not logged
         from rplcare.store.patients import LABELS
 
@@ -311,14 +340,20 @@ def audit_text(entry: AuditEntry) -> str:
     if entry.action in ("archived", "unarchived"):
         return "Case archived." if entry.action == "archived" else "Case back on the worklist."
     if entry.action in ("viewed", "exported"):
-        what = _words(d.get("what") or "the case")
-        version = f" (version {d['version']})" if d.get("version") is not None else ""
-        lang = f", language {d['lang']}" if d.get("lang") else ""
-        return f"{entry.action.capitalize()} the {what}{version}{lang}."
+        what = _words(d.get("what") or _("the case"))
+        version = (
+            _(" (version %(n)s)") % {"n": d["version"]} if d.get("version") is not None else ""
+        )
+        lang = _(", language %(lang)s") % {"lang": d["lang"]} if d.get("lang") else ""
+        verb = _("Viewed") if entry.action == "viewed" else _("Exported")
+        return _("%(verb)s the %(what)s%(version)s%(lang)s.") % {
+            "verb": verb,
+            "what": what,
+            "version": version,
+            "lang": lang,
+        }
     parts = [f"{_words(k)} {_words(v)}" for k, v in d.items() if not isinstance(v, dict | list)]
-    return (
-        entry.action.replace("_", " ").capitalize() + (": " + ", ".join(parts) if parts else "")
-    ) + "."
+    return (_words(entry.action).capitalize() + (": " + ", ".join(parts) if parts else "")) + "."
 
 
 def _short(value: Any) -> str:
@@ -363,7 +398,7 @@ def _plan_context(s: Any, case_id: str, definition: str, luteal_policy: str) -> 
         "definitions": repo.DEFINITIONS,
         "luteal_policies": repo.LUTEAL_POLICIES,
         "finding_text": {f["id"]: f.get("text") or f["id"] for f in a.get("findings") or ()},
-        "path_label": path_label,
+        "path_label": kb_text.path_label,
     }
 
 
@@ -528,7 +563,7 @@ def _document(
 
 @router.get("/cases/{case_id}/report.pdf")
 def report_pdf(request: Request, case_id: str, opts: Documents) -> Response:
-    return _document(request, case_id, "report.pdf", "en", opts)
+    return _document(request, case_id, "report.pdf", i18n.lang_of(request), opts)
 
 
 @router.get("/cases/{case_id}/report.pdf/prepare")
@@ -552,9 +587,10 @@ def report_html(
     request: Request,
     case_id: str,
     opts: Documents,
-    lang: str = "en",
+    lang: str | None = None,
 ) -> Response:
-    return _document(request, case_id, "report.html", lang, opts)
+    """The report in `lang`, else in the user's language (the header's switch)."""
+    return _document(request, case_id, "report.html", lang or i18n.lang_of(request), opts)
 
 
 @router.get("/cases/{case_id}/handout")

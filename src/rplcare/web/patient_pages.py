@@ -29,23 +29,39 @@ from rplcare.store import repository as repo
 from rplcare.store import worklist as wl
 from rplcare.store.models import User
 from rplcare.web import auth
+from rplcare.web.i18n import N_
 from rplcare.web.pages import _in_thread, _redirect, _store, render
 
 router = APIRouter(include_in_schema=False)
 MAX_PAYLOAD = 2_000_000  # characters of the case carried by the confirmation page
 
 URGENCY_LABEL = {
-    "immediate": "immediate",
-    "same_day": "today",
-    "within_24h": "within 24 h",
-    "routine": "routine",
+    "immediate": N_("immediate"),
+    "same_day": N_("today"),
+    "within_24h": N_("within 24 h"),
+    "routine": N_("routine"),
 }
 SORT_LABEL = {
-    "urgency": "Next action",
-    "name": "Patient",
-    "updated": "Last change",
-    "clinician": "Clinician",
+    "urgency": N_("Next action"),
+    "name": N_("Patient"),
+    "updated": N_("Last change"),
+    "clinician": N_("Clinician"),
 }
+#: the worklist's status filters in words (store/worklist.py keeps the keys and their rules)
+STATUS_LABEL = {
+    "today": N_("needs review today"),
+    "urgent": N_("urgent (within 24 h or sooner)"),
+    "pregnant": N_("pregnant"),
+    "workup": N_("workup incomplete"),
+}
+#: the patient's fields in words (store/patients.py keeps the fields)
+FIELD_LABEL = {
+    "name": N_("Name"),
+    "birth_date": N_("Date of birth"),
+    "mrn": N_("Hospital number"),
+    "contact": N_("Contact"),
+}
+assert set(STATUS_LABEL) == set(wl.STATUS_FILTERS) and set(FIELD_LABEL) == set(patients.LABELS)
 
 
 def _case_url(case_id: str, tail: str = "") -> str:
@@ -73,7 +89,7 @@ def worklist_page(request: Request) -> HTMLResponse:
         rows=page.rows,
         q=page.query.q,
         clinicians=clinicians,
-        status_filters=wl.STATUS_FILTERS,
+        status_filters=STATUS_LABEL,
         sorts=SORT_LABEL,
         urgency_label=URGENCY_LABEL,
     )
@@ -133,7 +149,7 @@ def _patient_form(
         case_id=case_id,
         values={k: "" if v is None else str(v) for k, v in values.items()},
         errors=errors,
-        labels=patients.LABELS,
+        labels=FIELD_LABEL,
         first_error=next((f for f in patients.FIELDS if f in errors), None),
         archived=archived_of(request, case_id),
     )
@@ -248,7 +264,7 @@ def confirm_page(
         payload=json.dumps(payload, ensure_ascii=False, default=str),
         suggested_id=repo.new_case_id(),
         problems=problems or [],
-        labels=patients.LABELS,
+        labels=FIELD_LABEL,
     )
 
 

@@ -24,7 +24,7 @@
       link.href = url;
       bar.hidden = true;
       ready.hidden = false;
-      status.textContent = "The PDF is ready; the download has started.";
+      status.textContent = box.dataset.ready || "The PDF is ready; the download has started.";
       link.click();
       link.focus();
     })
@@ -33,6 +33,8 @@
       bar.hidden = true;
       ready.hidden = false;
       link.href = box.dataset.src;
-      status.textContent = "The PDF could not be prepared (" + err.message + "). Try the link below.";
+      status.textContent = box.dataset.failed
+        ? box.dataset.failed.replace("%(why)s", err.message)
+        : "The PDF could not be prepared (" + err.message + "). Try the link below.";
     });
 })();

@@ -1,0 +1,39 @@
+"""`GET /account/language/{lang}`: the language switch in the page header (web/i18n.py).
+
+A display preference only (it reads and changes no record), so a plain link: it needs no
+login (the login page offers it too) and no CSRF token. It is kept in a long-lived cookie
+(the same browser keeps it across logins) and in the session."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import RedirectResponse, Response
+
+from rplcare.web import i18n
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_back(url: str) -> str:
+    return url if url.startswith("/") and not url.startswith("//") else "/cases"
+
+
+@router.get("/account/language/{lang}")
+def set_language(request: Request, lang: str, next: str = "/cases") -> Response:
+    chosen = i18n.known(lang)
+    if chosen is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no language {lang[:20]!r} (offered: {', '.join(i18n.LANGS)})",
+        )
+    request.session["lang"] = chosen
+    response = RedirectResponse(_safe_back(next), status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        i18n.COOKIE,
+        chosen,
+        max_age=i18n.COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=bool(request.app.state.secure_cookies),
+    )
+    return response
