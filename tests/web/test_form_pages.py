@@ -328,8 +328,9 @@ def test_loss_outcomes_keep_the_after_loss_handout(web, example_text):
 
 
 def test_ongoing_milestone_and_outcome_errors(web, example_text):
-    """Rule: ongoing past 12 weeks keeps the pregnancy and adds the milestone; a bad outcome
-    saves nothing and says why at the field."""
+    """Rule: ongoing past 12 weeks keeps the pregnancy and adds the milestone, which the
+    ended pregnancy keeps (pregnancies[].reached_weeks); a bad outcome saves nothing and says
+    why at the field."""
     web.client.post("/api/cases", content=example_text, headers=web.h())
     web.login()
     r = _outcome(web, "example-bleeding", outcome="miscarriage", date="2026-11-20", ga="30+0")
@@ -341,6 +342,12 @@ def test_ongoing_milestone_and_outcome_errors(web, example_text):
     assert r.status_code == 422 and "not yet past 12 weeks" in r.text
     v = _confirmed(web, "example-bleeding", outcome="ongoing_12", date="2027-01-05")
     assert v.data["current_pregnancy"]["milestones"] == [{"weeks": 12, "date": "2027-01-05"}]
+    # when it ends, the milestone goes with it into the history, kept by an edit (hidden field)
+    v = _confirmed(web, "example-bleeding", outcome="termination", date="2027-01-12")
+    assert v.data["pregnancies"][-1]["reached_weeks"] == 12
+    n = len(v.data["pregnancies"]) - 1
+    edit = web.client.get("/cases/example-bleeding/edit")
+    assert f'name="p{n}_reached_weeks" value="12"' in edit.text
 
 
 def test_viewer_cannot_open_the_forms(web, example_text):
