@@ -161,7 +161,7 @@ def derive(
             prior_misc += p["outcome"] == "miscarriage"
     subsequent.sort(key=lambda t: t[0])
     rows: list[dict[str, Any]] = []
-    for end, outcome, ga, seen in subsequent:
+    for end, outcome, ga, reached in subsequent:
         rows.append(
             {
                 "outcome": outcome,
@@ -169,8 +169,8 @@ def derive(
                 "end_date": end,
                 "due_date": None,
                 # a milestone carried over from the current pregnancy counts without a GA
-                "reached_12": int((ga is not None and ga >= ONGOING_12) or seen >= 12),
-                "reached_24": int((ga is not None and ga >= ONGOING_24) or seen >= 24),
+                "reached_12": int((ga is not None and ga >= ONGOING_12) or reached >= 12),
+                "reached_24": int((ga is not None and ga >= ONGOING_24) or reached >= 24),
             }
         )
     current = latest.get("current_pregnancy")
