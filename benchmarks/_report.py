@@ -141,6 +141,18 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def skipped_row(name: str, result: dict[str, Any], width: int) -> tuple[Any, ...] | None:
+    """The table row of a backend the run skipped (its reason, blanks to `width` cells), or None."""
+    if "skipped" not in result:
+        return None
+    return (name, "skipped: " + str(result["skipped"]), *[""] * (width - 2))
+
+
+def section(title: str, load_before: Sequence[float], *paragraphs: str) -> str:
+    """A section body: its heading, the machine line, then the paragraphs, a blank line between."""
+    return "\n\n".join([f"## {title}", machine_line(load_before=load_before), *paragraphs])
+
+
 def _markers(name: str) -> tuple[str, str]:
     if not re.fullmatch(r"[a-z0-9_-]+", name):
         raise ValueError(f"section name {name!r}: use [a-z0-9_-]")

@@ -413,6 +413,15 @@ STAGE_LABELS = {
 }
 
 
+#: the figures of a run printed to stderr as it ends (progress of a long benchmark)
+PROGRESS_KEYS = ("rate_target", "achieved_rps", "p50_ms", "p99_ms", "errors")
+
+
+def _progress(run: dict[str, Any], *extra: str) -> None:
+    """One JSON line on stderr: the run's PROGRESS_KEYS and `extra` keys (None if absent)."""
+    print(json.dumps({k: run.get(k) for k in (*PROGRESS_KEYS, *extra)}), file=sys.stderr)
+
+
 def _med(runs: list[dict[str, Any]], key: str) -> float | None:
     vals = [r[key] for r in runs if isinstance(r.get(key), int | float)]
     return round(_report.median(vals), 2) if vals else None
@@ -560,23 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         for rate in rates:
             runs = [run(rate, args.seconds) for _ in range(args.repeat)]
             for r in runs:
-                print(
-                    json.dumps(
-                        {
-                            k: r.get(k)
-                            for k in (
-                                "rate_target",
-                                "achieved_rps",
-                                "p50_ms",
-                                "p99_ms",
-                                "errors",
-                                "server_cpu_ms_per_request",
-                                "server_waited_for_cpu_pct_of_wall",
-                            )
-                        }
-                    ),
-                    file=sys.stderr,
-                )
+                _progress(r, "server_cpu_ms_per_request", "server_waited_for_cpu_pct_of_wall")
             errors: dict[str, int] = {}
             for r in runs:
                 for k, v in r["errors"].items():
@@ -607,22 +600,7 @@ def main(argv: list[str] | None = None) -> int:
                     and step["achieved_rps"] >= 0.97 * rate
                 )
                 steps.append(step)
-                print(
-                    json.dumps(
-                        {
-                            k: step[k]
-                            for k in (
-                                "rate_target",
-                                "achieved_rps",
-                                "p50_ms",
-                                "p99_ms",
-                                "errors",
-                                "passed",
-                            )
-                        }
-                    ),
-                    file=sys.stderr,
-                )
+                _progress(step, "passed")
                 if not step["passed"]:
                     break
                 best = rate

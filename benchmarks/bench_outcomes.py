@@ -139,37 +139,25 @@ def run(name: str, url: str, n: int, repeat: int, seed: int) -> dict[str, Any]:
 
 
 def markdown(report: dict[str, Any], load_before: list[float]) -> str:
+    headers = ["backend", "fill s", "report by", "median s", "max s", "peak KiB"]
     rows = []
     for name, r in report["results"].items():
-        if "skipped" in r:
-            rows.append((name, "skipped: " + str(r["skipped"]), "", "", "", ""))
+        if skipped := _report.skipped_row(name, r, len(headers)):
+            rows.append(skipped)
             continue
         for by in ("overall", "age", "cause"):
             v = r.get(by) or {}
+            fill = r.get("fill_s") if by == "overall" else ""
             rows.append(
-                (
-                    name,
-                    r.get("fill_s") if by == "overall" else "",
-                    by,
-                    v.get("median_s"),
-                    v.get("max_s"),
-                    v.get("tracemalloc_peak_kib"),
-                )
+                (name, fill, by, v.get("median_s"), v.get("max_s"), v.get("tracemalloc_peak_kib"))
             )
-    return "\n".join(
-        [
-            "## Outcomes registry at scale",
-            "",
-            _report.machine_line(load_before=load_before),
-            "",
-            f"`python benchmarks/bench_outcomes.py --patients {report['patients']} --repeat "
-            f"{report['repeat']}`: the store filled in bulk, then the registry report computed "
-            "repeatedly (median and worst of the repeats, peak traced memory of one).",
-            "",
-            _report.table(
-                ["backend", "fill s", "report by", "median s", "max s", "peak KiB"], rows
-            ),
-        ]
+    return _report.section(
+        "Outcomes registry at scale",
+        load_before,
+        f"`python benchmarks/bench_outcomes.py --patients {report['patients']} --repeat "
+        f"{report['repeat']}`: the store filled in bulk, then the registry report computed "
+        "repeatedly (median and worst of the repeats, peak traced memory of one).",
+        _report.table(headers, rows),
     )
 
 

@@ -262,10 +262,11 @@ def run_backend(name: str, url: str, clients: int, seconds: float, workdir: Path
 
 
 def markdown(report: dict[str, Any], load_before: list[float]) -> str:
+    headers = ["backend", "requests/s", "p50 ms", "p99 ms", "cases", "errors", "lost writes"]
     rows = []
     for name, r in report["results"].items():
-        if "skipped" in r:
-            rows.append((name, "skipped: " + str(r["skipped"]), "", "", "", "", ""))
+        if skipped := _report.skipped_row(name, r, len(headers)):
+            rows.append(skipped)
             continue
         lat = r.get("latency_ms") or {}
         rows.append(
@@ -279,22 +280,14 @@ def markdown(report: dict[str, Any], load_before: list[float]) -> str:
                 r.get("writes_lost"),
             )
         )
-    return "\n".join(
-        [
-            "## Web API under concurrent clients",
-            "",
-            _report.machine_line(load_before=load_before),
-            "",
-            f"`python benchmarks/bench_web.py --seconds {report['seconds']:g} --clients "
-            f"{report['clients']}`: each client loops POST /api/cases + GET its assessment "
-            "(uvicorn in a subprocess on loopback, the clients in this process); every "
-            "acknowledged case is read back afterwards (lost writes).",
-            "",
-            _report.table(
-                ["backend", "requests/s", "p50 ms", "p99 ms", "cases", "errors", "lost writes"],
-                rows,
-            ),
-        ]
+    return _report.section(
+        "Web API under concurrent clients",
+        load_before,
+        f"`python benchmarks/bench_web.py --seconds {report['seconds']:g} --clients "
+        f"{report['clients']}`: each client loops POST /api/cases + GET its assessment "
+        "(uvicorn in a subprocess on loopback, the clients in this process); every "
+        "acknowledged case is read back afterwards (lost writes).",
+        _report.table(headers, rows),
     )
 
 

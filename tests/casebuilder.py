@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
+
+from hypothesis import strategies as st
 
 from rplcare.case.loader import load_case
 from rplcare.reasoning.assess import Assessment, assess
@@ -55,3 +58,19 @@ def statuses(a: Assessment) -> dict[str, str]:
 
 def finding_ids(a: Assessment) -> set[str]:
     return set(a.findings.ids)
+
+
+def drawn_case(draw: Any, bmis: Sequence[int], **fields: Any) -> dict[str, Any]:
+    """For Hypothesis strategies: a case assessed on TODAY whose patient has a drawn age
+    (20-45), BMI (one of `bmis`) and smoking, then `fields` (already drawn) as top-level keys."""
+    data: dict[str, Any] = {
+        "format": "rplcare.case/1",
+        "id": "gen",
+        "assessed_on": TODAY.isoformat(),
+        "patient": {
+            "age_years": draw(st.integers(20, 45)),
+            "bmi": draw(st.sampled_from(bmis)),
+            "smoking": draw(st.booleans()),
+        },
+    }
+    return {**data, **fields}

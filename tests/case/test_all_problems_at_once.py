@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casebuilder import TODAY, case
+from casebuilder import TODAY, case, drawn_case
 from rplcare.case.errors import CaseError
 from rplcare.case.loader import load_case
 from rplcare.case.salvage import _path_key
@@ -206,18 +206,7 @@ def valid_cases(draw: Any) -> dict[str, Any]:
     if draw(st.booleans()):
         tpo = draw(st.sampled_from(["positive", "negative"]))
         results.append({"test": "tpo_antibodies", "value": tpo, "date": day.isoformat()})
-    data: dict[str, Any] = {
-        "format": "rplcare.case/1",
-        "id": "gen",
-        "assessed_on": TODAY.isoformat(),
-        "patient": {
-            "age_years": draw(st.integers(20, 45)),
-            "bmi": draw(st.sampled_from([19, 24, 31])),
-            "smoking": draw(st.booleans()),
-        },
-        "pregnancies": pregnancies,
-        "results": results,
-    }
+    data = drawn_case(draw, [19, 24, 31], pregnancies=pregnancies, results=results)
     if draw(st.booleans()):
         ga = draw(st.integers(5 * 7, 12 * 7))
         cp: dict[str, Any] = {"lmp": (TODAY - timedelta(days=ga)).isoformat()}

@@ -276,3 +276,45 @@ def test_milestones_recorded_from_the_case_page_reach_the_registry(store_url):
         assert r["ongoing_24_next_pregnancy"]["numerator"] == 1
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize(("reached", "expected"), [(None, (0, 0)), (12, (1, 0)), (24, (1, 1))])
+def test_a_milestone_carried_into_an_ended_pregnancy_counts_without_a_ga(reached, expected):
+    """Rule (docs/outcomes.md, ongoing past 12+0 / 24+0): a subsequent pregnancy that ended
+    with no GA (a termination) after being seen ongoing past 12 or 24 weeks
+    (pregnancies[].reached_weeks) is known to have reached that mark; 24 implies 12."""
+    preg = {"outcome": "termination", "date": "2024-09-01"}
+    if reached is not None:
+        preg["reached_weeks"] = reached
+    f = derive({"assessed_on": "2024-10-01", "pregnancies": [preg]})
+    assert (f.pregnancies[0]["reached_12"], f.pregnancies[0]["reached_24"]) == expected
+
+
+def test_the_milestone_is_not_lost_when_an_undated_pregnancy_ends(store_url):
+    """Rule (repository.record_outcome, docs/case-format-extensions.md): a pregnancy with no
+    dating seen ongoing past 12 then 24 weeks that ends with no GA (a termination) keeps the
+    furthest milestone (reached_weeks: 24), and the registry still counts the next pregnancy
+    as ongoing past 12+0 and 24+0 once it has ended."""
+    store = Store(store_url)
+    try:
+        with store.write() as s:
+            user = repo.create_user(s, "dr_m", "clinician")
+            repo.create_case(s, {**CASE, "current_pregnancy": {"conception": "natural"}}, user)
+            repo.record_outcome(s, "oc-1", "ongoing_12", "2024-05-20", user)
+            repo.record_outcome(s, "oc-1", "ongoing_24", "2024-08-12", user)
+            repo.record_outcome(s, "oc-1", "termination", "2024-08-20", user)
+            latest = repo.latest_version(s, "oc-1").data
+        assert "current_pregnancy" not in latest
+        assert latest["pregnancies"][-1] == {
+            "outcome": "termination",
+            "date": "2024-08-20",
+            "conception": "natural",
+            "reached_weeks": 24,
+        }
+        with store.read() as s:
+            r = registry.compute(s, registry.Options(today=date(2024, 8, 21)))
+        assert r["ongoing_12_next_pregnancy"]["numerator"] == 1
+        assert r["ongoing_24_next_pregnancy"]["numerator"] == 1
+        assert r["ongoing_24_next_pregnancy"]["denominator"] == 1
+    finally:
+        store.dispose()

@@ -9,13 +9,14 @@ long run (`RPLCARE_LONG=1 pytest -m slow tests/reasoning/test_one_plan.py`, `mak
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from casebuilder import TODAY, drawn_case
 from rplcare.case.errors import CaseError
 from rplcare.case.loader import load_case
 from rplcare.knowledge import get_kb
@@ -23,7 +24,6 @@ from rplcare.knowledge.loader import conflict_side_holds
 from rplcare.reasoning.assess import assess
 from rplcare.reasoning.engine import population_holds
 
-TODAY = date(2026, 11, 23)
 CONDITIONS = [
     "diabetes_type1",
     "hypothyroidism",
@@ -180,21 +180,14 @@ def current_pregnancy(draw: Any) -> dict[str, Any] | None:
 @st.composite
 def cases(draw: Any) -> dict[str, Any]:
     cp = draw(current_pregnancy())
-    data: dict[str, Any] = {
-        "format": "rplcare.case/1",
-        "id": "gen",
-        "assessed_on": TODAY.isoformat(),
-        "patient": {
-            "age_years": draw(st.integers(20, 45)),
-            "bmi": draw(st.sampled_from([18, 23, 31, 37])),
-            "smoking": draw(st.booleans()),
-            "conditions": draw(st.lists(st.sampled_from(CONDITIONS), unique=True, max_size=3)),
-            "medications": draw(st.lists(st.sampled_from(MEDS), unique=True, max_size=3)),
-        },
-        "gestational_carrier": bool(cp) and draw(st.booleans()) and draw(st.booleans()),
-        "pregnancies": draw(st.lists(past_pregnancy(), min_size=0, max_size=5)),
-        "results": draw(results()),
-    }
+    data = drawn_case(draw, [18, 23, 31, 37])
+    data["patient"]["conditions"] = draw(
+        st.lists(st.sampled_from(CONDITIONS), unique=True, max_size=3)
+    )
+    data["patient"]["medications"] = draw(st.lists(st.sampled_from(MEDS), unique=True, max_size=3))
+    data["gestational_carrier"] = bool(cp) and draw(st.booleans()) and draw(st.booleans())
+    data["pregnancies"] = draw(st.lists(past_pregnancy(), min_size=0, max_size=5))
+    data["results"] = draw(results())
     if cp:
         data["current_pregnancy"] = cp
         if cp.get("symptoms") or draw(st.booleans()):

@@ -205,6 +205,14 @@ def _outcome(web, case_id, **fields):
     return web.client.post(f"/cases/{case_id}/outcome", data=data, follow_redirects=False)
 
 
+def _confirmed(web, case_id, **fields):
+    """The outcome recorded with its confirmation: saved (303); the case's latest version."""
+    r = _outcome(web, case_id, confirm="yes", **fields)
+    assert r.status_code == 303
+    with web.app.state.store.read() as s:
+        return repo.latest_version(s, case_id)
+
+
 #: pregnant since an LMP of 25 February (28-day cycle, a heartbeat seen): 38+2 on 20 November
 TERM_CASE = """
 id: term-1
@@ -279,12 +287,10 @@ def test_a_termination_is_not_recorded_as_a_loss(web):
     its count of losses is the classification's (the two miscarriages, not three)."""
     web.client.post("/api/cases", content=TERM_CASE, headers=web.h())
     web.login()
-    r = _outcome(web, "term-1", outcome="termination", date="2026-04-10", confirm="yes")
-    assert r.status_code == 303
+    v = _confirmed(web, "term-1", outcome="termination", date="2026-04-10")
+    assert v.event == "outcome_recorded"
+    assert v.data["pregnancies"][-1]["outcome"] == "termination"
     with web.app.state.store.read() as s:
-        v = repo.latest_version(s, "term-1")
-        assert v.event == "outcome_recorded"
-        assert v.data["pregnancies"][-1]["outcome"] == "termination"
         assert not repo.is_lost(repo.case_versions(s, "term-1"))
         assessment = repo.assessment_for(s, v)
     assert assessment["classification"]["losses_counted"] == 2
@@ -315,18 +321,16 @@ def test_loss_outcomes_keep_the_after_loss_handout(web, example_text):
     calendar events)."""
     web.client.post("/api/cases", content=example_text, headers=web.h())
     web.login()
-    r = _outcome(web, "example-bleeding", outcome="ectopic", date="2026-11-20", confirm="yes")
-    assert r.status_code == 303
-    with web.app.state.store.read() as s:
-        v = repo.latest_version(s, "example-bleeding")
-        assert v.event == "loss_recorded" and v.data["pregnancies"][-1]["outcome"] == "ectopic"
+    v = _confirmed(web, "example-bleeding", outcome="ectopic", date="2026-11-20")
+    assert v.event == "loss_recorded" and v.data["pregnancies"][-1]["outcome"] == "ectopic"
     ics = web.client.get("/cases/example-bleeding/schedule.ics")
     assert "BEGIN:VEVENT" not in ics.text
 
 
 def test_ongoing_milestone_and_outcome_errors(web, example_text):
-    """Rule: ongoing past 12 weeks keeps the pregnancy and adds the milestone; a bad outcome
-    saves nothing and says why at the field."""
+    """Rule: ongoing past 12 weeks keeps the pregnancy and adds the milestone, which the
+    ended pregnancy keeps (pregnancies[].reached_weeks); a bad outcome saves nothing and says
+    why at the field."""
     web.client.post("/api/cases", content=example_text, headers=web.h())
     web.login()
     r = _outcome(web, "example-bleeding", outcome="miscarriage", date="2026-11-20", ga="30+0")
@@ -336,11 +340,14 @@ def test_ongoing_milestone_and_outcome_errors(web, example_text):
     # on 2026-11-20 she is 6+1 (LMP-equivalent 2026-10-08): not yet past 12 weeks
     r = _outcome(web, "example-bleeding", outcome="ongoing_12", date="2026-11-20", confirm="yes")
     assert r.status_code == 422 and "not yet past 12 weeks" in r.text
-    r = _outcome(web, "example-bleeding", outcome="ongoing_12", date="2027-01-05", confirm="yes")
-    assert r.status_code == 303
-    with web.app.state.store.read() as s:
-        v = repo.latest_version(s, "example-bleeding")
-        assert v.data["current_pregnancy"]["milestones"] == [{"weeks": 12, "date": "2027-01-05"}]
+    v = _confirmed(web, "example-bleeding", outcome="ongoing_12", date="2027-01-05")
+    assert v.data["current_pregnancy"]["milestones"] == [{"weeks": 12, "date": "2027-01-05"}]
+    # when it ends, the milestone goes with it into the history, kept by an edit (hidden field)
+    v = _confirmed(web, "example-bleeding", outcome="termination", date="2027-01-12")
+    assert v.data["pregnancies"][-1]["reached_weeks"] == 12
+    n = len(v.data["pregnancies"]) - 1
+    edit = web.client.get("/cases/example-bleeding/edit")
+    assert f'name="p{n}_reached_weeks" value="12"' in edit.text
 
 
 def test_viewer_cannot_open_the_forms(web, example_text):

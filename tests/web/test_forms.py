@@ -147,13 +147,15 @@ def test_milestones_recorded_by_the_outcome_form_survive_an_edit():
 
 
 def test_fields_the_form_does_not_show_survive_an_edit():
-    """Rule: a past pregnancy's LMP (carried by the outcome form) and a result's comparator
-    (a bound such as "<2" IU/L) come back as stored, in every row kind that holds them."""
+    """Rule: a past pregnancy's LMP and furthest milestone (carried by the outcome form) and a
+    result's comparator (a bound such as "<2" IU/L) come back as stored, in every row kind
+    that holds them."""
     stored = canonical_case(
         {
             "patient": {"age_years": 34},
             "pregnancies": [
-                {"outcome": "live_birth", "ga": "39+0", "date": "2025-10-01", "lmp": "2025-01-01"}
+                {"outcome": "live_birth", "ga": "39+0", "date": "2025-10-01", "lmp": "2025-01-01"},
+                {"outcome": "termination", "date": "2026-03-01", "reached_weeks": 12},
             ],
             "results": [
                 {

@@ -213,6 +213,10 @@ class PastPregnancy(Model):
     #: the LMP of this pregnancy (the outcome form carries the current pregnancy's LMP over), so
     #: the record checks can compare the GA recorded at a birth with the one its dates give
     lmp: Day | None = None
+    #: the furthest milestone (12 or 24 weeks) the pregnancy was seen ongoing past while it was
+    #: the current pregnancy (the outcome form carries it over; the outcomes registry counts it
+    #: as reached even when the pregnancy has no GA and no dating)
+    reached_weeks: Literal[12, 24] | None = None
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> PastPregnancy:

@@ -150,26 +150,27 @@ def derive(
     last_record = max(_day(latest.get("assessed_on")) or latest_written, index)
     age = _age(first, latest, index)
     prior_losses = prior_misc = 0
-    subsequent: list[tuple[date, str, int | None]] = []
+    subsequent: list[tuple[date, str, int | None, int]] = []
     for p in latest.get("pregnancies") or []:
         after, end, outcome, ga = _past(p, index)
         if after:
             assert end is not None
-            subsequent.append((end, outcome, ga))
+            subsequent.append((end, outcome, ga, int(p.get("reached_weeks") or 0)))
         else:
             prior_losses += p["outcome"] in LOSSES
             prior_misc += p["outcome"] == "miscarriage"
     subsequent.sort(key=lambda t: t[0])
     rows: list[dict[str, Any]] = []
-    for end, outcome, ga in subsequent:
+    for end, outcome, ga, reached in subsequent:
         rows.append(
             {
                 "outcome": outcome,
                 "ga_days": ga,
                 "end_date": end,
                 "due_date": None,
-                "reached_12": int(ga is not None and ga >= ONGOING_12),
-                "reached_24": int(ga is not None and ga >= ONGOING_24),
+                # a milestone carried over from the current pregnancy counts without a GA
+                "reached_12": int((ga is not None and ga >= ONGOING_12) or reached >= 12),
+                "reached_24": int((ga is not None and ga >= ONGOING_24) or reached >= 24),
             }
         )
     current = latest.get("current_pregnancy")

@@ -1155,7 +1155,8 @@ def record_outcome(
 
     An ending (live birth, loss, termination) moves `current_pregnancy` into `pregnancies[]`
     with the date, the GA (given, else the assessment's dating carried forward to `on`), the
-    conception, whether a heartbeat was seen and the birth weight; "ongoing past 12 / 24
+    conception, whether a heartbeat was seen, the furthest milestone recorded (`reached_weeks`)
+    and the birth weight; "ongoing past 12 / 24
     weeks" adds a milestone to the current pregnancy. Every problem is raised at once as a
     CaseError and nothing is saved. `dry_run`: check and return the case as it would be
     stored, without saving (the confirmation step).
@@ -1228,6 +1229,9 @@ def record_outcome(
             past["lmp"] = current["lmp"]
         if any(sc.get("heartbeat") for sc in current.get("scans", [])):
             past["heartbeat_seen"] = True
+        reached = [m["weeks"] for m in current.get("milestones", []) if m.get("weeks")]
+        if reached:  # the milestones end with the pregnancy: the furthest one is kept
+            past["reached_weeks"] = max(reached)
         if weight is not None:
             past["birth_weight_g"] = weight
         data.setdefault("pregnancies", []).append(past)

@@ -72,6 +72,7 @@ PREGNANCY = [
     ("missed", "bool"),
     ("birth_weight_g", "text"),
     ("lmp", "text"),  # carried by the outcome form; a hidden field of the row
+    ("reached_weeks", "text"),  # carried by the outcome form (12 or 24); a hidden field
 ]
 RESULT = [
     ("test", "text"),
@@ -262,6 +263,9 @@ def parse(form: Mapping[str, Any], lists: Mapping[str, list[str]] | None = None)
     if partner:
         data["partner"] = partner
     pregnancies = items("p", PREGNANCY, "pregnancies")
+    for p in pregnancies:  # 12 or 24, a number in the case file
+        if str(p.get("reached_weeks", "")).isdigit():
+            p["reached_weeks"] = int(p["reached_weeks"])
     if pregnancies:
         data["pregnancies"] = pregnancies
 

@@ -44,20 +44,17 @@ class DocumentOptions:
         return urlencode({"definition": self.definition, "luteal_policy": self.luteal_policy})
 
 
+def _one_of(allowed: tuple[str, ...], description: str) -> Any:
+    """A query parameter taking one of `allowed` (listed as its enum in the OpenAPI schema)."""
+    return Query(description=description, json_schema_extra={"enum": list(allowed)})
+
+
 def document_options(
     definition: Annotated[
-        str,
-        Query(
-            description="RPL definition the assessment uses",
-            json_schema_extra={"enum": list(DEFINITIONS)},
-        ),
+        str, _one_of(DEFINITIONS, "RPL definition the assessment uses")
     ] = DEFAULT_DEFINITION,
     luteal_policy: Annotated[
-        str,
-        Query(
-            description="Luteal-phase support policy",
-            json_schema_extra={"enum": list(LUTEAL_POLICIES)},
-        ),
+        str, _one_of(LUTEAL_POLICIES, "Luteal-phase support policy")
     ] = DEFAULT_LUTEAL_POLICY,
 ) -> DocumentOptions:
     problems: list[tuple[str, str, tuple[str, ...]]] = []
