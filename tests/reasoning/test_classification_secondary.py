@@ -72,6 +72,16 @@ TABLE = [
         "primary",
     ),
     (
+        "termination with no GA, seen ongoing past 24 weeks (reached_weeks 24), before the losses",
+        [{"outcome": "termination", "reached_weeks": 24, "year": 2017}, _m("2020"), _m("2021")],
+        "secondary",
+    ),
+    (
+        "termination with no GA, seen ongoing past 12 weeks only, before the losses",
+        [{"outcome": "termination", "reached_weeks": 12, "year": 2017}, _m("2020"), _m("2021")],
+        "primary",
+    ),
+    (
         "preterm live birth at 23+0 before the losses",
         [_lb("2016", ga="23+0"), _m("2020"), _m("2021")],
         "secondary",

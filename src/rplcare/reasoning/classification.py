@@ -7,6 +7,7 @@ from typing import Literal
 
 from rplcare.case.model import Case, PastPregnancy
 from rplcare.knowledge import KnowledgeBase
+from rplcare.pregnancy.gestation import parse_ga
 
 Definition = Literal["eshre2022", "asrm2012", "rcog2023"]
 DEFINITIONS: tuple[str, ...] = ("eshre2022", "asrm2012", "rcog2023")
@@ -67,9 +68,13 @@ def is_second_trimester_loss(p: PastPregnancy, kb: KnowledgeBase) -> bool:
 
 def reached_viability_mark(p: PastPregnancy, kb: KnowledgeBase) -> bool:
     """A pregnancy that went beyond the mark secondary RPL is counted from: a live birth, or
-    any pregnancy whose GA reached `class.secondary_reached_days`."""
-    return p.outcome == "live_birth" or (
-        p.ga is not None and p.ga >= kb.param("class.secondary_reached_days")
+    any pregnancy whose GA reached `class.secondary_reached_days` (its GA at the end, or a
+    milestone recorded while it was ongoing, `reached_weeks`, when it ended with no GA)."""
+    mark = kb.param("class.secondary_reached_days")
+    return (
+        p.outcome == "live_birth"
+        or (p.ga is not None and p.ga >= mark)
+        or (p.reached_weeks is not None and parse_ga(p.reached_weeks) >= mark)
     )
 
 
