@@ -29,7 +29,7 @@ from rplcare.reasoning.actions import (
 from rplcare.reasoning.classification import DEFINITIONS, Classification, classify
 from rplcare.reasoning.engine import PopulationContext, Rec, recommend
 from rplcare.reasoning.findings import FindingSet
-from rplcare.reasoning.rules import compute_findings
+from rplcare.reasoning.rules import bound_notes, compute_findings
 from rplcare.util import jsonio
 
 FORMAT = "rplcare.assessment/1"
@@ -172,6 +172,7 @@ def assess(
         if r.id in case.asked_about and r.status == "not_recommended":
             r.extra["asked_about"] = True
     warnings = list(case.warnings)
+    warnings.extend(f"results[{i}]: {note}" for i, note in bound_notes(case, kb))
     pregnancy = None
     if parts is not None:
         statuses = {r.id: r.status for r in recs}
