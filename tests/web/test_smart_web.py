@@ -183,3 +183,58 @@ def test_web_app_cds_cards_link_to_its_smart_launch(
     assert cards
     smart = {lk["url"] for c in cards for lk in c.get("links") or [] if lk["type"] == "smart"}
     assert smart == expected
+
+
+def test_smart_plan_page_names_what_of_the_chart_was_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the chart of test_smart_launch plus one TSH the case model refuses (a negative value)
+    seen: dict[str, Any] = {}
+    inner = _ehr(seen).handler
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        resp = inner(req)
+        if req.url.path.endswith("/Observation"):
+            page = resp.json()
+            page["entry"].append(
+                {
+                    "resource": {
+                        "resourceType": "Observation",
+                        "id": "neg-tsh",
+                        "status": "final",
+                        "subject": {"reference": seen_patient(page)},
+                        "code": {"coding": [{"system": "http://loinc.org", "code": "3016-3"}]},
+                        "effectiveDateTime": "2026-10-01",
+                        "valueQuantity": {"value": -3, "unit": "mIU/L"},
+                    }
+                }
+            )
+            return httpx.Response(200, json=page)
+        return resp
+
+    def seen_patient(page: dict[str, Any]) -> str:
+        return next(
+            e["resource"]["subject"]["reference"]
+            for e in page["entry"]
+            if "subject" in e["resource"]
+        )
+
+    from rplcare.web.app import create_app
+
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    app = create_app(
+        f"sqlite:///{tmp_path / 'w.db'}",
+        secret_key="k",
+        secure_cookies=False,
+        smart_http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    with TestClient(app) as client:
+        r = client.get(
+            "/smart/launch", params={"iss": ISS, "launch": "xyz"}, follow_redirects=False
+        )
+        state = parse_qs(urlsplit(r.headers["location"]).query)["state"][0]
+        r = client.get("/smart/callback", params={"code": "c1", "state": state})
+    assert r.status_code == 200, r.text
+    assert "left out of the chart: Observation/neg-tsh" in r.text
+    assert "Low-dose aspirin + prophylactic-dose heparin" in r.text  # the rest is assessed

@@ -215,11 +215,17 @@ def _plan_html(
     try:
         entries, truncated = _gather(req, fetcher)
         mapped = case_from_entries(entries, patient_id=patient, assessed_on=today)
-        case, _dropped = readable_case(mapped.case, mapped.sources, today=today)
+        case, dropped = readable_case(mapped.case, mapped.sources, today=today)
     except (_NoData, MappingError, CaseError) as exc:
         logger.warning("SMART launch: chart not readable (%s)", type(exc).__name__)
         raise HTTPException(502, "the patient's chart could not be read") from None
     if truncated:
         logger.warning("SMART launch: chart read in part (page bound): %s", truncated)
     a = assess(case, today=today)
-    return render_report_html(a.to_dict(), case.model_dump(mode="json", exclude_none=True))
+    data = a.to_dict()
+    # what of the chart the plan did not use, as the CDS info card says it
+    left_out = [f"left out of the chart: {u.line()}" for u in dropped]
+    if truncated:
+        left_out.append(f"chart read in part (page bound): {', '.join(truncated)}")
+    data["warnings"] = [*data["warnings"], *left_out]
+    return render_report_html(data, case.model_dump(mode="json", exclude_none=True))
