@@ -74,6 +74,7 @@ result = st.fixed_dictionaries(
         "reference_high": st.floats(-5, 500),
         "method": st.sampled_from(["3d_ultrasound", "mri", "laser"]),
         "finding": st.sampled_from(["normal", "septate_uterus", "weird"]),
+        "comparator": st.sampled_from(["<", "<=", ">", ">=", "ad", ""]),
     },
 )
 pregnancy = st.fixed_dictionaries(

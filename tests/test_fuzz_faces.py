@@ -122,6 +122,24 @@ TOKENS = [
     "patient",
 ]
 
+# results as labs write them in a valueString (issue 15 §2): bounds, words, look-alikes
+LAB_STRINGS = [
+    "<0.1",
+    "> 1000 mIU/mL",
+    "≤5",
+    "≥ 80 [GPL'U]",
+    "<5 m[IU]/mL",
+    "=<0.3",
+    "negative",
+    "Non-reactive",
+    "< 0,1",
+    "5.2 (H)",
+    "1e999",
+    "-1e-999 mIU/L",
+    ">",
+    "<<5",
+    "0" * 40,
+]
 json_leaf = st.one_of(
     st.none(),
     st.booleans(),
@@ -129,6 +147,7 @@ json_leaf = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
     st.sampled_from(["2026-13-45", "2026-02-30", "Patient/x", "urn:uuid:1", "", "\x00", "8+0"]),
+    st.sampled_from(LAB_STRINGS),
 )
 json_value = st.recursive(
     json_leaf,
@@ -183,8 +202,13 @@ def _mutate_tree(data: st.DataObject, value: Any, max_ops: int = 4) -> Any:
         parent = value
         for p in path[:-1]:
             parent = parent[p]
-        op = data.draw(st.sampled_from(["replace", "delete", "resourceType", "duplicate"]))
-        if op == "delete":
+        op = data.draw(
+            st.sampled_from(["replace", "delete", "resourceType", "duplicate", "valueString"])
+        )
+        if op == "valueString" and isinstance(parent, dict) and "valueQuantity" in parent:
+            del parent["valueQuantity"]  # the result as text, as many labs send it
+            parent["valueString"] = data.draw(st.sampled_from(LAB_STRINGS) | st.text(max_size=12))
+        elif op == "delete":
             del parent[path[-1]]
         elif op == "resourceType" and isinstance(parent, dict):
             parent["resourceType"] = data.draw(json_value)

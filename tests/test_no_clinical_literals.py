@@ -84,9 +84,10 @@ FACES: dict[str, tuple[tuple[float, ...], str]] = {
     "interop/fhir/importer.py": ((50, 60, 64), "problems listed, text shown, resource-type length"),
     "interop/fhir/jsonutil.py": ((7, 8, 55, 64), "weeks to days (7); id and hash lengths"),
     "interop/fhir/read.py": (
-        (2, 3, 4, 5, 6, 9, 10, 1000),
+        (2, 3, 4, 5, 6, 9, 10, 64, 1000),
         "outcome ranking order (2-6, 9 = unranked), reading rounds, ISO-date and ICD-10 category "
-        "lengths (10, 4, 3), reference path parts (2), unit factor (x1000)",
+        "lengths (10, 4, 3), reference path parts (2), unit factor (x1000), longest valueString "
+        "read as a number (64 characters)",
     ),
     "interop/fhir/write.py": ((16,), "id hash length"),
     "interop/fhir/bulk.py": (

@@ -3,8 +3,11 @@ scripts/fhir-npm-deps.sh from tests/interop/node/package-lock.json; skipped when
 
 Rules checked (issue 15): the importer never crashes on any HL7 R4 example (it maps, or says
 why it cannot, as a MappingError / CaseError); every export (case Bundle and assessment
-Bundle of each example case) passes FHIR.js, the HL7 JSON schema and the R4 invariants in
-tests/interop/node/validate.js.
+Bundle of each example case) passes FHIR.js, the HL7 JSON schema and every error-level R4 core
+invariant (tests/interop/node/validate.js reads them from the core StructureDefinitions in the
+examples package: the resource's, its backbone elements', and every datatype's and Extension's
+in it). The invariant evaluator agrees with the HL7 publisher: the official examples of the
+resource types rplcare exports pass it.
 """
 
 from __future__ import annotations
@@ -86,6 +89,43 @@ def test_exports_pass_fhirjs_json_schema_and_r4_invariants(tmp_path: Path) -> No
         if r["fhirjs"] or r["schema"] or r["invariants"]
     }
     assert problems == {}
+    assert [r["unevaluated"] for r in rows] == [[]] * len(rows)  # every invariant evaluated
+    # the exports' references, extensions, periods and entries were checked (R4 core keys)
+    keys = {k for r in rows for k in r["keys"]}
+    assert {"bdl-7", "dom-3", "ele-1", "ext-1", "ref-1", "per-1", "obs-6"} <= keys
+
+
+# the resource types rplcare writes (interop/fhir/write.py and export.py)
+EXPORTED = (
+    "Patient",
+    "Condition",
+    "Procedure",
+    "Observation",
+    "MedicationStatement",
+    "MedicationRequest",
+    "ServiceRequest",
+    "CarePlan",
+    "DetectedIssue",
+    "Provenance",
+)
+
+
+@needs_npm
+def test_invariant_evaluator_passes_the_official_examples_of_exported_types() -> None:
+    files = sorted(p for t in EXPORTED for p in EXAMPLES.glob(f"{t}-*.json"))
+    assert len(files) > 100
+    proc = subprocess.run(
+        ["node", str(NODE_DIR / "validate.js"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+        cwd=NODE_DIR,
+    )
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == len(files)
+    assert {Path(r["file"]).name: r["invariants"] for r in rows if r["invariants"]} == {}
+    assert sum(r["checked"] for r in rows) > 5000
 
 
 @needs_npm
@@ -117,3 +157,48 @@ def test_each_validator_catches_a_broken_resource(tmp_path: Path) -> None:
     (row,) = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert row["fhirjs"] and row["schema"]
     assert row["invariants"] == ["Observation/x obs-6"]
+
+
+@needs_npm
+def test_datatype_and_extension_invariants_are_checked_inside_a_bundle(tmp_path: Path) -> None:
+    # a Period ending before it starts (per-1), an extension with a value and extensions
+    # (ext-1), a local reference with nothing contained (ref-1): each in an entry's resource
+    bad = tmp_path / "bad-bundle.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [
+                    {
+                        "resource": {
+                            "resourceType": "CarePlan",
+                            "id": "cp",
+                            "status": "active",
+                            "intent": "plan",
+                            "subject": {"reference": "#nobody"},
+                            "period": {"start": "2026-11-23", "end": "2026-11-01"},
+                            "extension": [
+                                {
+                                    "url": "https://rplcare.org/x",
+                                    "valueString": "a",
+                                    "extension": [{"url": "y", "valueString": "b"}],
+                                }
+                            ],
+                        }
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        ["node", str(NODE_DIR / "validate.js"), str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=NODE_DIR,
+    )
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert row["invariants"] == ["CarePlan/cp ext-1", "CarePlan/cp per-1", "CarePlan/cp ref-1"]

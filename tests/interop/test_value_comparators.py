@@ -164,3 +164,119 @@ def test_hl7_example_quantity_with_comparator_is_read() -> None:
     [r] = case.results
     assert (r.code, r.comparator, r.value) == ("anticardiolipin_igg", ">", 60)
     assert _is_positive(r, get_kb()) == (True, False)  # above 60 is above 40 GPL
+
+
+# --- a bound a rule cannot compare is said, with its path (issue 15 §2) ------------------------
+# Expected sentences written by hand from the rule sections: TSH, free T4 and TPO are read as
+# numbers by the thyroid rules and the work-up; hCG by the early-pregnancy calculators only
+# during a current pregnancy; an aCL bound decides the 40 GPL / MPL limit only from one side.
+
+TSH_NOTE = (
+    "results[0]: '< 0.01 mIU/L' is a bound, not a value; treated as not measured for the "
+    "thyroid rules and the work-up (counted as not tested)"
+)
+
+
+def test_a_tsh_bound_is_a_warning_naming_its_path_and_the_rules() -> None:
+    case = _case(
+        {"test": "tsh", "value": 0.01, "unit": "mIU/L", "comparator": "<", "date": "2026-10-01"}
+    )
+    a = assess(case, today=TODAY)
+    assert TSH_NOTE in a.warnings
+    assert "gap.thyroid_function" in a.findings  # said: counted as not tested
+
+
+def test_an_acl_bound_on_one_side_of_the_limit_is_tested_and_needs_no_warning() -> None:
+    la = {"test": "lupus_anticoagulant", "value": "negative", "date": "2026-10-01"}
+    case = _case(la, _acl("<", 5))
+    a = assess(case, today=TODAY)
+    assert not [w for w in a.warnings if w.startswith("results[1]")]
+    # the work-up counts the aCL as tested: the APS criteria read it (below 5 is below 40)
+    assert "done.antiphospholipid" in a.findings
+    assert "gap.antiphospholipid" not in a.findings
+
+
+def test_an_acl_bound_that_decides_nothing_is_a_titre_unknown_warning() -> None:
+    a = assess(_case(_acl("<", 60)), today=TODAY)
+    assert (
+        "results[0]: '< 60 GPL' is a bound, not a value; its titre is unknown for the APS "
+        "laboratory criterion"
+    ) in a.warnings
+
+
+def test_an_hcg_bound_is_a_warning_only_in_a_current_pregnancy() -> None:
+    hcg = {"test": "hcg", "value": 5, "unit": "IU/L", "comparator": "<", "date": "2026-11-20"}
+    not_pregnant = assess(_case(hcg), today=TODAY)
+    assert not [w for w in not_pregnant.warnings if w.startswith("results[0]")]
+    pregnant = load_case(
+        {
+            "id": "cmp-preg",
+            "assessed_on": "2026-11-22",
+            "patient": {"age_years": 33},
+            "pregnancies": LOSSES,
+            "current_pregnancy": {"lmp": "2026-10-06"},
+            "results": [hcg],
+        },
+        today=TODAY,
+    )
+    a = assess(pregnant, today=TODAY)
+    assert (
+        "results[0]: '< 5 IU/L' is a bound, not a value; treated as not measured for the hCG "
+        "calculators"
+    ) in a.warnings
+
+
+def test_cds_info_card_names_the_bound_by_its_fhir_reference(caplog) -> None:
+    from fastapi.testclient import TestClient
+
+    from rplcare.interop.cds import SERVICE_PATIENT_VIEW, create_cds_app
+
+    case = _case({"test": "lupus_anticoagulant", "value": "negative", "date": "2026-10-01"})
+    entries = case_to_bundle(case)["entry"]
+    patient = entries[0]["resource"]
+    observations = [e for e in entries if e["resource"]["resourceType"] == "Observation"]
+    observations.append(
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "id": "tsh-bound",
+                "status": "final",
+                "subject": {"reference": f"Patient/{patient['id']}"},
+                "code": {"coding": [{"system": "http://loinc.org", "code": "3016-3"}]},
+                "effectiveDateTime": "2026-10-02",
+                "valueString": "<0.01 mIU/L",
+            }
+        }
+    )
+    conditions = [e for e in entries if e["resource"]["resourceType"] == "Condition"]
+
+    def searchset(hits: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"resourceType": "Bundle", "type": "searchset", "total": len(hits), "entry": hits}
+
+    body = {
+        "hook": "patient-view",
+        "hookInstance": "3b1f0c52-0c1e-4a4e-9d0e-6d3c1a1b2c3d",
+        "context": {"patientId": patient["id"], "userId": "Practitioner/1"},
+        "prefetch": {
+            "patient": patient,
+            "observations": searchset(observations),
+            "conditions": searchset(conditions),
+            "medicationStatements": searchset([]),
+            "medicationRequests": None,
+        },
+    }
+    client = TestClient(create_cds_app(clock=lambda: TODAY, environ={}, allow_unauthenticated=True))
+    with caplog.at_level("WARNING"):
+        r = client.post(f"/cds-services/{SERVICE_PATIENT_VIEW}", json=body)
+    assert r.status_code == 200, r.text
+    cards = r.json()["cards"]
+    info = cards[-1]
+    assert info["source"]["topic"]["code"] == "chart-read-in-part"
+    assert "1 result given as a bound, not compared" in info["summary"]
+    assert (
+        "- Observation/tsh-bound: '< 0.01 mIU/L' is a bound, not a value; treated as not "
+        "measured for the thyroid rules and the work-up (counted as not tested)"
+    ) in info["detail"]
+    assert "results[" not in info["detail"]  # FHIR references, not case paths
+    assert "1 bound(s) not compared" in caplog.text
+    assert len(cards) > 1  # the cards of the rest of the chart are still there

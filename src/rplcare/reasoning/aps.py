@@ -195,6 +195,7 @@ def unbalanced_structural(karyotype: str, kb: KnowledgeBase) -> bool:
 
 
 aneuploid = _aneuploid
+bounded_positive = _bounded_positive
 
 
 def assess_aps(case: Case, kb: KnowledgeBase) -> ApsAssessment:

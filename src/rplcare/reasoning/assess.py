@@ -30,7 +30,7 @@ from rplcare.reasoning.actions import (
 from rplcare.reasoning.classification import DEFINITIONS, Classification, classify
 from rplcare.reasoning.engine import PopulationContext, Rec, recommend
 from rplcare.reasoning.findings import FindingSet
-from rplcare.reasoning.rules import compute_findings
+from rplcare.reasoning.rules import bound_notes, compute_findings
 from rplcare.util import jsonio
 
 FORMAT = "rplcare.assessment/1"
@@ -186,6 +186,9 @@ def assess(
             r.extra["asked_about"] = True
     warnings = list(case.warnings)
     items = case.warning_items
+    for i, note in bound_notes(case, kb):  # a bound a rule cannot compare: said, with its path
+        warnings.append(f"results[{i}]: {note}")
+        items.append((f"results[{i}]", note))
     pregnancy = None
     if parts is not None:
         statuses = {r.id: r.status for r in recs}

@@ -15,7 +15,13 @@ from rplcare.case.model import Case, ProposedOrders, Result
 from rplcare.case.vocabulary import vocabulary
 from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.gestation import format_ga
-from rplcare.reasoning.aps import aneuploid, assess_aps, unbalanced_structural
+from rplcare.reasoning.aps import (
+    APL_TESTS,
+    aneuploid,
+    assess_aps,
+    bounded_positive,
+    unbalanced_structural,
+)
 from rplcare.reasoning.classification import Classification, is_second_trimester_loss
 from rplcare.reasoning.findings import FindingSet
 from rplcare.reasoning.rules_safety import compute_safety_findings
@@ -71,16 +77,77 @@ class Facts:
     def __init__(self, case: Case):
         self.case = case
         self.by_code: dict[str, list[tuple[int, Result]]] = {}
+        #: results with a comparator ("<0.1"): a bound is not a value, so the rule sections
+        #: that read numbers do not see them (`bound_notes` says so); the antiphospholipid
+        #: criteria read them as bounds, and a recorded test is recorded whatever its value
+        self.bounds: dict[str, list[tuple[int, Result]]] = {}
+        voc = vocabulary()
         for i, r in enumerate(case.results):
-            if r.comparator is not None:
-                continue  # a bound ("<0.1") is not a value: the rule sections read values
+            if r.comparator is not None and voc.tests[r.code].kind != "recorded":
+                self.bounds.setdefault(r.code, []).append((i, r))
+                continue
             self.by_code.setdefault(r.code, []).append((i, r))
+
+    def tested(self, code: str) -> list[tuple[int, Result]]:
+        """Results of a test whose rule reads bounds too (the antiphospholipid criteria)."""
+        return sorted(self.all(code) + self.bounds.get(code, []), key=lambda ir: ir[0])
 
     def all(self, code: str) -> list[tuple[int, Result]]:
         return self.by_code.get(code, [])
 
     def latest(self, code: str) -> tuple[int, Result] | None:
         return _latest(self.all(code))
+
+
+#: tests whose value a rule section reads as a number -> (the section, read by the work-up)
+_NUMBER_READERS: dict[str, tuple[str | None, bool]] = {
+    "tsh": ("thyroid", True),
+    "free_t4": ("thyroid", True),
+    "tpo_antibodies": ("thyroid", True),
+    "hba1c": ("diabetes", True),
+    "prolactin": ("prolactin", True),
+    "full_blood_count": (None, True),
+}
+#: read only during a current pregnancy (the early-pregnancy calculators)
+_PREGNANCY_READERS = {"hcg": "hCG", "progesterone": "progesterone"}
+
+
+def bound_notes(case: Case, kb: KnowledgeBase) -> list[tuple[int, str]]:
+    """(result index, what the engine did with it) for each result given as a bound that a
+    rule cannot compare: it is treated as not measured there, and the user is told so."""
+    out: list[tuple[int, str]] = []
+    for i, r in enumerate(case.results):
+        if r.comparator is None:
+            continue
+        unit = f" {r.unit}" if r.unit else ""
+        value = f"{r.value:g}" if isinstance(r.value, int | float) else str(r.value)
+        shown = f"{r.comparator} {value}{unit}"
+        head = f"{shown!r} is a bound, not a value; "
+        if r.code in APL_TESTS:
+            pos, unknown = bounded_positive(r, kb)
+            if unknown:
+                out.append((i, head + "its titre is unknown for the APS laboratory criterion"))
+            elif pos:
+                out.append(
+                    (
+                        i,
+                        head + "read as above the APS limits; treated as not measured for "
+                        "the ACR/EULAR 2023 titre level",
+                    )
+                )
+            continue
+        parts: list[str] = []
+        if r.code in _NUMBER_READERS:
+            section, workup = _NUMBER_READERS[r.code]
+            if section:
+                parts.append(f"the {section} rules")
+            if workup:
+                parts.append("the work-up (counted as not tested)")
+        elif r.code in _PREGNANCY_READERS and case.current_pregnancy is not None:
+            parts.append(f"the {_PREGNANCY_READERS[r.code]} calculators")
+        if parts:
+            out.append((i, head + "treated as not measured for " + " and ".join(parts)))
+    return out
 
 
 def compute_findings(
@@ -831,8 +898,9 @@ def _workup(
     case: Case, facts: Facts, cls: Classification, kb: KnowledgeBase, fs: FindingSet
 ) -> None:
     has = facts.by_code.__contains__
-    la = has("lupus_anticoagulant")
-    acl = has("anticardiolipin_igg") or has("anticardiolipin_igm")
+    # an aPL result given as a bound ("<2 GPL") was tested: the APS criteria read it as a bound
+    la = bool(facts.tested("lupus_anticoagulant"))
+    acl = bool(facts.tested("anticardiolipin_igg") or facts.tested("anticardiolipin_igm"))
     if la and acl:
         fs.add(
             "done.antiphospholipid",
@@ -840,7 +908,7 @@ def _workup(
             [
                 f"results[{i}]"
                 for c in ("lupus_anticoagulant", "anticardiolipin_igg", "anticardiolipin_igm")
-                for i, _ in facts.all(c)
+                for i, _ in facts.tested(c)
             ],
         )
     else:
@@ -850,7 +918,7 @@ def _workup(
             if not ok
         ]
         fs.add("gap.antiphospholipid", kb.say("gap.antiphospholipid", missing=", ".join(missing)))
-    b2 = [f"results[{i}]" for c in ("anti_b2gpi_igg", "anti_b2gpi_igm") for i, _ in facts.all(c)]
+    b2 = [f"results[{i}]" for c in ("anti_b2gpi_igg", "anti_b2gpi_igm") for i, _ in facts.tested(c)]
     if b2:
         fs.add("done.anti_b2gpi", kb.say("done.anti_b2gpi"), b2)
     else:

@@ -20,7 +20,13 @@ YAMLError = yaml.YAMLError
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]
     """The safe loader, but an impossible date or time, or an integer Python refuses to
-    convert, stays the string that was written."""
+    convert, stays the string that was written; so does a scalar with an explicit tag its
+    constructor cannot read (`!!timestamp format`, `!!bool maybe`, `!!int ''`: PyYAML raises
+    AttributeError, KeyError or IndexError on these, not a YAMLError)."""
+
+
+# what PyYAML's scalar constructors raise on a value they cannot read
+_UNREADABLE = (ValueError, OverflowError, AttributeError, KeyError, IndexError, TypeError)
 
 
 def _tolerant(tag: str) -> None:
@@ -29,13 +35,18 @@ def _tolerant(tag: str) -> None:
     def construct(loader: Any, node: Any) -> Any:
         try:
             return original(loader, node)
-        except (ValueError, OverflowError):
+        except _UNREADABLE:
             return loader.construct_scalar(node)
 
     _Loader.add_constructor(tag, construct)
 
 
-for _tag in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+for _tag in (
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+):
     _tolerant(_tag)
 
 

@@ -8,6 +8,7 @@ PostgreSQL database just works. Uvicorn starts it as a factory
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -154,10 +155,12 @@ def create_app(
     secret_key: str | None = None,
     *,
     secure_cookies: bool | None = None,
+    smart_http_client: Any = None,
 ) -> FastAPI:
     """The app bound to a store (`RPLCARE_DATABASE_URL` or `var/rplcare.db` by default).
 
-    `secure_cookies` (default `RPLCARE_COOKIE_SECURE`, on) marks the session cookie Secure."""
+    `secure_cookies` (default `RPLCARE_COOKIE_SECURE`, on) marks the session cookie Secure;
+    `smart_http_client` (an httpx.Client) is what the SMART launch talks to the EHR with."""
     from rplcare import __version__
     from rplcare.web import (
         api,
@@ -192,6 +195,9 @@ def create_app(
     app.state.hasher = hasher
     app.state.throttle = LoginThrottle()
     app.state.htmx = (HERE / "static" / "htmx.min.js").exists()
+    app.state.smart_http_client = smart_http_client
+    # EHRs that open SMART apps in a frame: their origins (space-separated), /smart/ only
+    smart_frames = " ".join(os.environ.get("RPLCARE_SMART_FRAME_ANCESTORS", "").split())
     secure = auth.cookie_secure(secure_cookies)
     app.state.secure_cookies = secure
     app.add_middleware(
@@ -220,9 +226,15 @@ def create_app(
             await run_in_threadpool(touch)
         path = request.url.path
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Content-Security-Policy", CSP_DOCS if path == "/docs" else CSP)
+        if smart_frames and path.startswith("/smart/"):
+            csp = CSP.replace("frame-ancestors 'none'", f"frame-ancestors {smart_frames}")
+            response.headers.setdefault("Content-Security-Policy", csp)
+        else:
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault(
+                "Content-Security-Policy", CSP_DOCS if path == "/docs" else CSP
+            )
         if secure:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         if not path.startswith("/static/"):
@@ -279,12 +291,53 @@ def _include_cds(app: FastAPI) -> None:
         return
     from rplcare.store.repository import SqlFeedbackStore
 
+    launch_url, smart = _smart_router(app)
     app.include_router(
         build_cds_router(
-            CdsJwtVerifier.from_env(), feedback_store=SqlFeedbackStore(app.state.store)
+            CdsJwtVerifier.from_env(),
+            feedback_store=SqlFeedbackStore(app.state.store),
+            smart_launch_url=launch_url,
         )
     )
+    if smart is not None:
+        app.include_router(smart)
     app.add_middleware(_PrefixCors, prefix="/cds-services")
+
+
+def _smart_router(app: FastAPI) -> tuple[str | None, Any]:
+    """(the cards' SMART launch URL, the `/smart` router) from the environment.
+
+    With `RPLCARE_SMART_CLIENT_ID` and `RPLCARE_SMART_REDIRECT_URI` set, `/smart/launch` and
+    `/smart/callback` are mounted (interop/cds/smart.py), so a card's `smart` link opens the
+    plan here; the launch URL is `RPLCARE_SMART_LAUNCH_URL`, or the redirect URI's
+    `/smart/launch` when it ends in `/smart/callback`. Each plan shown is an audit row."""
+    from rplcare.interop.cds.discovery import (
+        ENV_SMART_CLIENT_ID,
+        ENV_SMART_LAUNCH_URL,
+        ENV_SMART_REDIRECT_URI,
+    )
+
+    client_id = os.environ.get(ENV_SMART_CLIENT_ID, "").strip()
+    redirect = os.environ.get(ENV_SMART_REDIRECT_URI, "").strip()
+    launch_url = os.environ.get(ENV_SMART_LAUNCH_URL, "").strip() or None
+    if not (client_id and redirect):
+        return launch_url, None
+    from rplcare.interop.cds.smart import build_smart_router
+
+    if launch_url is None and redirect.endswith("/smart/callback"):
+        launch_url = redirect[: -len("callback")] + "launch"
+    store = app.state.store
+
+    def audit_plan(iss: str, patient: str) -> None:
+        with store.write() as s:
+            repo.audit(
+                s, None, "viewed", None, {"what": "smart_plan", "iss": iss, "patient": patient}
+            )
+
+    http_client = getattr(app.state, "smart_http_client", None)
+    return launch_url, build_smart_router(
+        client_id, redirect, http_client=http_client, on_plan=audit_plan
+    )
 
 
 class _PrefixCors:

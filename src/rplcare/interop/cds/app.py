@@ -65,6 +65,7 @@ from rplcare.interop.cds.orders import order_sign_cards
 from rplcare.interop.fhir.read import MappingError, case_from_entries, readable_case
 from rplcare.knowledge import get_kb
 from rplcare.reasoning.assess import Assessment, assess
+from rplcare.reasoning.rules import bound_notes
 
 logger = logging.getLogger(__name__)
 
@@ -125,14 +126,21 @@ def build_cds_router(
             assessment = assess(case, today=today)
             factory = _CardFactory(issued, body.hookInstance, patient_id, smart_launch_url)
             cards = list(build(assessment, body, factory, case))
-            if dropped or truncated:
-                cards.append(left_out_card(factory, dropped, truncated, fetcher.max_pages))
+            # results given as bounds ("<0.1") that a rule treated as not measured, by the
+            # FHIR resource they came from (card details cite references, not case paths)
+            bounds = [
+                (mapped.sources.get(f"results[{i}]", f"results[{i}]"), note)
+                for i, note in bound_notes(case, get_kb())
+            ]
+            if dropped or truncated or bounds:
+                cards.append(left_out_card(factory, dropped, truncated, fetcher.max_pages, bounds))
                 logger.warning(
-                    "%s %s: chart read in part: %d item(s) not readable, searches cut at the "
-                    "page bound: %s",
+                    "%s %s: chart read in part: %d item(s) not readable, %d bound(s) not "
+                    "compared, searches cut at the page bound: %s",
                     service_id,
                     body.hookInstance,
                     len(dropped),
+                    len(bounds),
                     truncated or "none",
                 )
             if not cards:

@@ -297,9 +297,15 @@ NOTICE_SYSTEM = "https://rplcare.org/notice"
 
 
 def left_out_card(
-    cards: _CardFactory, dropped: list[Any], truncated: list[str], max_pages: int
+    cards: _CardFactory,
+    dropped: list[Any],
+    truncated: list[str],
+    max_pages: int,
+    bounds: list[tuple[str, str]] | None = None,
 ) -> Card:
-    """One info card naming what of the chart the cards above did not use, and why."""
+    """One info card naming what of the chart the cards above did not use, and why; `bounds`
+    are (FHIR reference, note) of results given as a bound that a rule could not compare."""
+    bounds = bounds or []
     lines: list[str] = []
     if truncated:
         lines.append(
@@ -310,10 +316,17 @@ def left_out_card(
         lines.append(f"- {u.line()}")
     if len(dropped) > 20:
         lines.append(f"- … and {len(dropped) - 20} more")
+    for ref, note in bounds[:20]:
+        lines.append(f"- {ref}: {note}")
+    if len(bounds) > 20:
+        lines.append(f"- … and {len(bounds) - 20} more bounds")
     n = len(dropped)
     parts = []
     if n:
         parts.append(f"{n} item{'s' if n != 1 else ''} of the chart could not be read")
+    if bounds:
+        nb = len(bounds)
+        parts.append(f"{nb} result{'s' if nb != 1 else ''} given as a bound, not compared")
     if truncated:
         parts.append("the chart was read in part")
     return cards.card(

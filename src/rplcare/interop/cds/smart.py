@@ -9,7 +9,9 @@ from `iss` with the token (the same fetch as CDS Hooks), runs `assess()` and ans
 clinician report. The token is used within the request and never stored or logged.
 
 Registration (docs/fhir-mapping.md): launch URL `<base>/smart/launch`, redirect URI
-`<base>/smart/callback`, public client with PKCE, scopes `SCOPES`.
+`<base>/smart/callback`, public client with PKCE, scopes `SCOPES`. Mounted on the CDS Hooks app
+(`create_cds_app`) and on the web app (`rplcare serve`) when `RPLCARE_SMART_CLIENT_ID` and
+`RPLCARE_SMART_REDIRECT_URI` are set.
 """
 
 from __future__ import annotations
@@ -95,8 +97,11 @@ def build_smart_router(
     max_pages: int = 5,
     allow_http: bool = False,
     clock: Callable[[], date] = date.today,
+    on_plan: Callable[[str, str], None] | None = None,
 ) -> APIRouter:
-    """`/smart/launch` and `/smart/callback` for a registered public SMART client."""
+    """`/smart/launch` and `/smart/callback` for a registered public SMART client.
+
+    `on_plan(iss, patient)` is called when a plan is shown (the web app audits the read)."""
     client = http_client or httpx.Client(timeout=timeout_s, follow_redirects=False)
     fetcher = _Fetcher(client, timeout_s, max_pages, allow_http)
     pending = _PendingLaunches()
@@ -170,7 +175,10 @@ def build_smart_router(
         access = tok.get("access_token")
         if not isinstance(patient, str) or not patient or not isinstance(access, str):
             raise HTTPException(502, "the token response names no patient (launch context)")
-        return HTMLResponse(_plan_html(p.iss, patient, tok, fetcher, clock))
+        page = _plan_html(p.iss, patient, tok, fetcher, clock)
+        if on_plan is not None:
+            on_plan(p.iss, patient)
+        return HTMLResponse(page)
 
     return router
 
@@ -207,11 +215,17 @@ def _plan_html(
     try:
         entries, truncated = _gather(req, fetcher)
         mapped = case_from_entries(entries, patient_id=patient, assessed_on=today)
-        case, _dropped = readable_case(mapped.case, mapped.sources, today=today)
+        case, dropped = readable_case(mapped.case, mapped.sources, today=today)
     except (_NoData, MappingError, CaseError) as exc:
         logger.warning("SMART launch: chart not readable (%s)", type(exc).__name__)
         raise HTTPException(502, "the patient's chart could not be read") from None
     if truncated:
         logger.warning("SMART launch: chart read in part (page bound): %s", truncated)
     a = assess(case, today=today)
-    return render_report_html(a.to_dict(), case.model_dump(mode="json", exclude_none=True))
+    data = a.to_dict()
+    # what of the chart the plan did not use, as the CDS info card says it
+    left_out = [f"left out of the chart: {u.line()}" for u in dropped]
+    if truncated:
+        left_out.append(f"chart read in part (page bound): {', '.join(truncated)}")
+    data["warnings"] = [*data["warnings"], *left_out]
+    return render_report_html(data, case.model_dump(mode="json", exclude_none=True))

@@ -605,6 +605,35 @@ def _unit_for(test: str | None, q: Mapping[str, Any], voc: Any) -> str | None:
     return unit or code
 
 
+#: a result written as text, as labs send it: "<0.1", "> 1000 mIU/mL", "≤5", "5.2 mIU/L"
+_NUMBER_TEXT = re.compile(
+    r"^\s*(?P<cmp><=|>=|=<|=>|<|>|≤|≥|⩽|⩾)?\s*"
+    r"(?P<num>[+-]?(?:\d{1,12}(?:\.\d{0,12})?|\.\d{1,12})(?:[eE][+-]?\d{1,3})?)"
+    r"\s*(?P<unit>[A-Za-z%µμ\[{][^\s]{0,30})?\s*$"
+)
+_COMPARATORS = {"=<": "<=", "=>": ">=", "≤": "<=", "≥": ">=", "⩽": "<=", "⩾": ">="}
+_NUMERIC_KINDS = ("quantity", "qualitative_or_quantity")
+
+
+def _value_string(text: str, code_name: str | None, voc: Any) -> dict[str, Any]:
+    """A valueString read as the same value a Quantity gives: a number with an optional
+    comparator (a bound, as `valueQuantity.comparator`) and unit, for a test read as a number;
+    any other text (a qualitative word, free text) is the value as written, which the case model
+    reads as a result word or refuses with its reason (the rest of the chart is still read)."""
+    t = voc.tests.get(code_name or "")
+    m = _NUMBER_TEXT.match(text) if len(text) <= 64 else None
+    if t is None or t.kind not in _NUMERIC_KINDS or m is None:
+        return {"value": text}
+    num = m["num"]
+    value: float | int = int(num) if num.lstrip("+-").isdigit() else float(num)
+    out: dict[str, Any] = {"value": value}
+    if m["cmp"]:
+        out["comparator"] = _COMPARATORS.get(m["cmp"], m["cmp"])
+    if m["unit"]:
+        out["unit"] = _unit_for(code_name, {"unit": m["unit"], "code": m["unit"]}, voc)
+    return out
+
+
 def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: str | None) -> None:
     code = res.get("code")
     out: dict[str, Any] = {}
@@ -661,7 +690,7 @@ def _read_result(rd: _Reader, res: Mapping[str, Any], test: str | None, loinc: s
                 rd.skip(res, "coded value not recognised", cc)
                 return
     elif isinstance(res.get("valueString"), str):
-        out["value"] = res["valueString"]
+        out.update(_value_string(res["valueString"], code_name, rd.voc))
     elif res.get("valueBoolean") is not None or res.get("valueInteger") is not None:
         v = res.get("valueInteger")
         if v is None:
