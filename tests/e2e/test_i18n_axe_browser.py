@@ -128,7 +128,7 @@ def test_a_chinese_session(page, server, artifacts):
     page.goto("/cases")
     page.click("nav.lang-switch a[lang=en]")
     page.wait_for_url("**/cases")
-    assert page.locator("h1").inner_text() == "Cases"
+    assert page.locator("h1").inner_text() == "Worklist"
 
 
 @pytest.mark.parametrize("url", ["/cases", "/outcomes", "/account/password", "/login"])
