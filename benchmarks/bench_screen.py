@@ -37,8 +37,8 @@ if not SYNTHEA.exists():
 TODAY = "2026-11-23"
 
 
-def export_for(n: int) -> Path:
-    out = ROOT / "benchmarks" / "data" / f"bulk-{n}"
+def export_for(n: int, data: Path | None = None) -> Path:
+    out = (data or ROOT / "benchmarks" / "data") / f"bulk-{n}"
     if not (out / "manifest.json").exists():
         subprocess.run(
             [
@@ -149,8 +149,11 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=10_000)
     ap.add_argument("--spark", action="store_true")
     ap.add_argument("--relevance", action="store_true", help="only the relevance-filter A/B")
+    ap.add_argument(
+        "--data", type=Path, help="folder of the generated exports (default benchmarks/data)"
+    )
     a = ap.parse_args()
-    export = export_for(a.patients)
+    export = export_for(a.patients, a.data)
     if a.relevance:
         relevance_ab(export, a.patients)
         return
