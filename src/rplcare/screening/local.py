@@ -10,16 +10,24 @@ rows come back in read order. `workers=1` runs everything in this process.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rplcare.interop.fhir.bulk import BadLine, BulkStats, read_patients
+from rplcare.interop.fhir.bulk import (
+    BadLine,
+    BulkStats,
+    PatientGroup,
+    detect_layout,
+    find_files,
+    read_patients,
+)
 from rplcare.screening.candidates import is_candidate_resource
 from rplcare.screening.output import Journal, Summary, write_rows
 from rplcare.screening.patient import non_candidate_row, screen_patient
+from rplcare.screening.pread import read_type_layout_parallel
 from rplcare.screening.relevance import is_relevant
 
 __all__ = ["screen_local"]
@@ -103,17 +111,36 @@ def screen_local(
         drain()
 
     try:
-        for group in read_patients(
-            paths,
-            on_bad=on_bad,
-            layout=layout,  # type: ignore[arg-type]
-            mark=is_candidate_resource,
-            keep=is_relevant if relevance else None,
-            stats=st,
-            on_bytes=on_bytes,
-            spill_dir=spill_dir,
-            bucket_bytes=bucket_bytes,
-        ):
+        files = find_files(paths)
+        chosen = detect_layout(files) if layout == "auto" else layout
+        if pool is not None and chosen == "type":
+            # the first pass (the parse of every line) on the pool too: same groups, in order
+            groups: Iterator[PatientGroup] = read_type_layout_parallel(
+                files,
+                pool,
+                on_bad=on_bad,
+                mark=is_candidate_resource,
+                keep=is_relevant if relevance else None,
+                stats=st,
+                on_bytes=on_bytes,
+                spill_dir=spill_dir,
+                bucket_bytes=bucket_bytes,
+                unmarked_lines=False,
+                workers=workers,
+            )
+        else:
+            groups = read_patients(
+                files,
+                on_bad=on_bad,
+                layout=chosen,  # type: ignore[arg-type]
+                mark=is_candidate_resource,
+                keep=is_relevant if relevance else None,
+                stats=st,
+                on_bytes=on_bytes,
+                spill_dir=spill_dir,
+                bucket_bytes=bucket_bytes,
+            )
+        for group in groups:
             summary.candidates += group.marked
             if group.key in journal.done:
                 continue
