@@ -27,7 +27,7 @@ from rplcare.interop.fhir.bulk import (
 from rplcare.screening.candidates import is_candidate_resource
 from rplcare.screening.output import Journal, Summary, write_rows
 from rplcare.screening.patient import non_candidate_row, screen_patient
-from rplcare.screening.pread import read_type_layout_parallel
+from rplcare.screening.pread import InProcess, read_type_layout_parallel
 from rplcare.screening.relevance import is_relevant
 
 __all__ = ["screen_local"]
@@ -113,11 +113,11 @@ def screen_local(
     try:
         files = find_files(paths)
         chosen = detect_layout(files) if layout == "auto" else layout
-        if pool is not None and chosen == "type":
+        if chosen == "type":
             # the first pass (the parse of every line) on the pool too: same groups, in order
             groups: Iterator[PatientGroup] = read_type_layout_parallel(
                 files,
-                pool,
+                pool or InProcess(),
                 on_bad=on_bad,
                 mark=is_candidate_resource,
                 keep=is_relevant if relevance else None,

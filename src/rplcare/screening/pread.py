@@ -21,7 +21,7 @@ import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from rplcare.interop.fhir.bulk import (
     patient_key,
 )
 
-__all__ = ["read_type_layout_parallel"]
+__all__ = ["InProcess", "read_type_layout_parallel"]
 
 Pred = Callable[[dict[str, Any]], bool]
 
@@ -64,6 +64,18 @@ class _Done:
     not_relevant: dict[str, int] = field(default_factory=dict)
     marked: set[str] = field(default_factory=set)
     buckets: list[int] = field(default_factory=list)
+
+
+class InProcess(Executor):
+    """An executor that runs each call at once in this process (`--workers 1`)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller by fut.result()
+            fut.set_exception(exc)
+        return fut
 
 
 def _chunks(files: list[Path], chunk_bytes: int) -> list[_Chunk]:
@@ -139,7 +151,22 @@ def _first_pass(ch: _Chunk, tmp: str, k: int, mark: Pred | None, keep: Pred | No
                 done.good_lines += 1
                 rtype = res["resourceType"]
                 by_type[rtype] += 1
-                key = patient_key(res)
+                # patient_key's fast path inline (a plain "Patient/ID" subject), else the call
+                subj = res.get("subject")
+                text = subj.get("reference") if subj.__class__ is dict else None
+                if (
+                    text.__class__ is str
+                    and rtype != "Patient"
+                    and text.startswith("Patient/")
+                    and len(text) > 8
+                    and text.count("/") == 1
+                    and "\t" not in text
+                    and "\n" not in text
+                    and "\r" not in text
+                ):
+                    key = text[8:]
+                else:
+                    key = patient_key(res)
                 if key is None:
                     if rtype == "Medication" and isinstance(res.get("id"), str):
                         done.medications[res["id"]] = line
@@ -212,12 +239,17 @@ def read_type_layout_parallel(
     medications: dict[str, bytes] = {}
     by_type: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="rplcare-bulk-", dir=spill_dir) as tmp:
-        futures = [pool.submit(_first_pass, ch, tmp, k, mark, keep) for ch in chunks]
+        # at most 2 chunks per worker in flight (an in-process executor then reads one chunk
+        # at a time, and progress is reported as each chunk ends)
+        window = 2 * max(workers, 1)
+        futures = [pool.submit(_first_pass, ch, tmp, k, mark, keep) for ch in chunks[:window]]
         has: list[set[int]] = []
         line_base: dict[str, int] = {}
         try:
-            for ch, fut in zip(chunks, futures, strict=True):
-                d = fut.result()
+            for i, ch in enumerate(chunks):
+                d = futures[i].result()
+                if i + window < len(chunks):
+                    futures.append(pool.submit(_first_pass, chunks[i + window], tmp, k, mark, keep))
                 base = line_base.get(ch.path, 0)
                 for n, why in d.bad:
                     st.bad_lines += 1
