@@ -164,7 +164,7 @@ def _first_pass(ch: _Chunk, tmp: str, k: int, mark: Pred | None, keep: Pred | No
                     and "\n" not in text
                     and "\r" not in text
                 ):
-                    key = text[8:]
+                    key: str | None = text[8:]
                 else:
                     key = patient_key(res)
                 if key is None:
