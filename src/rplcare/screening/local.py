@@ -24,11 +24,11 @@ from rplcare.interop.fhir.bulk import (
     find_files,
     read_patients,
 )
-from rplcare.screening.candidates import is_candidate_resource
+from rplcare.screening.candidates import CANDIDATE_TYPES, is_candidate_resource
 from rplcare.screening.output import Journal, Summary, write_rows
 from rplcare.screening.patient import non_candidate_row, screen_patient
 from rplcare.screening.pread import InProcess, read_type_layout_parallel
-from rplcare.screening.relevance import is_relevant
+from rplcare.screening.relevance import RELEVANT_TYPES, is_relevant
 
 __all__ = ["screen_local"]
 
@@ -127,6 +127,10 @@ def screen_local(
                 bucket_bytes=bucket_bytes,
                 unmarked_lines=False,
                 workers=workers,
+                # the same tests by type, without a call per line (is_candidate_resource is
+                # False outside CANDIDATE_TYPES; is_relevant is membership of RELEVANT_TYPES)
+                mark_types=frozenset(CANDIDATE_TYPES),
+                keep_types=RELEVANT_TYPES if relevance else None,
             )
         else:
             groups = read_patients(

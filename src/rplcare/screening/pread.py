@@ -16,6 +16,7 @@ files). Memory: a worker holds one line at a time; the grouping one spill file, 
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import tempfile
 import zlib
@@ -107,24 +108,51 @@ def _part(tmp: str, bucket: int, chunk: int) -> Path:
     return Path(tmp) / f"part-{bucket:05d}-{chunk:05d}.tsv"
 
 
-def _first_pass(ch: _Chunk, tmp: str, k: int, mark: Pred | None, keep: Pred | None) -> _Done:
+def _first_pass(
+    ch: _Chunk,
+    tmp: str,
+    k: int,
+    mark: Pred | None,
+    keep: Pred | None,
+    mark_types: frozenset[str] | None = None,
+    keep_types: frozenset[str] | None = None,
+) -> _Done:
     """One chunk: parse each line, key it by patient, append it to its spill file (the loop of
-    bulk._regroup_by_type and the line checks of bulk.iter_lines)."""
+    bulk._regroup_by_type and the line checks of bulk.iter_lines).
+
+    `mark_types`: `mark` is only called on resources of these types (it is False on others);
+    `keep_types`: used instead of `keep`, a resource is kept when its type is in it."""
     done = _Done(ch.index)
     spills: dict[int, Any] = {}
-    by_type: Counter[str] = Counter()
+    by_type: dict[str, int] = {}
+    marked = done.marked
+    not_relevant = done.not_relevant
     last_dropped: str | None = None
-    last_key: str | None = None
-    last_kb = b""
-    last_fh: Any = None
-    n = 0
+    # the run being collected: consecutive kept lines of one key and one tag (a type file
+    # lists a patient's resources together), written as one record when it ends
+    run_key: str | None = None
+    run_tag = b""
+    run: list[bytes] = []
+    last_text: str | None = None  # the last "Patient/ID" subject read, and its key
+    last_text_key: str | None = None
+    n = good = 0
     path = Path(ch.path)
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    end = ch.end if ch.end is not None else -1
 
     def spill(bucket: int) -> Any:
         fh = spills.get(bucket)
         if fh is None:
             fh = spills[bucket] = open(_part(tmp, bucket, ch.index), "wb", buffering=1 << 16)  # noqa: SIM115
         return fh
+
+    def flush() -> None:
+        """Write the run as `key TAB tag TAB nbytes NL` + its lines (a marker: no lines)."""
+        if run_key is None:
+            return
+        kb = run_key.encode()
+        data = b"".join(run)
+        spill(zlib.crc32(kb) % k).write(b"%s\t%s\t%d\n%s" % (kb, run_tag, len(data), data))
 
     try:
         fh_in: Any = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # noqa: SIM115
@@ -133,13 +161,13 @@ def _first_pass(ch: _Chunk, tmp: str, k: int, mark: Pred | None, keep: Pred | No
                 fh_in.seek(ch.start)
             pos = ch.start
             for raw in fh_in:
-                if ch.end is not None and pos >= ch.end:
+                if end >= 0 and pos >= end:
                     break
                 pos += len(raw)
                 n += 1
                 try:
-                    res = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
+                    res = loads(raw)
+                except decode_error as exc:
                     if raw.strip():
                         done.bad.append((n, f"not valid JSON: {exc}"))
                     continue
@@ -147,14 +175,16 @@ def _first_pass(ch: _Chunk, tmp: str, k: int, mark: Pred | None, keep: Pred | No
                     what = "a JSON object" if isinstance(res, dict) else type(res).__name__
                     done.bad.append((n, f"not a FHIR resource ({what} without resourceType)"))
                     continue
-                line = raw if raw.endswith(b"\n") else raw + b"\n"
-                done.good_lines += 1
+                good += 1
                 rtype = res["resourceType"]
-                by_type[rtype] += 1
+                by_type[rtype] = by_type.get(rtype, 0) + 1
                 # patient_key's fast path inline (a plain "Patient/ID" subject), else the call
                 subj = res.get("subject")
                 text = subj.get("reference") if subj.__class__ is dict else None
-                if (
+                key: str | None
+                if text is not None and text == last_text and rtype != "Patient":
+                    key = last_text_key
+                elif (
                     text.__class__ is str
                     and rtype != "Patient"
                     and text.startswith("Patient/")
@@ -164,35 +194,50 @@ def _first_pass(ch: _Chunk, tmp: str, k: int, mark: Pred | None, keep: Pred | No
                     and "\n" not in text
                     and "\r" not in text
                 ):
-                    key: str | None = text[8:]
+                    key = last_text_key = text[8:]
+                    last_text = text
                 else:
                     key = patient_key(res)
                 if key is None:
                     if rtype == "Medication" and isinstance(res.get("id"), str):
-                        done.medications[res["id"]] = line
+                        done.medications[res["id"]] = raw if raw.endswith(b"\n") else raw + b"\n"
                     else:
                         done.not_about_a_patient += 1
                     continue
-                if mark is not None and key not in done.marked and mark(res):
-                    done.marked.add(key)
-                if keep is not None and rtype != "Patient" and not keep(res):
-                    done.not_relevant[rtype] = done.not_relevant.get(rtype, 0) + 1
+                if (
+                    mark is not None
+                    and (mark_types is None or rtype in mark_types)
+                    and key not in marked
+                    and mark(res)
+                ):
+                    marked.add(key)
+                if rtype != "Patient" and (
+                    (keep_types is not None and rtype not in keep_types)
+                    or (keep_types is None and keep is not None and not keep(res))
+                ):
+                    not_relevant[rtype] = not_relevant.get(rtype, 0) + 1
                     if key != last_dropped:
-                        kb = key.encode()
-                        spill(zlib.crc32(kb) % k).write(kb + b"\t2\n")
+                        flush()
+                        run_key, run_tag, run = key, b"2", []
+                        flush()  # the marker: she is a group even with nothing kept
+                        run_key = None
                     last_dropped = key
                     continue
-                if key != last_key:
-                    last_key, last_kb = key, key.encode()
-                    last_fh = spill(zlib.crc32(last_kb) % k)
-                last_fh.write(last_kb + (b"\t0" if rtype == "Patient" else b"\t1") + line)
+                tag = b"0" if rtype == "Patient" else b"1"
+                if key != run_key or tag != run_tag:
+                    flush()
+                    run_key, run_tag, run = key, tag, []
+                run.append(raw if raw.endswith(b"\n") else raw + b"\n")
+            flush()
     except (OSError, EOFError, zlib.error) as exc:
+        flush()
         done.bad.append((n + 1, f"cannot read the file further: {exc}"))
     finally:
         for fh in spills.values():
             fh.close()
+    done.good_lines = good
     done.raw_lines = n
-    done.by_type = dict(by_type)
+    done.by_type = by_type
     done.buckets = sorted(spills)
     try:
         size = path.stat().st_size
@@ -216,11 +261,15 @@ def read_type_layout_parallel(
     on_bytes: Callable[[int, int], None] | None = None,
     unmarked_lines: bool = True,
     workers: int = 2,
+    mark_types: frozenset[str] | None = None,
+    keep_types: frozenset[str] | None = None,
 ) -> Iterator[PatientGroup]:
     """`bulk.read_patients(paths, layout="type", ...)` with the first pass on `pool`.
 
     `mark` and `keep` must be picklable (module-level functions). `unmarked_lines=False`
     leaves the lines of unmarked groups out (an empty list: the caller only counts them).
+    `mark_types`: the types `mark` can be true for (it is not called on others);
+    `keep_types`: the types kept, instead of calling `keep` (a `keep` that tests the type).
     """
     files = find_files(paths)
     st = stats if stats is not None else BulkStats()
@@ -242,14 +291,28 @@ def read_type_layout_parallel(
         # at most 2 chunks per worker in flight (an in-process executor then reads one chunk
         # at a time, and progress is reported as each chunk ends)
         window = 2 * max(workers, 1)
-        futures = [pool.submit(_first_pass, ch, tmp, k, mark, keep) for ch in chunks[:window]]
+        futures = [
+            pool.submit(_first_pass, ch, tmp, k, mark, keep, mark_types, keep_types)
+            for ch in chunks[:window]
+        ]
         has: list[set[int]] = []
         line_base: dict[str, int] = {}
         try:
             for i, ch in enumerate(chunks):
                 d = futures[i].result()
                 if i + window < len(chunks):
-                    futures.append(pool.submit(_first_pass, chunks[i + window], tmp, k, mark, keep))
+                    futures.append(
+                        pool.submit(
+                            _first_pass,
+                            chunks[i + window],
+                            tmp,
+                            k,
+                            mark,
+                            keep,
+                            mark_types,
+                            keep_types,
+                        )
+                    )
                 base = line_base.get(ch.path, 0)
                 for n, why in d.bad:
                     st.bad_lines += 1
@@ -279,18 +342,23 @@ def read_type_layout_parallel(
                 if b not in has[ci]:
                     continue
                 with open(_part(tmp, b, ci), "rb") as fh:
-                    for raw in fh:
-                        kb, _, rest = raw.partition(b"\t")
+                    # records `key TAB tag TAB nbytes NL` + lines; an unmarked patient's lines
+                    # are skipped by seeking past them when the caller does not want them
+                    while header := fh.readline():
+                        kb, tag, size = header[:-1].split(b"\t")
+                        nbytes = int(size)
                         got = groups.get(kb)
                         if got is None:
                             got = groups[kb] = []
-                        tag = rest[:1]
-                        if tag == b"2" or not (unmarked_lines or kb in marked_b):
+                        if not (unmarked_lines or kb in marked_b):
+                            fh.seek(nbytes, 1)
                             continue
+                        lines = list(io.BytesIO(fh.read(nbytes))) if nbytes else []
                         if tag == b"0":
-                            got.insert(0, rest[1:])
+                            for line in lines:  # as bulk.py: each Patient line goes first
+                                got.insert(0, line)
                         else:
-                            got.append(rest[1:])
+                            got.extend(lines)
                 _part(tmp, b, ci).unlink()
             for kb, lines in groups.items():
                 key = kb.decode()
