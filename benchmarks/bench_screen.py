@@ -160,6 +160,9 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=10_000)
     ap.add_argument("--spark", action="store_true")
     ap.add_argument("--spark-only", action="store_true", help="the floor and Spark only")
+    ap.add_argument(
+        "--no-per-patient", action="store_true", help="skip the per-patient function alone"
+    )
     ap.add_argument("--relevance", action="store_true", help="only the relevance-filter A/B")
     ap.add_argument(
         "--data", type=Path, help="folder of the generated exports (default benchmarks/data)"
@@ -187,7 +190,7 @@ def main() -> None:
         r["cpu_ratio_to_floor"] = res["floor"]["cpu_seconds"] / r["cpu_seconds"]
         r["patients_per_cpu_s"] = r["patients"] / r["cpu_seconds"]
         res[f"local_{w}"] = r
-    if not a.spark_only:
+    if not (a.spark_only or a.no_per_patient):
         r = run_child(PER_PATIENT.format(export=str(export), today=TODAY))
         r["assessments_per_s_one_core"] = r["assessed"] / r["seconds"]
         r["assessments_per_cpu_s"] = r["assessed"] / r["cpu_seconds"]
