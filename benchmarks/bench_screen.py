@@ -160,6 +160,7 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=10_000)
     ap.add_argument("--spark", action="store_true")
     ap.add_argument("--spark-only", action="store_true", help="the floor and Spark only")
+    ap.add_argument("--workers", default="1,2", help="local runs, e.g. 2,1")
     ap.add_argument(
         "--no-per-patient", action="store_true", help="skip the per-patient function alone"
     )
@@ -182,7 +183,8 @@ def main() -> None:
         "lines_per_s": fl["lines"] / fl["seconds"],
         "patients_per_s": a.patients / fl["seconds"],
     }
-    for w in (1, 2) if not a.spark_only else ():
+    print(json.dumps({"floor": res["floor"]}), flush=True)
+    for w in [int(x) for x in a.workers.split(",")] if not a.spark_only else ():
         r = run_child(LOCAL.format(export=str(export), today=TODAY, workers=w, relevance=True))
         r["patients_per_s"] = r["patients"] / r["seconds"]
         r["ratio_to_floor"] = r["patients_per_s"] / res["floor"]["patients_per_s"]
@@ -190,6 +192,7 @@ def main() -> None:
         r["cpu_ratio_to_floor"] = res["floor"]["cpu_seconds"] / r["cpu_seconds"]
         r["patients_per_cpu_s"] = r["patients"] / r["cpu_seconds"]
         res[f"local_{w}"] = r
+        print(json.dumps({f"local_{w}": r}), flush=True)  # each run as it ends
     if not (a.spark_only or a.no_per_patient):
         r = run_child(PER_PATIENT.format(export=str(export), today=TODAY))
         r["assessments_per_s_one_core"] = r["assessed"] / r["seconds"]
