@@ -134,7 +134,8 @@ s.sparkContext.parallelize(range(4), 2).count()
 start = time.perf_counter() - t
 out = Path(tempfile.mkdtemp()) / "rows.parquet"
 t = time.perf_counter()
-r = screen_spark([Path({export!r})], out, date.fromisoformat({today!r}), spark=s)
+r = screen_spark([Path({export!r})], out, date.fromisoformat({today!r}), spark=s,
+                 prefilter={prefilter!r})
 dt = time.perf_counter() - t
 s.stop()
 print(json.dumps({{"start_seconds": start, "seconds": dt, "patients": r.patients_read}}))
@@ -161,6 +162,7 @@ def main() -> None:
     ap.add_argument("--spark", action="store_true")
     ap.add_argument("--spark-only", action="store_true", help="the floor and Spark only")
     ap.add_argument("--workers", default="1,2", help="local runs, e.g. 2,1")
+    ap.add_argument("--prefilter", default="views", choices=("views", "codes"), help="Spark's")
     ap.add_argument(
         "--no-per-patient", action="store_true", help="skip the per-patient function alone"
     )
@@ -200,7 +202,9 @@ def main() -> None:
         res["per_patient_function"] = r
     if a.spark or a.spark_only:
         for m in ("local[1]", "local[2]"):
-            res[f"spark_{m}"] = run_child(SPARK.format(export=str(export), today=TODAY, master=m))
+            res[f"spark_{m}"] = run_child(
+                SPARK.format(export=str(export), today=TODAY, master=m, prefilter=a.prefilter)
+            )
     print(json.dumps(res, indent=2))
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
