@@ -71,3 +71,30 @@ def test_spark_only_candidates_to_ndjson(spark, tmp_path: Path) -> None:
     rows = _ndjson(out)
     assert len(rows) == 2 and all(r["candidate"] for r in rows)
     assert (s.patients_read, s.candidates, s.screened) == (4, 2, 2)
+
+
+def test_spark_relevance_filter_changes_no_row(spark, tmp_path: Path, bulk_type: Path) -> None:
+    """Rule: the Spark engine drops the types the mapping does not read before the shuffle
+    (the local engine's `relevance.is_relevant`); the rows are those of the local engine and
+    of Spark without the filter, and a patient known only by resources of such types
+    (here an Encounter of "ghost", who has no Patient resource) still has her row. The
+    code-test pre-filter (`prefilter="codes"`) gives the same rows as the views."""
+    from rplcare.screening.spark import screen_spark
+
+    src = tmp_path / "src"
+    shutil.copytree(bulk_type, src)
+    ghost = {
+        "resourceType": "Encounter",
+        "id": "e-ghost",
+        "subject": {"reference": "Patient/ghost"},
+    }
+    with open(src / "Encounter.ndjson", "ab") as fh:
+        fh.write(orjson.dumps(ghost) + b"\n")
+    day = date(2020, 1, 1)
+    screen_local([src], tmp_path / "l.ndjson", day)
+    want = _sorted(_ndjson(tmp_path / "l.ndjson"))
+    assert "ghost" in {r["patient_id"] for r in want}
+    for flag, prefilter in ((True, "views"), (False, "views"), (True, "codes")):
+        out = tmp_path / f"s-{flag}-{prefilter}.ndjson"
+        screen_spark([src], out, day, spark=spark, relevance=flag, prefilter=prefilter)
+        assert _sorted(_ndjson(out)) == want, (flag, prefilter)

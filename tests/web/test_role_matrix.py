@@ -312,6 +312,12 @@ TABLE: list[Row] = [
         {"anon": 303, "viewer": 403, "clinician": 403, "admin": 422},
     ),
     (
+        "POST",
+        "/screening/upload",  # no screening root set up in this app: refused with the reason
+        post(lambda c: "/screening/upload"),
+        {"anon": 303, "viewer": 403, "clinician": 403, "admin": 422},
+    ),
+    (
         "GET",
         "/screening/{run_id}",
         get(lambda c: "/screening/no-such-run"),

@@ -102,3 +102,105 @@ def test_run_shows_summary_and_patients_and_opens_a_case(web: Web, root: Path) -
     )
     assert again.status_code == 409 and "already in the store" in again.text
     assert person.name in again.text
+
+
+# --- upload (multipart) -------------------------------------------------------------------
+
+
+def _files(export: Path) -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [
+        ("files", (f.name, f.read_bytes(), "application/fhir+ndjson"))
+        for f in sorted(export.iterdir())
+    ]
+
+
+def test_uploaded_ndjson_files_are_stored_under_the_root_and_screened(web: Web, root: Path) -> None:
+    """Rule: an admin uploads the export's files; they are written under the screening root
+    (uploads/…) and screened as a directory named there: the twelve Synthea women."""
+    web.login("adm", "amber-kettle-river-03")
+    page = web.client.get("/screening")
+    assert 'action="/screening/upload"' in page.text
+    r = web.client.post(
+        "/screening/upload",
+        data={"csrf_token": csrf_of(page.text), "today": "2026-11-23"},
+        files=_files(root / "synthea"),
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[-2000:]
+    assert "patients read: 12" in _wait(web, r.headers["location"])
+    (stored,) = (root / "uploads").iterdir()
+    names = {f.name for f in (root / "synthea").iterdir()}
+    assert {f.name for f in stored.iterdir()} == names  # manifest.json included
+
+
+def test_uploaded_zip_keeps_only_its_ndjson_files_flat(web: Web, root: Path) -> None:
+    """Rule: of a zip, only the NDJSON files (and manifest.json) are written, by their base
+    name inside the upload folder: a README is left out, a member named ../x.ndjson lands
+    inside the folder, never beside it."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for f in sorted((root / "synthea").iterdir()):
+            z.write(f, f"export/{f.name}")
+        z.writestr("export/README.txt", "not part of the export")
+        z.writestr("../escape.ndjson", "")
+    web.login("adm", "amber-kettle-river-03")
+    page = web.client.get("/screening")
+    r = web.client.post(
+        "/screening/upload",
+        data={"csrf_token": csrf_of(page.text), "today": "2026-11-23"},
+        files=[("files", ("export.zip", buf.getvalue(), "application/zip"))],
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[-2000:]
+    assert "patients read: 12" in _wait(web, r.headers["location"])
+    (stored,) = (root / "uploads").iterdir()
+    kept = {f.name for f in stored.iterdir()}
+    assert "README.txt" not in kept and "escape.ndjson" in kept
+    assert not (root / "escape.ndjson").exists()
+    assert not (root / "uploads" / "escape.ndjson").exists()
+
+
+def test_upload_of_other_files_is_refused_and_nothing_kept(web: Web, root: Path) -> None:
+    web.login("adm", "amber-kettle-river-03")
+    page = web.client.get("/screening")
+    r = web.client.post(
+        "/screening/upload",
+        data={"csrf_token": csrf_of(page.text)},
+        files=[("files", ("notes.txt", b"hello", "text/plain"))],
+    )
+    assert r.status_code == 422
+    assert "Nothing was started" in r.text and "not an export file" in r.text
+    assert list((root / "uploads").iterdir()) == []
+
+
+def test_upload_over_the_limit_is_refused_before_it_is_read(
+    web: Web, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule: the upload limit (RPLCARE_MAX_UPLOAD_BYTES) is checked on the Content-Length:
+    413, nothing stored."""
+    monkeypatch.setenv("RPLCARE_MAX_UPLOAD_BYTES", "2000")
+    web.login("adm", "amber-kettle-river-03")
+    page = web.client.get("/screening")
+    r = web.client.post(
+        "/screening/upload",
+        data={"csrf_token": csrf_of(page.text)},
+        files=_files(root / "synthea"),
+    )
+    assert r.status_code == 413
+    assert "RPLCARE_MAX_UPLOAD_BYTES" in r.text
+    assert not (root / "uploads").exists()
+
+
+def test_only_an_admin_uploads(web: Web, root: Path) -> None:
+    web.login("clin", "amber-kettle-river-01")
+    page = web.client.get("/cases")
+    r = web.client.post(
+        "/screening/upload",
+        data={"csrf_token": csrf_of(page.text)},
+        files=_files(root / "synthea"),
+    )
+    assert r.status_code == 403
+    assert not (root / "uploads").exists()

@@ -88,19 +88,24 @@ def code_list() -> CodeList:
 
 def is_candidate_resource(res: Mapping[str, Any], codes: CodeList | None = None) -> bool:
     """True for a Condition/Observation/Procedure whose code.coding has a candidate code."""
+    # called on every line of an export: plain-dict checks first (isinstance against the
+    # Mapping ABC only for other mappings), the bare code before the (system, code) pair
     if res.get("resourceType") not in CANDIDATE_TYPES:
         return False
     concept = res.get("code")
-    if not isinstance(concept, Mapping):
+    if concept.__class__ is not dict and not isinstance(concept, Mapping):
         return False
     cl = codes or code_list()
     bare, prefixes = cl.bare, cl.prefixes
     for c in concept.get("coding") or ():
-        if not isinstance(c, Mapping):
+        if c.__class__ is not dict and not isinstance(c, Mapping):
             continue
         code, system = c.get("code"), c.get("system")
         if code.__class__ is not str or system.__class__ is not str:
             continue
-        if (code in bare or system in prefixes) and cl.matches(system, code):
+        if code in bare and (system, code) in cl.exact:
+            return True
+        pre = prefixes.get(system)
+        if pre and code.startswith(pre):
             return True
     return False

@@ -10,17 +10,25 @@ rows come back in read order. `workers=1` runs everything in this process.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rplcare.interop.fhir.bulk import BadLine, BulkStats, read_patients
-from rplcare.screening.candidates import is_candidate_resource
+from rplcare.interop.fhir.bulk import (
+    BadLine,
+    BulkStats,
+    PatientGroup,
+    detect_layout,
+    find_files,
+    read_patients,
+)
+from rplcare.screening.candidates import CANDIDATE_TYPES, is_candidate_resource
 from rplcare.screening.output import Journal, Summary, write_rows
 from rplcare.screening.patient import non_candidate_row, screen_patient
-from rplcare.screening.relevance import is_relevant
+from rplcare.screening.pread import InProcess, read_type_layout_parallel
+from rplcare.screening.relevance import RELEVANT_TYPES, is_relevant
 
 __all__ = ["screen_local"]
 
@@ -103,17 +111,40 @@ def screen_local(
         drain()
 
     try:
-        for group in read_patients(
-            paths,
-            on_bad=on_bad,
-            layout=layout,  # type: ignore[arg-type]
-            mark=is_candidate_resource,
-            keep=is_relevant if relevance else None,
-            stats=st,
-            on_bytes=on_bytes,
-            spill_dir=spill_dir,
-            bucket_bytes=bucket_bytes,
-        ):
+        files = find_files(paths)
+        chosen = detect_layout(files) if layout == "auto" else layout
+        if chosen == "type":
+            # the first pass (the parse of every line) on the pool too: same groups, in order
+            groups: Iterator[PatientGroup] = read_type_layout_parallel(
+                files,
+                pool or InProcess(),
+                on_bad=on_bad,
+                mark=is_candidate_resource,
+                keep=is_relevant if relevance else None,
+                stats=st,
+                on_bytes=on_bytes,
+                spill_dir=spill_dir,
+                bucket_bytes=bucket_bytes,
+                unmarked_lines=False,
+                workers=workers,
+                # the same tests by type, without a call per line (is_candidate_resource is
+                # False outside CANDIDATE_TYPES; is_relevant is membership of RELEVANT_TYPES)
+                mark_types=frozenset(CANDIDATE_TYPES),
+                keep_types=RELEVANT_TYPES if relevance else None,
+            )
+        else:
+            groups = read_patients(
+                files,
+                on_bad=on_bad,
+                layout=chosen,  # type: ignore[arg-type]
+                mark=is_candidate_resource,
+                keep=is_relevant if relevance else None,
+                stats=st,
+                on_bytes=on_bytes,
+                spill_dir=spill_dir,
+                bucket_bytes=bucket_bytes,
+            )
+        for group in groups:
             summary.candidates += group.marked
             if group.key in journal.done:
                 continue

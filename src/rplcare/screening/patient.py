@@ -108,13 +108,10 @@ def screen_resources(
     if not candidate:
         return non_candidate_row(key, today)
     from rplcare.case.errors import CaseError
-    from rplcare.interop.fhir.read import (
-        MappingError,
-        case_from_entries,
-        readable_case,
-    )
+    from rplcare.interop.fhir.read import MappingError, readable_case
     from rplcare.knowledge import get_kb
     from rplcare.reasoning.assess import assess
+    from rplcare.screening.fastmap import fast_case
 
     kb = kb or get_kb()
     base = {"candidate": True, "assessed_on": today.isoformat(), "kb_version": kb.version}
@@ -123,9 +120,7 @@ def screen_resources(
     # relevance filter does, so a row does not depend on where they were dropped
     kept = [r for r in resources if is_relevant(r)]
     try:
-        mapped = case_from_entries(
-            ((None, r) for r in kept), patient_id=key, today=today, assessed_on=today
-        )
+        mapped = fast_case(kept, key, today)
     except MappingError as exc:
         return _row(key, **base, error="; ".join(f"{p}: {m}" if p else m for p, m in exc.problems))
     sources = dict(mapped.sources)

@@ -2,6 +2,7 @@
 
     NDJSON lines (textFile, .gz read natively)
       -> parse + key by patient (mapPartitions, orjson)               bad lines -> driver
+         and the relevance filter (types the mapping does not read dropped before the shuffle)
       -> views rows (the SQL-on-FHIR ViewDefinitions, run per resource) -> Spark SQL
          CANDIDATES_SQL joined with the code list                       -> candidate patients
       -> group by patient (groupByKey), Patient first, read order
@@ -101,12 +102,20 @@ BAD = "\x00bad"
 SHARED = "\x00medication"
 
 
-def _parse_partition(items: Iterator[tuple[tuple[int, str], int, str]]) -> Iterator[tuple]:
-    """(file index, file), line number, text -> (key, (order, line, type)) or a bad line."""
+def _parse_partition(
+    items: Iterator[tuple[tuple[int, str], int, str]], relevance: bool = True
+) -> Iterator[tuple]:
+    """(file index, file), line number, text -> (key, (order, line, type)) or a bad line.
+
+    With `relevance`, a resource of a type the mapping does not read (`screening.relevance`,
+    the local engine's filter) is dropped here, before the shuffle: one marker
+    (key, (order, None, type)) per run of a patient's dropped lines keeps her a group."""
     import orjson
 
     from rplcare.interop.fhir.bulk import patient_key
+    from rplcare.screening.relevance import is_relevant
 
+    last_dropped: str | None = None
     for (fidx, fname), lineno, text in items:
         if not text.strip():
             continue
@@ -126,6 +135,11 @@ def _parse_partition(items: Iterator[tuple[tuple[int, str], int, str]]) -> Itera
                 yield SHARED, (res["id"], text)
             continue
         order = (0 if rtype == "Patient" else 1, fidx, lineno)
+        if relevance and rtype != "Patient" and not is_relevant(res):
+            if key != last_dropped:
+                yield key, (order, None, rtype)
+            last_dropped = key
+            continue
         yield key, (order, text, rtype)
 
 
@@ -139,11 +153,26 @@ def _view_rows(items: Iterator[tuple[str, tuple]]) -> Iterator[tuple[str | None,
     views = {t: load_view(name) for t, name in CANDIDATE_TYPES.items()}
     for _key, (_order, text, rtype) in items:
         view = views.get(rtype)
-        if view is None:
+        if view is None or text is None:
             continue
         for row in run_view(view, [orjson.loads(text)]):
             if row["system"] is not None and row["code"] is not None:
                 yield row["patient"], str(row["system"]), str(row["code"])
+
+
+def _code_candidates(items: Iterator[tuple[str, tuple]]) -> Iterator[str]:
+    """The patients with a candidate code, by the local engine's per-resource test."""
+    import orjson
+
+    from rplcare.screening.candidates import CANDIDATE_TYPES, is_candidate_resource
+
+    for key, (_order, text, rtype) in items:
+        if (
+            text is not None
+            and rtype in CANDIDATE_TYPES
+            and is_candidate_resource(orjson.loads(text))
+        ):
+            yield key
 
 
 def _screen_group(
@@ -155,7 +184,7 @@ def _screen_group(
     if key not in candidates.value:
         return non_candidate_row(key, today)
     ordered = sorted(values, key=lambda v: v[0])
-    lines = [v[1].encode() for v in ordered]
+    lines = [v[1].encode() for v in ordered if v[1] is not None]
     meds = medications.value
     if meds:
         lines = attach_medications(lines, {k: v.encode() for k, v in meds.items()})
@@ -174,8 +203,15 @@ def screen_spark(
     only_candidates: bool = False,
     on_bad: Callable[[BadLine], None] | None = None,
     spark: Any = None,
+    relevance: bool = True,
+    prefilter: str = "views",
 ) -> Summary:
-    """Screen a Bulk export with Spark; rows as the local engine gives them (any order)."""
+    """Screen a Bulk export with Spark; rows as the local engine gives them (any order).
+
+    `relevance=False` keeps every resource through the shuffle (same rows, more data).
+    `prefilter="codes"` selects the candidates with the local engine's per-resource code test
+    instead of the ViewDefinitions through fhirpathpy (≈ 1 ms a resource); the same patients
+    (tests/screening/test_candidates.py, test_spark.py)."""
     from pyspark import StorageLevel
 
     from rplcare.screening.candidates import CANDIDATES_SQL, code_list
@@ -193,7 +229,9 @@ def screen_spark(
             for i, f in enumerate(files)
         ]
         lines = sc.union(texts).coalesce(parts) if texts else sc.emptyRDD()
-        parsed = lines.mapPartitions(_parse_partition).persist(StorageLevel.MEMORY_AND_DISK)
+        parsed = lines.mapPartitions(lambda it, r=relevance: _parse_partition(it, r)).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
         bad = parsed.filter(lambda kv: kv[0] == BAD).values()
         summary = Summary(bad_lines=bad.count())
         if on_bad is not None:
@@ -202,15 +240,18 @@ def screen_spark(
         meds = dict(parsed.filter(lambda kv: kv[0] == SHARED).values().collect())
         by_patient = parsed.filter(lambda kv: kv[0] not in (BAD, SHARED))
 
-        # the pre-filter: ViewDefinition rows -> Spark SQL
-        codes = by_patient.mapPartitions(_view_rows)
-        spark.createDataFrame(
-            codes, "patient string, system string, code string"
-        ).createOrReplaceTempView("codes")
-        spark.createDataFrame(
-            code_list().rows(), "system string, code string, prefix boolean"
-        ).createOrReplaceTempView("candidate_codes")
-        candidates = {r[0] for r in spark.sql(CANDIDATES_SQL).collect()}
+        if prefilter == "codes":
+            candidates = set(by_patient.mapPartitions(_code_candidates).distinct().collect())
+        else:
+            # the pre-filter: ViewDefinition rows -> Spark SQL
+            codes = by_patient.mapPartitions(_view_rows)
+            spark.createDataFrame(
+                codes, "patient string, system string, code string"
+            ).createOrReplaceTempView("codes")
+            spark.createDataFrame(
+                code_list().rows(), "system string, code string, prefix boolean"
+            ).createOrReplaceTempView("candidate_codes")
+            candidates = {r[0] for r in spark.sql(CANDIDATES_SQL).collect()}
         cand_b = sc.broadcast(candidates)
         meds_b = sc.broadcast(meds)
 

@@ -7,6 +7,7 @@ loader (YAML aliases, dates, integers)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -24,6 +25,12 @@ def _problem_response(path: str, message: str, status: int) -> tuple[int, bytes]
     return status, body
 
 
+#: POST paths whose bodies go to the endpoint as they arrive (uploads of large files, written
+#: to disk by the form parser), each with its own byte limit (a function: read when asked);
+#: the Content-Length is required and checked first (413 over the limit, 411 without it)
+STREAMED: dict[str, Callable[[], int]] = {}
+
+
 class BodyLimitMiddleware:
     """Pure ASGI: reads at most `body_bytes` + 1 bytes of a request; over that, 413 without
     calling the app. JSON bodies are scanned for depth / sizes / integer digits (422)."""
@@ -35,6 +42,10 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        streamed = STREAMED.get(scope.get("path", "")) if scope.get("method") == "POST" else None
+        if streamed is not None:
+            await self._streamed(scope, receive, send, streamed())
             return
         limits = self.limits or lim.current()
         headers = dict(scope.get("headers") or [])
@@ -87,6 +98,37 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _streamed(self, scope: Any, receive: Any, send: Any, limit: int) -> None:
+        headers = dict(scope.get("headers") or [])
+        try:
+            declared = int(headers.get(b"content-length", b"-1"))
+        except ValueError:
+            declared = -1
+        if declared < 0:
+            exc = lim.LimitError("", "the upload needs a Content-Length", status=411)
+            await self._reject(scope, send, exc)
+            return
+        if declared > limit:
+            exc = lim.LimitError(
+                "",
+                f"the upload is {declared:,} bytes, over the limit of {limit:,} bytes "
+                "(RPLCARE_MAX_UPLOAD_BYTES)",
+                status=413,
+            )
+            await self._reject(scope, send, exc)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > declared:  # more than announced: the upload ends here
+                return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)
 
     async def _reject(self, scope: Any, send: Any, exc: lim.LimitError) -> None:
         path, message = exc.problems[0]

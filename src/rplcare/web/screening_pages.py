@@ -2,11 +2,14 @@
 
 The admin names an export directory under the configured root (`app.state.screening_root`,
 else the `RPLCARE_SCREENING_ROOT` environment variable; no root, no screening: a path typed
-in a browser never reaches the rest of the disk). The run goes in a background thread
-(`screen_local`, the command's engine, one worker) with its progress polled by htmx; at the
-end the page shows the summary (gap counts) and the patient list, and each patient can be
-imported as a case from her own resources in the export (the importer of `import-fhir`,
-R4B validation then the mapping), her source noted in the case's history.
+in a browser never reaches the rest of the disk), or uploads the export: its `.ndjson` /
+`.ndjson.gz` files, or a `.zip` of them (multipart; at most `RPLCARE_MAX_UPLOAD_BYTES`, 1 GiB
+by default, for the request and again for a zip's unpacked files; stored under the root in
+`uploads/DATE-ID/`, file names checked, nothing else of a zip written). The run goes in a
+background thread (`screen_local`, the command's engine, one worker) with its progress
+polled by htmx; at the end the page shows the summary (gap counts) and the patient list, and
+each patient can be imported as a case from her own resources in the export (the importer
+of `import-fhir`, R4B validation then the mapping), her source noted in the case's history.
 
 Runs live in this process's memory (a restart forgets them; the rows file stays on disk).
 """
@@ -14,9 +17,12 @@ Runs live in this process's memory (a restart forgets them; the rows file stays 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import tempfile
 import threading
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,7 +33,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from rplcare.case.errors import CaseError
-from rplcare.web import auth
+from rplcare.web import auth, limits
 
 router = APIRouter(include_in_schema=False)
 _LOCK = threading.Lock()
@@ -144,7 +150,8 @@ def screening_page(request: Request) -> HTMLResponse:
         root=root,
         runs=list(_runs(request).values()),
         problems=[],
-        entries=sorted(p.name for p in root.iterdir() if p.is_dir()) if root else [],
+        entries=_entries(root),
+        upload_limit=upload_limit(),
     )
 
 
@@ -157,13 +164,7 @@ async def screening_start(request: Request) -> Response:
     user = _admin(request)
     root = screening_root(request)
     export, problems = _checked_export(root, str(form.get("path") or ""))
-    today_raw = str(form.get("today") or "").strip()
-    today = date.today()
-    if today_raw:
-        try:
-            today = date.fromisoformat(today_raw)
-        except ValueError:
-            problems.append(f"today: {today_raw!r} is not a date (YYYY-MM-DD)")
+    today = _today(str(form.get("today") or ""), problems)
     if problems or export is None:
         return render(
             request,
@@ -173,14 +174,160 @@ async def screening_start(request: Request) -> Response:
             root=root,
             runs=list(_runs(request).values()),
             problems=problems,
-            entries=sorted(p.name for p in root.iterdir() if p.is_dir()) if root else [],
+            entries=_entries(root),
+            upload_limit=upload_limit(),
         )
+    return _launch(request, export, today)
+
+
+def _today(raw: str, problems: list[str]) -> date:
+    text = raw.strip()
+    if text:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            problems.append(f"today: {text!r} is not a date (YYYY-MM-DD)")
+    return date.today()
+
+
+def _entries(root: Path | None) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root else []
+
+
+def _launch(request: Request, export: Path, today: date) -> Response:
     run_id = uuid.uuid4().hex[:12]
     out = Path(tempfile.mkdtemp(prefix="rplcare-screening-")) / "rows.ndjson"
     run = Run(run_id, export, today, out)
     _runs(request)[run_id] = run
     _start(run)
     return RedirectResponse(f"/screening/{run_id}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+# --- upload -------------------------------------------------------------------------------
+
+UPLOAD_PATH = "/screening/upload"
+UPLOAD_ENV = "RPLCARE_MAX_UPLOAD_BYTES"
+DEFAULT_UPLOAD_BYTES = 1 << 30  # 1 GiB: one request (every file of it), and a zip unpacked
+UPLOAD_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def upload_limit() -> int:
+    """The byte limit of one upload (`RPLCARE_MAX_UPLOAD_BYTES`, default 1 GiB)."""
+    raw = os.environ.get(UPLOAD_ENV, "").strip().replace("_", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_UPLOAD_BYTES
+
+
+limits.STREAMED[UPLOAD_PATH] = upload_limit  # the body goes to the form parser as it arrives
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _copy(src: Any, dest: Path, budget: list[int]) -> None:
+    """Copy a file object to dest, counting against the byte budget shared by the upload."""
+    with open(dest, "xb") as out:
+        while chunk := src.read(1 << 20):
+            budget[0] -= len(chunk)
+            if budget[0] < 0:
+                raise _Refused(f"the files are over the limit of {upload_limit():,} bytes")
+            out.write(chunk)
+
+
+def _keep_name(name: str) -> str | None:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if not _SAFE_NAME.match(base):
+        return None
+    return base if base.endswith(UPLOAD_SUFFIXES) or base == "manifest.json" else None
+
+
+def _store_upload(files: list[Any], dest: Path) -> list[str]:
+    """Write the uploaded NDJSON files (or the NDJSON files of uploaded zips) into dest; the
+    names of the files kept. Other names are refused, not written."""
+    budget = [upload_limit()]
+    kept: list[str] = []
+    for f in files:
+        fname = str(getattr(f, "filename", "") or "")
+        if fname.lower().endswith(".zip"):
+            try:
+                zf = zipfile.ZipFile(f.file)
+            except zipfile.BadZipFile:
+                raise _Refused(f"{fname}: not a zip file") from None
+            with zf:
+                for info in zf.infolist():
+                    if info.is_dir():
+                        continue
+                    name = _keep_name(info.filename)
+                    if name is None:
+                        continue  # not NDJSON (a README, a folder): not part of the export
+                    if name in kept:
+                        raise _Refused(f"{fname}: two files named {name}")
+                    with zf.open(info) as member:
+                        _copy(member, dest / name, budget)
+                    kept.append(name)
+            continue
+        name = _keep_name(fname)
+        if name is None:
+            raise _Refused(
+                f"{fname or 'a file'}: not an export file (.ndjson, .ndjson.gz or a .zip of them)"
+            )
+        if name in kept:
+            raise _Refused(f"two files named {name}")
+        _copy(f.file, dest / name, budget)
+        kept.append(name)
+    if not [k for k in kept if k != "manifest.json"]:
+        raise _Refused("choose the export's .ndjson / .ndjson.gz files, or a .zip of them")
+    return kept
+
+
+@router.post(UPLOAD_PATH)
+async def screening_upload(request: Request) -> Response:
+    """An export uploaded as files (multipart): stored under the screening root
+    (`uploads/ID/`), then screened like a directory named there."""
+    from rplcare.web.pages import _in_thread, render
+
+    form = await request.form(max_files=1000, max_fields=20)
+    auth.check_csrf(request, str(form.get("csrf_token") or ""))
+    user = _admin(request)
+    root = screening_root(request)
+    problems: list[str] = []
+    today = _today(str(form.get("today") or ""), problems)
+    files = [f for f in form.getlist("files") if hasattr(f, "file")]
+    dest: Path | None = None
+    if root is None:
+        problems.append("screening is not configured: set RPLCARE_SCREENING_ROOT on the server")
+    elif not problems:
+        run_id = uuid.uuid4().hex[:12]
+        dest = root / "uploads" / f"{date.today().isoformat()}-{run_id}"
+
+        def store() -> str | None:
+            assert dest is not None
+            dest.mkdir(parents=True)
+            try:
+                _store_upload(files, dest)
+            except (_Refused, OSError, zipfile.LargeZipFile, EOFError) as exc:
+                shutil.rmtree(dest, ignore_errors=True)
+                return f"files: {exc}"
+            return None
+
+        problem = await _in_thread(store)
+        if problem:
+            problems.append(problem)
+    await form.close()
+    if problems or dest is None:
+        return render(
+            request,
+            "screening.html",
+            user,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            root=root,
+            runs=list(_runs(request).values()),
+            problems=problems,
+            entries=_entries(root),
+            upload_limit=upload_limit(),
+        )
+    return _launch(request, dest, today)
 
 
 @router.get("/screening/{run_id}")
