@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -438,9 +438,11 @@ class Result(Model):
             )
 
     # --- read-only views used by reasoning -------------------------------------------------
+    # (read from the private store directly: pydantic's __getattr__ for a private attribute
+    # was a third of assess() on a case with many results, issue 12 §1)
     @property
     def code(self) -> str:
-        return self._code
+        return cast("str", self.__pydantic_private__["_code"])  # type: ignore[index]
 
     @property
     def day(self) -> Day:
@@ -457,30 +459,30 @@ class Result(Model):
     @property
     def si(self) -> float | None:
         """Value in the canonical unit of the test (None when qualitative or missing)."""
-        return self._si
+        return cast("float | None", self.__pydantic_private__["_si"])  # type: ignore[index]
 
     @property
     def bound_si(self) -> float | None:
         """With a comparator: the bound in the canonical unit (the value is beyond it)."""
-        return self._bound_si
+        return cast("float | None", self.__pydantic_private__["_bound_si"])  # type: ignore[index]
 
     @property
     def ref_high_si(self) -> float | None:
-        return self._ref_high_si
+        return cast("float | None", self.__pydantic_private__["_ref_high_si"])  # type: ignore[index]
 
     @property
     def ref_low_si(self) -> float | None:
-        return self._ref_low_si
+        return cast("float | None", self.__pydantic_private__["_ref_low_si"])  # type: ignore[index]
 
     @property
     def qualitative(self) -> str | None:
-        return self._qual
+        return cast("str | None", self.__pydantic_private__["_qual"])  # type: ignore[index]
 
     @property
     def above_reference_high(self) -> bool | None:
         """Value above the lab's upper limit, compared in the unit as reported (None: no
         numeric value or no upper limit)."""
-        return self._above_ref
+        return cast("bool | None", self.__pydantic_private__["_above_ref"])  # type: ignore[index]
 
 
 class Scan(Model):
@@ -662,7 +664,7 @@ class Case(Model):
     @property
     def warnings(self) -> list[str]:
         """Non-fatal notes from reading the case (e.g. an alias read as dydrogesterone)."""
-        return self._warnings
+        return cast("list[str]", self.__pydantic_private__["_warnings"])  # type: ignore[index]
 
     @field_validator("assessed_on")
     @classmethod
