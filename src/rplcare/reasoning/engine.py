@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,49 @@ def _because(rule: Rule, present: frozenset[str]) -> list[str]:
     return list(rule.when.all) + [f for f in rule.when.any if f in present]
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """The knowledge-base-only part of evaluating one rule, worked out once per knowledge base
+    (issue 12 §1): its condition as sets and its source references as JSON."""
+
+    rule: Rule
+    all: frozenset[str]
+    any: frozenset[str]
+    none: frozenset[str]
+    refs: tuple[tuple[dict[str, Any], bool], ...]
+
+    def holds(self, present: frozenset[str]) -> bool:
+        """`rule.when.holds(present)`, on sets."""
+        return (
+            self.all <= present
+            and (not self.any or not self.any.isdisjoint(present))
+            and self.none.isdisjoint(present)
+        )
+
+
+def _compile_rule(kb: KnowledgeBase, rule: Rule) -> _Compiled:
+    when = rule.when
+    refs = tuple(_ref_json(kb, r) for r in rule.sources)
+    return _Compiled(rule, frozenset(when.all), frozenset(when.any), frozenset(when.none), refs)
+
+
+def _compiled(kb: KnowledgeBase) -> dict[str, tuple[_Compiled, ...]]:
+    """Recommendation id -> its compiled rules, kept on the knowledge base (frozen, so set
+    once with object.__setattr__; not a dataclass field: equality and the fields ignore it)."""
+    try:
+        out: dict[str, tuple[_Compiled, ...]] | None = vars(kb).get("_compiled_rules")
+    except TypeError:  # no __dict__ (a stand-in knowledge base): compiled at each call
+        out = None
+    if out is None:
+        out = {
+            rid: tuple(_compile_rule(kb, rule) for rule in rec.rules)
+            for rid, rec in kb.recommendations.items()
+        }
+        with contextlib.suppress(AttributeError, TypeError):  # kept when it can be
+            object.__setattr__(kb, "_compiled_rules", out)
+    return out
+
+
 def evaluate(
     rec: Recommendation,
     fs: FindingSet,
@@ -109,10 +153,18 @@ def evaluate(
     ctx = population or PopulationContext.from_findings(fs)
     if not population_holds(rec.population, ctx):
         return None
-    for i, rule in enumerate(rec.rules):
-        if not rule.when.holds(present) or not population_holds(rule.population, ctx):
+    compiled = _compiled(kb).get(rec.id)
+    if (
+        compiled is None
+        or len(compiled) != len(rec.rules)
+        or any(c.rule is not r for c, r in zip(compiled, rec.rules, strict=True))
+    ):  # a recommendation that is not the knowledge base's own (a test's copy)
+        compiled = tuple(_compile_rule(kb, r) for r in rec.rules)
+    for i, c in enumerate(compiled):
+        rule = c.rule
+        if not c.holds(present) or not population_holds(rule.population, ctx):
             continue
-        refs = [_ref_json(kb, r) for r in rule.sources]
+        refs = [(dict(d), v) for d, v in c.refs]  # fresh dicts: a Rec owns its sources
         verified = all(v for _, v in refs)
         text = rule.text or rec.text
         patient_text = rule.patient_text or rec.patient_text
