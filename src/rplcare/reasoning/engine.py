@@ -126,16 +126,19 @@ def _compile_rule(kb: KnowledgeBase, rule: Rule) -> _Compiled:
     return _Compiled(rule, frozenset(when.all), frozenset(when.any), frozenset(when.none), refs)
 
 
-def _compiled(kb: KnowledgeBase) -> dict[str, tuple[_Compiled, ...]]:
-    """Recommendation id -> its compiled rules, kept on the knowledge base (frozen, so set
-    once with object.__setattr__; not a dataclass field: equality and the fields ignore it)."""
+def _compiled(kb: KnowledgeBase) -> dict[str, tuple[Recommendation, tuple[_Compiled, ...]]]:
+    """Recommendation id -> (the recommendation, its compiled rules), kept on the knowledge
+    base (frozen, so set once with object.__setattr__; not a dataclass field: equality and
+    the fields ignore it)."""
     try:
-        out: dict[str, tuple[_Compiled, ...]] | None = vars(kb).get("_compiled_rules")
+        out: dict[str, tuple[Recommendation, tuple[_Compiled, ...]]] | None = vars(kb).get(
+            "_compiled_rules"
+        )
     except TypeError:  # no __dict__ (a stand-in knowledge base): compiled at each call
         out = None
     if out is None:
         out = {
-            rid: tuple(_compile_rule(kb, rule) for rule in rec.rules)
+            rid: (rec, tuple(_compile_rule(kb, rule) for rule in rec.rules))
             for rid, rec in kb.recommendations.items()
         }
         with contextlib.suppress(AttributeError, TypeError):  # kept when it can be
@@ -153,12 +156,10 @@ def evaluate(
     ctx = population or PopulationContext.from_findings(fs)
     if not population_holds(rec.population, ctx):
         return None
-    compiled = _compiled(kb).get(rec.id)
-    if (
-        compiled is None
-        or len(compiled) != len(rec.rules)
-        or any(c.rule is not r for c, r in zip(compiled, rec.rules, strict=True))
-    ):  # a recommendation that is not the knowledge base's own (a test's copy)
+    entry = _compiled(kb).get(rec.id)
+    if entry is not None and entry[0] is rec:
+        compiled = entry[1]
+    else:  # a recommendation that is not the knowledge base's own (a test's copy)
         compiled = tuple(_compile_rule(kb, r) for r in rec.rules)
     for i, c in enumerate(compiled):
         rule = c.rule
