@@ -135,8 +135,6 @@ def hcg(
 
     Example: `rplcare hcg 2026-11-10=1000 2026-11-12T09:30=1700`.
     """
-    import json
-
     from rplcare.pregnancy.hcg import hcg_block, parse_hcg_arg
 
     parsed, problems = [], []
@@ -153,7 +151,9 @@ def hcg(
 
     block = hcg_block(parsed, kb=get_kb()).model_dump(mode="json", by_alias=True)
     if format is Fmt.json:
-        typer.echo(json.dumps({"hcg": block}, indent=2, ensure_ascii=False))
+        from rplcare.util import jsonio
+
+        typer.echo(jsonio.dumps({"hcg": block}))
         return
     for p in block["pairs"]:
         change = p["change_48h_pct"]
@@ -188,8 +188,6 @@ def date_cmd(
     format: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.text,
 ) -> None:
     """Date a pregnancy without a case file (LMP, ART transfer, or CRL)."""
-    import json
-
     from rplcare.pregnancy.dating import date_pregnancy
     from rplcare.pregnancy.inputs import ScanInput
 
@@ -249,7 +247,9 @@ def date_cmd(
         _fail(["not enough data to date the pregnancy"])
     out = dating.model_dump(mode="json")
     if format is Fmt.json:
-        typer.echo(json.dumps({"dating": out}, indent=2, ensure_ascii=False))
+        from rplcare.util import jsonio
+
+        typer.echo(jsonio.dumps({"dating": out}))
     else:
         typer.echo(f"GA {out['ga']} on {day} (basis {out['basis']}), EDD {out['edd']}")
         typer.echo(f"  {out['why']}")
@@ -299,11 +299,10 @@ def kb_show(
 @schema_app.command("case")
 def schema_case() -> None:
     """Print the JSON Schema of the case file (rplcare.case/1)."""
-    import json
-
     from rplcare.case.model import Case
+    from rplcare.util import jsonio
 
-    typer.echo(json.dumps(Case.model_json_schema(), indent=2))
+    typer.echo(jsonio.dumps(Case.model_json_schema(), ensure_ascii=True))
 
 
 @app.command()

@@ -12,7 +12,6 @@ was saved since (the answer names the current version and what changed).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -26,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from rplcare.store import repository as repo
 from rplcare.store.db import Store
+from rplcare.util import jsonio
 from rplcare.web import auth, documents
 
 router = APIRouter(prefix="/api", tags=["cases"])
@@ -365,7 +365,7 @@ def record_json(request: Request, case_id: str, cred: Credentials) -> Response:
         record = repo.full_record(s, case_id)
         repo.audit(s, user, "exported", case_id, {"what": "record.json"})
     return Response(
-        json.dumps(record, ensure_ascii=False, indent=1, default=str),
+        jsonio.dumps_bytes(record, default=str),
         media_type="application/json",
         headers={"Content-Disposition": attachment(f"{case_id}-record.json")},
     )
@@ -378,7 +378,7 @@ def record_fhir(request: Request, case_id: str, cred: Credentials) -> Response:
         record = repo.full_record(s, case_id)
         repo.audit(s, user, "exported", case_id, {"what": "record.fhir.json"})
     return Response(
-        json.dumps(repo.record_bundle(record), ensure_ascii=False, indent=1, default=str),
+        jsonio.dumps_bytes(repo.record_bundle(record), default=str),
         media_type="application/fhir+json",
         headers={"Content-Disposition": attachment(f"{case_id}-record.fhir.json")},
     )

@@ -6,11 +6,11 @@ loader (YAML aliases, dates, integers)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
 
+from rplcare.util import jsonio
 from rplcare.util import limits as lim
 
 
@@ -20,7 +20,7 @@ async def read_body(request: Request) -> bytes:
 
 
 def _problem_response(path: str, message: str, status: int) -> tuple[int, bytes]:
-    body = json.dumps({"problems": [{"path": path, "message": message}]}).encode()
+    body = jsonio.dumps_bytes({"problems": [{"path": path, "message": message}]}, compact=True)
     return status, body
 
 
