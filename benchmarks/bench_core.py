@@ -67,11 +67,57 @@ def throughput(seconds: float) -> dict[str, float]:
     return out
 
 
+def per_case(seconds: float) -> dict[str, dict[str, float]]:
+    """Cases/s of `assess()` and of `assess().to_json()` for each example and the large case
+    (20 pregnancies, 60 results, 10 scans: tests/reasoning/golden/make_golden.py), each the
+    median of five slices of `seconds` / 5, with the floor of the same run: `orjson.loads` of
+    the case as JSON (issue 12 §1, §4)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, str(ROOT / "tests" / "reasoning" / "golden"))
+    import make_golden
+    import orjson
+
+    from rplcare.case.loader import load_case
+    from rplcare.reasoning.assess import assess
+
+    day = date(2026, 11, 23)
+    inputs: dict[str, object] = {p.stem: p for p in EXAMPLES}
+    inputs["large"] = make_golden.large_case()
+
+    def rate(fn) -> float:
+        fn()
+        slices = []
+        for _ in range(5):
+            n, t0 = 0, time.perf_counter()
+            while (el := time.perf_counter() - t0) < seconds / 5:
+                fn()
+                n += 1
+            slices.append(n / el)
+        return round(statistics.median(slices), 1)
+
+    out: dict[str, dict[str, float]] = {}
+    for name, src in inputs.items():
+        case = load_case(src, today=day)
+        raw = orjson.dumps(case.model_dump(mode="json", exclude_none=True))
+        out[name] = {
+            "assess_per_s": rate(lambda c=case: assess(c, today=day)),
+            "assess_json_per_s": rate(lambda c=case: assess(c, today=day).to_json()),
+            "floor_orjson_loads_per_s": rate(lambda r=raw: orjson.loads(r)),
+        }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument(
+        "--per-case-only", action="store_true", help="only the per-case cases/s (no CLI runs)"
+    )
     args = ap.parse_args()
+    if args.per_case_only:
+        print(json.dumps({"per_case": per_case(args.seconds)}, indent=2))
+        return
     py = sys.executable
     case = str(EXAMPLES[0])
     base = wall([py, "-c", "import yaml"], args.repeat)
@@ -90,6 +136,7 @@ def main() -> None:
         "ratio_assess_text_to_import_yaml": round(med(cli_text) / med(base), 2),
         "ratio_help_to_import_yaml": round(med(helpt) / med(base), 2),
         **throughput(args.seconds),
+        "per_case": per_case(args.seconds),
     }
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
