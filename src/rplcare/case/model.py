@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -442,7 +442,8 @@ class Result(Model):
     # was a third of assess() on a case with many results, issue 12 §1)
     @property
     def code(self) -> str:
-        return cast("str", self.__pydantic_private__["_code"])  # type: ignore[index]
+        value: str = self.__pydantic_private__["_code"]  # type: ignore[index]
+        return value
 
     @property
     def day(self) -> Day:
@@ -459,30 +460,36 @@ class Result(Model):
     @property
     def si(self) -> float | None:
         """Value in the canonical unit of the test (None when qualitative or missing)."""
-        return cast("float | None", self.__pydantic_private__["_si"])  # type: ignore[index]
+        value: float | None = self.__pydantic_private__["_si"]  # type: ignore[index]
+        return value
 
     @property
     def bound_si(self) -> float | None:
         """With a comparator: the bound in the canonical unit (the value is beyond it)."""
-        return cast("float | None", self.__pydantic_private__["_bound_si"])  # type: ignore[index]
+        value: float | None = self.__pydantic_private__["_bound_si"]  # type: ignore[index]
+        return value
 
     @property
     def ref_high_si(self) -> float | None:
-        return cast("float | None", self.__pydantic_private__["_ref_high_si"])  # type: ignore[index]
+        value: float | None = self.__pydantic_private__["_ref_high_si"]  # type: ignore[index]
+        return value
 
     @property
     def ref_low_si(self) -> float | None:
-        return cast("float | None", self.__pydantic_private__["_ref_low_si"])  # type: ignore[index]
+        value: float | None = self.__pydantic_private__["_ref_low_si"]  # type: ignore[index]
+        return value
 
     @property
     def qualitative(self) -> str | None:
-        return cast("str | None", self.__pydantic_private__["_qual"])  # type: ignore[index]
+        value: str | None = self.__pydantic_private__["_qual"]  # type: ignore[index]
+        return value
 
     @property
     def above_reference_high(self) -> bool | None:
         """Value above the lab's upper limit, compared in the unit as reported (None: no
         numeric value or no upper limit)."""
-        return cast("bool | None", self.__pydantic_private__["_above_ref"])  # type: ignore[index]
+        value: bool | None = self.__pydantic_private__["_above_ref"]  # type: ignore[index]
+        return value
 
 
 class Scan(Model):
@@ -664,7 +671,8 @@ class Case(Model):
     @property
     def warnings(self) -> list[str]:
         """Non-fatal notes from reading the case (e.g. an alias read as dydrogesterone)."""
-        return cast("list[str]", self.__pydantic_private__["_warnings"])  # type: ignore[index]
+        value: list[str] = self.__pydantic_private__["_warnings"]  # type: ignore[index]
+        return value
 
     @field_validator("assessed_on")
     @classmethod
