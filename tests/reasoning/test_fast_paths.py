@@ -93,6 +93,14 @@ def _check_case(case: Any) -> None:
         assert engine.evaluate(rec, a.findings, KB, a.population) == reference_evaluate(
             rec, a.findings, KB, a.population
         ), rec.id
+    satisfied = KB.param("workup.satisfied_by")
+    expected = [
+        r
+        for rec in KB.recommendations.values()
+        if (r := reference_evaluate(rec, a.findings, KB, a.population)) is not None
+        and not (r.status != "not_recommended" and satisfied.get(rec.id) in a.findings)
+    ]
+    assert engine.recommend(a.findings, KB, a.population) == expected
     assert a.findings.ids == frozenset(f.id for f in a.findings)
     for r in case.results:
         private = r.__pydantic_private__

@@ -152,11 +152,20 @@ def evaluate(
     kb: KnowledgeBase,
     population: PopulationContext | None = None,
 ) -> Rec | None:
-    present = fs.ids
     ctx = population or PopulationContext.from_findings(fs)
+    return _evaluate(rec, fs.ids, kb, ctx, _compiled(kb))
+
+
+def _evaluate(
+    rec: Recommendation,
+    present: frozenset[str],
+    kb: KnowledgeBase,
+    ctx: PopulationContext,
+    table: dict[str, tuple[Recommendation, tuple[_Compiled, ...]]],
+) -> Rec | None:
     if not population_holds(rec.population, ctx):
         return None
-    entry = _compiled(kb).get(rec.id)
+    entry = table.get(rec.id)
     if entry is not None and entry[0] is rec:
         compiled = entry[1]
     else:  # a recommendation that is not the knowledge base's own (a test's copy)
@@ -205,8 +214,11 @@ def recommend(
     """Every recommendation whose rules hold inside its population, in knowledge-base order."""
     out = []
     satisfied = kb.param("workup.satisfied_by") if "workup.satisfied_by" in kb.parameters else {}
+    present = fs.ids
+    ctx = population or PopulationContext.from_findings(fs)
+    table = _compiled(kb)
     for rec in kb.recommendations.values():
-        r = evaluate(rec, fs, kb, population)
+        r = _evaluate(rec, present, kb, ctx, table)
         if r is not None and r.status != "not_recommended" and satisfied.get(rec.id) in fs:
             continue  # a recorded result satisfies it: listed under workup.done instead
         if r is not None:
