@@ -15,7 +15,7 @@ from rplcare.case.model import Case, ProposedOrders, Result
 from rplcare.case.vocabulary import vocabulary
 from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.gestation import format_ga
-from rplcare.reasoning.aps import aneuploid, assess_aps, unbalanced_structural
+from rplcare.reasoning.aps import ApsAssessment, aneuploid, assess_aps, unbalanced_structural
 from rplcare.reasoning.classification import Classification, is_second_trimester_loss
 from rplcare.reasoning.findings import FindingSet
 from rplcare.reasoning.rules_safety import compute_safety_findings
@@ -70,6 +70,7 @@ class Facts:
 
     def __init__(self, case: Case):
         self.case = case
+        self._aps: ApsAssessment | None = None
         self.by_code: dict[str, list[tuple[int, Result]]] = {}
         for i, r in enumerate(case.results):
             if r.comparator is not None:
@@ -82,6 +83,13 @@ class Facts:
     def latest(self, code: str) -> tuple[int, Result] | None:
         return _latest(self.all(code))
 
+    def aps(self, kb: KnowledgeBase) -> ApsAssessment:
+        """The antiphospholipid assessment of the case, made once per assessment (the APS
+        and the titre rules both read it; neither changes it)."""
+        if self._aps is None:
+            self._aps = assess_aps(self.case, kb)
+        return self._aps
+
 
 def compute_findings(
     case: Case, cls: Classification, kb: KnowledgeBase, preg: PregnancyContext | None, today: date
@@ -89,7 +97,7 @@ def compute_findings(
     fs = FindingSet()
     facts = Facts(case)
     _history(case, cls, kb, fs)
-    _aps(case, cls, kb, fs)
+    _aps(case, cls, kb, fs, facts)
     _thyroid(case, facts, cls, kb, fs)
     _metabolic(case, facts, cls, kb, fs, today)
     _anatomy(case, facts, cls, kb, fs)
@@ -259,8 +267,8 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
         )
 
 
-def _aps(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> None:
-    a = assess_aps(case, kb)
+def _aps(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet, facts: Facts) -> None:
+    a = facts.aps(kb)
     ev = [f"results[{i}]" for i in a.any_positive]
     if a.any_positive:
         fs.add(
