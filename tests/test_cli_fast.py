@@ -115,14 +115,35 @@ def test_a_bad_case_is_the_same_through_both_paths(tmp_path):
     assert fast[2] == r.stderr and fast[2].startswith("patient.age_years:")
 
 
-def test_the_fast_path_imports_neither_typer_nor_click():
+def test_the_fast_path_imports_neither_typer_nor_click_nor_package_metadata():
     code = (
         "import sys, runpy\n"
         f"sys.argv = ['rplcare', 'assess', {APS!r}, '--format', 'json']\n"
         "from rplcare.cli import _fast_assess\n"
         "try:\n    _fast_assess(sys.argv[1:])\nexcept SystemExit as e:\n    assert e.code == 0\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click'))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click')\n"
+        "               or m == 'importlib.metadata')\n"
         "sys.stderr.write(repr(heavy))\n"
     )
     rc, _, err = _run([sys.executable, "-c", code])
     assert rc == 0 and err == "[]"
+
+
+def test_the_plugin_loader_stand_in_answers_as_pydantic_does_with_plugins_disabled():
+    code = (
+        "import os, sys\n"
+        "os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'\n"
+        "from rplcare.cli import _no_plugin_loader\n"
+        "_no_plugin_loader()\n"
+        "import pydantic.plugin\n"
+        "from pydantic.plugin._loader import get_plugins\n"
+        "assert tuple(get_plugins()) == ()\n"
+        "from pydantic import BaseModel\n"
+        "class M(BaseModel):\n    x: int\n"
+        "assert M(x='1').x == 1\n"
+        "assert 'importlib.metadata' not in sys.modules\n"
+        "loader = sys.modules['pydantic.plugin._loader']\n"
+        "assert loader.PYDANTIC_ENTRY_POINT_GROUP == 'pydantic'  # any other name: the real one\n"
+    )
+    rc, _, err = _run([sys.executable, "-c", code])
+    assert rc == 0, err
