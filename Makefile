@@ -12,7 +12,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[web,interop,dev,screen,spark]"
 	touch $(STAMP)
 
+## .pyc for the editable src/ written now, not at each start of a run (where PYTHONDONTWRITEBYTECODE
+## or a read-only tree would compile every module again, issue 12 §2)
 install: $(STAMP)
+	$(PY) -m compileall -q src
 
 system-deps:
 	bash scripts/system-deps.sh

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,12 @@ def read_mapping(source: str | Path | bytes, limits: Limits | None = None) -> An
         raise CaseError([("", "nested too deeply")]) from None
 
 
+@cache
+def _date_adapter() -> TypeAdapter[date]:
+    """Built once: a TypeAdapter builds its schema when made (issue 12 §1)."""
+    return TypeAdapter(date)
+
+
 def load_case(
     source: str | Path | bytes | Mapping[str, Any],
     today: date | None = None,
@@ -85,7 +92,7 @@ def load_case(
     raw = data.get("assessed_on")
     if raw is not None:
         with contextlib.suppress(ValidationError):  # reported by the full validation below
-            assessed_on = TypeAdapter(date).validate_python(raw)
+            assessed_on = _date_adapter().validate_python(raw)
     context: dict[str, Any] = {
         "assessed_on": assessed_on,
         "today": today,

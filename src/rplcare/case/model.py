@@ -451,9 +451,12 @@ class Result(Model):
             )
 
     # --- read-only views used by reasoning -------------------------------------------------
+    # (read from the private store directly: pydantic's __getattr__ for a private attribute
+    # was a third of assess() on a case with many results, issue 12 §1)
     @property
     def code(self) -> str:
-        return self._code
+        value: str = self.__pydantic_private__["_code"]  # type: ignore[index]
+        return value
 
     @property
     def day(self) -> Day:
@@ -470,30 +473,36 @@ class Result(Model):
     @property
     def si(self) -> float | None:
         """Value in the canonical unit of the test (None when qualitative or missing)."""
-        return self._si
+        value: float | None = self.__pydantic_private__["_si"]  # type: ignore[index]
+        return value
 
     @property
     def bound_si(self) -> float | None:
         """With a comparator: the bound in the canonical unit (the value is beyond it)."""
-        return self._bound_si
+        value: float | None = self.__pydantic_private__["_bound_si"]  # type: ignore[index]
+        return value
 
     @property
     def ref_high_si(self) -> float | None:
-        return self._ref_high_si
+        value: float | None = self.__pydantic_private__["_ref_high_si"]  # type: ignore[index]
+        return value
 
     @property
     def ref_low_si(self) -> float | None:
-        return self._ref_low_si
+        value: float | None = self.__pydantic_private__["_ref_low_si"]  # type: ignore[index]
+        return value
 
     @property
     def qualitative(self) -> str | None:
-        return self._qual
+        value: str | None = self.__pydantic_private__["_qual"]  # type: ignore[index]
+        return value
 
     @property
     def above_reference_high(self) -> bool | None:
         """Value above the lab's upper limit, compared in the unit as reported (None: no
         numeric value or no upper limit)."""
-        return self._above_ref
+        value: bool | None = self.__pydantic_private__["_above_ref"]  # type: ignore[index]
+        return value
 
 
 class Scan(Model):

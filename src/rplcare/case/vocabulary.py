@@ -79,6 +79,16 @@ def convert(test: TestDef, value: float, unit: str) -> float:
 
 @cache
 def vocabulary() -> Vocabulary:
+    """The case vocabulary, loaded once per process, and kept between runs in the user's
+    cache under the hash of its file, the terminology's and the code (`rplcare.util.cache`)."""
+    from rplcare.knowledge import terminology as term_mod
+    from rplcare.util.cache import cached, fingerprint
+
+    files = [Path(__file__), _PATH, Path(term_mod.__file__), term_mod.PATH, Path(yamlio.__file__)]
+    return cached("vocabulary", fingerprint(files), _load_vocabulary, Vocabulary)
+
+
+def _load_vocabulary() -> Vocabulary:
     raw: dict[str, Any] = yamlio.load(_PATH.read_text(encoding="utf-8"))
     term = terminology()  # the LOINC codes of each test: one terminology file
     tests: dict[str, TestDef] = {}

@@ -7,7 +7,6 @@ lines on stderr and nothing on stdout, as for every rplcare command.
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -21,6 +20,7 @@ from rplcare.interop.fhir.export import assessment_bundle
 from rplcare.interop.fhir.importer import import_bundle
 from rplcare.interop.fhir.read import readable_case
 from rplcare.interop.fhir.write import case_to_bundle
+from rplcare.util import jsonio
 
 __all__ = ["assessment_fhir_json", "case_to_fhir", "import_fhir"]
 
@@ -95,10 +95,10 @@ def case_to_fhir(
         case = load_case(Path(case_path), today=today)
     except CaseError as exc:
         return _fail(exc.lines(), err)
-    out.write(json.dumps(case_to_bundle(case), indent=2, ensure_ascii=False) + "\n")
+    out.write(jsonio.dumps(case_to_bundle(case)) + "\n")
     return 0
 
 
 def assessment_fhir_json(assessment: Any, case: Any) -> str:
     """The assessment as a FHIR collection Bundle (CarePlan, requests, issues, Provenance)."""
-    return json.dumps(assessment_bundle(assessment, case), indent=2, ensure_ascii=False)
+    return jsonio.dumps(assessment_bundle(assessment, case))

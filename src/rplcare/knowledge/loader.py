@@ -414,5 +414,11 @@ def conflict_side_holds(side: str, statuses: Mapping[str, str]) -> bool:
 
 @cache
 def get_kb() -> KnowledgeBase:
-    """The packaged knowledge base, loaded once per process."""
-    return load_kb(DATA_DIR)
+    """The packaged knowledge base, loaded once per process, and kept between runs in the
+    user's cache (`rplcare.util.cache`) under the hash of its data files and of the code that
+    reads them (issue 12 §2)."""
+    from rplcare.util.cache import cached, fingerprint
+
+    code = [*sorted(Path(__file__).parent.glob("*.py")), Path(yamlio.__file__)]
+    key = fingerprint([*code, *sorted(DATA_DIR.glob("*.yaml"))])
+    return cached("kb", key, lambda: load_kb(DATA_DIR), KnowledgeBase)

@@ -28,7 +28,8 @@ PlanTiming = Literal["now", "before_next_pregnancy", "in_this_pregnancy", "after
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built at first validation: a knowledge base from the cache (util/cache.py) never is
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Source(Strict):

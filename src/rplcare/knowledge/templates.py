@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 PARAM = re.compile(r"\{(param|dose):([A-Za-z0-9_.\-]+)(?:\|([a-z_]+))?\}")
@@ -96,11 +97,18 @@ def slots(text: str) -> set[str]:
     return set(SLOT.findall(text))
 
 
+@lru_cache(maxsize=4096)
+def _slots_of(template: str) -> frozenset[str]:
+    """`slots()` of a template, once per template (the knowledge base's are a fixed few)."""
+    return frozenset(SLOT.findall(template))
+
+
 def fill(key: str, template: str, values: Mapping[str, object]) -> str:
     """Fill the runtime slots of a resolved template; every slot given, none extra."""
-    wanted = slots(template)
-    missing = sorted(wanted - set(values))
-    extra = sorted(set(values) - wanted)
+    wanted = _slots_of(template)
+    given = set(values)
+    missing = sorted(wanted - given)
+    extra = sorted(given - wanted)
     if missing or extra:
         raise KeyError(
             f"sentence {key!r}: "

@@ -255,19 +255,32 @@ class Terminology:
         for c in self.concepts.values():
             for k in c.codes:
                 self._by_code.setdefault((k.system, k.code), []).append(c)
-        self._phrases: dict[str, list[tuple[re.Pattern[str], int, Concept]]] = {}
-        for group, kinds in (
-            ("drug", ("drug", "ingredient", "drug_look_alike")),
-            ("test", ("test", "test_look_alike")),
-        ):
-            rows = []
-            for c in self.concepts.values():
-                if c.kind in kinds:
-                    for s in c.synonyms:
-                        rows.append((_phrase_pattern(s), len(normalise(s)), c))
-            self._phrases[group] = rows
+        self._phrase_rows: dict[str, list[tuple[re.Pattern[str], int, Concept]]] | None = None
         if problems:
             raise TerminologyError(problems)
+
+    @property
+    def _phrases(self) -> dict[str, list[tuple[re.Pattern[str], int, Concept]]]:
+        """The synonym patterns of the text matcher, compiled at its first use (most runs
+        never match text; compiling them was most of loading the terminology)."""
+        if self._phrase_rows is None:
+            rows: dict[str, list[tuple[re.Pattern[str], int, Concept]]] = {}
+            for group, kinds in (
+                ("drug", ("drug", "ingredient", "drug_look_alike")),
+                ("test", ("test", "test_look_alike")),
+            ):
+                rows[group] = [
+                    (_phrase_pattern(s), len(normalise(s)), c)
+                    for c in self.concepts.values()
+                    if c.kind in kinds
+                    for s in c.synonyms
+                ]
+            self._phrase_rows = rows
+        return self._phrase_rows
+
+    def __getstate__(self) -> dict[str, Any]:
+        # kept without the compiled patterns: unpickling recompiles every one of them
+        return {**self.__dict__, "_phrase_rows": None}
 
     # ------------------------------------------------------------------ lookups
 
@@ -341,8 +354,12 @@ class Terminology:
 
 @cache
 def terminology() -> Terminology:
-    """The packaged terminology, loaded once per process."""
-    return load_terminology(PATH)
+    """The packaged terminology, loaded once per process, and kept between runs in the user's
+    cache under the hash of the file and of this module (`rplcare.util.cache`)."""
+    from rplcare.util.cache import cached, fingerprint
+
+    key = fingerprint([Path(__file__), Path(yamlio.__file__), PATH])
+    return cached("terminology", key, lambda: load_terminology(PATH), Terminology)
 
 
 def load_terminology(path: Path | str = PATH) -> Terminology:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date
+
+from rplcare.util import jsonio
 
 
 def parse_age_cuts(text: str) -> list[int]:
@@ -64,13 +65,13 @@ def run(
     finally:
         store.dispose()
     if fmt == "json":
-        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(jsonio.dumps(report) + "\n")
     elif fmt == "csv":
         sys.stdout.write(registry.to_csv(report))
     elif fmt == "fhir":
         from rplcare.outcomes.fhir import bundle
 
-        sys.stdout.write(json.dumps(bundle(report, by_age), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(jsonio.dumps(bundle(report, by_age)) + "\n")
     else:
         sys.stdout.write(registry.to_text(report))
     return 0

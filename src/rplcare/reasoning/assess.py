@@ -11,15 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rplcare import __version__ as ENGINE_VERSION
 from rplcare.case.errors import warnings_json
 from rplcare.case.loader import load_case
 from rplcare.case.model import Case
 from rplcare.knowledge import KnowledgeBase, get_kb
-from rplcare.prognosis.brigham import brigham1999
-from rplcare.reasoning import pregnancy as preg_mod
 from rplcare.reasoning.actions import (
     Action,
     action_events,
@@ -32,6 +30,9 @@ from rplcare.reasoning.engine import PopulationContext, Rec, recommend
 from rplcare.reasoning.findings import FindingSet
 from rplcare.reasoning.rules import bound_notes, compute_findings
 from rplcare.util import jsonio
+
+if TYPE_CHECKING:  # imported where used: a case with no current pregnancy never needs them
+    from rplcare.reasoning import pregnancy as preg_mod
 
 FORMAT = "rplcare.assessment/1"
 DISCLAIMER = (
@@ -177,7 +178,11 @@ def assess(
     if case.assessed_on is not None and as_of < case.assessed_on:
         raise ValueError(f"today ({as_of}) is before the case's assessed_on ({case.assessed_on})")
     cls = classify(case, definition, kb)
-    parts = preg_mod.analyse(case, cls, kb, as_of)
+    parts = None
+    if case.current_pregnancy is not None:
+        from rplcare.reasoning import pregnancy as preg_mod
+
+        parts = preg_mod.analyse(case, cls, kb, as_of)
     fs = compute_findings(case, cls, kb, parts.context if parts else None, as_of)
     population = population_context(case, parts)
     recs = recommend(fs, kb, population)
@@ -304,6 +309,8 @@ def _prognosis(
             "1999 predicts the success of a next pregnancy)",
         )
         return None
+    from rplcare.prognosis.brigham import brigham1999
+
     age = case.patient.age_on(as_of)
     prog, why = brigham1999(age, cls.miscarriages, kb=kb)
     age_path = "patient.birth_date" if case.patient.birth_date else "patient.age_years"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,20 +100,81 @@ def _because(rule: Rule, present: frozenset[str]) -> list[str]:
     return list(rule.when.all) + [f for f in rule.when.any if f in present]
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """The knowledge-base-only part of evaluating one rule, worked out once per knowledge base
+    (issue 12 §1): its condition as sets and its source references as JSON."""
+
+    rule: Rule
+    all: frozenset[str]
+    any: frozenset[str]
+    none: frozenset[str]
+    refs: tuple[tuple[dict[str, Any], bool], ...]
+
+    def holds(self, present: frozenset[str]) -> bool:
+        """`rule.when.holds(present)`, on sets."""
+        return (
+            self.all <= present
+            and (not self.any or not self.any.isdisjoint(present))
+            and self.none.isdisjoint(present)
+        )
+
+
+def _compile_rule(kb: KnowledgeBase, rule: Rule) -> _Compiled:
+    when = rule.when
+    refs = tuple(_ref_json(kb, r) for r in rule.sources)
+    return _Compiled(rule, frozenset(when.all), frozenset(when.any), frozenset(when.none), refs)
+
+
+def _compiled(kb: KnowledgeBase) -> dict[str, tuple[Recommendation, tuple[_Compiled, ...]]]:
+    """Recommendation id -> (the recommendation, its compiled rules), kept on the knowledge
+    base (frozen, so set once with object.__setattr__; not a dataclass field: equality and
+    the fields ignore it)."""
+    try:
+        out: dict[str, tuple[Recommendation, tuple[_Compiled, ...]]] | None = vars(kb).get(
+            "_compiled_rules"
+        )
+    except TypeError:  # no __dict__ (a stand-in knowledge base): compiled at each call
+        out = None
+    if out is None:
+        out = {
+            rid: (rec, tuple(_compile_rule(kb, rule) for rule in rec.rules))
+            for rid, rec in kb.recommendations.items()
+        }
+        with contextlib.suppress(AttributeError, TypeError):  # kept when it can be
+            object.__setattr__(kb, "_compiled_rules", out)
+    return out
+
+
 def evaluate(
     rec: Recommendation,
     fs: FindingSet,
     kb: KnowledgeBase,
     population: PopulationContext | None = None,
 ) -> Rec | None:
-    present = fs.ids
     ctx = population or PopulationContext.from_findings(fs)
+    return _evaluate(rec, fs.ids, kb, ctx, _compiled(kb))
+
+
+def _evaluate(
+    rec: Recommendation,
+    present: frozenset[str],
+    kb: KnowledgeBase,
+    ctx: PopulationContext,
+    table: dict[str, tuple[Recommendation, tuple[_Compiled, ...]]],
+) -> Rec | None:
     if not population_holds(rec.population, ctx):
         return None
-    for i, rule in enumerate(rec.rules):
-        if not rule.when.holds(present) or not population_holds(rule.population, ctx):
+    entry = table.get(rec.id)
+    if entry is not None and entry[0] is rec:
+        compiled = entry[1]
+    else:  # a recommendation that is not the knowledge base's own (a test's copy)
+        compiled = tuple(_compile_rule(kb, r) for r in rec.rules)
+    for i, c in enumerate(compiled):
+        rule = c.rule
+        if not c.holds(present) or not population_holds(rule.population, ctx):
             continue
-        refs = [_ref_json(kb, r) for r in rule.sources]
+        refs = [(dict(d), v) for d, v in c.refs]  # fresh dicts: a Rec owns its sources
         verified = all(v for _, v in refs)
         text = rule.text or rec.text
         patient_text = rule.patient_text or rec.patient_text
@@ -152,8 +214,11 @@ def recommend(
     """Every recommendation whose rules hold inside its population, in knowledge-base order."""
     out = []
     satisfied = kb.param("workup.satisfied_by") if "workup.satisfied_by" in kb.parameters else {}
+    present = fs.ids
+    ctx = population or PopulationContext.from_findings(fs)
+    table = _compiled(kb)
     for rec in kb.recommendations.values():
-        r = evaluate(rec, fs, kb, population)
+        r = _evaluate(rec, present, kb, ctx, table)
         if r is not None and r.status != "not_recommended" and satisfied.get(rec.id) in fs:
             continue  # a recorded result satisfies it: listed under workup.done instead
         if r is not None:

@@ -31,6 +31,7 @@ class FindingSet:
 
     def __init__(self) -> None:
         self._items: dict[str, Finding] = {}
+        self._ids: frozenset[str] | None = None  # `ids`, kept until a new id is added
 
     def add(
         self,
@@ -45,6 +46,7 @@ class FindingSet:
             return f
         f = Finding(fid, text, list(evidence), details)
         self._items[fid] = f
+        self._ids = None
         return f
 
     def __contains__(self, fid: object) -> bool:
@@ -55,7 +57,10 @@ class FindingSet:
 
     @property
     def ids(self) -> frozenset[str]:
-        return frozenset(self._items)
+        ids = self._ids
+        if ids is None:
+            ids = self._ids = frozenset(self._items)
+        return ids
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self._items.values())

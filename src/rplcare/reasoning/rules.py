@@ -17,6 +17,7 @@ from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.gestation import format_ga
 from rplcare.reasoning.aps import (
     APL_TESTS,
+    ApsAssessment,
     aneuploid,
     assess_aps,
     bounded_positive,
@@ -76,6 +77,7 @@ class Facts:
 
     def __init__(self, case: Case):
         self.case = case
+        self._aps: ApsAssessment | None = None
         self.by_code: dict[str, list[tuple[int, Result]]] = {}
         #: results with a comparator ("<0.1"): a bound is not a value, so the rule sections
         #: that read numbers do not see them (`bound_notes` says so); the antiphospholipid
@@ -97,6 +99,13 @@ class Facts:
 
     def latest(self, code: str) -> tuple[int, Result] | None:
         return _latest(self.all(code))
+
+    def aps(self, kb: KnowledgeBase) -> ApsAssessment:
+        """The antiphospholipid assessment of the case, made once per assessment (the APS
+        and the titre rules both read it; neither changes it)."""
+        if self._aps is None:
+            self._aps = assess_aps(self.case, kb)
+        return self._aps
 
 
 #: tests whose value a rule section reads as a number -> (the section, read by the work-up)
@@ -156,7 +165,7 @@ def compute_findings(
     fs = FindingSet()
     facts = Facts(case)
     _history(case, cls, kb, fs)
-    _aps(case, cls, kb, fs)
+    _aps(case, cls, kb, fs, facts)
     _thyroid(case, facts, cls, kb, fs)
     _metabolic(case, facts, cls, kb, fs, today)
     _anatomy(case, facts, cls, kb, fs)
@@ -326,8 +335,8 @@ def _history(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet)
         )
 
 
-def _aps(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet) -> None:
-    a = assess_aps(case, kb)
+def _aps(case: Case, cls: Classification, kb: KnowledgeBase, fs: FindingSet, facts: Facts) -> None:
+    a = facts.aps(kb)
     ev = [f"results[{i}]" for i in a.any_positive]
     if a.any_positive:
         fs.add(

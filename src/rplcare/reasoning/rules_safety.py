@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from rplcare.case.model import Case
 from rplcare.knowledge import KnowledgeBase
-from rplcare.reasoning.aps import LabCriterion, assess_aps
+from rplcare.reasoning.aps import LabCriterion
 from rplcare.reasoning.classification import Classification
 from rplcare.reasoning.findings import FindingSet
 
@@ -66,7 +66,7 @@ def compute_safety_findings(
     _preeclampsia(case, cls, kb, fs)
     _partner(case, kb, fs)
     _parental_numerical(case, facts, kb, fs)
-    _aps_titre(case, kb, fs)
+    _aps_titre(case, kb, fs, facts)
     _done(case, facts, kb, fs)
     if "chronic_endometritis" in case.patient.conditions:
         fs.add(
@@ -272,9 +272,9 @@ def _parental_numerical(case: Case, facts: Facts, kb: KnowledgeBase, fs: Finding
             )
 
 
-def _aps_titre(case: Case, kb: KnowledgeBase, fs: FindingSet) -> None:
+def _aps_titre(case: Case, kb: KnowledgeBase, fs: FindingSet, facts: Facts) -> None:
     """A positive without a titre twice >= 12 weeks apart: persistent, next step the titre."""
-    a = assess_aps(case, kb)
+    a = facts.aps(kb)
     days = kb.param("aps.persistence_days")
     for family, crit in a.lab.items():
         qualitative = LabCriterion(

@@ -9,7 +9,6 @@ from `rplcare.reasoning.assess` unchanged; this module only stores and compares 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -22,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +46,7 @@ from rplcare.store.models import (
     utcnow,
 )
 from rplcare.store.patients import erase_identity, get_identity, identity_json
+from rplcare.util import jsonio
 
 TOKEN_PREFIX = "rpl_"
 TOKEN_TOUCH = timedelta(minutes=1)  # last_used is refreshed at most this often
@@ -630,7 +631,7 @@ def import_case(
 def export_case(version: CaseVersion, fmt: str = "yaml") -> str:
     """The case file of a version, ready to load again (`rplcare assess` reads it as is)."""
     if fmt == "json":
-        return json.dumps(version.data, indent=2, ensure_ascii=False) + "\n"
+        return jsonio.dumps(version.data) + "\n"
     return yaml.safe_dump(version.data, sort_keys=False, allow_unicode=True)
 
 
@@ -740,7 +741,7 @@ def record_bundle(record: Mapping[str, Any], identity: bool = True) -> dict[str,
             res.update(person)
 
     def attached(title: str, data: Any, when: str) -> dict[str, Any]:
-        raw = json.dumps(data, ensure_ascii=False, default=str).encode()
+        raw = jsonio.dumps_bytes(data, compact=True, default=str)
         return {
             "resource": {
                 "resourceType": "DocumentReference",
@@ -1184,7 +1185,7 @@ def record_outcome(
     get_case(s, case_id, lock=not dry_run)
     prev = latest_version(s, case_id)
     check_version(s, prev, expected_version)
-    data = json.loads(json.dumps(prev.data))
+    data = orjson.loads(jsonio.dumps_bytes(prev.data, compact=True))  # a deep copy
     current = data.pop("current_pregnancy", None)
     if current is None:
         problems.append(("current_pregnancy", "no current pregnancy to record an outcome for"))

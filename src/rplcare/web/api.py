@@ -12,7 +12,6 @@ was saved since (the answer names the current version and what changed).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -27,6 +26,7 @@ from pydantic import BaseModel, Field
 from rplcare.store import repository as repo
 from rplcare.store.db import Store
 from rplcare.store.patients import get_identity, identity_json
+from rplcare.util import jsonio
 from rplcare.web import auth, documents
 from rplcare.web.params import Documents
 
@@ -437,7 +437,7 @@ def record_json(request: Request, case_id: str, cred: Credentials) -> Response:
         record = repo.full_record(s, case_id)
         repo.audit(s, user, "exported", case_id, {"what": "record.json"})
     return Response(
-        json.dumps(record, ensure_ascii=False, indent=1, default=str),
+        jsonio.dumps_bytes(record, default=str),
         media_type="application/json",
         headers={"Content-Disposition": attachment(f"{case_id}-record.json")},
     )
@@ -459,7 +459,7 @@ def record_fhir(
         repo.audit(s, user, "exported", case_id, what)
     bundle = repo.record_bundle(record, identity=identity)
     return Response(
-        json.dumps(bundle, ensure_ascii=False, indent=1, default=str),
+        jsonio.dumps_bytes(bundle, default=str),
         media_type="application/fhir+json",
         headers={"Content-Disposition": attachment(f"{case_id}-record.fhir.json")},
     )

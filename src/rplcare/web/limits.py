@@ -6,12 +6,12 @@ loader (YAML aliases, dates, integers)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
 
+from rplcare.util import jsonio
 from rplcare.util import limits as lim
 
 
@@ -21,7 +21,7 @@ async def read_body(request: Request) -> bytes:
 
 
 def _problem_response(path: str, message: str, status: int) -> tuple[int, bytes]:
-    body = json.dumps({"problems": [{"path": path, "message": message}]}).encode()
+    body = jsonio.dumps_bytes({"problems": [{"path": path, "message": message}]}, compact=True)
     return status, body
 
 

@@ -6,7 +6,6 @@ figures come from `rplcare.outcomes.registry` unchanged; nothing is computed her
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
@@ -15,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from rplcare.case.errors import CaseError
 from rplcare.outcomes import registry
+from rplcare.util import jsonio
 from rplcare.web import auth
 
 router = APIRouter(include_in_schema=False)
@@ -117,7 +117,7 @@ def outcomes_csv(request: Request) -> Response:
 @router.get("/outcomes.json")
 def outcomes_json(request: Request) -> Response:
     report = _report(request, options(request))
-    return Response(json.dumps(report, ensure_ascii=False), media_type="application/json")
+    return Response(jsonio.dumps_bytes(report, compact=True), media_type="application/json")
 
 
 @router.get("/outcomes/measure-report.json")
@@ -126,7 +126,10 @@ def outcomes_fhir(request: Request) -> Response:
 
     overall = _report(request, options(request, by=""))
     by_age = _report(request, options(request, by="age"))
-    return Response(json.dumps(bundle(overall, by_age)), media_type="application/fhir+json")
+    return Response(
+        jsonio.dumps_bytes(bundle(overall, by_age), compact=True),
+        media_type="application/fhir+json",
+    )
 
 
 def _image(data: bytes, fmt: str) -> Response:

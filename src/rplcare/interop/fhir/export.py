@@ -11,7 +11,6 @@ sentence.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +33,7 @@ from rplcare.interop.fhir.jsonutil import _uid
 from rplcare.interop.fhir.write import case_to_bundle
 from rplcare.knowledge import KnowledgeBase, get_kb
 from rplcare.knowledge.model import Dose
+from rplcare.util import jsonio
 
 __all__ = ["KB_SYSTEM", "assessment_bundle", "medication_requests", "progesterone_stop_date"]
 
@@ -355,4 +355,4 @@ def assessment_bundle(
 
 
 def assessment_json(assessment: Any, case: Any, recorded: datetime | None = None) -> str:
-    return json.dumps(assessment_bundle(assessment, case, recorded), indent=2, ensure_ascii=False)
+    return jsonio.dumps(assessment_bundle(assessment, case, recorded))

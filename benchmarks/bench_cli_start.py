@@ -1,0 +1,127 @@
+"""CLI start (issue 12 §2): `rplcare assess CASE --format json` against the bare floor
+`python -c "import yaml"`, measured in the same run, as ratios of medians.
+
+For each command: the median wall time and the median CPU time (user + system of the child,
+which moves less with the load of a shared machine than wall time) over `--repeat` runs,
+interleaved so a load spike hits every command alike; with `--instructions`, the instruction
+count of one run of each (valgrind callgrind, when installed), which does not move with load
+at all. Also measured: the floor with pydantic imported (`import yaml, orjson, pydantic`, and
+the plugin loader the first pydantic validator imports): what any path that validates a case
+with pydantic cannot go under.
+
+The .pyc files are written first (`compileall`, as `make install` does), and the knowledge-base
+cache is warmed by one run: a measured run is a second start.
+
+Run: `.venv/bin/python benchmarks/bench_cli_start.py [--repeat 21] [--instructions]`.
+Prints JSON and writes benchmarks/results/cli_start.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = ROOT / "examples" / "aps-three-losses.yaml"
+PREGNANT = ROOT / "examples" / "bleeding-early-pregnancy.yaml"
+
+
+def commands(py: str) -> dict[str, list[str]]:
+    cli = [py, "-m", "rplcare.cli", "assess"]
+    return {
+        "floor_import_yaml": [py, "-c", "import yaml"],
+        "floor_pydantic": [
+            py,
+            "-c",
+            "import yaml, orjson, pydantic; from pydantic import BaseModel; "
+            "import pydantic.plugin._loader",
+        ],
+        "assess_json": [*cli, str(CASE), "--format", "json"],
+        "assess_json_pregnant": [*cli, str(PREGNANT), "--format", "json"],
+        "assess_text": [*cli, str(CASE)],
+        "help": [py, "-m", "rplcare.cli", "--help"],
+    }
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+
+def one(cmd: list[str]) -> tuple[float, float]:
+    """(wall, cpu) seconds of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env(), cwd=ROOT)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def instructions(cmd: list[str]) -> int | None:
+    if shutil.which("valgrind") is None:
+        return None
+    p = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=ROOT,
+    )
+    m = re.search(r"refs:\s+([\d,]+)", p.stderr)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeat", type=int, default=21)
+    ap.add_argument("--instructions", action="store_true", help="also count (valgrind)")
+    args = ap.parse_args()
+    py = sys.executable
+    subprocess.run([py, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
+    cmds = commands(py)
+    for cmd in cmds.values():  # warm: .pyc, the knowledge-base cache, the page cache
+        one(cmd)
+    walls: dict[str, list[float]] = {k: [] for k in cmds}
+    cpus: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(args.repeat):
+        for name, cmd in cmds.items():
+            w, c = one(cmd)
+            walls[name].append(w)
+            cpus[name].append(c)
+    med = statistics.median
+    floor_w, floor_c = med(walls["floor_import_yaml"]), med(cpus["floor_import_yaml"])
+    result: dict[str, object] = {
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "repeat": args.repeat,
+    }
+    for name in cmds:
+        result[f"{name}_wall_median_s"] = round(med(walls[name]), 4)
+        result[f"{name}_cpu_median_s"] = round(med(cpus[name]), 4)
+        result[f"ratio_wall_{name}"] = round(med(walls[name]) / floor_w, 2)
+        result[f"ratio_cpu_{name}"] = round(med(cpus[name]) / floor_c, 2) if floor_c else None
+    if args.instructions:
+        counts = {name: instructions(cmd) for name, cmd in cmds.items()}
+        base = counts["floor_import_yaml"]
+        for name, n in counts.items():
+            result[f"{name}_instructions"] = n
+            result[f"ratio_instructions_{name}"] = round(n / base, 2) if n and base else None
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cli_start.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
