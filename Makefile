@@ -54,6 +54,7 @@ fuzz: install
 ## BENCH_ARGS=--quick: the same scripts in seconds (what tests/test_bench_smoke.py runs).
 bench: install system-deps
 	$(PY) benchmarks/bench_core.py $(BENCH_ARGS)
+	$(PY) benchmarks/bench_cli_start.py
 	$(PY) benchmarks/bench_cds.py $(BENCH_ARGS)
 	$(PY) benchmarks/bench_cds.py --nice -10 $(BENCH_ARGS)
 	$(PY) benchmarks/bench_cds.py --nice -10 --jwt $(BENCH_ARGS)
