@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 
 from rplcare.render.report import LOCALE_DIR
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, PASSWORDS, csrf_of
 
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%")
 WEB = Path(__file__).resolve().parents[2] / "src" / "rplcare" / "web"
@@ -149,6 +149,28 @@ def test_the_choice_is_kept_across_logins_and_english_is_the_default(web):
     assert "用户名" in login and "登录" in login  # the cookie outlives the session
     web.login()
     assert "<h1>工作列表</h1>" in web.client.get("/cases").text
+
+
+def test_the_choice_is_the_users_on_any_browser(web):
+    """Rule (issue 11 §6: a language switch per user): the language chosen is kept on the user,
+    so the same user logging in from another browser (no cookie) gets it; another user does
+    not."""
+    from fastapi.testclient import TestClient
+
+    def log_in(client: TestClient, name: str) -> None:
+        page = client.get("/login")
+        data = {"csrf_token": csrf_of(page.text), "name": name, "password": PASSWORDS[name]}
+        client.post("/login", data={**data, "next": "/cases"})
+
+    web.login()
+    _chinese(web)
+    other = TestClient(web.app)  # another browser (the app has started: no second lifespan)
+    assert '<html lang="en">' in other.get("/login").text  # no cookie there: English
+    log_in(other, "clin")
+    assert "<h1>工作列表</h1>" in other.get("/cases").text
+    third = TestClient(web.app)
+    log_in(third, "view")  # the viewer never chose: English
+    assert "<h1>Worklist</h1>" in third.get("/cases").text
 
 
 def test_unknown_language_and_foreign_redirect(web):

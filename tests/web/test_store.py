@@ -34,7 +34,7 @@ def test_migrations_match_the_models(database_url):
             from rplcare.store.db import alembic_config
 
             head = ScriptDirectory.from_config(alembic_config(store.engine)).get_current_head()
-            assert head == "0004_patients"  # one head: the 0003 branches chained, then 0004
+            assert head == "0005_user_lang"  # one head: the 0003 branches chained, then 0004, 0005
             assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
     finally:
         store.dispose()

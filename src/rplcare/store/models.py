@@ -95,6 +95,8 @@ class User(Base):
     # a disabled user cannot log in, and their sessions and tokens stop working
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     password_changed: Mapped[datetime | None]
+    # the language of the clinician pages this user chose (web/i18n.py codes); None: not chosen
+    lang: Mapped[str | None] = mapped_column(String(8))
 
 
 class ApiToken(Base):

@@ -168,6 +168,8 @@ def log_in(request: Request, user: User, sid: str) -> None:
     request.session.update(
         {"uid": user.id, "sid": sid, "gen": _generation(user), "csrf": secrets.token_urlsafe(32)}
     )
+    if user.lang:  # the user's own choice, on whichever browser they log in from
+        request.session["lang"] = user.lang
 
 
 def session_id(request: Request) -> str | None:

@@ -6,11 +6,12 @@ in the `clinician` gettext domain: `render/locale/clinician.pot`, with the Chine
 the handout catalogs are (tests/web/test_i18n_catalog.py checks both). English is the source
 language: no catalog, the msgids show as written.
 
-The language is a per-user preference kept without a schema change (the users table has no
-settings column and only one migration is planned this round): a long-lived cookie
-`rplcare_lang` set by `POST /account/language`, copied into the session at login, so the
-same browser keeps it across logins. The report (HTML and PDF) follows it unless a link asks
-for a language (`?lang=`); the handout keeps its own `?lang=` (the patient's language).
+The language is a per-user preference: `GET /account/language/{lang}` (web/language.py) keeps
+it on the user (`users.lang`, migration 0005), in the session, and in a long-lived cookie
+`rplcare_lang` (so the login page of that browser speaks it too); at login the user's own
+choice is copied into the session, on any browser. The report (HTML and PDF) follows it
+unless a link asks for a language (`?lang=`); the handout keeps its own `?lang=` (the
+patient's language).
 
 One Jinja environment serves every language: its gettext callables read the language of the
 page being rendered from a context variable, so imported macros translate too.
