@@ -124,6 +124,12 @@ def _medications(values: list[str], info: ValidationInfo, where: str) -> list[st
     return out
 
 
+def _empty_list() -> list[Any]:
+    """`default_factory=list` as a Python function: pydantic reads each factory's signature,
+    and a builtin's costs a tokenizer pass over its text signature (issue 12 §2)."""
+    return []
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -136,8 +142,8 @@ class Patient(Model):
     alcohol_units_per_week: float | None = Field(None, ge=0, le=300)
     caffeine_mg_per_day: float | None = Field(None, ge=0, le=5000)
     menstrual_cycle: Literal["regular", "irregular", "oligomenorrhoea", "amenorrhoea"] | None = None
-    conditions: list[str] = Field(default_factory=list)
-    medications: list[str] = Field(default_factory=list)
+    conditions: list[str] = Field(default_factory=_empty_list)
+    medications: list[str] = Field(default_factory=_empty_list)
 
     @field_validator("conditions")
     @classmethod
@@ -558,10 +564,10 @@ class CurrentPregnancy(Model):
     transfer_date: Day | None = None
     embryo_age_days: int | None = None
     endometrial_preparation: Literal["artificial", "natural", "stimulated"] | None = None
-    symptoms: list[Literal["bleeding", "pain"]] = Field(default_factory=list)
-    treatments: list[str] = Field(default_factory=list)
-    scans: list[Scan] = Field(default_factory=list)
-    milestones: list[Milestone] = Field(default_factory=list)
+    symptoms: list[Literal["bleeding", "pain"]] = Field(default_factory=_empty_list)
+    treatments: list[str] = Field(default_factory=_empty_list)
+    scans: list[Scan] = Field(default_factory=_empty_list)
+    milestones: list[Milestone] = Field(default_factory=_empty_list)
 
     @field_validator("embryo_age_days")
     @classmethod
@@ -616,8 +622,8 @@ class ProposedOrders(Model):
     item advised against answers the order exactly as it answers the record.
     """
 
-    medications: list[str] = Field(default_factory=list)
-    tests: list[str] = Field(default_factory=list)
+    medications: list[str] = Field(default_factory=_empty_list)
+    tests: list[str] = Field(default_factory=_empty_list)
 
     @field_validator("medications")
     @classmethod
@@ -630,22 +636,31 @@ class ProposedOrders(Model):
         return _known(values, vocabulary().tests, "test")
 
 
+def _patient() -> Patient:
+    """`default_factory=Patient` without pydantic building the model's signature to read it."""
+    return Patient()
+
+
+def _partner() -> Partner:
+    return Partner()
+
+
 class Case(Model):
     format: Literal["rplcare.case/1"] | None = None
     id: str | None = Field(None, max_length=200)
     assessed_on: Day | None = None
-    patient: Patient = Field(default_factory=Patient)
+    patient: Patient = Field(default_factory=_patient)
     gestational_carrier: bool = False
-    partner: Partner = Field(default_factory=Partner)
-    pregnancies: list[PastPregnancy] = Field(default_factory=list)
-    results: list[Result] = Field(default_factory=list)
+    partner: Partner = Field(default_factory=_partner)
+    pregnancies: list[PastPregnancy] = Field(default_factory=_empty_list)
+    results: list[Result] = Field(default_factory=_empty_list)
     current_pregnancy: CurrentPregnancy | None = None
     # recommendation ids the patient asked about (kept visible, never folded away)
-    asked_about: list[str] = Field(default_factory=list)
+    asked_about: list[str] = Field(default_factory=_empty_list)
     # draft orders being signed (CDS order-sign); None for a case as recorded
     proposed: ProposedOrders | None = None
 
-    _warning_items: list[tuple[str, str]] = PrivateAttr(default_factory=list)
+    _warning_items: list[tuple[str, str]] = PrivateAttr(default_factory=_empty_list)
 
     @field_validator("asked_about")
     @classmethod
