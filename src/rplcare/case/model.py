@@ -6,11 +6,9 @@ Cross-field checks (unit against test, dates against `assessed_on`) raise `Probl
 carry sub-paths so every message names the exact field; `rplcare.case.errors` formats them.
 """
 
-from __future__ import annotations
-
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -156,7 +154,7 @@ class Patient(Model):
         return _medications(values, info, "patient.medications")
 
     @model_validator(mode="after")
-    def _dates(self, info: ValidationInfo) -> Patient:
+    def _dates(self, info: ValidationInfo) -> Self:
         problems: list[tuple[str, str]] = []
         _check_not_future(problems, "birth_date", self.birth_date, info)
         ref = (info.context or {}).get("assessed_on")
@@ -225,7 +223,7 @@ class PastPregnancy(Model):
     reached_weeks: Literal[12, 24] | None = None
 
     @model_validator(mode="after")
-    def _check(self, info: ValidationInfo) -> PastPregnancy:
+    def _check(self, info: ValidationInfo) -> Self:
         problems: list[tuple[str, str]] = []
         if (
             self.ga is None
@@ -309,7 +307,7 @@ class Result(Model):
     _bound_si: float | None = PrivateAttr(None)
 
     @model_validator(mode="after")
-    def _normalise(self, info: ValidationInfo) -> Result:
+    def _normalise(self, info: ValidationInfo) -> Self:
         voc = vocabulary()
         problems: list[tuple[str, str]] = []
         code = self.test
@@ -524,7 +522,7 @@ class Scan(Model):
     cervical_length_mm: float | None = Field(None, ge=0, le=90)
 
     @model_validator(mode="after")
-    def _check(self, info: ValidationInfo) -> Scan:
+    def _check(self, info: ValidationInfo) -> Self:
         problems: list[tuple[str, str]] = []
         _check_not_future(problems, "date", self.date, info)
         if self.crl_mm is not None and self.embryo is False:
@@ -548,7 +546,7 @@ class Milestone(Model):
     date: Day
 
     @model_validator(mode="after")
-    def _check(self, info: ValidationInfo) -> Milestone:
+    def _check(self, info: ValidationInfo) -> Self:
         problems: list[tuple[str, str]] = []
         _check_not_future(problems, "date", self.date, info)
         if problems:
@@ -583,7 +581,7 @@ class CurrentPregnancy(Model):
         return _medications(values, info, "current_pregnancy.treatments")
 
     @model_validator(mode="after")
-    def _check(self, info: ValidationInfo) -> CurrentPregnancy:
+    def _check(self, info: ValidationInfo) -> Self:
         problems: list[tuple[str, str]] = []
         _check_not_future(problems, "lmp", self.lmp, info)
         _check_not_future(problems, "transfer_date", self.transfer_date, info)
@@ -670,7 +668,7 @@ class Case(Model):
         return _known(values, get_kb().recommendations, "recommendation id")
 
     @model_validator(mode="after")
-    def _whole_record(self, info: ValidationInfo) -> Case:
+    def _whole_record(self, info: ValidationInfo) -> Self:
         from rplcare.case.record_checks import check_record
 
         problems, warnings = check_record(self)
