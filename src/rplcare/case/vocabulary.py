@@ -16,12 +16,16 @@ QUALITATIVE = ("positive", "negative", "equivocal")
 
 @dataclass(frozen=True)
 class UnitFactor:
+    """A unit's conversion to the test's canonical unit, with its source."""
+
     factor: float | str  # a number, or the name of an affine conversion (see convert())
     source: str
 
 
 @dataclass(frozen=True)
 class TestDef:
+    """One laboratory test of the case vocabulary."""
+
     code: str
     meaning: str
     loinc: tuple[str, ...]
@@ -38,6 +42,8 @@ class TestDef:
 
 @dataclass(frozen=True)
 class Vocabulary:
+    """The case vocabulary: tests, units, medications, conditions."""
+
     version: str
     tests: dict[str, TestDef]
     by_loinc: dict[str, str]

@@ -17,7 +17,6 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -66,6 +65,8 @@ def cached(name: str, key: bytes, build: Callable[[], T], kind: type[T]) -> T:
         pass
     obj = build()
     try:
+        import tempfile  # only when writing: it imports shutil, bz2, lzma and random
+
         root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{name}-", suffix=".tmp")
         try:
