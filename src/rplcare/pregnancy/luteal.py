@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.dating import Dating
 from rplcare.pregnancy.gestation import format_ga
+from rplcare.util import empty_list
 
 BLEEDING = "treat.vaginal_progesterone_bleeding"
 ART = "treat.luteal_phase_support_art"
@@ -36,8 +37,8 @@ class LutealSupport(BaseModel):
     policy: Policy
     why: str
     label: Label | None
-    sources: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=empty_list)
+    warnings: list[str] = Field(default_factory=empty_list)
 
     @classmethod
     def not_indicated(
