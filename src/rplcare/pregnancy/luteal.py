@@ -6,10 +6,8 @@ policy treats a pregnancy of unknown location, an ectopic or a diagnosed failure
 date is never moved earlier than what an ART regimen or the NICE bleeding rule requires.
 """
 
-from __future__ import annotations
-
 from datetime import date, timedelta
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
@@ -43,7 +41,7 @@ class LutealSupport(BaseModel):
     @classmethod
     def not_indicated(
         cls, policy: Policy, why: str, sources: list[str], warnings: list[str] | None = None
-    ) -> LutealSupport:
+    ) -> Self:
         return cls(
             indicated=False,
             indication=None,
