@@ -2,7 +2,7 @@
 the terminology and the case vocabulary are read from YAML and validated at every start).
 
 `cached(name, key, build)` returns the object pickled under the key, or builds it and stores
-it. The key is the SHA-256 of the data the object is built from AND of the code that builds it
+it. The key is the BLAKE2b-256 of the data the object is built from AND of the code that builds it
 (`fingerprint()`: the source files, rplcare's, Python's and pydantic's versions), so an edit to
 either builds afresh. The cache is in `RPLCARE_CACHE_DIR`, else `$XDG_CACHE_HOME/rplcare`,
 else `~/.cache/rplcare`; `RPLCARE_CACHE=0` turns it off. A cache that cannot be read or
@@ -39,7 +39,7 @@ def fingerprint(files: Iterable[Path]) -> bytes:
     pickle: change any and the key changes."""
     from rplcare import __version__
 
-    # BLAKE2b: about a third of SHA-256's instructions over the ~0.5 MB of files hashed
+    # BLAKE2b: about half the instructions of SHA-256 over the ~0.5 MB of files hashed
     h = hashlib.blake2b(digest_size=32)
     h.update(f"{__version__}\0{sys.version}\0{pickle.HIGHEST_PROTOCOL}\0".encode())
     pyd = sys.modules.get("pydantic.version")
