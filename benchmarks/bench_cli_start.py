@@ -13,7 +13,9 @@ The .pyc files are written first (`compileall`, as `make install` does), and the
 cache is warmed by one run: a measured run is a second start.
 
 Run: `.venv/bin/python benchmarks/bench_cli_start.py [--repeat 21] [--instructions]`.
-Prints JSON and writes benchmarks/results/cli_start.json.
+Prints JSON, writes benchmarks/results/cli_start.json and its section (`cli-start`) of
+docs/performance.md (`--report PATH` for another file; `--quick`: 1 run, the figures mean
+nothing).
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _report  # noqa: E402
+
 CASE = ROOT / "examples" / "aps-three-losses.yaml"
 PREGNANT = ROOT / "examples" / "bleeding-early-pregnancy.yaml"
 
@@ -85,7 +92,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=21)
     ap.add_argument("--instructions", action="store_true", help="also count (valgrind)")
+    _report.add_common_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.repeat = 1
+    load_before = _report.loadavg()
     py = sys.executable
     subprocess.run([py, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
     cmds = commands(py)
@@ -121,6 +132,54 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "cli_start.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    _report.write_section(
+        "cli-start", markdown(result, cmds, load_before, args), path=args.report, quick=args.quick
+    )
+
+
+GOAL_RATIO = 2.0  # issue 12 §2: assess --format json <= 2x `python -c "import yaml"`
+LIMIT_RATIO = 5.0
+
+
+def markdown(
+    result: dict[str, object], cmds: dict[str, list[str]], load_before: list[float], args: Any
+) -> str:
+    """The docs/performance.md section: per command the medians and, with --instructions,
+    the instruction counts, each as a ratio to `import yaml` measured in the same run."""
+    counted = bool(args.instructions)
+    headers = ["command", "wall median ms", "x wall", "CPU median ms", "x CPU"]
+    if counted:
+        headers += ["instructions (M)", 'x "import yaml"']
+    rows = []
+    for name, cmd in cmds.items():
+        shown = " ".join(["python", *(Path(c).name if c.endswith(".yaml") else c for c in cmd[1:])])
+        row: list[Any] = [
+            f"`{shown}`",
+            float(result[f"{name}_wall_median_s"]) * 1000,  # type: ignore[arg-type]
+            result[f"ratio_wall_{name}"],
+            float(result[f"{name}_cpu_median_s"]) * 1000,  # type: ignore[arg-type]
+            result[f"ratio_cpu_{name}"],
+        ]
+        if counted:
+            n = result.get(f"{name}_instructions")
+            row += [round(n / 1e6, 1) if isinstance(n, int) else "n/a"]
+            row += [result.get(f"ratio_instructions_{name}")]
+        rows.append(row)
+    flag = " --instructions" if counted else ""
+    lead = (
+        f"`python benchmarks/bench_cli_start.py --repeat {args.repeat}{flag}`: each command "
+        f"run {args.repeat} times, interleaved, after `compileall` and one warming run (the "
+        'knowledge-base cache filled); ratios to the floor `python -c "import yaml"` of the '
+        "same run. Instruction counts (valgrind callgrind, one run each) do not move with the "
+        "load of the machine: they are the figure to compare across runs. Goal for "
+        f"`assess --format json`: <= {GOAL_RATIO:g}x, limit <= {LIMIT_RATIO:g}x (issue 12 §2)."
+    )
+    return _report.section(
+        "CLI start: `rplcare assess` against `import yaml`",
+        load_before,
+        lead,
+        _report.table(headers, rows),
+    )
 
 
 if __name__ == "__main__":

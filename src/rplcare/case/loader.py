@@ -13,7 +13,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from rplcare.case.errors import CaseError, from_validation_error
 from rplcare.case.model import Case
-from rplcare.case.salvage import all_problems
 from rplcare.knowledge import KnowledgeBase
 from rplcare.util import limits as lim
 from rplcare.util import yamlio
@@ -104,6 +103,8 @@ def load_case(
     except ValidationError as exc:
         # every problem at once: each part validated alone, and the whole-record checks run
         # on the parts that are valid (case.salvage)
+        from rplcare.case.salvage import all_problems  # an invalid case only
+
         first = from_validation_error(exc, Case).problems
         raise CaseError(all_problems(data, context, first)) from None
     if case.assessed_on is None:

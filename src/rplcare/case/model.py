@@ -6,11 +6,9 @@ Cross-field checks (unit against test, dates against `assessed_on`) raise `Probl
 carry sub-paths so every message names the exact field; `rplcare.case.errors` formats them.
 """
 
-from __future__ import annotations
-
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -124,6 +122,12 @@ def _medications(values: list[str], info: ValidationInfo, where: str) -> list[st
     return out
 
 
+def _empty_list() -> list[Any]:
+    """`default_factory=list` as a Python function: pydantic reads each factory's signature,
+    and a builtin's costs a tokenizer pass over its text signature (issue 12 §2)."""
+    return []
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -136,8 +140,8 @@ class Patient(Model):
     alcohol_units_per_week: float | None = Field(None, ge=0, le=300)
     caffeine_mg_per_day: float | None = Field(None, ge=0, le=5000)
     menstrual_cycle: Literal["regular", "irregular", "oligomenorrhoea", "amenorrhoea"] | None = None
-    conditions: list[str] = Field(default_factory=list)
-    medications: list[str] = Field(default_factory=list)
+    conditions: list[str] = Field(default_factory=_empty_list)
+    medications: list[str] = Field(default_factory=_empty_list)
 
     @field_validator("conditions")
     @classmethod
@@ -150,7 +154,7 @@ class Patient(Model):
         return _medications(values, info, "patient.medications")
 
     @model_validator(mode="after")
-    def _dates(self, info: ValidationInfo) -> Patient:
+    def _dates(self, info: ValidationInfo) -> Self:
         problems: list[tuple[str, str]] = []
         _check_not_future(problems, "birth_date", self.birth_date, info)
         ref = (info.context or {}).get("assessed_on")
@@ -219,7 +223,7 @@ class PastPregnancy(Model):
     reached_weeks: Literal[12, 24] | None = None
 
     @model_validator(mode="after")
-    def _check(self, info: ValidationInfo) -> PastPregnancy:
+    def _check(self, info: ValidationInfo) -> Self:
         problems: list[tuple[str, str]] = []
         if (
             self.ga is None
@@ -303,7 +307,7 @@ class Result(Model):
     _bound_si: float | None = PrivateAttr(None)
 
     @model_validator(mode="after")
-    def _normalise(self, info: ValidationInfo) -> Result:
+    def _normalise(self, info: ValidationInfo) -> Self:
         voc = vocabulary()
         problems: list[tuple[str, str]] = []
         code = self.test
@@ -518,7 +522,7 @@ class Scan(Model):
     cervical_length_mm: float | None = Field(None, ge=0, le=90)
 
     @model_validator(mode="after")
-    def _check(self, info: ValidationInfo) -> Scan:
+    def _check(self, info: ValidationInfo) -> Self:
         problems: list[tuple[str, str]] = []
         _check_not_future(problems, "date", self.date, info)
         if self.crl_mm is not None and self.embryo is False:
@@ -542,7 +546,7 @@ class Milestone(Model):
     date: Day
 
     @model_validator(mode="after")
-    def _check(self, info: ValidationInfo) -> Milestone:
+    def _check(self, info: ValidationInfo) -> Self:
         problems: list[tuple[str, str]] = []
         _check_not_future(problems, "date", self.date, info)
         if problems:
@@ -558,10 +562,10 @@ class CurrentPregnancy(Model):
     transfer_date: Day | None = None
     embryo_age_days: int | None = None
     endometrial_preparation: Literal["artificial", "natural", "stimulated"] | None = None
-    symptoms: list[Literal["bleeding", "pain"]] = Field(default_factory=list)
-    treatments: list[str] = Field(default_factory=list)
-    scans: list[Scan] = Field(default_factory=list)
-    milestones: list[Milestone] = Field(default_factory=list)
+    symptoms: list[Literal["bleeding", "pain"]] = Field(default_factory=_empty_list)
+    treatments: list[str] = Field(default_factory=_empty_list)
+    scans: list[Scan] = Field(default_factory=_empty_list)
+    milestones: list[Milestone] = Field(default_factory=_empty_list)
 
     @field_validator("embryo_age_days")
     @classmethod
@@ -577,7 +581,7 @@ class CurrentPregnancy(Model):
         return _medications(values, info, "current_pregnancy.treatments")
 
     @model_validator(mode="after")
-    def _check(self, info: ValidationInfo) -> CurrentPregnancy:
+    def _check(self, info: ValidationInfo) -> Self:
         problems: list[tuple[str, str]] = []
         _check_not_future(problems, "lmp", self.lmp, info)
         _check_not_future(problems, "transfer_date", self.transfer_date, info)
@@ -616,8 +620,8 @@ class ProposedOrders(Model):
     item advised against answers the order exactly as it answers the record.
     """
 
-    medications: list[str] = Field(default_factory=list)
-    tests: list[str] = Field(default_factory=list)
+    medications: list[str] = Field(default_factory=_empty_list)
+    tests: list[str] = Field(default_factory=_empty_list)
 
     @field_validator("medications")
     @classmethod
@@ -630,22 +634,31 @@ class ProposedOrders(Model):
         return _known(values, vocabulary().tests, "test")
 
 
+def _patient() -> Patient:
+    """`default_factory=Patient` without pydantic building the model's signature to read it."""
+    return Patient()
+
+
+def _partner() -> Partner:
+    return Partner()
+
+
 class Case(Model):
     format: Literal["rplcare.case/1"] | None = None
     id: str | None = Field(None, max_length=200)
     assessed_on: Day | None = None
-    patient: Patient = Field(default_factory=Patient)
+    patient: Patient = Field(default_factory=_patient)
     gestational_carrier: bool = False
-    partner: Partner = Field(default_factory=Partner)
-    pregnancies: list[PastPregnancy] = Field(default_factory=list)
-    results: list[Result] = Field(default_factory=list)
+    partner: Partner = Field(default_factory=_partner)
+    pregnancies: list[PastPregnancy] = Field(default_factory=_empty_list)
+    results: list[Result] = Field(default_factory=_empty_list)
     current_pregnancy: CurrentPregnancy | None = None
     # recommendation ids the patient asked about (kept visible, never folded away)
-    asked_about: list[str] = Field(default_factory=list)
+    asked_about: list[str] = Field(default_factory=_empty_list)
     # draft orders being signed (CDS order-sign); None for a case as recorded
     proposed: ProposedOrders | None = None
 
-    _warning_items: list[tuple[str, str]] = PrivateAttr(default_factory=list)
+    _warning_items: list[tuple[str, str]] = PrivateAttr(default_factory=_empty_list)
 
     @field_validator("asked_about")
     @classmethod
@@ -655,7 +668,7 @@ class Case(Model):
         return _known(values, get_kb().recommendations, "recommendation id")
 
     @model_validator(mode="after")
-    def _whole_record(self, info: ValidationInfo) -> Case:
+    def _whole_record(self, info: ValidationInfo) -> Self:
         from rplcare.case.record_checks import check_record
 
         problems, warnings = check_record(self)

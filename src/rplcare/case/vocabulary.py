@@ -7,21 +7,28 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from rplcare.knowledge.terminology import terminology
 from rplcare.util import yamlio
 
 _PATH = Path(__file__).with_name("vocabulary.yaml")
+# the terminology module and file, named without importing the module: a run that finds the
+# vocabulary in the cache does not read the terminology (issue 12 §2)
+_TERMINOLOGY = Path(__file__).parents[1] / "knowledge"
+_TERMINOLOGY_FILES = (_TERMINOLOGY / "terminology.py", _TERMINOLOGY / "data" / "terminology.yaml")
 QUALITATIVE = ("positive", "negative", "equivocal")
 
 
 @dataclass(frozen=True)
 class UnitFactor:
+    """A unit's conversion to the test's canonical unit, with its source."""
+
     factor: float | str  # a number, or the name of an affine conversion (see convert())
     source: str
 
 
 @dataclass(frozen=True)
 class TestDef:
+    """One laboratory test of the case vocabulary."""
+
     code: str
     meaning: str
     loinc: tuple[str, ...]
@@ -38,6 +45,8 @@ class TestDef:
 
 @dataclass(frozen=True)
 class Vocabulary:
+    """The case vocabulary: tests, units, medications, conditions."""
+
     version: str
     tests: dict[str, TestDef]
     by_loinc: dict[str, str]
@@ -81,14 +90,15 @@ def convert(test: TestDef, value: float, unit: str) -> float:
 def vocabulary() -> Vocabulary:
     """The case vocabulary, loaded once per process, and kept between runs in the user's
     cache under the hash of its file, the terminology's and the code (`rplcare.util.cache`)."""
-    from rplcare.knowledge import terminology as term_mod
     from rplcare.util.cache import cached, fingerprint
 
-    files = [Path(__file__), _PATH, Path(term_mod.__file__), term_mod.PATH, Path(yamlio.__file__)]
+    files = [Path(__file__), _PATH, *_TERMINOLOGY_FILES, Path(yamlio.__file__)]
     return cached("vocabulary", fingerprint(files), _load_vocabulary, Vocabulary)
 
 
 def _load_vocabulary() -> Vocabulary:
+    from rplcare.knowledge.terminology import terminology
+
     raw: dict[str, Any] = yamlio.load(_PATH.read_text(encoding="utf-8"))
     term = terminology()  # the LOINC codes of each test: one terminology file
     tests: dict[str, TestDef] = {}

@@ -51,6 +51,8 @@ class KnowledgeError(Exception):
 
 @dataclass(frozen=True)
 class KnowledgeBase:
+    """The validated knowledge base: sources, parameters, rules, recommendations, findings."""
+
     version: str
     sources: Mapping[str, Source]
     parameters: Mapping[str, Parameter]

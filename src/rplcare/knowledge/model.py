@@ -1,7 +1,5 @@
 """Schema of the knowledge base files (pydantic), so a bad file fails at load, not at use."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field

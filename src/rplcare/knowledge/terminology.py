@@ -34,6 +34,8 @@ class TerminologyError(ValueError):
 
 @dataclass(frozen=True)
 class Code:
+    """One code of a code system (`system` is the full URI)."""
+
     system: str  # the full URI
     code: str
     display: str
@@ -77,6 +79,8 @@ class Match:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a code means as a pregnancy outcome, or None with the reason why not."""
+
     code: Code
     outcome: str | None  # None: recognised, not an outcome (see why)
     trimester: str | None

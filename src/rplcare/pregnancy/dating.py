@@ -4,8 +4,6 @@ All gestational ages are whole days counted from the (equivalent) LMP, so every 
 (16+0 stop dates, scan windows, SRU "6 weeks after LMP") works from one anchor date.
 """
 
-from __future__ import annotations
-
 import math
 from datetime import date, timedelta
 from typing import Literal
@@ -15,6 +13,7 @@ from pydantic import BaseModel, Field
 from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.gestation import format_ga
 from rplcare.pregnancy.inputs import ScanInput
+from rplcare.util import empty_list
 
 Basis = Literal["art", "crl", "lmp"]
 
@@ -31,8 +30,8 @@ class Dating(BaseModel):
     crl_ga_days: float | None = None  # unrounded CRL estimate of the scan used
     crl_scan_date: date | None = None
     discrepancy_days: int | None = None  # CRL GA minus dates GA at that scan (whole days)
-    sources: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=empty_list)
+    warnings: list[str] = Field(default_factory=empty_list)
 
 
 CrlStandard = Literal["bmus_robinson", "intergrowth"]

@@ -5,8 +5,6 @@ linearly), so pairs taken at other intervals can be compared with the 48-h cut-o
 normalisation is our convention, which is why off-48-h pairs carry an `interval_warning`.
 """
 
-from __future__ import annotations
-
 import itertools
 import math
 from datetime import date, datetime
@@ -16,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.inputs import HcgSample, ScanInput, iso_moment
+from rplcare.util import empty_list
 
 NiceClass = Literal["likely_intrauterine", "unlikely_to_continue", "review_within_24h"]
 
@@ -55,8 +54,8 @@ class HcgPair(BaseModel):
     cameron2016_fall_met: bool | None = None
     interval_warning: str | None
     why: str
-    sources: list[str] = Field(default_factory=list)
-    evidence: list[int] = Field(default_factory=list)  # HcgSample.index values
+    sources: list[str] = Field(default_factory=empty_list)
+    evidence: list[int] = Field(default_factory=empty_list)  # HcgSample.index values
 
 
 class HcgBlock(BaseModel):

@@ -6,16 +6,15 @@ policy treats a pregnancy of unknown location, an ectopic or a diagnosed failure
 date is never moved earlier than what an ART regimen or the NICE bleeding rule requires.
 """
 
-from __future__ import annotations
-
 from datetime import date, timedelta
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
 from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.dating import Dating
 from rplcare.pregnancy.gestation import format_ga
+from rplcare.util import empty_list
 
 BLEEDING = "treat.vaginal_progesterone_bleeding"
 ART = "treat.luteal_phase_support_art"
@@ -36,13 +35,13 @@ class LutealSupport(BaseModel):
     policy: Policy
     why: str
     label: Label | None
-    sources: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=empty_list)
+    warnings: list[str] = Field(default_factory=empty_list)
 
     @classmethod
     def not_indicated(
         cls, policy: Policy, why: str, sources: list[str], warnings: list[str] | None = None
-    ) -> LutealSupport:
+    ) -> Self:
         return cls(
             indicated=False,
             indication=None,

@@ -5,13 +5,12 @@ pregnancy (Verhaegen 2012; M6 step 1), and with supplements the assay either mis
 (dydrogesterone) or is raised by it (vaginal/IM progesterone), so it cannot triage a PUL.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from rplcare.knowledge import KnowledgeBase
+from rplcare.util import empty_list
 
 DYDROGESTERONE = frozenset(
     {"dydrogesterone", "oral_dydrogesterone", "dextroprogesterone", "dextrogestrel"}
@@ -38,8 +37,8 @@ class ProgesteroneBlock(BaseModel):
     usable_for_pul_triage: bool = False
     m6_step1: M6Step1 | None = None
     dose_review_suggested: bool = False
-    sources: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=empty_list)
+    warnings: list[str] = Field(default_factory=empty_list)
 
 
 def ng_ml_to_nmol_l(x: float, *, kb: KnowledgeBase) -> float:

@@ -4,8 +4,6 @@ Each event comes from a block already computed (luteal support, hCG pairs, viabi
 windows), so the calendar can never disagree with the assessment.
 """
 
-from __future__ import annotations
-
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel

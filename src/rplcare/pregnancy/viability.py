@@ -5,8 +5,6 @@ time-based rules ("no embryo with heartbeat ≥ 11 days after a sac with a yolk 
 that was not recorded (`None`) never counts as normal and never satisfies a failure rule.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Literal
@@ -16,6 +14,7 @@ from pydantic import BaseModel, Field
 from rplcare.knowledge import KnowledgeBase
 from rplcare.pregnancy.gestation import format_ga
 from rplcare.pregnancy.inputs import ScanInput
+from rplcare.util import empty_list
 
 Status = Literal[
     "viable",
@@ -34,13 +33,13 @@ class Viability(BaseModel):
     status: Status
     rule: str
     next_step: str
-    criteria: list[str] = Field(default_factory=list)  # every SRU criterion met on the latest
+    criteria: list[str] = Field(default_factory=empty_list)  # every SRU criterion met on the latest
     scan_date: date | None = None
     rescan_from: date | None = None
     rescan_by: date | None = None
-    sources: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-    evidence: list[int] = Field(default_factory=list)  # ScanInput.index values
+    sources: list[str] = Field(default_factory=empty_list)
+    warnings: list[str] = Field(default_factory=empty_list)
+    evidence: list[int] = Field(default_factory=empty_list)  # ScanInput.index values
 
 
 def _no_embryo_with_heartbeat(s: ScanInput) -> bool | None:

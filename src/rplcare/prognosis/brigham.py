@@ -5,8 +5,6 @@ discrimination. Table rows are exact cells (each flagged verified or not); ages 
 use our logistic fit to the table, labelled `interpolated` because the fit is not published.
 """
 
-from __future__ import annotations
-
 import math
 from typing import Literal
 

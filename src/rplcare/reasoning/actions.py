@@ -23,6 +23,8 @@ SUPERSEDED_BY_SAME_DAY = ("next_scan", "next_hcg")
 
 @dataclass
 class Action:
+    """One action of the plan: an alert, a test, a treatment or advice."""
+
     id: str
     kind: str  # alert | test | treatment | advice
     urgency: str

@@ -24,6 +24,8 @@ APL_TESTS = (
 
 @dataclass
 class LabCriterion:
+    """One antiphospholipid laboratory family and its positive results."""
+
     family: str  # la | acl | b2gpi
     positives: list[tuple[int, Result]] = field(default_factory=list)
     titre_unknown: list[int] = field(default_factory=list)
@@ -46,6 +48,8 @@ class LabCriterion:
 
 @dataclass
 class ApsAssessment:
+    """The antiphospholipid laboratory criteria of a case."""
+
     lab: dict[str, LabCriterion]
     persistent: dict[str, tuple[int, int]]
     any_positive: list[int]

@@ -44,6 +44,8 @@ LUTEAL_POLICIES = ("guideline", "article")
 
 @dataclass
 class Assessment:
+    """The result of `assess()`: findings, plan and the context they came from."""
+
     case_id: str | None
     assessed_on: date
     kb_version: str

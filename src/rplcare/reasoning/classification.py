@@ -15,6 +15,8 @@ DEFINITIONS: tuple[str, ...] = ("eshre2022", "asrm2012", "rcog2023")
 
 @dataclass(frozen=True)
 class Classification:
+    """Whether the losses meet a definition of recurrent pregnancy loss, and why."""
+
     definition: str
     rpl: bool
     losses_counted: int

@@ -47,6 +47,8 @@ UNVERIFIED_NOTE = "(source wording not verified)"
 
 @dataclass
 class Rec:
+    """One recommendation as the engine emits it."""
+
     id: str
     kind: str
     status: str

@@ -14,6 +14,8 @@ from typing import Any
 
 @dataclass
 class Finding:
+    """One finding of an assessment, with its evidence."""
+
     id: str
     text: str
     evidence: list[str] = field(default_factory=list)

@@ -36,6 +36,8 @@ ART_ID = "treat.luteal_phase_support_art"
 
 @dataclass
 class PregnancyParts:
+    """The pregnancy blocks of one assessment: context, dating, viability and the rest."""
+
     context: PregnancyContext
     dating: Dating | None
     viability: Viability

@@ -40,6 +40,8 @@ ENV = {
 
 @dataclass(frozen=True)
 class Limits:
+    """The input limits (sizes, nesting, counts) a case is read within."""
+
     body_bytes: int = 1_000_000  # size of one case file / request body
     depth: int = 64  # nesting of mappings and lists
     items: int = 10_000  # entries in one list or mapping
