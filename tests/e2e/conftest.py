@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ class Server:
     url: str
     user: str
     password: str
+    db: Path  # the server's SQLite file
 
 
 def _free_port() -> int:
@@ -97,13 +99,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 proc.kill()
                 pytest.fail("the app did not start: " + (work / "server.log").read_text())
             time.sleep(0.2)
-    yield Server(url, "clin", "amber-kettle-river-e2e")
+    yield Server(url, "clin", "amber-kettle-river-e2e", work / "e2e.db")
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(autouse=True)
+def _each_test_starts_in_english(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The page language is kept on the user (users.lang), and the browser tests share one
+    server and user: a test that switches to Chinese must not leave the next one in it."""
+    yield
+    if "server" in request.fixturenames:
+        server: Server = request.getfixturevalue("server")
+        with sqlite3.connect(server.db) as con:
+            con.execute("UPDATE users SET lang = NULL")
 
 
 @pytest.fixture(scope="session")
