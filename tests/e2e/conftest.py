@@ -29,6 +29,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+#: axe-core from the npm packages the test set-up installs (scripts/fhir-npm-deps.sh)
+AXE = ROOT / "tests" / "interop" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @dataclass
@@ -164,3 +166,28 @@ def _pdf_text(path: Path) -> str | None:
         timeout=60,
     ).stdout
     return " ".join(out.split())
+
+
+@pytest.fixture
+def axe_page(browser: object, server: Server) -> Iterator[object]:
+    """A page whose context lets the test inject axe-core past the app's script-src CSP."""
+    if not AXE.exists():
+        pytest.skip("axe-core not installed (scripts/fhir-npm-deps.sh runs npm ci)")
+    context = browser.new_context(base_url=server.url, bypass_csp=True)  # type: ignore[attr-defined]
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    yield pg
+    context.close()
+
+
+def serious_violations(page: object) -> list[str]:
+    """axe-core's serious and critical WCAG violations of the page, one line each."""
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+    result = page.evaluate(  # type: ignore[attr-defined]
+        "async () => await axe.run(document, {resultTypes: ['violations']})"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import serious_violations
+
 ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "tests" / "interop" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 EXAMPLE = ROOT / "examples" / "bleeding-early-pregnancy.yaml"
 CID = "example-bleeding"
 
@@ -34,28 +35,6 @@ def _with_case(page) -> str:
         page.click("main button[type=submit]")
         page.wait_for_url(f"**/cases/{CID}")
     return CID
-
-
-def _serious(page) -> list[str]:
-    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-@pytest.fixture
-def axe_page(browser, server):
-    """A page whose context lets the test inject axe-core past the app's script-src CSP."""
-    if not AXE.exists():
-        pytest.skip("axe-core not installed (scripts/fhir-npm-deps.sh runs npm ci)")
-    context = browser.new_context(base_url=server.url, bypass_csp=True)
-    pg = context.new_page()
-    pg.set_default_timeout(20_000)
-    yield pg
-    context.close()
 
 
 def _result_row(page) -> None:
@@ -87,7 +66,7 @@ def test_axe_on_the_form_pages(axe_page, server, which, lang):
             page.click("main form button[type=submit]")
             page.wait_for_selector("#confirm")
     assert page.locator("html").get_attribute("lang") == ("zh-Hans" if lang == "zh" else "en")
-    assert _serious(page) == []
+    assert serious_violations(page) == []
 
 
 @pytest.mark.parametrize("which", ["", "/report.html", "/history"])
@@ -97,7 +76,7 @@ def test_axe_on_the_chinese_pages(axe_page, server, which):
     cid = _with_case(page)
     page.goto(f"/account/language/zh?next=/cases/{cid}{which}")
     assert page.locator("html").get_attribute("lang") == "zh-Hans"
-    assert _serious(page) == []
+    assert serious_violations(page) == []
 
 
 def test_a_chinese_session(page, server, artifacts):
@@ -138,4 +117,4 @@ def test_axe_on_the_other_chinese_pages(axe_page, server, url):
         _login(page, server)
     page.goto(f"/account/language/zh?next={url}")
     assert page.locator("html").get_attribute("lang") == "zh-Hans"
-    assert _serious(page) == []
+    assert serious_violations(page) == []

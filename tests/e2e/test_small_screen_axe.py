@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import serious_violations
+
 ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "tests" / "interop" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 EXAMPLE = ROOT / "examples" / "bleeding-early-pregnancy.yaml"
 
 
@@ -27,16 +28,6 @@ def _login_and_import(page, server):
         page.click("button:has-text('Import')")
         page.wait_for_url(f"**/cases/{cid}")
     return cid
-
-
-def _serious(page) -> list[str]:
-    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {v['nodes'][0]['target']}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_plan_at_390_px_fits_and_the_menu_does_not_collide(page, server, artifacts):
@@ -62,21 +53,9 @@ def test_plan_at_390_px_fits_and_the_menu_does_not_collide(page, server, artifac
     assert page.locator("header.top").is_hidden()
 
 
-@pytest.fixture
-def axe_page(browser, server):
-    """A page whose context lets the test inject axe-core past the app's script-src CSP."""
-    if not AXE.exists():
-        pytest.skip("axe-core not installed (scripts/fhir-npm-deps.sh runs npm ci)")
-    context = browser.new_context(base_url=server.url, bypass_csp=True)
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
-
-
 @pytest.mark.parametrize("which", ["", "/report.html", "/handout", "/handout?lang=zh"])
 def test_axe_finds_no_serious_violation(axe_page, server, which):
     page = axe_page
     cid = _login_and_import(page, server)
     page.goto(f"/cases/{cid}{which}")
-    assert _serious(page) == []
+    assert serious_violations(page) == []

@@ -10,6 +10,7 @@ import re
 
 import pytest
 import yaml
+from tests.e2e.conftest import serious_violations
 from tests.e2e.test_browser import _login
 from tests.render.test_urgent_first import CASE as URGENT
 
@@ -109,24 +110,9 @@ def test_worklist_filters_and_patient_search(page, server, tmp_path, artifacts):
     page.screenshot(path=str(artifacts / "worklist-390.png"), full_page=True)
 
 
-@pytest.fixture
-def axe_page(browser, server):
-    """A page whose context lets the test inject axe-core past the app's script-src CSP."""
-    from tests.e2e.test_small_screen_axe import AXE
-
-    if not AXE.exists():
-        pytest.skip("axe-core not installed (scripts/fhir-npm-deps.sh runs npm ci)")
-    context = browser.new_context(base_url=server.url, bypass_csp=True)
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
-
-
 def test_axe_finds_no_serious_violation_on_the_worklist_pages(axe_page, server, tmp_path):
     """WCAG 2.2 AA (issue 11 §7) on the pages of §2 and §3: the worklist (filtered and
     paged), the patient-details form with its errors, and the import confirmation."""
-    from tests.e2e.test_small_screen_axe import _serious
 
     page = axe_page
     _login(page, server)
@@ -135,14 +121,14 @@ def test_axe_finds_no_serious_violation_on_the_worklist_pages(axe_page, server, 
     _import(page, tmp_path, case)
     for url in ("/cases", "/cases?status=pregnant&sort=name&per_page=1", "/cases?archived=1"):
         page.goto(url)
-        assert _serious(page) == [], url
+        assert serious_violations(page) == [], url
     page.goto("/cases/axe-wl/patient")
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     page.fill("#birth_date", "2999-01-01")
     page.evaluate("document.querySelector('#name').removeAttribute('required')")
     page.click("button:has-text('Save')")
     assert page.locator("#err-name").is_visible()
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     # the same file again: the confirmation page
     file = tmp_path / "again.json"
     file.write_text(json.dumps(case, default=str), encoding="utf-8")
@@ -150,4 +136,4 @@ def test_axe_finds_no_serious_violation_on_the_worklist_pages(axe_page, server, 
     page.set_input_files("input[name=file]", str(file))
     page.click("button:has-text('Import')")
     assert "already in the store" in page.content()
-    assert _serious(page) == []
+    assert serious_violations(page) == []

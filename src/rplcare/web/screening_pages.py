@@ -137,27 +137,32 @@ def _get(request: Request, run_id: str) -> Run:
     return run
 
 
-@router.get("/screening")
-def screening_page(request: Request) -> HTMLResponse:
+def _page(request: Request, user: Any, problems: list[str] | None = None) -> HTMLResponse:
+    """The Screening page: the runs, the export folders under the root and, when a form sent
+    was refused (`problems` given, 422), its problems."""
     from rplcare.web.pages import render
 
-    user = _admin(request)
     root = screening_root(request)
     return render(
         request,
         "screening.html",
         user,
+        status.HTTP_200_OK if problems is None else status.HTTP_422_UNPROCESSABLE_CONTENT,
         root=root,
         runs=list(_runs(request).values()),
-        problems=[],
+        problems=problems or [],
         entries=_entries(root),
         upload_limit=upload_limit(),
     )
 
 
+@router.get("/screening")
+def screening_page(request: Request) -> HTMLResponse:
+    return _page(request, _admin(request))
+
+
 @router.post("/screening")
 async def screening_start(request: Request) -> Response:
-    from rplcare.web.pages import render
 
     form = await request.form()
     auth.check_csrf(request, str(form.get("csrf_token") or ""))
@@ -166,17 +171,7 @@ async def screening_start(request: Request) -> Response:
     export, problems = _checked_export(root, str(form.get("path") or ""))
     today = _today(str(form.get("today") or ""), problems)
     if problems or export is None:
-        return render(
-            request,
-            "screening.html",
-            user,
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            root=root,
-            runs=list(_runs(request).values()),
-            problems=problems,
-            entries=_entries(root),
-            upload_limit=upload_limit(),
-        )
+        return _page(request, user, problems)
     return _launch(request, export, today)
 
 
@@ -285,7 +280,7 @@ def _store_upload(files: list[Any], dest: Path) -> list[str]:
 async def screening_upload(request: Request) -> Response:
     """An export uploaded as files (multipart): stored under the screening root
     (`uploads/ID/`), then screened like a directory named there."""
-    from rplcare.web.pages import _in_thread, render
+    from rplcare.web.pages import _in_thread
 
     form = await request.form(max_files=1000, max_fields=20)
     auth.check_csrf(request, str(form.get("csrf_token") or ""))
@@ -316,17 +311,7 @@ async def screening_upload(request: Request) -> Response:
             problems.append(problem)
     await form.close()
     if problems or dest is None:
-        return render(
-            request,
-            "screening.html",
-            user,
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            root=root,
-            runs=list(_runs(request).values()),
-            problems=problems,
-            entries=_entries(root),
-            upload_limit=upload_limit(),
-        )
+        return _page(request, user, problems)
     return _launch(request, dest, today)
 
 
