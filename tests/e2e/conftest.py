@@ -191,3 +191,21 @@ def serious_violations(page: object) -> list[str]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+#: htmx's own marks of work in flight (htmx.config.addedClass, settlingClass, swappingClass,
+#: requestClass). A swapped-in element is in the DOM before htmx binds its triggers: htmx
+#: removes ``htmx-added`` in the same settle task that processes the node, so no mark left
+#: means every new element listens.
+_HTMX_BUSY = ".htmx-added, .htmx-settling, .htmx-swapping, .htmx-request"
+
+
+def htmx_settled(page: object) -> None:
+    """Wait until htmx has no request, swap or settle in flight (every new node processed).
+
+    Waiting only for a swapped-in element to be attached races htmx's settle step: an event
+    fired before it (a ``change`` on a just-added select) reaches no handler and the request
+    it should start never happens (CI failure of 2026-12-03, under load)."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "sel => document.querySelector(sel) === null", arg=_HTMX_BUSY
+    )

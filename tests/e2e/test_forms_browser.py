@@ -18,6 +18,8 @@ import re
 
 import pytest
 
+from .conftest import htmx_settled
+
 pytestmark = pytest.mark.e2e
 
 
@@ -34,6 +36,7 @@ def _add_row(page, section: str, first_field: str, button: str | None = None) ->
     if page.locator(f"[name={first_field}]").count() == 0:
         page.click(button or f"button[name=add][value={section}]")
     page.locator(f"[name={first_field}]").wait_for(state="attached")
+    htmx_settled(page)
 
 
 def _add_spare_row(page, section: str) -> str:
@@ -41,6 +44,7 @@ def _add_spare_row(page, section: str) -> str:
     prefix = f"{section}{page.locator(f'#{section}-next').input_value()}"
     page.click(f"button[name=add][value={section}]")
     page.locator(f"#row-{prefix}").wait_for(state="attached")
+    htmx_settled(page)
     return prefix
 
 
@@ -57,6 +61,7 @@ def _result(page, prefix: str, test: str, value: str, day: str) -> None:
     page.select_option(f"select[name={prefix}_test]", test)
     answer = page.locator(f"select[name={prefix}_value]")
     answer.wait_for(state="attached")
+    htmx_settled(page)
     options = answer.locator("option").all_inner_texts()
     assert "positive" in options and "nmol/L" not in options  # its answers, no units
     answer.select_option(value)
@@ -129,6 +134,7 @@ def test_whole_record_through_the_forms_then_a_live_birth(page, server, artifact
     page.select_option("select[name=s0_heartbeat]", "yes")
     page.screenshot(path=str(artifacts / "case-form.png"), full_page=True)
 
+    htmx_settled(page)  # the live field checks answered
     page.click("text=Save and assess")
     page.wait_for_url(re.compile(r"/cases/e2e-entry$"))
     # what was entered reached the plan: the pair (1500 -> 2900 IU/L in 48 h is +93.3 %),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import serious_violations
+from .conftest import htmx_settled, serious_violations
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "bleeding-early-pregnancy.yaml"
@@ -41,6 +41,7 @@ def _result_row(page) -> None:
     """The new-case form with a result row whose test is picked (htmx brings its units)."""
     page.click("#sec-r button[name=add]")
     page.wait_for_selector("#r-rows select[name$='_test']")
+    htmx_settled(page)
     picker = page.locator("#r-rows select[name$='_test']").last
     picker.select_option("tsh")
     page.wait_for_selector("#r-rows select[name$='_unit'] option[value='mIU/L']", state="attached")
