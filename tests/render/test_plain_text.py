@@ -67,7 +67,8 @@ def plain_summary(a, width=80):
 
 
 def test_the_one_cell_characters_are_richs():
-    assert list(plain.SINGLE_CELL_RANGES) == list(_SINGLE_CELL_UNICODE_RANGES)
+    ranges = [(ord(a), ord(b)) for a, b in plain.SINGLE_CELL_RANGES]
+    assert ranges == list(_SINGLE_CELL_UNICODE_RANGES)
     from rich._unicode_data._versions import VERSIONS
 
     for c in plain.ONE_CELL_EXTRA:

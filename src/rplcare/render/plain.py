@@ -25,12 +25,12 @@ from typing import IO
 # rich.cells._SINGLE_CELL_UNICODE_RANGES: the characters Rich counts as one cell without its
 # unicode tables (the test checks the two lists are the same)
 SINGLE_CELL_RANGES = (
-    (0x20, 0x7E),
-    (0xA0, 0xAC),
-    (0xAE, 0x002FF),
-    (0x00370, 0x00482),
-    (0x02500, 0x025FC),
-    (0x02800, 0x028FF),
+    ("\x20", "\x7e"),
+    ("\xa0", "\xac"),
+    ("\xae", "\u02ff"),
+    ("\u0370", "\u0482"),
+    ("\u2500", "\u25fc"),
+    ("\u2800", "\u28ff"),
 )
 #: characters the knowledge base writes that Rich measures as one cell through its unicode
 #: tables, in every version of them it ships (the test checks each against them)
@@ -58,8 +58,7 @@ def one_cell(text: str) -> bool:
     if text.isascii():
         return text.isprintable()
     for c in text:
-        o = ord(c)
-        if not any(a <= o <= b for a, b in SINGLE_CELL_RANGES) and c not in ONE_CELL_EXTRA:
+        if not any(a <= c <= b for a, b in SINGLE_CELL_RANGES) and c not in ONE_CELL_EXTRA:
             return False
     return True
 
