@@ -1,8 +1,8 @@
-"""Rule (issue 12 §2): dataclass methods read back from the code cache (`rplcare.util.codecache`)
-make the classes the compiler makes: the same signatures, annotations, defaults, equality,
-hashing, ordering, frozenness, repr and errors; and `rplcare assess` prints the same bytes with
-the cache cold, warm, corrupt or off. Each run is its own process (the cache is installed in
-the `dataclasses` module of the process)."""
+"""Rule (issue 12 §2): dataclass methods, namedtuple constructors and forward references read
+back from the code cache (`rplcare.util.codecache`) are what the compiler makes: the same
+signatures, annotations, defaults, equality, hashing, ordering, frozenness, repr and errors;
+and `rplcare assess` prints the same bytes with the cache cold, warm, corrupt or off. Each run
+is its own process (the cache is installed in the modules of the process)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,22 @@ try:
     C(1)
 except TypeError as exc:
     out["kw_only"] = str(exc)
+import collections, typing
+P = collections.namedtuple("P", "a b", defaults=(2,))
+class N(typing.NamedTuple):
+    a: "int | None"
+    b: "list[str]" = []
+ref = typing.ForwardRef("dict[str, int] | None")
+out["namedtuple"] = [
+    str(inspect.signature(P)), repr(P(1)), P.__new__.__code__.co_code.hex(), P.__new__.__module__,
+    str(inspect.signature(N)), repr(N.__annotations__), repr(N(1)),
+]
+out["forward"] = [repr(ref), ref.__forward_code__.co_code.hex()]
+out["forward"].append(repr(ref._evaluate(None, None, set())))
+try:
+    typing.ForwardRef("not an expression (")
+except SyntaxError as exc:
+    out["forward_error"] = str(exc)
 print(json.dumps(out, sort_keys=True))
 """
 
@@ -97,7 +113,7 @@ def run(args: list[str], cache_dir: Path | None, **env: str) -> subprocess.Compl
 def test_cached_dataclass_methods_make_the_same_classes(tmp_path):
     plain = json.loads(run(["-c", PROBE, "plain"], tmp_path).stdout)
     cold = json.loads(run(["-c", PROBE, "cache"], tmp_path).stdout)  # compiles, writes
-    files = list(tmp_path.glob("dataclass-code-*.marshal"))
+    files = list(tmp_path.glob("code-*.marshal"))
     assert len(files) == 1
     warm = json.loads(run(["-c", PROBE, "cache"], tmp_path).stdout)  # reads them back
     assert plain == cold == warm
@@ -105,7 +121,7 @@ def test_cached_dataclass_methods_make_the_same_classes(tmp_path):
 
 def test_the_cache_file_is_the_users_own(tmp_path):
     run(["-c", PROBE, "cache"], tmp_path)
-    (file,) = tmp_path.glob("dataclass-code-*.marshal")
+    (file,) = tmp_path.glob("code-*.marshal")
     assert file.stat().st_mode & 0o077 == 0
 
 
@@ -121,7 +137,7 @@ def test_assess_prints_the_same_with_the_cache_cold_warm_corrupt_or_off(tmp_path
     cli = ["-m", "rplcare.cli", "assess", *args]
     off = run(cli, None, RPLCARE_CACHE="0").stdout
     cold = run(cli, tmp_path).stdout
-    (file,) = tmp_path.glob("dataclass-code-*.marshal")
+    (file,) = tmp_path.glob("code-*.marshal")
     warm = run(cli, tmp_path).stdout
     file.write_bytes(b"\x00not marshal")
     corrupt = run(cli, tmp_path).stdout

@@ -1,20 +1,23 @@
-"""Compiled dataclass methods kept between runs (issue 12 §2: `@dataclass` compiles the source
-of each class's `__init__`, `__repr__`, `__eq__`, ... at import, and the classes of rplcare, of
-pydantic and of annotated_types make that about a tenth of an `rplcare assess` run).
+"""Code the stdlib generates at import, kept between runs (issue 12 §2): `@dataclass` compiles
+the source of each class's `__init__`, `__repr__`, `__eq__`, ..., `namedtuple` its `__new__`,
+and typing each string annotation of a TypedDict or NamedTuple (pydantic_core declares hundreds);
+on rplcare's path that compiling was about a seventh of an `rplcare assess` run.
 
-`install()` gives the `dataclasses` module its own `exec`: the one builtin it compiles those
-methods with, called as `exec(source, globals, namespace)`. For a source text it has compiled
-before, the code object is read from the user's cache (`rplcare.util.cache.cache_dir()`) and
-run as the builtin would run the text: compiled as `exec` compiles it (filename `<string>`, no
-inherited `__future__` flags, the interpreter's optimisation level), so every class, signature,
-annotation and method is what it would be without the cache. Texts it has not seen are compiled
-and added to the file at exit. The file is named by the interpreter's version and optimisation
-level (marshal and bytecode are version-specific); a file that cannot be read is ignored, one
-that cannot be written is not written. As the knowledge-base pickle, it is only read from the
-user's own cache directory. `RPLCARE_CACHE=0` turns it off.
+`install()` gives each module of SHADOWED its own `exec`, `eval` or `compile`, the builtin it
+compiles that source text with (`exec(source, globals, namespace)`, `eval(source, namespace)`,
+`compile(source, "<string>", "eval")`). For a text compiled before, the code object is read
+from the user's cache (`rplcare.util.cache.cache_dir()`) and used as the builtin would use the
+text: compiled as the builtin compiles it there (filename `<string>`, none of the caller's
+`__future__` flags - those modules have none - the interpreter's optimisation level), so every
+class, signature, annotation, method and forward reference is what it would be without the
+cache. Texts not seen before are compiled and added to the file at exit. The file is named by
+the interpreter's version and optimisation level (marshal and bytecode are version-specific);
+a file that cannot be read is ignored, one that cannot be written is not written. As the
+knowledge-base pickle, it is only read from the user's own cache directory (mode 0600).
+`RPLCARE_CACHE=0` turns it off.
 
-Installed by the plain `rplcare assess` path only (`rplcare.cli`), before anything that
-declares dataclasses is imported.
+Installed by the plain `rplcare assess` path only (`rplcare.cli`), before pydantic and the
+engine are imported.
 """
 
 from __future__ import annotations
@@ -38,20 +41,28 @@ def path() -> Path | None:
     if root is None:
         return None
     tag = f"{sys.implementation.cache_tag}-{sys.hexversion:x}-O{sys.flags.optimize}"
-    return root / f"dataclass-code-{tag}-m{marshal.version}.marshal"
+    return root / f"code-{tag}-m{marshal.version}.marshal"
+
+
+#: (module, the builtin it compiles source text with): the stdlib's code generators that run
+#: at import on rplcare's path - dataclass methods, namedtuple constructors, and typing's
+#: forward references (pydantic_core's TypedDicts declare hundreds of them)
+SHADOWED = (("dataclasses", "exec"), ("collections", "eval"), ("typing", "compile"))
 
 
 def install() -> bool:
-    """Put the caching `exec` in the `dataclasses` module; False when it is not installed
-    (the cache is off, or `dataclasses` already has an `exec` of its own)."""
-    import dataclasses
+    """Give each module of SHADOWED its caching builtin; False when none is installed (the
+    cache is off, or the modules already have such a name of their own)."""
+    import importlib
 
-    if "exec" in vars(dataclasses):
-        return bool(_installed)
-    file = path()
+    if _installed:
+        return True
+    modules = [(importlib.import_module(m), name) for m, name in SHADOWED]
+    modules = [(m, name) for m, name in modules if name not in vars(m)]
+    file = path() if modules else None
     if file is None:
         return False
-    known: dict[str, types.CodeType] = {}
+    known: dict[tuple[str, str], types.CodeType] = {}
     try:
         with file.open("rb") as fh:
             loaded = marshal.load(fh)
@@ -59,18 +70,36 @@ def install() -> bool:
             known = loaded
     except Exception:  # missing, unreadable, from another interpreter: compile as usual
         pass
-    new: dict[str, types.CodeType] = {}
-    real_exec = builtins.exec
+    new: dict[tuple[str, str], types.CodeType] = {}
+
+    def code_of(source: str, mode: str) -> types.CodeType:
+        """What `exec`/`eval`/`compile(source, "<string>", mode)` compile, called from a
+        module with no `__future__` import (those of SHADOWED)."""
+        code = known.get((mode, source))
+        if type(code) is not types.CodeType:
+            code = new[(mode, source)] = real_compile(source, "<string>", mode, dont_inherit=True)
+        return code
+
+    real_exec, real_eval, real_compile = builtins.exec, builtins.eval, builtins.compile
 
     def exec(source: Any, /, *args: Any, **kwargs: Any) -> Any:
         if type(source) is str:
-            code = known.get(source)
-            if type(code) is not types.CodeType:
-                code = new[source] = compile(source, "<string>", "exec", dont_inherit=True)
-            source = code
+            source = code_of(source, "exec")
         return real_exec(source, *args, **kwargs)
 
-    dataclasses.exec = exec  # type: ignore[attr-defined]
+    def eval(source: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if type(source) is str:
+            source = code_of(source, "eval")
+        return real_eval(source, *args, **kwargs)
+
+    def compile(source: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(source) is str and args == ("<string>", "eval") and not kwargs:
+            return code_of(source, "eval")
+        return real_compile(source, *args, **kwargs)
+
+    shadows = {"exec": exec, "eval": eval, "compile": compile}
+    for module, name in modules:
+        setattr(module, name, shadows[name])
     _installed.update(file=file, known=known, new=new)
     import atexit
 
