@@ -44,17 +44,17 @@ def _fast_assess(argv: list[str]) -> bool:
     # validator; rplcare uses none (an explicit setting is kept)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _no_plugin_loader()
-    # the code an earlier run compiled for dataclasses, namedtuples and forward references,
-    # before any is declared (about a seventh of a run, most of it pydantic's)
-    from rplcare.util import codecache
-
-    codecache.install()
     import gc
 
     # one short run: the cycle collector's passes over the import-time objects cost ~4 % of
     # it and free nothing the run needs; on again afterwards (main() runs in-process in tests)
     was_enabled = gc.isenabled()
     gc.disable()
+    # the code an earlier run compiled for dataclasses, namedtuples and forward references,
+    # before any is declared (about a seventh of a run, most of it pydantic's)
+    from rplcare.util import codecache
+
+    codecache.install()
     # and at exit: the interpreter's last collections walk every object of the run (~5 % of
     # it) to free memory the process gives back anyway; frozen objects are not walked. As an
     # exit hook, so a main() run in-process (tests) freezes nothing until its own exit.

@@ -64,8 +64,7 @@ def install() -> bool:
         return False
     known: dict[tuple[str, str], types.CodeType] = {}
     try:
-        with file.open("rb") as fh:
-            loaded = marshal.load(fh)
+        loaded = marshal.loads(file.read_bytes())  # load(fh) reads it in small chunks
         if isinstance(loaded, dict):
             known = loaded
     except Exception:  # missing, unreadable, from another interpreter: compile as usual
