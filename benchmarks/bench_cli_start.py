@@ -182,8 +182,9 @@ def markdown(
         f"`python benchmarks/bench_cli_start.py --repeat {args.repeat}{flag}`: each command "
         f"run {args.repeat} times, interleaved, after `compileall` and one warming run (the "
         "user's caches filled: knowledge base, compiled dataclass code); ratios to the floor "
-        '`python -c "import yaml"` of the same run. Instruction counts (valgrind callgrind, one run each) do not move with the "
-        "load of the machine: they are the figure to compare across runs. Goal for "
+        '`python -c "import yaml"` of the same run. Instruction counts (valgrind callgrind, '
+        "one run each) do not move with the load of the machine: they are the figure to "
+        "compare across runs. Goal for "
         f"`assess --format json`: <= {GOAL_RATIO:g}x, limit <= {LIMIT_RATIO:g}x (issue 12 §2)."
     )
     return _report.section(
