@@ -26,6 +26,9 @@ from typing import ClassVar
 if sys.argv[1] == "cache":
     from rplcare.util import codecache
     assert codecache.install()
+import typing_inspection.typing_objects as to  # generates functions while it is imported
+if sys.argv[1] == "cache":
+    assert to.exec is not exec  # the shadow was there before its code ran
 
 @dataclass
 class A:
@@ -96,6 +99,12 @@ try:
     typing.ForwardRef("not an expression (")
 except SyntaxError as exc:
     out["forward_error"] = str(exc)
+out["typing_inspection"] = [
+    (n, repr(f.__annotations__), f.__code__.co_code.hex(), f(typing.Any), f(int))
+    for n, f in sorted(vars(to).items())
+    if n.startswith("is_") and callable(f) and f.__code__.co_filename == "<string>"
+]
+assert len(out["typing_inspection"]) > 10
 print(json.dumps(out, sort_keys=True))
 """
 
@@ -117,6 +126,19 @@ def test_cached_dataclass_methods_make_the_same_classes(tmp_path):
     assert len(files) == 1
     warm = json.loads(run(["-c", PROBE, "cache"], tmp_path).stdout)  # reads them back
     assert plain == cold == warm
+
+
+def test_the_shadowed_modules_compile_without_future_flags():
+    """The cache compiles without `__future__` flags: right only for modules that have none."""
+    import importlib
+
+    from rplcare.util import codecache
+
+    for name, _ in codecache.SHADOWED:
+        assert not codecache.has_future_flags(importlib.import_module(name)), name
+    for name in codecache.SHADOWED_ON_IMPORT:
+        assert not codecache.has_future_flags(importlib.import_module(name)), name
+    assert not codecache.has_future_flags(codecache)  # the builtins it calls inherit none
 
 
 def test_the_cache_file_is_the_users_own(tmp_path):

@@ -25,13 +25,10 @@ T = TypeVar("T")
 
 
 def cache_dir() -> Path | None:
-    if os.environ.get("RPLCARE_CACHE", "1") == "0":
-        return None
-    explicit = os.environ.get("RPLCARE_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rplcare"
+    from rplcare.util import cache_root
+
+    root = cache_root()
+    return None if root is None else Path(root)
 
 
 def fingerprint(files: Iterable[Path]) -> bytes:

@@ -20,34 +20,39 @@ Installed by the plain `rplcare assess` path only (`rplcare.cli`), before pydant
 engine are imported.
 """
 
-from __future__ import annotations
+# no `from __future__ import ...` here: a builtin called from this module inherits its flags,
+# and those of the shadowed modules are none (checked in install() and by the tests)
+import __future__
 
 import builtins
 import marshal
 import os
 import sys
 import types
-from pathlib import Path
 from typing import Any
 
 _installed: dict[str, Any] = {}
 
 
-def path() -> Path | None:
+def path() -> str | None:
     """The cache file for this interpreter, or None when the cache is off."""
-    from rplcare.util.cache import cache_dir
+    from rplcare.util import cache_root
 
-    root = cache_dir()
+    root = cache_root()
     if root is None:
         return None
     tag = f"{sys.implementation.cache_tag}-{sys.hexversion:x}-O{sys.flags.optimize}"
-    return root / f"code-{tag}-m{marshal.version}.marshal"
+    return os.path.join(root, f"code-{tag}-m{marshal.version}.marshal")
 
 
 #: (module, the builtin it compiles source text with): the stdlib's code generators that run
-#: at import on rplcare's path - dataclass methods, namedtuple constructors, and typing's
-#: forward references (pydantic_core's TypedDicts declare hundreds of them)
-SHADOWED = (("dataclasses", "exec"), ("collections", "eval"), ("typing", "compile"))
+#: at import on rplcare's path - namedtuple constructors, typing's forward references
+#: (pydantic_core's TypedDicts declare hundreds of them) and dataclass methods; in this order,
+#: so importing dataclasses (inspect, dis: namedtuples) already reads from the cache
+SHADOWED = (("collections", "eval"), ("typing", "compile"), ("dataclasses", "exec"))
+#: modules that generate code while they are imported (pydantic imports them): given their
+#: shadow before their first line runs, by an import hook that only does that
+SHADOWED_ON_IMPORT = {"typing_inspection.typing_objects": "exec"}
 
 
 def install() -> bool:
@@ -57,14 +62,14 @@ def install() -> bool:
 
     if _installed:
         return True
-    modules = [(importlib.import_module(m), name) for m, name in SHADOWED]
-    modules = [(m, name) for m, name in modules if name not in vars(m)]
-    file = path() if modules else None
+    on_import = {m: name for m, name in SHADOWED_ON_IMPORT.items() if m not in sys.modules}
+    file = path()
     if file is None:
         return False
     known: dict[tuple[str, str], types.CodeType] = {}
     try:
-        loaded = marshal.loads(file.read_bytes())  # load(fh) reads it in small chunks
+        with open(file, "rb") as fh:
+            loaded = marshal.loads(fh.read())  # marshal.load(fh) reads in small chunks
         if isinstance(loaded, dict):
             known = loaded
     except Exception:  # missing, unreadable, from another interpreter: compile as usual
@@ -97,8 +102,16 @@ def install() -> bool:
         return real_compile(source, *args, **kwargs)
 
     shadows = {"exec": exec, "eval": eval, "compile": compile}
-    for module, name in modules:
-        setattr(module, name, shadows[name])
+    done = 0
+    for module_name, name in SHADOWED:
+        module = importlib.import_module(module_name)
+        if name not in vars(module) and not has_future_flags(module):  # else: left alone
+            setattr(module, name, shadows[name])
+            done += 1
+    if on_import:
+        sys.meta_path.insert(0, _ShadowOnImport({m: shadows[n] for m, n in on_import.items()}))
+    if not done and not on_import:
+        return False
     _installed.update(file=file, known=known, new=new)
     import atexit
 
@@ -106,24 +119,61 @@ def install() -> bool:
     return True
 
 
+def has_future_flags(module: types.ModuleType) -> bool:
+    """Whether the module's code was compiled with a `from __future__` feature (the builtins
+    it calls would inherit it; the cache compiles without)."""
+    return any(isinstance(v, __future__._Feature) for v in vars(module).values())
+
+
+class _ShadowOnImport:
+    """Finds nothing itself: for a module of SHADOWED_ON_IMPORT it asks the rest of the import
+    system, and puts the shadow in the module before its code runs."""
+
+    def __init__(self, shadows: dict[str, Any]):
+        self.shadows = shadows
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        shadow = self.shadows.pop(fullname, None)
+        if shadow is None:
+            return None
+        if not self.shadows:
+            sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(fullname)  # the other finders (this one is done)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        name = SHADOWED_ON_IMPORT[fullname]
+        real = loader.exec_module
+
+        def exec_module(module: types.ModuleType) -> None:
+            setattr(module, name, shadow)
+            real(module)
+
+        loader.exec_module = exec_module
+        return spec
+
+
 def _save() -> None:
     """Write the texts compiled in this run to the file (with those read), atomically."""
     new = _installed.get("new")
     if not new:
         return
-    file: Path = _installed["file"]
+    file: str = _installed["file"]
     data = {**_installed["known"], **new}
     new.clear()
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        os.makedirs(os.path.dirname(file), exist_ok=True)
+        tmp = os.path.join(os.path.dirname(file), f".{os.path.basename(file)}.{os.getpid()}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # as mkstemp's
             with os.fdopen(fd, "wb") as fh:
                 marshal.dump(data, fh)
             os.replace(tmp, file)  # a reader sees the old file or the whole new one
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
             raise
     except Exception:  # read-only, full: the next run compiles again
         pass
