@@ -165,3 +165,22 @@ def test_assess_prints_the_same_with_the_cache_cold_warm_corrupt_or_off(tmp_path
     corrupt = run(cli, tmp_path).stdout
     assert off == cold == warm == corrupt
     assert file.stat().st_size > 100  # rewritten whole after the corrupt read
+
+
+def test_code_a_start_does_not_use_is_not_kept_when_most_of_the_file(tmp_path):
+    """A process that was more than this command (a test run calling main()) leaves more code
+    than an assess start reads: the next start writes back only what it used."""
+    import marshal
+
+    cli = ["-m", "rplcare.cli", "assess", str(EX / "aps-three-losses.yaml"), "--format", "json"]
+    run(cli, tmp_path)
+    (file,) = tmp_path.glob("code-*.marshal")
+    used = marshal.loads(file.read_bytes())
+    junk = {("exec", f"x = {i}"): compile(f"x = {i}", "<string>", "exec") for i in range(3000)}
+    file.write_bytes(marshal.dumps({**used, **junk}))
+    run(cli, tmp_path)
+    kept = marshal.loads(file.read_bytes()).keys()
+    assert kept <= used.keys() and not kept & junk.keys()
+    before = file.read_bytes()
+    run(cli, tmp_path)  # nothing new, nothing unused: not rewritten
+    assert file.read_bytes() == before

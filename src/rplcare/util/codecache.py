@@ -75,12 +75,15 @@ def install() -> bool:
     except Exception:  # missing, unreadable, from another interpreter: compile as usual
         pass
     new: dict[tuple[str, str], types.CodeType] = {}
+    hits: set[tuple[str, str]] = set()
 
     def code_of(source: str, mode: str) -> types.CodeType:
         """What `exec`/`eval`/`compile(source, "<string>", mode)` compile, called from a
         module with no `__future__` import (those of SHADOWED)."""
         code = known.get((mode, source))
-        if type(code) is not types.CodeType:
+        if type(code) is types.CodeType:
+            hits.add((mode, source))
+        else:
             code = new[(mode, source)] = real_compile(source, "<string>", mode, dont_inherit=True)
         return code
 
@@ -112,7 +115,7 @@ def install() -> bool:
         sys.meta_path.insert(0, _ShadowOnImport({m: shadows[n] for m, n in on_import.items()}))
     if not done and not on_import:
         return False
-    _installed.update(file=file, known=known, new=new)
+    _installed.update(file=file, known=known, new=new, hits=hits)
     import atexit
 
     atexit.register(_save)
@@ -156,12 +159,21 @@ class _ShadowOnImport:
 
 
 def _save() -> None:
-    """Write the texts compiled in this run to the file (with those read), atomically."""
-    new = _installed.get("new")
-    if not new:
+    """Write the code this run used and compiled to the file, atomically; with the code of
+    earlier runs it did not use (other commands' paths) while that is the smaller part (a
+    process that was more than this command, a test run, does not leave its code to be read
+    by every later start)."""
+    new, hits, known = _installed.get("new"), _installed.get("hits"), _installed.get("known")
+    if new is None or hits is None or known is None:
         return
     file: str = _installed["file"]
-    data = {**_installed["known"], **new}
+    data = {k: known[k] for k in hits}
+    data.update(new)
+    unused = len(known) - len(hits)
+    if not new and unused <= len(data) // 2:
+        return  # nothing to add, and the file is mostly this run's
+    if unused <= len(data) // 2:
+        data = {**known, **data}
     new.clear()
     try:
         os.makedirs(os.path.dirname(file), exist_ok=True)
