@@ -57,8 +57,12 @@ def one_cell(text: str) -> bool:
     this wide costs more than the whole summary."""
     if text.isascii():
         return text.isprintable()
-    for c in text:
-        if not any(a <= c <= b for a, b in SINGLE_CELL_RANGES) and c not in ONE_CELL_EXTRA:
+    for c in set(text):
+        if c < " " or (
+            c > "~"
+            and not any(a <= c <= b for a, b in SINGLE_CELL_RANGES)
+            and c not in ONE_CELL_EXTRA
+        ):
             return False
     return True
 
