@@ -102,6 +102,7 @@ FACES: dict[str, tuple[tuple[float, ...], str]] = {
     ),
     "render/ics.py": ((16, 1970), "UID hash length, iCalendar epoch"),
     "render/text.py": ((80,), "terminal line width"),
+    "render/plain.py": ((2, 4, 5), "Rich's layout: backslash pairs, a centred rule's halves"),
 }
 NUMBERS |= {(f, v): why for f, (values, why) in FACES.items() for v in values}
 

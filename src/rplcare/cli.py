@@ -33,10 +33,22 @@ def _fast_assess(argv: list[str]) -> bool:
     """Run a plain `assess` line without typer; False when typer is to parse it."""
     if argv[:1] != ["assess"]:
         return False
+    import gc
+
+    # the code an earlier run compiled for dataclasses, namedtuples and forward references,
+    # before any is declared (about a seventh of a run, most of it pydantic's); the collector
+    # is off while the cache is read (its passes over the code objects read free nothing)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    from rplcare.util import codecache
+
+    codecache.install()
     from rplcare import cli_assess
 
     opts = cli_assess.parse(argv[1:])
     if opts is None:
+        if was_enabled:
+            gc.enable()
         return False
     import os
 
@@ -44,12 +56,8 @@ def _fast_assess(argv: list[str]) -> bool:
     # validator; rplcare uses none (an explicit setting is kept)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _no_plugin_loader()
-    import gc
-
-    # one short run: the cycle collector's passes over the import-time objects cost ~4 % of
-    # it and free nothing the run needs; on again afterwards (main() runs in-process in tests)
-    was_enabled = gc.isenabled()
-    gc.disable()
+    # one short run, the collector kept off: its passes over the import-time objects cost ~4 %
+    # of it and free nothing the run needs; on again afterwards (main() runs in-process in tests)
     # and at exit: the interpreter's last collections walk every object of the run (~5 % of
     # it) to free memory the process gives back anyway; frozen objects are not walked. As an
     # exit hook, so a main() run in-process (tests) freezes nothing until its own exit.

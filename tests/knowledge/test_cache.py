@@ -98,3 +98,37 @@ def test_an_unwritable_or_switched_off_cache_is_skipped(tmp_path, monkeypatch):
     monkeypatch.setenv("RPLCARE_CACHE", "0")
     assert cache.cached("t", b"k", lambda: {"n": 3}, dict) == {"n": 3}
     assert not (tmp_path / "off").exists()
+
+
+def test_a_fingerprint_read_back_by_file_status_is_the_content_digest(tmp_path, monkeypatch):
+    """Rule: the digest kept for a set of files (keyed by name, size, mtime, ctime, inode) is
+    the one their contents give; any write to one of them gives the new contents' digest, even
+    with its size and modification time put back."""
+    import os
+
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("RPLCARE_CACHE_DIR", str(cache_dir))
+    files = [tmp_path / "a.yaml", tmp_path / "b.py"]
+    files[0].write_text("x: 1\n")
+    files[1].write_text("print(1)\n")
+
+    def fresh() -> bytes:
+        cache._FINGERPRINTS.clear()  # as a new process
+        return cache.fingerprint(files)
+
+    monkeypatch.setenv("RPLCARE_CACHE", "0")
+    by_content = fresh()  # no cache: hashed
+    monkeypatch.delenv("RPLCARE_CACHE")
+    assert fresh() == by_content  # hashed, and kept
+    assert (cache_dir / "fingerprints.marshal").exists()
+    assert fresh() == by_content  # read back
+    st = files[0].stat()
+    files[0].write_text("x: 2\n")  # same size
+    os.utime(files[0], ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime
+    monkeypatch.setenv("RPLCARE_CACHE", "0")
+    changed = fresh()
+    monkeypatch.delenv("RPLCARE_CACHE")
+    assert changed != by_content
+    assert fresh() == changed
+    (cache_dir / "fingerprints.marshal").write_bytes(b"\x00corrupt")
+    assert fresh() == changed

@@ -2,11 +2,18 @@
 
 Sections follow how a clinic reads a plan: what the case is, what was found, what to do now,
 what to consider, what not to do (with the evidence), then the sources behind every line.
+
+Off a terminal (a pipe, a file: Rich would write no styles), the summary is written by
+`rplcare.render.plain` without importing Rich (a third of `rplcare assess` start, issue 12
+§2), to the byte what Rich writes; any line it cannot vouch for (a character Rich measures
+otherwise, an emoji code, a tag it does not know) hands the whole summary to Rich.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from rplcare.render.plain import escape
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -42,11 +49,28 @@ def _source_ref(s: dict[str, Any], numbers: dict[str, int]) -> str:
 
 
 def print_assessment(a: Assessment, console: Console | None = None, width: int = 80) -> None:
+    """Print the summary on `console`, else on stdout as `Console(width=width, highlight=False,
+    soft_wrap=False)` prints it (without Rich when stdout is not a terminal)."""
+    if console is None:
+        from rplcare.render import plain
+
+        out = plain.stdout_console(width)
+        if out is not None:
+            try:
+                _render(a, out, plain.Rule)
+            except plain.NotPlain:
+                pass
+            else:
+                out.write()
+                return
     from rich.console import Console
-    from rich.markup import escape
     from rich.rule import Rule
 
-    con = console or Console(width=width, highlight=False, soft_wrap=False)
+    _render(a, console or Console(width=width, highlight=False, soft_wrap=False), Rule)
+
+
+def _render(a: Assessment, con: Any, Rule: Any) -> None:
+    """The summary on `con` (a Rich Console, or plain's), rules drawn with `Rule` (either's)."""
     d = a.to_dict()
     c = d["classification"]
     kb = d["knowledge_base"]
