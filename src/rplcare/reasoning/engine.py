@@ -103,15 +103,32 @@ def _because(rule: Rule, present: frozenset[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class _Outcome:
+    """What a rule that holds gives, for one stage (the rule's or its recommendation's
+    pregnancy wording applied, the unverified-source note added): everything of the `Rec`
+    but `because`, which depends on the findings present."""
+
+    text: str
+    patient_text: str
+    urgency: str
+    timing: str | None
+
+
+@dataclass(frozen=True)
 class _Compiled:
     """The knowledge-base-only part of evaluating one rule, worked out once per knowledge base
-    (issue 12 §1): its condition as sets and its source references as JSON."""
+    (issue 12 §1): its condition as sets, its source references as JSON and, compiled with
+    its recommendation, what it gives before and during a pregnancy."""
 
     rule: Rule
     all: frozenset[str]
     any: frozenset[str]
     none: frozenset[str]
     refs: tuple[tuple[dict[str, Any], bool], ...]
+    all_ids: tuple[str, ...] = ()
+    any_ids: tuple[str, ...] = ()
+    verified: bool = True
+    outcomes: tuple[_Outcome, _Outcome] | None = None  # (not pregnant, pregnant)
 
     def holds(self, present: frozenset[str]) -> bool:
         """`rule.when.holds(present)`, on sets."""
@@ -122,10 +139,44 @@ class _Compiled:
         )
 
 
-def _compile_rule(kb: KnowledgeBase, rule: Rule) -> _Compiled:
+def _outcome(
+    rec: Recommendation, rule: Rule, refs: tuple[tuple[dict[str, Any], bool], ...], pregnant: bool
+) -> _Outcome:
+    verified = all(v for _, v in refs)
+    text = rule.text or rec.text
+    patient_text = rule.patient_text or rec.patient_text
+    urgency, timing = rule.urgency, rule.timing
+    wp = rule.when_pregnant
+    if wp is None and rule.text is None and rec.population is not None:
+        wp = rec.population.when_pregnant
+    if pregnant and wp is not None:
+        text = wp.text or text
+        patient_text = wp.patient_text or patient_text
+        urgency = wp.urgency or urgency
+        timing = wp.timing or timing
+    if not verified:
+        unverified = ", ".join(dict.fromkeys(r["id"] for r, v in refs if not v))
+        text = f"{text} {UNVERIFIED_NOTE[:-1]}: {unverified})"
+    return _Outcome(text, patient_text, urgency, timing)
+
+
+def _compile_rule(kb: KnowledgeBase, rule: Rule, rec: Recommendation | None = None) -> _Compiled:
     when = rule.when
     refs = tuple(_ref_json(kb, r) for r in rule.sources)
-    return _Compiled(rule, frozenset(when.all), frozenset(when.any), frozenset(when.none), refs)
+    outcomes = None
+    if rec is not None:
+        outcomes = (_outcome(rec, rule, refs, False), _outcome(rec, rule, refs, True))
+    return _Compiled(
+        rule,
+        frozenset(when.all),
+        frozenset(when.any),
+        frozenset(when.none),
+        refs,
+        tuple(when.all),
+        tuple(when.any),
+        all(v for _, v in refs),
+        outcomes,
+    )
 
 
 def _compiled(kb: KnowledgeBase) -> dict[str, tuple[Recommendation, tuple[_Compiled, ...]]]:
@@ -140,7 +191,7 @@ def _compiled(kb: KnowledgeBase) -> dict[str, tuple[Recommendation, tuple[_Compi
         out = None
     if out is None:
         out = {
-            rid: (rec, tuple(_compile_rule(kb, rule) for rule in rec.rules))
+            rid: (rec, tuple(_compile_rule(kb, rule, rec) for rule in rec.rules))
             for rid, rec in kb.recommendations.items()
         }
         with contextlib.suppress(AttributeError, TypeError):  # kept when it can be
@@ -165,47 +216,42 @@ def _evaluate(
     ctx: PopulationContext,
     table: dict[str, tuple[Recommendation, tuple[_Compiled, ...]]],
 ) -> Rec | None:
-    if not population_holds(rec.population, ctx):
+    if rec.population is not None and not population_holds(rec.population, ctx):
         return None
     entry = table.get(rec.id)
     if entry is not None and entry[0] is rec:
         compiled = entry[1]
     else:  # a recommendation that is not the knowledge base's own (a test's copy)
-        compiled = tuple(_compile_rule(kb, r) for r in rec.rules)
+        compiled = tuple(_compile_rule(kb, r, rec) for r in rec.rules)
+    pregnant = ctx.stage == "pregnant"
     for i, c in enumerate(compiled):
-        rule = c.rule
-        if not c.holds(present) or not population_holds(rule.population, ctx):
+        # `c.holds(present)`, inlined (the hot loop of recommend())
+        if not c.all <= present or (c.any and c.any.isdisjoint(present)):
             continue
-        refs = [(dict(d), v) for d, v in c.refs]  # fresh dicts: a Rec owns its sources
-        verified = all(v for _, v in refs)
-        text = rule.text or rec.text
-        patient_text = rule.patient_text or rec.patient_text
-        urgency, timing = rule.urgency, rule.timing
-        wp = rule.when_pregnant
-        if wp is None and rule.text is None and rec.population is not None:
-            wp = rec.population.when_pregnant
-        if ctx.stage == "pregnant" and wp is not None:
-            text = wp.text or text
-            patient_text = wp.patient_text or patient_text
-            urgency = wp.urgency or urgency
-            timing = wp.timing or timing
-        if not verified:
-            unverified = ", ".join(dict.fromkeys(r["id"] for r, v in refs if not v))
-            text = f"{text} {UNVERIFIED_NOTE[:-1]}: {unverified})"
+        if c.none and not c.none.isdisjoint(present):
+            continue
+        rule = c.rule
+        if rule.population is not None and not population_holds(rule.population, ctx):
+            continue
+        assert c.outcomes is not None
+        o = c.outcomes[pregnant]
+        because = list(c.all_ids)
+        if c.any_ids:
+            because += [f for f in c.any_ids if f in present]
         return Rec(
             id=rec.id,
             kind=rec.kind,
             status=rule.status,
-            because=_because(rule, present),
-            sources=[r for r, _ in refs],
-            text=text,
-            patient_text=patient_text,
+            because=because,
+            sources=[dict(d) for d, _ in c.refs],  # fresh dicts: a Rec owns its sources
+            text=o.text,
+            patient_text=o.patient_text,
             title=rec.title,
             prominent=rule.prominent,
-            verified=verified,
+            verified=c.verified,
             rule_index=i,
-            urgency=urgency,
-            timing=timing,
+            urgency=o.urgency,
+            timing=o.timing,
         )
     return None
 
