@@ -61,7 +61,7 @@ from rplcare.interop.fhir.codes import (
     YOLK_SAC_DIAMETER,
 )
 from rplcare.interop.fhir.jsonutil import (
-    _canon,
+    _ALIASES,
     _code_in,
     _ext_value,
     all_codings,
@@ -118,7 +118,7 @@ def _observation_loinc() -> frozenset[str]:
 
 def _obs_not_read(res: Mapping[str, Any]) -> bool:
     """True when read._read_observation can only end in "code not in rplcare's vocabulary"."""
-    loinc_read = _observation_loinc()
+    loinc_read = _loinc_read if _loinc_read is not None else _observation_loinc()
     if res.get("status") in _OBS_STATUS:
         return False
     code = res.get("code")
@@ -130,7 +130,9 @@ def _obs_not_read(res: Mapping[str, Any]) -> bool:
     for c in coding or ():
         if c.__class__ is not dict:
             return False
-        system = _canon(c.get("system"))
+        system = c.get("system")
+        if isinstance(system, str):  # jsonutil._canon
+            system = _ALIASES.get(system, system)
         if system in (CS_TEST, CS_OBSERVATION):
             return False
         if system == LOINC and c.get("code") in loinc_read:
@@ -157,13 +159,45 @@ def _proc_not_read(res: Mapping[str, Any]) -> bool:
         coding = code.get("coding")
         if coding is not None and not isinstance(coding, list):
             return False
-    key = tuple(all_codings(code))
+    key = _codings_key(code)
     got = _proc_cache.get(key)
     if got is None:
         got = TERM.outcome_of(key) is None
         if len(_proc_cache) < 50_000:
             _proc_cache[key] = got
     return got
+
+
+def _codings_key(concept: Any) -> tuple[tuple[str, str], ...]:
+    """tuple(jsonutil.all_codings(concept)), the plain-JSON case without its two lists."""
+    if concept.__class__ is dict:
+        coding = concept.get("coding")
+        if coding.__class__ is list:
+            out = []
+            for c in coding:
+                if c.__class__ is not dict:
+                    break
+                system, value = c.get("system"), c.get("code")
+                if isinstance(system, str) and isinstance(value, str):
+                    out.append((_ALIASES.get(system, system), value))
+            else:
+                return tuple(out)
+    return tuple(all_codings(concept))
+
+
+def _label(concept: Any) -> str:
+    """jsonutil.code_label(concept): the plain-JSON case first (`system|code` of the first
+    coding with a code), anything else by code_label itself."""
+    if concept.__class__ is dict:
+        coding = concept.get("coding")
+        if coding.__class__ is list:
+            for c in coding:
+                if c.__class__ is not dict:
+                    break
+                value = c.get("code")
+                if value:
+                    return f"{c.get('system', '')}|{value}"
+    return code_label(concept)
 
 
 def skip_reason(res: Mapping[str, Any]) -> str | None:
@@ -286,9 +320,18 @@ def _fast(resources: Sequence[Mapping[str, Any]], patient_id: str, today: date) 
         if handler is None:
             rd.skip(res, "resource type not read by rplcare")
             continue
-        why = skip_reason(res)
+        # skip_reason(res), its two cases called directly
+        try:
+            if rtype == "Observation":
+                why = OBS_NOT_READ if _obs_not_read(res) else None
+            elif rtype == "Procedure":
+                why = PROC_NOT_READ if _proc_not_read(res) else None
+            else:
+                why = None
+        except (TypeError, ValueError, AttributeError):
+            why = None
         if why is not None:
-            unmapped.append(Unmapped(rtype, res.get("id"), code_label(res.get("code")), why))
+            unmapped.append(Unmapped(rtype, res.get("id"), _label(res.get("code")), why))
             continue
         try:
             handler(rd, res)
