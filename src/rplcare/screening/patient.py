@@ -29,8 +29,7 @@ Row (ROW_FIELDS, in this order):
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -92,25 +91,22 @@ def screen_patient(
     kb: Any = None,
     definition: str = "eshre2022",
 ) -> dict[str, Any]:
-    """One patient's row from her NDJSON lines (bad lines were dropped by the reader)."""
-    with _gc_paused():
-        resources = [orjson.loads(line) for line in lines]
-        return screen_resources(key, resources, today, marked=marked, kb=kb, definition=definition)
+    """One patient's row from her NDJSON lines (bad lines were dropped by the reader).
 
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for one chart: parsing it makes thousands of dicts and
-    lists (none in a cycle), and each collection they trigger scans the objects alive, so a
-    chart cost ~15 % more with it on. A cycle made meanwhile is collected after the chart."""
-    if not gc.isenabled():
-        yield
-        return
+    The cyclic garbage collector is off while one chart is read and assessed: parsing it makes
+    thousands of dicts and lists (none in a cycle), and each collection they would trigger
+    scans the objects alive. The chart is freed before it is turned back on (a collection
+    then would still find it all young), so a cycle made meanwhile waits for the next one."""
+    enabled = gc.isenabled()
     gc.disable()
     try:
-        yield
+        resources = [orjson.loads(line) for line in lines]
+        row = screen_resources(key, resources, today, marked=marked, kb=kb, definition=definition)
+        del resources
+        return row
     finally:
-        gc.enable()
+        if enabled:
+            gc.enable()
 
 
 def screen_resources(
