@@ -331,7 +331,7 @@ def _fast(resources: Sequence[Mapping[str, Any]], patient_id: str, today: date) 
         except (TypeError, ValueError, AttributeError):
             why = None
         if why is not None:
-            unmapped.append(Unmapped(rtype, res.get("id"), _label(res.get("code")), why))
+            unmapped.append(Unmapped(str(rtype), res.get("id"), _label(res.get("code")), why))
             continue
         try:
             handler(rd, res)
