@@ -128,3 +128,58 @@ def test_shortcut_only_for_codes_the_mapping_does_not_read() -> None:
     }
     assert skip_reason(appendectomy) == PROC_NOT_READ
     assert skip_reason({"resourceType": "Condition", "id": "c"}) is None
+
+
+def test_memoized_decisions_keep_what_each_resource_adds() -> None:
+    """Rule: the condition and medication decisions fastmap keeps per code key (the concept's
+    codes; the medication concept and its dosages) never carry over what depends on the rest
+    of a resource. One chart, mapped after the same codes were already seen (memo hits): the
+    same condition code active, resolved and refuted; the same drug concept active and
+    stopped, and at a dose under and over its maximum; the result is the reference mapping's.
+    The codes are taken from the knowledge base (a vocabulary condition, a drug with a
+    maximum dose), so the test follows the data."""
+    from rplcare.interop.fhir.codes import CONDITION_CODES, TERM
+
+    cname, codes = next(iter(CONDITION_CODES.items()))
+    cond_code = {"coding": [{"system": codes[0].system, "code": codes[0].code}]}
+    drug = next(c for c in TERM.concepts.values() if c.kind == "drug" and c.max_dose_mg)
+    drug_code = {"coding": [{"system": drug.codes[0].system, "code": drug.codes[0].code}]}
+    subject = {"reference": "Patient/p"}
+    clinical = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+    ver = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+    def condition(i: int, status: str, verification: str = "confirmed") -> dict:
+        return {
+            "resourceType": "Condition",
+            "id": f"c{i}",
+            "subject": subject,
+            "code": cond_code,
+            "clinicalStatus": {"coding": [{"system": clinical, "code": status}]},
+            "verificationStatus": {"coding": [{"system": ver, "code": verification}]},
+        }
+
+    def med(i: int, status: str, mg: float) -> dict:
+        dose = {"doseQuantity": {"value": mg, "unit": "mg", "code": "mg"}}
+        return {
+            "resourceType": "MedicationRequest",
+            "id": f"m{i}",
+            "status": status,
+            "subject": subject,
+            "medicationCodeableConcept": drug_code,
+            "dosageInstruction": [{"doseAndRate": [dose]}],
+        }
+
+    chart = [
+        {"resourceType": "Patient", "id": "p", "birthDate": "1990-01-01"},
+        condition(1, "active"),
+        condition(2, "resolved"),
+        condition(3, "active", "refuted"),
+        med(1, "active", drug.max_dose_mg / 2),
+        med(2, "stopped", drug.max_dose_mg / 2),
+        med(3, "active", drug.max_dose_mg * 3),
+    ]
+    for _ in range(2):  # the second time every decision comes from the memo
+        assert _outcome(fast_case, chart, "p", TODAY) == _outcome(_reference, chart, "p", TODAY)
+    mapped = fast_case(chart, "p", TODAY)
+    assert mapped.case["patient"]["conditions"] == [cname]
+    assert mapped.case["patient"]["medications"] == [drug.id]

@@ -36,22 +36,37 @@ from rplcare.interop.fhir.codes import (
     _COUNT_CODES,
     BMI,
     CERVICAL_LENGTH,
+    CONDITION_CLINICAL,
     CRL,
     CS_OBSERVATION,
+    CS_OUTCOME,
     CS_TEST,
+    DERIVED_CONDITIONS,
+    EPISODE_CODES,
+    EXT_PREGNANCY_TREATMENT,
     FHR,
     FHR_US,
     GA_CODES,
+    HISTORY_CONDITIONS,
+    ICD10,
+    ICD10CM,
     LMP,
     LOINC,
     MSD,
     PREGNANCY_STATUS,
     PREGNANCY_TEST_CODES,
     SMOKING,
+    SNOMED,
     TERM,
     YOLK_SAC_DIAMETER,
 )
-from rplcare.interop.fhir.jsonutil import _canon, _code_in, all_codings, code_label
+from rplcare.interop.fhir.jsonutil import (
+    _ALIASES,
+    _code_in,
+    _ext_value,
+    all_codings,
+    code_label,
+)
 
 __all__ = ["fast_case", "skip_reason", "slim", "slim_line"]
 
@@ -103,7 +118,7 @@ def _observation_loinc() -> frozenset[str]:
 
 def _obs_not_read(res: Mapping[str, Any]) -> bool:
     """True when read._read_observation can only end in "code not in rplcare's vocabulary"."""
-    loinc_read = _observation_loinc()
+    loinc_read = _loinc_read if _loinc_read is not None else _observation_loinc()
     if res.get("status") in _OBS_STATUS:
         return False
     code = res.get("code")
@@ -115,7 +130,9 @@ def _obs_not_read(res: Mapping[str, Any]) -> bool:
     for c in coding or ():
         if c.__class__ is not dict:
             return False
-        system = _canon(c.get("system"))
+        system = c.get("system")
+        if isinstance(system, str):  # jsonutil._canon
+            system = _ALIASES.get(system, system)
         if system in (CS_TEST, CS_OBSERVATION):
             return False
         if system == LOINC and c.get("code") in loinc_read:
@@ -142,13 +159,45 @@ def _proc_not_read(res: Mapping[str, Any]) -> bool:
         coding = code.get("coding")
         if coding is not None and not isinstance(coding, list):
             return False
-    key = tuple(all_codings(code))
+    key = _codings_key(code)
     got = _proc_cache.get(key)
     if got is None:
         got = TERM.outcome_of(key) is None
         if len(_proc_cache) < 50_000:
             _proc_cache[key] = got
     return got
+
+
+def _codings_key(concept: Any) -> tuple[tuple[str, str], ...]:
+    """tuple(jsonutil.all_codings(concept)), the plain-JSON case without its two lists."""
+    if concept.__class__ is dict:
+        coding = concept.get("coding")
+        if coding.__class__ is list:
+            out = []
+            for c in coding:
+                if c.__class__ is not dict:
+                    break
+                system, value = c.get("system"), c.get("code")
+                if isinstance(system, str) and isinstance(value, str):
+                    out.append((_ALIASES.get(system, system), value))
+            else:
+                return tuple(out)
+    return tuple(all_codings(concept))
+
+
+def _label(concept: Any) -> str:
+    """jsonutil.code_label(concept): the plain-JSON case first (`system|code` of the first
+    coding with a code), anything else by code_label itself."""
+    if concept.__class__ is dict:
+        coding = concept.get("coding")
+        if coding.__class__ is list:
+            for c in coding:
+                if c.__class__ is not dict:
+                    break
+                value = c.get("code")
+                if value:
+                    return f"{c.get('system', '')}|{value}"
+    return code_label(concept)
 
 
 def skip_reason(res: Mapping[str, Any]) -> str | None:
@@ -221,7 +270,11 @@ def _fast(resources: Sequence[Mapping[str, Any]], patient_id: str, today: date) 
     index = rd.index
     for r in resources:
         rid, rtype = r.get("id"), r.get("resourceType")
-        if isinstance(rid, str) and isinstance(rtype, str):
+        # `x.__class__ is str or isinstance(x, str)`: the reference's isinstance test, with
+        # the plain-JSON case first
+        if (rid.__class__ is str or isinstance(rid, str)) and (
+            rtype.__class__ is str or isinstance(rtype, str)
+        ):
             index[f"{rtype}/{rid}"] = r
         idents = r.get("identifier")
         if idents:
@@ -234,9 +287,10 @@ def _fast(resources: Sequence[Mapping[str, Any]], patient_id: str, today: date) 
         raise _Fallback from None
     rd.sources["patient"] = _read._ref(pres)
     later: dict[str, int] = {}
-    handlers = _read._HANDLERS
+    handlers = _HANDLERS
     is_her = _read._is_her
-    resource_day = _read.resource_day
+    unmapped = rd.unmapped
+    Unmapped = _read.Unmapped
     own = f"Patient/{pid}" if refs else None  # her usual reference: no need to compare
     for res in resources:
         if res is pres:
@@ -246,9 +300,9 @@ def _fast(resources: Sequence[Mapping[str, Any]], patient_id: str, today: date) 
             rd.skip(res, "another patient")
             continue
         subj = res.get("subject") or res.get("patient")
-        if isinstance(subj, Mapping):
+        if subj.__class__ is dict or isinstance(subj, Mapping):
             sref = subj.get("reference", "")
-            if not isinstance(sref, str):
+            if sref.__class__ is not str and not isinstance(sref, str):
                 rd.skip(res, "malformed subject reference (not a string); left out")
                 continue
             if sref != own and not is_her(subj, refs, patient_idents):
@@ -256,7 +310,7 @@ def _fast(resources: Sequence[Mapping[str, Any]], patient_id: str, today: date) 
                 rd.skip(res, f"belongs to another patient ({other})", res.get("code"))
                 continue
         try:
-            day = resource_day(res)
+            day = _resource_day(res)
         except _read._MALFORMED:
             day = None
         if day is not None and day > cutoff:
@@ -266,11 +320,18 @@ def _fast(resources: Sequence[Mapping[str, Any]], patient_id: str, today: date) 
         if handler is None:
             rd.skip(res, "resource type not read by rplcare")
             continue
-        why = skip_reason(res)
+        # skip_reason(res), its two cases called directly
+        try:
+            if rtype == "Observation":
+                why = OBS_NOT_READ if _obs_not_read(res) else None
+            elif rtype == "Procedure":
+                why = PROC_NOT_READ if _proc_not_read(res) else None
+            else:
+                why = None
+        except (TypeError, ValueError, AttributeError):
+            why = None
         if why is not None:
-            rd.unmapped.append(
-                _read.Unmapped(str(rtype), res.get("id"), code_label(res.get("code")), why)
-            )
+            unmapped.append(Unmapped(str(rtype), res.get("id"), _label(res.get("code")), why))
             continue
         try:
             handler(rd, res)
@@ -288,3 +349,150 @@ def _fast(resources: Sequence[Mapping[str, Any]], patient_id: str, today: date) 
     except _read._MALFORMED:
         raise _Fallback from None
     return _read.Mapped(case, rd.unmapped, rd.sources, rd.notes)
+
+
+_DAY_KEYS = _read._DATE_KEYS
+_DAY_PERIODS = _read._PERIOD_KEYS
+_day_of = _read._day_of
+
+
+def _resource_day(res: Mapping[str, Any]) -> date | None:
+    """read.resource_day, without the calls for the keys a resource does not have
+    (`_day_of(None)` is None)."""
+    get = res.get
+    for key in _DAY_KEYS:
+        v = get(key)
+        if v is not None:
+            day = _day_of(v)
+            if day is not None:
+                return day
+    for key in _DAY_PERIODS:
+        per = get(key)
+        if per is not None and isinstance(per, Mapping):
+            day = _day_of(per.get("start"))
+            if day is not None:
+                return day
+    return None
+
+
+# ---------------------------------------------------------------- handlers, memoized
+#
+# Two handlers of read.py spend most of their time on decisions that depend on a concept's
+# codes alone (the condition vocabulary's loop of code tests; the medication matcher's scan of
+# every synonym pattern). Here they are the same code with those decisions kept per code key;
+# tests/screening/test_fastmap.py compares the result with the unchanged read.py.
+
+_MEMO_MAX = 50_000
+_cond_memo: dict[tuple[tuple[str, str], ...], tuple[str, Any]] = {}
+_med_memo: dict[tuple[str, str], tuple[str | None, str]] = {}
+_VER_STATUS = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+
+def _condition_decision(code: Any, codings: list[tuple[str, str]]) -> tuple[str, Any]:
+    """What read._read_condition does with a concept, as a function of all_codings(code)
+    (every `_code_in(code, S)` it makes is the first code of system S in that list)."""
+    key = tuple(codings)
+    got = _cond_memo.get(key)
+    if got is not None:
+        return got
+    local_outcome = _code_in(code, CS_OUTCOME)
+    if local_outcome:
+        got = ("local", local_outcome)
+    elif (o := TERM.outcome_of(codings)) is not None:
+        got = ("outcome", o)
+    elif any(c in EPISODE_CODES for c in codings):
+        got = ("episode", None)
+    elif (name := _read._condition_of(code)) is not None:
+        got = ("name", name)
+    else:
+        sn = _code_in(code, SNOMED) or ""
+        icd = _code_in(code, ICD10) or _code_in(code, ICD10CM) or ""
+        if sn in DERIVED_CONDITIONS or icd in DERIVED_CONDITIONS:
+            got = ("skip", DERIVED_CONDITIONS.get(sn) or DERIVED_CONDITIONS[icd])
+        else:
+            got = ("skip", "condition not in rplcare's vocabulary")
+    if len(_cond_memo) < _MEMO_MAX:
+        _cond_memo[key] = got
+    return got
+
+
+def _read_condition(rd: _read._Reader, res: Mapping[str, Any]) -> None:
+    """read._read_condition, its code decisions memoized."""
+    code = res.get("code")
+    ver = _code_in(res.get("verificationStatus"), _VER_STATUS)
+    if ver in ("refuted", "entered-in-error"):
+        rd.skip(res, f"verificationStatus {ver}", code)
+        return
+    kind, value = _condition_decision(code, all_codings(code))
+    if kind == "local":
+        _read._read_pregnancy_outcome(rd, res, value, None)
+    elif kind == "outcome":
+        if value.outcome is None:
+            rd.skip(res, value.why, code)
+        else:
+            _read._read_pregnancy_outcome(rd, res, value.outcome, value.trimester)
+    elif kind == "episode":
+        _read._read_episode(rd, res)
+    elif kind == "skip":
+        rd.skip(res, value, code)
+    else:
+        clinical = _code_in(res.get("clinicalStatus"), CONDITION_CLINICAL)
+        if clinical in ("inactive", "resolved", "remission") and value not in HISTORY_CONDITIONS:
+            rd.skip(res, f"clinicalStatus {clinical}: not a current condition", code)
+            return
+        rd.conditions.append((value, _read._ref(res)))
+
+
+def _medication_name(concept: Any, dosages: Any) -> tuple[str | None, str]:
+    """read.medication_name as read._read_medication calls it, memoized on the concept and the
+    dosages (the dosage text and route codes are functions of the dosages), written out by
+    repr (exact for parsed JSON: strings, numbers, booleans and null all print apart)."""
+    if concept.__class__ is dict and (dosages is None or dosages.__class__ is list):
+        key = (repr(concept), repr(dosages))
+        got = _med_memo.get(key)
+        if got is not None:
+            return got
+    else:
+        key = None
+    got = _read.medication_name(
+        concept,
+        _read._dosage_text(dosages),
+        dosages=dosages,
+        route_codes=_read._route_codes(dosages),
+    )
+    if key is not None and len(_med_memo) < _MEMO_MAX:
+        _med_memo[key] = got
+    return got
+
+
+def _read_medication(rd: _read._Reader, res: Mapping[str, Any]) -> None:
+    """read._read_medication, the medication name memoized."""
+    rtype = res.get("resourceType")
+    status = res.get("status")
+    ok = ("active", "intended", "on-hold") if rtype == "MedicationStatement" else ("active",)
+    concept = _read._medication_concept(rd, res)
+    if status not in ok:
+        rd.skip(res, f"status {status}: not a current medication", concept)
+        return
+    if concept is None:
+        rd.skip(
+            res,
+            "medicationReference names no Medication in the Bundle or contained",
+            res.get("medicationReference"),
+        )
+        return
+    dosages = res.get("dosage") if rtype == "MedicationStatement" else res.get("dosageInstruction")
+    name, why = _medication_name(concept, dosages)
+    if name is None:
+        rd.skip(res, why, concept)
+        return
+    flag = _ext_value(res, EXT_PREGNANCY_TREATMENT, "valueBoolean")
+    rd.meds.append((name, _read._ref(res), flag if isinstance(flag, bool) else None))
+
+
+_HANDLERS = {
+    **_read._HANDLERS,
+    "Condition": _read_condition,
+    "MedicationStatement": _read_medication,
+    "MedicationRequest": _read_medication,
+}

@@ -28,6 +28,7 @@ Row (ROW_FIELDS, in this order):
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -35,7 +36,7 @@ from typing import Any
 import orjson
 
 from rplcare.screening.candidates import is_candidate_resource
-from rplcare.screening.relevance import is_relevant
+from rplcare.screening.relevance import RELEVANT_TYPES
 
 __all__ = ["ROW_FIELDS", "non_candidate_row", "screen_patient", "screen_resources"]
 
@@ -90,9 +91,22 @@ def screen_patient(
     kb: Any = None,
     definition: str = "eshre2022",
 ) -> dict[str, Any]:
-    """One patient's row from her NDJSON lines (bad lines were dropped by the reader)."""
-    resources = [orjson.loads(line) for line in lines]
-    return screen_resources(key, resources, today, marked=marked, kb=kb, definition=definition)
+    """One patient's row from her NDJSON lines (bad lines were dropped by the reader).
+
+    The cyclic garbage collector is off while one chart is read and assessed: parsing it makes
+    thousands of dicts and lists (none in a cycle), and each collection they would trigger
+    scans the objects alive. The chart is freed before it is turned back on (a collection
+    then would still find it all young), so a cycle made meanwhile waits for the next one."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        resources = [orjson.loads(line) for line in lines]
+        row = screen_resources(key, resources, today, marked=marked, kb=kb, definition=definition)
+        del resources
+        return row
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def screen_resources(
@@ -118,7 +132,8 @@ def screen_resources(
     # the mapping reports every resource of a type it does not read as "not read by rplcare";
     # those (Claims, Encounters … most of a chart) are left out here, as the bulk reader's
     # relevance filter does, so a row does not depend on where they were dropped
-    kept = [r for r in resources if is_relevant(r)]
+    # (relevance.is_relevant inline: membership of its type in RELEVANT_TYPES)
+    kept = [r for r in resources if r.get("resourceType") in RELEVANT_TYPES]
     try:
         mapped = fast_case(kept, key, today)
     except MappingError as exc:
